@@ -1,0 +1,123 @@
+"""The client card behind `crm show`: built as one dict, rendered in any format.
+
+Each section has its own builder so that the daily loop, the metrics and the
+predictive models each contribute their part without touching the others.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+PROFILE_FIELDS = ["id", "name", "company", "email", "phone", "industry", "size", "owner",
+                  "source", "stage", "external_id", "notes", "created_at", "updated_at",
+                  "archived_at"]
+
+
+def _profile(store, client: dict) -> dict[str, Any]:
+    profile = {k: client[k] for k in PROFILE_FIELDS}
+    profile["custom"] = json.loads(client["custom"] or "{}")
+    profile["status"] = "archived" if client["archived_at"] else "active"
+    return profile
+
+
+def _activity(store, client: dict) -> dict[str, Any]:
+    """Timeline, open follow-ups, revenue and cadence (the daily loop)."""
+    return {}
+
+
+def _value(store, client: dict) -> dict[str, Any]:
+    """Tier, lifecycle status and CLV (the metrics)."""
+    from crmcli.tiers import tiers_by_client
+
+    return {"tier": tiers_by_client(store).get(client["id"], "C")}
+
+
+def build_card(store, client: dict) -> dict[str, Any]:
+    card: dict[str, Any] = {
+        "client": _profile(store, client),
+        "tags": store.client_tags(client["id"]),
+        "stage_history": store.stage_history(client["id"]),
+        "contacts": [{k: v for k, v in c.items() if k not in ("client_id", "client")}
+                     for c in store.list_contacts(client["id"])],
+    }
+    card.update(_activity(store, client))
+    card.update(_value(store, client))
+    return card
+
+
+def _local(value: Any) -> Any:
+    from crmcli import dates
+
+    if isinstance(value, str) and len(value) >= 20 and value.endswith("Z") and value[4] == "-":
+        return dates.format_local(value)
+    return value
+
+
+def _localise(rows: list[dict]) -> list[dict]:
+    return [{k: _local(v) for k, v in row.items()} for row in rows]
+
+
+def render_card(card: dict[str, Any], fmt: str, out=None) -> None:
+    from crmcli.output import emit, emit_record, to_json
+
+    out = out or sys.stdout
+    if fmt == "json":
+        out.write(to_json(card, indent=2) + "\n")
+        return
+    if fmt == "ndjson":
+        out.write(to_json(card) + "\n")
+        return
+    if fmt in ("csv", "tsv"):
+        flat = dict(card["client"])
+        flat["tags"] = card["tags"]
+        for key, value in card.items():
+            if key not in ("client", "tags") and not isinstance(value, list | dict):
+                flat[key] = value
+        emit_record(flat, fmt, out=out)
+        return
+    profile = card["client"]
+    title = f"{profile['name']} (#{profile['id']})"
+    heading = (lambda text: f"## {text}\n\n") if fmt == "markdown" else (lambda text: f"{text}\n")
+    out.write(("# " if fmt == "markdown" else "") + title + "\n")
+    if fmt != "markdown":
+        out.write("=" * len(title) + "\n")
+    lines = []
+    for key in ("company", "email", "phone", "industry", "size", "owner", "source", "stage",
+                "external_id", "status"):
+        if profile.get(key):
+            lines.append((key, profile[key]))
+    for key in ("tier", "lifecycle", "revenue", "clv", "p_alive", "predicted_clv", "cadence"):
+        if card.get(key) not in (None, "", {}):
+            value = card[key]
+            if isinstance(value, dict):
+                value = ", ".join(f"{k} {v}" for k, v in value.items() if v is not None)
+            lines.append((key, value))
+    if card["tags"]:
+        lines.append(("tags", ", ".join(card["tags"])))
+    for key, value in profile["custom"].items():
+        lines.append((key, value))
+    lines.append(("created", _local(profile["created_at"])))
+    if profile.get("archived_at"):
+        lines.append(("archived", _local(profile["archived_at"])))
+    if fmt == "markdown":
+        emit([{"field": k, "value": v} for k, v in lines], "markdown", out=out)
+    else:
+        width = max(len(k) for k, _ in lines)
+        for key, value in lines:
+            out.write(f"  {key.ljust(width)}  {value}\n")
+    if profile.get("notes"):
+        out.write("\n" + heading("Notes") + "  " + profile["notes"].replace("\n", "\n  ") + "\n")
+    sections = [
+        ("Contacts", card["contacts"], ["id", "name", "role", "email", "phone",
+                                        "decision_level", "is_primary"]),
+        ("Stage history", card["stage_history"], ["at", "from_stage", "to_stage", "note"]),
+        ("Open follow-ups", card.get("open_followups", []), None),
+        ("Recent timeline", card.get("timeline", []), None),
+    ]
+    for name, rows, columns in sections:
+        if rows:
+            out.write("\n" + heading(name))
+            emit(_localise(rows), "markdown" if fmt == "markdown" else "table",
+                 columns=columns, out=out)

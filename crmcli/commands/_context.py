@@ -1,0 +1,77 @@
+"""Per-invocation state: the resolved config and the store, opened once, closed at exit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from crmcli.config import Config
+    from crmcli.store import CrmStore
+
+
+@dataclass
+class AppState:
+    db_option: str | None = None
+    config_option: str | None = None
+    debug: bool = False
+    _config: Config | None = None
+    _store: CrmStore | None = None
+    extra: dict = field(default_factory=dict)
+
+
+_current = AppState()
+
+
+def begin(state_: AppState) -> AppState:
+    """Called by the root callback at the start of every invocation."""
+    global _current
+    close()
+    _current = state_
+    return state_
+
+
+def close() -> None:
+    """Close the store of the current invocation (registered as the context's close hook)."""
+    if _current._store is not None:
+        try:
+            _current._store.close()
+        finally:
+            _current._store = None
+
+
+def state() -> AppState:
+    return _current
+
+
+def get_config() -> Config:
+    st = state()
+    if st._config is None:
+        from crmcli import dates
+        from crmcli.config import load_config
+
+        st._config = load_config(st.config_option)
+        dates.set_timezone(st._config["timezone"])
+    return st._config
+
+
+def db_path() -> Path:
+    from crmcli.config import resolve_db_path
+
+    return resolve_db_path(state().db_option, get_config())
+
+
+def get_store() -> CrmStore:
+    st = state()
+    if st._store is None:
+        from crmcli.store import CrmStore
+
+        store = CrmStore(db_path(), get_config())
+        st._store = store
+        if store.backup_path is not None:
+            from crmcli.output import message
+
+            message(f"crm: migrated {store.path} to schema version {store.schema_version()} "
+                    f"(backup: {store.backup_path})")
+    return st._store

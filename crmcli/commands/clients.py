@@ -1,0 +1,205 @@
+"""Client records: add, edit, show, ls, rm, merge, search."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from crmcli.commands._context import get_config, get_store
+from crmcli.commands._errors import command, fail
+from crmcli.commands._options import (FormatOption, JsonOption, LimitOption, QuietOption,
+                                      output_format)
+from crmcli.output import emit, message
+
+ClientArg = Annotated[str, typer.Argument(metavar="CLIENT",
+                                          help="Id, email, external id, name or part of a name.")]
+ListColumns = ["id", "name", "company", "stage", "owner", "tags", "email"]
+JSON_FIELDS = ["id", "name", "company", "email", "phone", "industry", "size", "owner", "source",
+               "stage", "external_id", "tags", "custom", "notes", "cadence_ideal", "cadence_max",
+               "created_at", "updated_at", "archived_at"]
+
+
+def _parse_sets(pairs: list[str] | None) -> dict[str, str]:
+    from crmcli.store import validate
+
+    return dict(validate.key_value(p) for p in pairs or [])
+
+
+def add_client(
+    name: Annotated[str, typer.Argument(help="The client's name.")],
+    company: Annotated[str | None, typer.Option(help="Company.")] = None,
+    email: Annotated[str | None, typer.Option(help="Email address.")] = None,
+    phone: Annotated[str | None, typer.Option(help="Phone number.")] = None,
+    industry: Annotated[str | None, typer.Option(help="Industry.")] = None,
+    size: Annotated[str | None, typer.Option(help="Company size, e.g. 11-50.")] = None,
+    owner: Annotated[str | None, typer.Option(help="Who owns the relationship "
+                                                   "(default: owner: in the config).")] = None,
+    source: Annotated[str | None, typer.Option(help="Where the client came from.")] = None,
+    stage: Annotated[str | None, typer.Option(help="Pipeline stage.")] = None,
+    external_id: Annotated[str | None, typer.Option("--external-id",
+                                                    help="Id in another system (unique).")] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", "-t", help="A tag (repeatable).")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", metavar="KEY=VALUE",
+                                                   help="A custom field (repeatable).")] = None,
+    note: Annotated[str | None, typer.Option("--note", help="Free-form notes.")] = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Add a client and print its id."""
+    store = get_store()
+    owner = owner if owner is not None else get_config().get("owner")
+    client_id = store.add_client(name, company=company, email=email, phone=phone,
+                                 industry=industry, size=size, owner=owner, source=source,
+                                 stage=stage, external_id=external_id, notes=note,
+                                 tags=tag or [], custom=_parse_sets(set_))
+    if quiet:
+        typer.echo(client_id)
+    else:
+        typer.echo(client_id)
+        message(f"added client {client_id}: {store.get_client(client_id)['name']}")
+
+
+_UNSET = None
+
+
+def edit_client(
+    client: ClientArg,
+    name: Annotated[str | None, typer.Option(help="New name.")] = _UNSET,
+    company: Annotated[str | None, typer.Option(help="Company ('' clears).")] = _UNSET,
+    email: Annotated[str | None, typer.Option(help="Email ('' clears).")] = _UNSET,
+    phone: Annotated[str | None, typer.Option(help="Phone ('' clears).")] = _UNSET,
+    industry: Annotated[str | None, typer.Option(help="Industry ('' clears).")] = _UNSET,
+    size: Annotated[str | None, typer.Option(help="Size ('' clears).")] = _UNSET,
+    owner: Annotated[str | None, typer.Option(help="Owner ('' clears).")] = _UNSET,
+    source: Annotated[str | None, typer.Option(help="Source ('' clears).")] = _UNSET,
+    external_id: Annotated[str | None, typer.Option("--external-id",
+                                                    help="External id ('' clears).")] = _UNSET,
+    note: Annotated[str | None, typer.Option("--note", help="Replace the notes ('' clears).")
+                    ] = _UNSET,
+    set_: Annotated[list[str] | None, typer.Option("--set", metavar="KEY=VALUE",
+                                                   help="Set a custom field; KEY= removes it.")
+                    ] = None,
+) -> None:
+    """Change a client's profile fields."""
+    store = get_store()
+    record = store.resolve_client(client, include_archived=True)
+    fields = {"name": name, "company": company, "email": email, "phone": phone,
+              "industry": industry, "size": size, "owner": owner, "source": source,
+              "external_id": external_id, "notes": note}
+    fields = {k: v for k, v in fields.items() if v is not None}
+    custom = _parse_sets(set_) if set_ else None
+    if not fields and not custom:
+        fail("nothing to change: give at least one option such as --email or --set key=value",
+             code=2)
+    changed = store.edit_client(record["id"], custom=custom, **fields)
+    message(f"{'updated' if changed else 'unchanged'}: client {record['id']} "
+            f"{store.get_client(record['id'])['name']}")
+
+
+def show_client(client: ClientArg, fmt: FormatOption = None, as_json: JsonOption = False) -> None:
+    """Show a client's card: profile, tags, stage history, contacts, activity and value."""
+    from crmcli.card import build_card, render_card
+
+    store = get_store()
+    record = store.resolve_client(client, include_archived=True)
+    render_card(build_card(store, record), output_format(fmt, as_json))
+
+
+def list_clients(
+    stage: Annotated[str | None, typer.Option(help="Only clients in this stage.")] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", "-t",
+                                                  help="Only clients with this tag (repeatable: "
+                                                       "all must match).")] = None,
+    industry: Annotated[str | None, typer.Option(help="Only this industry.")] = None,
+    owner: Annotated[str | None, typer.Option(help="Only this owner.")] = None,
+    tier: Annotated[str | None, typer.Option(help="Only this revenue tier (A, B or C).")] = None,
+    text: Annotated[str | None, typer.Option("--text", "-s",
+                                             help="Name, company, email or notes contain this.")
+                    ] = None,
+    archived: Annotated[bool, typer.Option("--archived", help="Only archived clients.")] = False,
+    all_: Annotated[bool, typer.Option("--all", help="Archived clients too.")] = False,
+    sort: Annotated[str, typer.Option(help="name, created, updated, stage, company, owner or id.")
+                    ] = "name",
+    desc: Annotated[bool, typer.Option("--desc", help="Reverse the order.")] = False,
+    limit: LimitOption = None,
+    fmt: FormatOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List clients."""
+    store = get_store()
+    ids = None
+    if tier:
+        from crmcli.tiers import client_ids_in_tier
+
+        ids = client_ids_in_tier(store, tier)
+    rows = store.list_clients(stage=stage, tags=tag, industry=industry, owner=owner, text=text,
+                              archived=archived, include_archived=all_, ids=ids, sort=sort,
+                              descending=desc, limit=limit)
+    fmt_name = output_format(fmt, as_json)
+    if fmt_name == "table" or fmt_name == "markdown":
+        emit(rows, fmt_name, columns=ListColumns)
+    else:
+        emit([{k: r[k] for k in JSON_FIELDS} for r in rows], fmt_name)
+
+
+def remove_client(
+    client: ClientArg,
+    purge: Annotated[bool, typer.Option("--purge", help="Delete the client and all its records "
+                                                        "instead of archiving.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Confirm --purge.")] = False,
+) -> None:
+    """Archive a client (hidden from lists); --purge --yes deletes everything of theirs."""
+    store = get_store()
+    record = store.resolve_client(client, include_archived=True)
+    if purge:
+        if not yes:
+            fail(f"--purge deletes client {record['id']} ({record['name']}) and all their records;"
+                 " add --yes to confirm", code=2)
+        counts = store.purge_client(record["id"])
+        detail = ", ".join(f"{n} {t}" for t, n in counts.items() if n)
+        message(f"deleted client {record['id']} {record['name']}"
+                + (f" with {detail}" if detail else "") + " (crm undo restores it)")
+        return
+    if store.archive_client(record["id"]):
+        message(f"archived client {record['id']} {record['name']}")
+    else:
+        message(f"client {record['id']} {record['name']} was already archived")
+
+
+def merge_clients(
+    keep: Annotated[str, typer.Argument(metavar="KEEP", help="The client to keep.")],
+    duplicate: Annotated[str, typer.Argument(metavar="DUPLICATE",
+                                             help="The client merged into KEEP and removed.")],
+) -> None:
+    """Move everything of DUPLICATE onto KEEP and delete DUPLICATE."""
+    store = get_store()
+    kept = store.resolve_client(keep, include_archived=True)
+    dup = store.resolve_client(duplicate, include_archived=True)
+    moved = store.merge_clients(kept["id"], dup["id"])
+    detail = ", ".join(f"{n} {t}" for t, n in moved.items() if n) or "no records"
+    message(f"merged client {dup['id']} {dup['name']} into {kept['id']} {kept['name']} "
+            f"({detail} moved)")
+
+
+def search_records(
+    text: Annotated[str, typer.Argument(help="Words to find (all must match).")],
+    limit: LimitOption = None,
+    all_: Annotated[bool, typer.Option("--all", help="Include archived clients.")] = False,
+    fmt: FormatOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Full-text search over clients, contacts and interaction summaries."""
+    store = get_store()
+    rows = store.search(text, limit=limit or 50, include_archived=all_)
+    emit(rows, output_format(fmt, as_json),
+         columns=["kind", "id", "client_id", "client", "match", "at"])
+
+
+def register(app: typer.Typer) -> None:
+    command(app, "add")(add_client)
+    command(app, "edit")(edit_client)
+    command(app, "show")(show_client)
+    command(app, "ls")(list_clients)
+    command(app, "rm")(remove_client)
+    command(app, "merge")(merge_clients)
+    command(app, "search")(search_records)

@@ -1,0 +1,71 @@
+"""The configuration: crm config show|path|init."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from crmcli.commands._context import get_config, state
+from crmcli.commands._errors import command, fail
+from crmcli.commands._options import FormatOption, JsonOption, output_format
+from crmcli.output import emit, message, to_json
+
+config_app = typer.Typer(help="The configuration: show, path, init.", no_args_is_help=True)
+
+
+def _flatten(prefix: str, value, rows: list[dict]) -> None:
+    if isinstance(value, dict) and value and prefix not in ("smtp.owners",):
+        for key, sub in value.items():
+            _flatten(f"{prefix}.{key}" if prefix else key, sub, rows)
+    else:
+        rows.append({"key": prefix, "value": value})
+
+
+def show_config(fmt: FormatOption = None, as_json: JsonOption = False) -> None:
+    """Show the configuration in effect (defaults merged with the file)."""
+    cfg = get_config()
+    fmt_name = output_format(fmt, as_json)
+    if fmt_name == "json":
+        typer.echo(to_json(cfg.data, indent=2))
+        return
+    rows: list[dict] = []
+    _flatten("", cfg.data, rows)
+    for row in rows:
+        if isinstance(row["value"], list | dict):
+            row["value"] = to_json(row["value"])
+    emit(rows, fmt_name, columns=["key", "value"])
+
+
+def config_path() -> None:
+    """Print the config file path in use (it need not exist)."""
+    from crmcli.config import resolve_config_path
+
+    path, _ = resolve_config_path(state().config_option)
+    typer.echo(str(path))
+
+
+def init_config(force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")
+                                 ] = False) -> None:
+    """Write the example config (every key with its default) to the config path."""
+    from crmcli.config import example_config_text, resolve_config_path
+
+    path, _ = resolve_config_path(state().config_option)
+    if path.exists() and not force:
+        fail(f"{path}: already exists; add --force to overwrite it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(example_config_text())
+    message(f"wrote {path}")
+    typer.echo(str(path))
+
+
+command(config_app, "show")(show_config)
+command(config_app, "path")(config_path)
+command(config_app, "init")(init_config)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(config_app, name="config")

@@ -1,0 +1,64 @@
+"""The database file: crm db path|check|backup|migrate."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from crmcli.commands._context import db_path, get_store
+from crmcli.commands._errors import command, fail
+from crmcli.commands._options import FormatOption, JsonOption, output_format
+from crmcli.output import emit, emit_record, message
+
+db_app = typer.Typer(help="The database file: path, check, backup, migrate.",
+                     no_args_is_help=True)
+
+
+def show_path() -> None:
+    """Print the database path in use."""
+    typer.echo(str(db_path()))
+
+
+def check_db(fmt: FormatOption = None, as_json: JsonOption = False) -> None:
+    """Check the database's integrity, foreign keys and search index; exit 1 on problems."""
+    path = db_path()
+    if not path.exists():
+        fail(f"{path}: no database here yet (it is created on first use)")
+    store = get_store()
+    problems = store.integrity_check()
+    counts = {t: store.scalar(f"SELECT count(*) FROM {t}")
+              for t in ("clients", "contacts", "interactions", "deals", "followups", "tags",
+                        "stage_changes", "changes")}
+    record = {"path": str(store.path), "schema_version": store.schema_version(),
+              "ok": not problems, "problems": problems, **counts}
+    emit_record(record, output_format(fmt, as_json))
+    if problems:
+        raise typer.Exit(1)
+
+
+def backup_db(target: Annotated[str, typer.Argument(metavar="PATH",
+                                                    help="Backup file (or a folder).")]) -> None:
+    """Write a consistent copy of the database (safe while other crm processes write)."""
+    store = get_store()
+    written = store.backup_to(target)
+    message(f"backed up {store.path} to {written}")
+    typer.echo(str(written))
+
+
+def migrate_db(fmt: FormatOption = None, as_json: JsonOption = False) -> None:
+    """Bring the database to this version's schema (done automatically on open) and list
+    the migrations applied."""
+    store = get_store()
+    emit(store.applied_migrations(), output_format(fmt, as_json),
+         columns=["name", "applied_at"])
+
+
+command(db_app, "path")(show_path)
+command(db_app, "check")(check_db)
+command(db_app, "backup")(backup_db)
+command(db_app, "migrate")(migrate_db)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(db_app, name="db")

@@ -1,0 +1,245 @@
+"""Configuration: where it lives, its keys and their defaults, and validation.
+
+Every key is listed in DEFAULTS (and in config.example.yaml). An unknown key or a
+value of the wrong type is an error naming the file and the key: a typo in a
+cron job's config must not silently fall back to a default.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_PIPELINE = ["lead", "qualified", "proposal", "negotiation", "won", "lost"]
+
+# The value None means "no default; a string (or list where noted) may be given".
+DEFAULTS: dict[str, Any] = {
+    "db": None,
+    "timezone": None,
+    "owner": None,
+    "currency": "USD",
+    "pipeline": list(DEFAULT_PIPELINE),
+    "won_stages": ["won"],
+    "lost_stages": ["lost"],
+    "output": {"format": "table"},
+    "due": {"within": "7d", "stale": True},
+    "cadence": {"default_ideal": None, "default_max": None, "rules": []},
+    "lifecycle": {"at_risk_days": 90, "churned_days": 180, "gap_factor": 2.0},
+    "retention": {"activity": "deals", "period": "month"},
+    "clv": {"margin": 1.0, "lifetime_cap_years": 10.0, "horizon_months": 12, "discount_monthly": 0.01,
+            "time_unit": "weeks"},
+    "response": {"sla_hours": 24.0},
+    "tiers": {"a_share": 0.8, "b_share": 0.95},
+    "smtp": {
+        "host": None,
+        "port": 587,
+        "security": "starttls",
+        "username": None,
+        "password_env": None,
+        "from": None,
+        "to": [],
+        "owners": {},
+        "subject": "crm: {count} follow-ups due {date}",
+        "timeout": 30,
+        "html": True,
+    },
+    "sendmail": {"command": "sendmail -t -oi"},
+}
+
+# Keys whose value is a free-form mapping (their sub-keys are data, not settings).
+FREE_MAPPINGS = {"smtp.owners"}
+CADENCE_RULE_KEYS = {"tag", "stage", "tier", "ideal", "max"}
+CHOICES = {
+    "retention.activity": {"deals", "interactions", "any"},
+    "retention.period": {"month", "quarter", "year"},
+    "smtp.security": {"starttls", "tls", "none"},
+    "output.format": {"table", "json", "ndjson", "csv", "tsv", "markdown"},
+    "clv.time_unit": {"days", "weeks", "months"},
+}
+
+
+class ConfigError(Exception):
+    """A config file that cannot be read or holds a bad key or value."""
+
+
+@dataclass
+class Config:
+    data: dict[str, Any] = field(default_factory=lambda: copy.deepcopy(DEFAULTS))
+    path: Path | None = None
+
+    def __getitem__(self, key: str) -> Any:
+        return self.data[key]
+
+    def get(self, dotted: str, default: Any = None) -> Any:
+        node: Any = self.data
+        for part in dotted.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return default
+            node = node[part]
+        return node
+
+    @property
+    def pipeline(self) -> list[str]:
+        return list(self.data["pipeline"])
+
+
+def _xdg(var: str, fallback: str) -> Path:
+    value = os.environ.get(var)
+    return Path(value) if value else Path.home() / fallback
+
+
+def default_config_path() -> Path:
+    return _xdg("XDG_CONFIG_HOME", ".config") / "crmcli" / "config.yaml"
+
+
+def default_db_path() -> Path:
+    return _xdg("XDG_DATA_HOME", ".local/share") / "crmcli" / "crm.db"
+
+
+def resolve_config_path(option: str | os.PathLike | None) -> tuple[Path, bool]:
+    """The config path and whether the user named it (a named file must exist)."""
+    if option:
+        return Path(option).expanduser(), True
+    env = os.environ.get("CRM_CONFIG")
+    if env:
+        return Path(env).expanduser(), True
+    return default_config_path(), False
+
+
+def resolve_db_path(option: str | os.PathLike | None, config: Config) -> Path:
+    if option:
+        return Path(option).expanduser()
+    env = os.environ.get("CRM_DB")
+    if env:
+        return Path(env).expanduser()
+    if config.get("db"):
+        path = Path(str(config.get("db"))).expanduser()
+        if not path.is_absolute() and config.path is not None:
+            path = config.path.parent / path
+        return path
+    return default_db_path()
+
+
+def _type_name(value: Any) -> str:
+    return {bool: "true/false", int: "a number", float: "a number", str: "text",
+            list: "a list", dict: "a mapping"}.get(type(value), type(value).__name__)
+
+
+def _check_value(where: str, key: str, default: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    if key in CHOICES and value not in CHOICES[key]:
+        choices = ", ".join(sorted(CHOICES[key]))
+        raise ConfigError(f"{where}: key '{key}' must be one of {choices}, not {value!r}")
+    if default is None:
+        if not isinstance(value, str | int | float):
+            raise ConfigError(f"{where}: key '{key}' must be text, not {value!r}")
+        return str(value)
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: key '{key}' must be true or false, not {value!r}")
+        return value
+    if isinstance(default, int | float):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where}: key '{key}' must be a number, not {value!r}")
+        if value < 0:
+            raise ConfigError(f"{where}: key '{key}' must not be negative, not {value!r}")
+        return value
+    if isinstance(default, list):
+        if isinstance(value, str) and key == "smtp.to":
+            return [value]
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: key '{key}' must be a list, not {value!r}")
+        return value
+    if isinstance(default, str):
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            raise ConfigError(f"{where}: key '{key}' must be text, not {value!r}")
+        return str(value)
+    if isinstance(default, dict) and not isinstance(value, dict):
+        raise ConfigError(f"{where}: key '{key}' must be {_type_name(default)}, not {value!r}")
+    return value
+
+
+def _merge(where: str, prefix: str, defaults: dict, given: dict) -> dict:
+    merged = copy.deepcopy(defaults)
+    for key, value in given.items():
+        dotted = f"{prefix}{key}"
+        if key not in defaults:
+            raise ConfigError(f"{where}: unknown key '{dotted}'")
+        default = defaults[key]
+        if isinstance(default, dict) and dotted not in FREE_MAPPINGS:
+            if value is None:
+                continue
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}: key '{dotted}' must be a mapping, not {value!r}")
+            merged[key] = _merge(where, f"{dotted}.", default, value)
+        else:
+            merged[key] = _check_value(where, dotted, default, value)
+    return merged
+
+
+def _check_cadence_rules(where: str, rules: list) -> None:
+    for i, rule in enumerate(rules, 1):
+        if not isinstance(rule, dict):
+            raise ConfigError(f"{where}: cadence.rules[{i}] must be a mapping, not {rule!r}")
+        unknown = set(rule) - CADENCE_RULE_KEYS
+        if unknown:
+            raise ConfigError(f"{where}: unknown key 'cadence.rules[{i}].{sorted(unknown)[0]}'")
+        if sum(k in rule for k in ("tag", "stage", "tier")) != 1:
+            raise ConfigError(f"{where}: cadence.rules[{i}] needs exactly one of tag, stage, tier")
+        if "ideal" not in rule:
+            raise ConfigError(f"{where}: cadence.rules[{i}] needs an 'ideal' interval such as 2w")
+
+
+def parse_config_text(text: str, where: str) -> Config:
+    import yaml
+
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{where}:{at}: malformed YAML: {problem}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: the config must be a mapping of keys to values")
+    data = _merge(where, "", DEFAULTS, raw)
+    pipeline = data["pipeline"]
+    if not pipeline or not all(isinstance(s, str) and s.strip() for s in pipeline):
+        raise ConfigError(f"{where}: key 'pipeline' must be a non-empty list of stage names")
+    if len(set(pipeline)) != len(pipeline):
+        raise ConfigError(f"{where}: key 'pipeline' lists a stage twice")
+    for key in ("won_stages", "lost_stages"):
+        for stage in data[key]:
+            if stage not in pipeline:
+                raise ConfigError(f"{where}: key '{key}' names '{stage}', which is not in the pipeline")
+    _check_cadence_rules(where, data["cadence"]["rules"])
+    return Config(data=data)
+
+
+def load_config(option: str | os.PathLike | None = None) -> Config:
+    path, named = resolve_config_path(option)
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a directory, not a config file")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        if named:
+            raise ConfigError(f"{path}: config file not found") from None
+        return Config(path=None)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc}") from None
+    config = parse_config_text(text, str(path))
+    config.path = path
+    return config
+
+
+def example_config_text() -> str:
+    from importlib import resources
+
+    return resources.files("crmcli").joinpath("config.example.yaml").read_text(encoding="utf-8")

@@ -1,0 +1,262 @@
+"""The one rendering path for records: table, json, ndjson, csv, tsv, markdown.
+
+Data goes to stdout and nothing else is mixed into it; messages go to stderr.
+`table` is a rich table on a terminal and plain aligned text otherwise (pipes,
+cron), with no colour codes and no wrapping. rich is imported only when a
+terminal will actually see it, so scripted calls stay fast.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+FORMATS = ("table", "json", "ndjson", "csv", "tsv", "markdown")
+
+
+class _RawNumber(float):
+    """A float whose JSON text is the exact decimal string it was made from."""
+
+    def __new__(cls, text: str):
+        obj = super().__new__(cls, text)
+        obj._text = text
+        return obj
+
+    def __repr__(self) -> str:
+        return self._text
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+
+
+def _jsonable(value: Any) -> Any:
+    """Decimals become numbers written exactly as stored (19.99 stays 19.99)."""
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            return None
+        text = format(value, "f")
+        return int(text) if "." not in text else _RawNumber(text)
+    if isinstance(value, float) and value != value:  # NaN is not JSON
+        return None
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def to_json(value: Any, indent: int | None = None) -> str:
+    return json.dumps(_jsonable(value), ensure_ascii=False, default=_json_default, indent=indent)
+
+
+def cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, float):
+        return f"{value:.4g}" if abs(value) < 1e-3 and value else f"{value:,.2f}".rstrip("0").rstrip(".")
+    if isinstance(value, list | tuple | set):
+        return ", ".join(cell_text(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={cell_text(v)}" for k, v in value.items())
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+def flat_text(value: Any) -> str:
+    """Cell text for csv/tsv: structures as JSON so they survive a round trip."""
+    if isinstance(value, dict | list):
+        return to_json(value) if value else ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    return cell_text(value)
+
+
+# Spreadsheets execute cells starting with these; a leading apostrophe defuses them.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def defuse_formula(text: str) -> str:
+    if text and text.startswith(_FORMULA_START):
+        try:
+            float(text)
+            return text  # a plain negative or signed number is data, not a formula
+        except ValueError:
+            return "'" + text
+    return text
+
+
+def is_terminal(stream=None) -> bool:
+    stream = stream or sys.stdout
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def use_colour(stream=None) -> bool:
+    return is_terminal(stream) and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+def _columns_of(rows: Sequence[dict], columns: Sequence[str] | None) -> list[str]:
+    if columns:
+        return list(columns)
+    seen: dict[str, None] = {}
+    for row in rows:
+        for key in row:
+            seen.setdefault(key, None)
+    return list(seen)
+
+
+def _is_numeric(value: Any) -> bool:
+    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+
+
+def _plain_table(rows: Sequence[dict], columns: list[str], headers: list[str]) -> str:
+    body = [[cell_text(row.get(c)).replace("\n", " ") for c in columns] for row in rows]
+    numeric = [bool(rows) and all(_is_numeric(r.get(c)) or r.get(c) is None for r in rows)
+               for c in columns]
+    widths = [max([len(h)] + [_display_width(line[i]) for line in body])
+              for i, h in enumerate(headers)]
+
+    def fmt(cells: list[str]) -> str:
+        parts = []
+        for i, cell in enumerate(cells):
+            pad = widths[i] - _display_width(cell)
+            parts.append(" " * pad + cell if numeric[i] else cell + " " * pad)
+        return "  ".join(parts).rstrip()
+
+    lines = [fmt(headers), "  ".join("-" * w for w in widths)]
+    lines.extend(fmt(line) for line in body)
+    return "\n".join(lines) + "\n"
+
+
+def _display_width(text: str) -> int:
+    """Terminal cell width: East Asian wide characters take two columns."""
+    if text.isascii():
+        return len(text)
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _markdown(rows: Sequence[dict], columns: list[str], headers: list[str]) -> str:
+    def esc(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(esc(h) for h in headers) + " |",
+             "| " + " | ".join("---:" if rows and all(_is_numeric(r.get(c)) or r.get(c) is None
+                                                     for r in rows) else "---"
+                               for c in columns) + " |"]
+    for row in rows:
+        lines.append("| " + " | ".join(esc(cell_text(row.get(c))) for c in columns) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def rich_console(stderr: bool = False):
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(file=stream, no_color=not use_colour(stream), highlight=False,
+                   soft_wrap=not is_terminal(stream))
+
+
+def _rich_table(rows: Sequence[dict], columns: list[str], headers: list[str], title: str | None,
+                styles: dict[str, str] | None):
+    from rich.table import Table
+
+    table = Table(title=title, header_style="bold", show_edge=False, pad_edge=False)
+    for col, head in zip(columns, headers, strict=True):
+        numeric = bool(rows) and all(_is_numeric(r.get(col)) or r.get(col) is None for r in rows)
+        table.add_column(head, justify="right" if numeric else "left",
+                         style=(styles or {}).get(col), overflow="fold")
+    for row in rows:
+        table.add_row(*[_rich_cell(row.get(c)) for c in columns])
+    return table
+
+
+def _rich_cell(value: Any):
+    from rich.text import Text
+
+    return Text(cell_text(value))
+
+
+def emit(rows: Iterable[dict], fmt: str = "table", *, columns: Sequence[str] | None = None,
+         headers: Sequence[str] | None = None, title: str | None = None,
+         styles: dict[str, str] | None = None, out=None) -> None:
+    """Write records to stdout in the chosen format.
+
+    Machine formats stream; json writes one array (an empty one for no rows).
+    """
+    out = out or sys.stdout
+    if fmt == "ndjson":
+        for row in rows:
+            out.write(to_json(row) + "\n")
+        return
+    if fmt == "json":
+        count = 0
+        out.write("[")
+        for row in rows:
+            out.write(("," if count else "") + "\n  " + to_json(row))
+            count += 1
+        out.write("\n]\n" if count else "]\n")
+        return
+    if fmt in ("csv", "tsv"):
+        rows = rows if isinstance(rows, list) else list(rows)
+        cols = _columns_of(rows, columns)
+        writer = csv.writer(out, delimiter="\t" if fmt == "tsv" else ",", lineterminator="\n")
+        writer.writerow(cols)
+        for row in rows:
+            writer.writerow([defuse_formula(flat_text(row.get(c))) for c in cols])
+        return
+    rows = rows if isinstance(rows, list) else list(rows)
+    cols = _columns_of(rows, columns)
+    heads = list(headers) if headers else cols
+    if not rows and fmt == "table":
+        return
+    if fmt == "markdown":
+        out.write(_markdown(rows, cols, heads))
+    elif is_terminal(out):
+        console = rich_console()
+        console.print(_rich_table(rows, cols, heads, title, styles))
+    else:
+        if title:
+            out.write(title + "\n")
+        out.write(_plain_table(rows, cols, heads))
+
+
+def emit_record(record: dict, fmt: str = "table", *, out=None) -> None:
+    """One record: an object in json, a key/value list in the text formats."""
+    out = out or sys.stdout
+    if fmt == "json":
+        out.write(to_json(record, indent=2) + "\n")
+    elif fmt == "ndjson":
+        out.write(to_json(record) + "\n")
+    elif fmt in ("csv", "tsv"):
+        emit([record], fmt, out=out)
+    else:
+        pairs = [{"field": k, "value": v} for k, v in record.items()]
+        emit(pairs, fmt, columns=["field", "value"], out=out)
+
+
+def message(text: str) -> None:
+    """A human message on stderr, never mixed with data."""
+    sys.stderr.write(text.rstrip("\n") + "\n")
+    sys.stderr.flush()

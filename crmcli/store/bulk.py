@@ -1,0 +1,7 @@
+"""Bulk import and export."""
+
+from __future__ import annotations
+
+
+class BulkMixin:
+    pass

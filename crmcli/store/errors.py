@@ -1,0 +1,62 @@
+"""Domain errors. Each is a user's mistake or a fault with one clear line to say."""
+
+from __future__ import annotations
+
+
+class CrmError(Exception):
+    """An error the user can act on; the CLI prints str(error) and exits 1."""
+
+    exit_code = 1
+
+
+class UsageError(CrmError):
+    """Bad usage that the argument parser could not catch (exit 2)."""
+
+    exit_code = 2
+
+
+class StoreError(CrmError):
+    """The database file cannot be opened, read or written."""
+
+
+class SchemaTooNew(StoreError):
+    pass
+
+
+class NotFound(CrmError):
+    pass
+
+
+class ClientNotFound(NotFound):
+    def __init__(self, ref: str):
+        super().__init__(f"no client matches {ref!r}")
+        self.ref = ref
+
+
+class AmbiguousClient(CrmError):
+    def __init__(self, ref: str, candidates: list[dict]):
+        shown = "; ".join(f"{c['id']}: {c['name']}" for c in candidates[:8])
+        more = f" and {len(candidates) - 8} more" if len(candidates) > 8 else ""
+        super().__init__(f"{ref!r} matches {len(candidates)} clients: {shown}{more}; "
+                         "use the id or a longer part of the name")
+        self.ref = ref
+        self.candidates = candidates
+
+
+class UnknownStage(CrmError):
+    def __init__(self, stage: str, pipeline: list[str]):
+        super().__init__(f"unknown stage {stage!r}: the pipeline is {' → '.join(pipeline)}")
+        self.stage = stage
+
+
+class ValidationError(CrmError):
+    """A field value that is not acceptable; says which field and value."""
+
+    def __init__(self, field: str, value: object, reason: str):
+        shown = repr(value)
+        if len(shown) > 80:
+            shown = shown[:77] + "...'"
+        super().__init__(f"{field} {shown}: {reason}")
+        self.field = field
+        self.value = value
+        self.reason = reason

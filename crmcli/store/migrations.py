@@ -1,0 +1,255 @@
+"""The schema, as one ordered set of migrations.
+
+Never edit or reorder a migration that has shipped: add a new one. The schema
+version of a file is the number of migrations applied to it, mirrored in
+PRAGMA user_version so that opening an up-to-date file costs one pragma read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+# (name, SQL) in order; MIGRATIONS is built from this list.
+STEPS: list[tuple[str, str]] = []
+
+
+def step(name: str) -> Callable[[Callable[[], str]], Callable[[], str]]:
+    def register(fn: Callable[[], str]) -> Callable[[], str]:
+        if any(n == name for n, _ in STEPS):
+            raise ValueError(f"migration {name} registered twice")
+        STEPS.append((name, fn()))
+        return fn
+
+    return register
+
+
+@step("m001_create_clients")
+def _clients() -> str:
+    return """
+    CREATE TABLE clients (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        company TEXT,
+        email TEXT,
+        phone TEXT,
+        industry TEXT,
+        size TEXT,
+        owner TEXT,
+        source TEXT,
+        stage TEXT,
+        external_id TEXT,
+        custom TEXT NOT NULL DEFAULT '{}',
+        notes TEXT,
+        cadence_ideal TEXT,
+        cadence_max TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        archived_at TEXT
+    );
+    CREATE UNIQUE INDEX clients_external_id ON clients(external_id) WHERE external_id IS NOT NULL;
+    CREATE INDEX clients_email ON clients(email COLLATE NOCASE) WHERE email IS NOT NULL;
+    CREATE INDEX clients_name ON clients(name COLLATE NOCASE);
+    CREATE INDEX clients_stage ON clients(stage);
+    CREATE INDEX clients_owner ON clients(owner);
+    """
+
+
+@step("m002_create_contacts")
+def _contacts() -> str:
+    return """
+    CREATE TABLE contacts (
+        id INTEGER PRIMARY KEY,
+        client_id INTEGER NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        role TEXT,
+        email TEXT,
+        phone TEXT,
+        decision_level TEXT CHECK (decision_level IN ('decision-maker', 'influencer', 'user')),
+        is_primary INTEGER NOT NULL DEFAULT 0 CHECK (is_primary IN (0, 1)),
+        notes TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX contacts_client ON contacts(client_id);
+    CREATE INDEX contacts_email ON contacts(email COLLATE NOCASE) WHERE email IS NOT NULL;
+    """
+
+
+@step("m003_create_interactions")
+def _interactions() -> str:
+    return """
+    CREATE TABLE interactions (
+        id INTEGER PRIMARY KEY,
+        client_id INTEGER NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+        at TEXT NOT NULL,
+        channel TEXT NOT NULL DEFAULT 'other'
+            CHECK (channel IN ('call', 'email', 'meeting', 'chat', 'visit', 'other')),
+        direction TEXT NOT NULL DEFAULT 'out' CHECK (direction IN ('in', 'out')),
+        kind TEXT NOT NULL DEFAULT 'note',
+        summary TEXT NOT NULL DEFAULT '',
+        score INTEGER CHECK (score BETWEEN 0 AND 10),
+        contact_id INTEGER REFERENCES contacts(id) ON DELETE SET NULL,
+        resolved_at TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX interactions_client_at ON interactions(client_id, at);
+    CREATE INDEX interactions_at ON interactions(at);
+    CREATE INDEX interactions_complaints ON interactions(at) WHERE kind = 'complaint';
+    """
+
+
+@step("m004_create_followups")
+def _followups() -> str:
+    return """
+    CREATE TABLE followups (
+        id INTEGER PRIMARY KEY,
+        client_id INTEGER NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+        due TEXT NOT NULL,
+        due_at TEXT,
+        note TEXT NOT NULL DEFAULT '',
+        every TEXT,
+        anchor TEXT,
+        interaction_id INTEGER REFERENCES interactions(id) ON DELETE SET NULL,
+        done_at TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX followups_open_due ON followups(due) WHERE done_at IS NULL;
+    CREATE INDEX followups_client ON followups(client_id);
+    """
+
+
+@step("m005_create_deals")
+def _deals() -> str:
+    return """
+    CREATE TABLE deals (
+        id INTEGER PRIMARY KEY,
+        client_id INTEGER NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+        amount TEXT NOT NULL,
+        currency TEXT NOT NULL,
+        at TEXT NOT NULL,
+        title TEXT,
+        status TEXT NOT NULL DEFAULT 'won' CHECK (status IN ('won', 'open', 'lost')),
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX deals_client_at ON deals(client_id, at);
+    CREATE INDEX deals_status_at ON deals(status, at);
+    """
+
+
+@step("m006_create_tags_and_stage_changes")
+def _tags_stages() -> str:
+    return """
+    CREATE TABLE tags (
+        id INTEGER PRIMARY KEY,
+        client_id INTEGER NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+        tag TEXT NOT NULL,
+        UNIQUE (client_id, tag)
+    );
+    CREATE INDEX tags_tag ON tags(tag, client_id);
+    CREATE TABLE stage_changes (
+        id INTEGER PRIMARY KEY,
+        client_id INTEGER NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+        from_stage TEXT,
+        to_stage TEXT NOT NULL,
+        at TEXT NOT NULL,
+        note TEXT
+    );
+    CREATE INDEX stage_changes_client_at ON stage_changes(client_id, at);
+    """
+
+
+@step("m007_create_search_index")
+def _search() -> str:
+    # rowid = ref_id * 4 + kind (0 client, 1 contact, 2 interaction), so a
+    # document is replaced or removed by rowid without scanning the index.
+    # CJK text is stored one character per token (see store.search), which
+    # lets a two-character Chinese name match as a phrase.
+    return """
+    CREATE VIRTUAL TABLE search_index USING fts5(
+        body, client_id UNINDEXED, tokenize = 'unicode61 remove_diacritics 2'
+    );
+    """
+
+
+@step("m008_create_change_log")
+def _change_log() -> str:
+    return """
+    CREATE TABLE changes (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        command TEXT NOT NULL,
+        summary TEXT NOT NULL DEFAULT '',
+        client_id INTEGER,
+        undo_of INTEGER REFERENCES changes(id),
+        undone_by INTEGER REFERENCES changes(id)
+    );
+    CREATE INDEX changes_client ON changes(client_id, id);
+    CREATE TABLE change_rows (
+        id INTEGER PRIMARY KEY,
+        change_id INTEGER NOT NULL REFERENCES changes(id) ON DELETE CASCADE,
+        tbl TEXT NOT NULL,
+        row_id INTEGER NOT NULL,
+        op TEXT NOT NULL CHECK (op IN ('insert', 'update', 'delete', 'insert_range')),
+        old TEXT,
+        new TEXT
+    );
+    CREATE INDEX change_rows_change ON change_rows(change_id);
+    CREATE INDEX change_rows_row ON change_rows(tbl, row_id);
+    """
+
+
+@step("m009_create_digest_ledger")
+def _digests() -> str:
+    return """
+    CREATE TABLE digests (
+        id INTEGER PRIMARY KEY,
+        sent_at TEXT NOT NULL,
+        day TEXT NOT NULL,
+        transport TEXT NOT NULL,
+        recipients TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        item_count INTEGER NOT NULL
+    );
+    CREATE TABLE digest_items (
+        digest_id INTEGER NOT NULL REFERENCES digests(id) ON DELETE CASCADE,
+        day TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        item_key TEXT NOT NULL,
+        PRIMARY KEY (day, recipient, item_key)
+    );
+    """
+
+
+SCHEMA_VERSION = len(STEPS)
+MIGRATION_SET = "crmcli"
+
+
+def migrations():
+    """The sqlite-utils Migrations set (imported only when a file needs migrating)."""
+    from sqlite_utils.migrations import Migrations
+
+    mset = Migrations(MIGRATION_SET)
+    for name, sql in STEPS:
+        def apply(db, sql=sql):
+            for statement in _split(sql):
+                db.execute(statement)
+
+        apply.__name__ = name
+        mset(name=name)(apply)
+    return mset
+
+
+def _split(sql: str) -> list[str]:
+    """Split a migration's SQL on statement boundaries (no ';' inside our literals)."""
+    import sqlite3
+
+    statements, buf = [], ""
+    for line in sql.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            if buf.strip():
+                statements.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        statements.append(buf.strip())
+    return statements

@@ -1,0 +1,69 @@
+"""Full-text search documents and queries, CJK included.
+
+SQLite's unicode61 tokenizer keeps a run of Chinese, Japanese or Korean
+characters as one token, so "王伟" would not be found inside "王伟的公司".
+We index every CJK character as its own token and turn a query's CJK run into
+a phrase of single characters: adjacent characters must match in order.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Han, Hiragana, Katakana, Hangul, CJK punctuation/compatibility, fullwidth forms.
+_CJK = (r"\u2e80-\u2fdf\u3000-\u303f\u3040-\u30ff\u3100-\u312f\u3130-\u318f\u31a0-\u31ff"
+        r"\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef"
+        r"\U00020000-\U0002fa1f")
+_CJK_CHAR = re.compile(f"[{_CJK}]")
+_TOKEN = re.compile(rf"[{_CJK}]|[^\s{_CJK}]+")
+
+
+def segment(text: str) -> str:
+    """Text as stored in the index: CJK characters spaced apart."""
+    if not text:
+        return ""
+    if not _CJK_CHAR.search(text):
+        return text
+    return _CJK_CHAR.sub(lambda m: f" {m.group(0)} ", text)
+
+
+def document_for(table: str, row: dict) -> tuple[str, int | None]:
+    if table == "clients":
+        parts = [row.get("name"), row.get("company"), row.get("email"), row.get("phone"),
+                 row.get("industry"), row.get("notes"), row.get("external_id")]
+        client_id = row["id"]
+    elif table == "contacts":
+        parts = [row.get("name"), row.get("role"), row.get("email"), row.get("phone"),
+                 row.get("notes")]
+        client_id = row["client_id"]
+    else:
+        parts = [row.get("summary")]
+        client_id = row["client_id"]
+    body = " ".join(str(p) for p in parts if p)
+    return segment(body), client_id
+
+
+def match_expression(text: str) -> str | None:
+    """An FTS5 MATCH expression for what a user typed; None when nothing is searchable.
+
+    Every word must match (AND); Latin words match as prefixes; CJK runs match
+    as phrases of single characters. User text never reaches FTS5 syntax unquoted.
+    """
+    terms: list[str] = []
+    for chunk in re.split(r"\s+", text.strip()):
+        if not chunk:
+            continue
+        cjk_run: list[str] = []
+        for token in _TOKEN.findall(chunk):
+            if _CJK_CHAR.fullmatch(token):
+                cjk_run.append(token)
+                continue
+            if cjk_run:
+                terms.append('"' + " ".join(cjk_run) + '"')
+                cjk_run = []
+            words = [w for w in re.split(r"[^\w]+", token) if w]
+            for word in words:
+                terms.append('"' + word.replace('"', '""') + '"*')
+        if cjk_run:
+            terms.append('"' + " ".join(cjk_run) + '"')
+    return " AND ".join(terms) if terms else None

@@ -1,0 +1,443 @@
+"""StoreBase: the core of the one object that speaks SQL to the crm database.
+
+Reads go through plain sqlite3 so that read-only commands never pay for
+importing sqlite_utils; the sqlite_utils Database is built on the same
+connection only when a command migrates or writes in bulk.
+
+Every write happens inside `change()`, a transaction that also writes the
+change log (`changes` + `change_rows`): the old and new values of every row
+touched, which is what `crm history` shows and `crm undo` reverts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import stat
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from crmcli.store.errors import SchemaTooNew, StoreError
+from crmcli.store.migrations import SCHEMA_VERSION, STEPS
+
+BUSY_TIMEOUT_MS = 15_000
+# Tables whose rows the change log records and `crm undo` can restore.
+AUDITED = {"clients", "contacts", "interactions", "followups", "deals", "tags", "stage_changes"}
+# Text that goes into the full-text index, per table.
+SEARCHABLE = {"clients": 0, "contacts": 1, "interactions": 2}
+
+
+def utc_now_iso() -> str:
+    from crmcli import dates
+
+    return dates.to_utc_iso(dates.now())
+
+
+@dataclass
+class Change:
+    """The change being recorded by the current transaction."""
+
+    id: int
+    command: str
+    summary: str = ""
+    client_id: int | None = None
+    rows: int = 0
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def _dict_factory(cursor: sqlite3.Cursor, row: tuple) -> dict:
+    return {col[0]: value for col, value in zip(cursor.description, row, strict=True)}
+
+
+def _open_connection(path: Path) -> sqlite3.Connection:
+    if path.is_dir():
+        raise StoreError(f"{path}: is a directory, not a database file")
+    created = not path.exists()
+    if created:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Create the file ourselves so it is owner-only from its first byte.
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+            os.close(fd)
+        except FileExistsError:
+            created = False
+        except OSError as exc:
+            raise StoreError(f"{path}: cannot create database: {exc.strerror or exc}") from None
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000,
+                               check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise StoreError(f"{path}: cannot open database: {exc}") from None
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+        if mode != "wal":
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+            except sqlite3.OperationalError as exc:
+                if "readonly" not in str(exc) and "read-only" not in str(exc):
+                    raise
+        conn.execute("PRAGMA synchronous = NORMAL")
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        if created:
+            path.unlink(missing_ok=True)
+        raise StoreError(f"{path}: {_describe_db_error(exc)}") from None
+    return conn
+
+
+def _describe_db_error(exc: sqlite3.Error) -> str:
+    text = str(exc)
+    if "file is not a database" in text or "malformed" in text:
+        return "not a crm database (the file is not SQLite or is damaged)"
+    if "readonly" in text or "read-only" in text:
+        return "the database is read-only (check the permissions of the file and its folder)"
+    if "unable to open" in text:
+        return "cannot open the database file (check that its folder exists and is writable)"
+    if "locked" in text or "busy" in text:
+        return "the database is busy (another crm process holds it); try again"
+    if "full" in text:
+        return "the disk is full; nothing was written"
+    return f"database error: {text}"
+
+
+class StoreBase:
+    """Connection, schema, transactions and the change log; CrmStore adds the domain."""
+
+    def __init__(self, path: str | os.PathLike, *, migrate: bool = True):
+        self.path = Path(path)
+        self.conn = _open_connection(self.path)
+        self._db = None
+        self._change: Change | None = None
+        self.backup_path: Path | None = None
+        try:
+            self._check_schema(migrate)
+        except sqlite3.DatabaseError as exc:
+            self.conn.close()
+            raise StoreError(f"{self.path}: {_describe_db_error(exc)}") from None
+        except BaseException:
+            self.conn.close()
+            raise
+
+    # --- lifecycle -----------------------------------------------------
+
+    def __enter__(self) -> StoreBase:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            finally:
+                self.conn = None  # type: ignore[assignment]
+
+    @property
+    def db(self):
+        """The sqlite_utils Database on this connection (imported on first use)."""
+        if self._db is None:
+            from sqlite_utils import Database
+
+            self._db = Database(self.conn)
+        return self._db
+
+    # --- schema --------------------------------------------------------
+
+    def schema_version(self) -> int:
+        return self.conn.execute("PRAGMA user_version").fetchone()[0]
+
+    def _check_schema(self, migrate: bool) -> None:
+        version = self.schema_version()
+        if version == SCHEMA_VERSION:
+            return
+        if version > SCHEMA_VERSION:
+            raise SchemaTooNew(
+                f"{self.path}: written by a newer crmcli (schema version {version}; this crmcli "
+                f"knows up to {SCHEMA_VERSION}); upgrade crmcli to open it")
+        if not migrate:
+            return
+        has_tables = self.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table'")
+        if has_tables:
+            if version == 0 and not self._is_crm_file():
+                raise StoreError(f"{self.path}: is an SQLite file but not a crm database")
+            self.backup_path = self._backup_before_migration(version)
+        self.migrate()
+
+    def _is_crm_file(self) -> bool:
+        return bool(self.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE name = '_sqlite_migrations'").fetchone())
+
+    def _backup_before_migration(self, version: int) -> Path:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        target = self.path.with_name(f"{self.path.name}.v{version}-{stamp}.bak")
+        self.backup_to(target)
+        return target
+
+    def migrate(self, stop_before: str | None = None) -> list[str]:
+        """Apply pending migrations; returns the names applied."""
+        from crmcli.store.migrations import migrations
+
+        mset = migrations()
+        pending = [m.name for m in mset.pending(self.db)]
+        if stop_before in pending:
+            pending = pending[: pending.index(stop_before)]
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"{self.path}: {_describe_db_error(exc)}") from None
+        mset.apply(self.db, stop_before=stop_before)
+        applied = len(mset.applied(self.db))
+        self.conn.execute(f"PRAGMA user_version = {applied}")
+        return pending
+
+    def applied_migrations(self) -> list[dict]:
+        if not self._is_crm_file():
+            return []
+        return self.query("SELECT name, applied_at FROM _sqlite_migrations "
+                          "WHERE migration_set = 'crmcli' ORDER BY rowid")
+
+    # --- maintenance ---------------------------------------------------
+
+    def backup_to(self, target: str | os.PathLike) -> Path:
+        """A consistent copy through SQLite's online backup, owner-only."""
+        target = Path(target)
+        if target.exists() and target.is_dir():
+            target = target / self.path.name
+        if target.exists() and target.resolve() == self.path.resolve():
+            raise StoreError(f"{target}: the backup cannot overwrite the database itself")
+        tmp = target.with_name(target.name + ".partial")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
+            os.close(fd)
+            os.chmod(tmp, 0o600)
+            dest = sqlite3.connect(tmp)
+            try:
+                self.conn.backup(dest)
+                dest.execute("PRAGMA journal_mode = DELETE")
+            finally:
+                dest.close()
+            os.replace(tmp, target)
+        except (OSError, sqlite3.Error) as exc:
+            Path(tmp).unlink(missing_ok=True)
+            raise StoreError(f"{target}: cannot write backup: {exc}") from None
+        return target
+
+    def integrity_check(self) -> list[str]:
+        """Problems found by SQLite's integrity and foreign-key checks ([] when sound)."""
+        problems = [r["integrity_check"] for r in self.query("PRAGMA integrity_check")]
+        problems = [p for p in problems if p != "ok"]
+        for row in self.query("PRAGMA foreign_key_check"):
+            problems.append(f"{row['table']} row {row['rowid']} refers to a missing "
+                            f"{row['parent']} row")
+        try:
+            self.conn.execute("INSERT INTO search_index(search_index, rank) "
+                              "VALUES ('integrity-check', 1)")
+        except sqlite3.DatabaseError as exc:
+            problems.append(f"search index: {exc}")
+        return problems
+
+    # --- reading -------------------------------------------------------
+
+    def _dict_cursor(self, sql: str, params: Sequence | dict) -> sqlite3.Cursor:
+        # Rows as dicts on our cursors only: sqlite_utils shares the connection and
+        # expects plain tuples from its own.
+        cur = self.conn.cursor()
+        cur.row_factory = _dict_factory
+        return cur.execute(sql, params)
+
+    def query(self, sql: str, params: Sequence | dict = ()) -> list[dict]:
+        return self._dict_cursor(sql, params).fetchall()
+
+    def query_one(self, sql: str, params: Sequence | dict = ()) -> dict | None:
+        return self._dict_cursor(sql, params).fetchone()
+
+    def iter_query(self, sql: str, params: Sequence | dict = ()) -> Iterator[dict]:
+        yield from self._dict_cursor(sql, params)
+
+    def scalar(self, sql: str, params: Sequence | dict = ()) -> Any:
+        row = self.conn.execute(sql, params).fetchone()
+        return None if row is None else row[0]
+
+    def get(self, table: str, row_id: int) -> dict | None:
+        return self.query_one(f"SELECT * FROM {table} WHERE id = ?", (row_id,))
+
+    # --- writing: every write goes through change() ---------------------
+
+    @contextmanager
+    def change(self, command: str, summary: str = "", client_id: int | None = None
+               ) -> Iterator[Change]:
+        """One transaction, recorded in the change log as one undoable change.
+
+        Nested calls join the outer change, so a merge or an import that calls
+        other store methods is still one change.
+        """
+        if self._change is not None:
+            yield self._change
+            return
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"{self.path}: {_describe_db_error(exc)}") from None
+        try:
+            cur = self.conn.execute(
+                "INSERT INTO changes (at, command, summary, client_id) VALUES (?, ?, ?, ?)",
+                (utc_now_iso(), command, summary, client_id))
+            self._change = Change(id=cur.lastrowid, command=command, summary=summary,
+                                  client_id=client_id)
+            yield self._change
+            ch = self._change
+            if ch.rows == 0 and not ch.details.get("keep_empty"):
+                self.conn.execute("DELETE FROM changes WHERE id = ?", (ch.id,))
+            else:
+                self.conn.execute("UPDATE changes SET summary = ?, client_id = ? WHERE id = ?",
+                                  (ch.summary, ch.client_id, ch.id))
+            self.conn.execute("COMMIT")
+        except BaseException as exc:
+            try:
+                self.conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            if isinstance(exc, sqlite3.OperationalError | sqlite3.DatabaseError) and not isinstance(
+                    exc, sqlite3.IntegrityError):
+                raise StoreError(f"{self.path}: {_describe_db_error(exc)}") from None
+            raise
+        finally:
+            self._change = None
+
+    def _require_change(self) -> Change:
+        if self._change is None:
+            raise RuntimeError("store writes must happen inside store.change()")
+        return self._change
+
+    def _log_row(self, table: str, row_id: int, op: str, old: dict | None, new: dict | None
+                 ) -> None:
+        ch = self._require_change()
+        ch.rows += 1
+        if table not in AUDITED:
+            return
+        self.conn.execute(
+            "INSERT INTO change_rows (change_id, tbl, row_id, op, old, new) VALUES (?, ?, ?, ?, ?, ?)",
+            (ch.id, table, row_id, op,
+             None if old is None else json.dumps(old, ensure_ascii=False),
+             None if new is None else json.dumps(new, ensure_ascii=False)))
+
+    def _insert(self, table: str, row: dict) -> int:
+        cols = list(row)
+        cur = self.conn.execute(
+            f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+            [row[c] for c in cols])
+        row_id = cur.lastrowid
+        self._log_row(table, row_id, "insert", None, {"id": row_id, **row})
+        self._reindex(table, row_id)
+        return row_id
+
+    def _update(self, table: str, row_id: int, values: dict) -> bool:
+        """Set values on one row; records only the columns that really change."""
+        old = self.get(table, row_id)
+        if old is None:
+            return False
+        changed = {k: v for k, v in values.items() if old.get(k) != v}
+        if not changed:
+            return False
+        sets = ", ".join(f"{k} = ?" for k in changed)
+        self.conn.execute(f"UPDATE {table} SET {sets} WHERE id = ?", [*changed.values(), row_id])
+        self._log_row(table, row_id, "update", {k: old[k] for k in changed}, changed)
+        self._reindex(table, row_id)
+        return True
+
+    def _delete(self, table: str, row_id: int) -> bool:
+        old = self.get(table, row_id)
+        if old is None:
+            return False
+        self.conn.execute(f"DELETE FROM {table} WHERE id = ?", (row_id,))
+        self._log_row(table, row_id, "delete", old, None)
+        self._unindex(table, row_id)
+        return True
+
+    def _insert_many(self, table: str, columns: Sequence[str], rows: Iterable[Sequence],
+                     batch_size: int = 5000) -> int:
+        """Insert many rows fast; the change log records the id range, not each row."""
+        self._require_change()
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+        first = self.scalar(f"SELECT coalesce(max(id), 0) FROM {table}") + 1
+        count = 0
+        batch: list[Sequence] = []
+        for row in rows:
+            batch.append(row)
+            if len(batch) >= batch_size:
+                self.conn.executemany(sql, batch)
+                count += len(batch)
+                batch = []
+        if batch:
+            self.conn.executemany(sql, batch)
+            count += len(batch)
+        if count:
+            last = self.scalar(f"SELECT max(id) FROM {table}")
+            self._log_row(table, first, "insert_range", None, {"first": first, "last": last})
+            if table in SEARCHABLE:
+                self._reindex_range(table, first, last)
+        return count
+
+    # --- full-text index ----------------------------------------------
+
+    def _reindex(self, table: str, row_id: int) -> None:
+        if table not in SEARCHABLE:
+            return
+        from crmcli.store.search import document_for
+
+        rowid = row_id * 4 + SEARCHABLE[table]
+        self.conn.execute("DELETE FROM search_index WHERE rowid = ?", (rowid,))
+        row = self.get(table, row_id)
+        if row is None:
+            return
+        body, client_id = document_for(table, row)
+        if body:
+            self.conn.execute("INSERT INTO search_index (rowid, body, client_id) VALUES (?, ?, ?)",
+                              (rowid, body, client_id))
+
+    def _reindex_range(self, table: str, first: int, last: int) -> None:
+        from crmcli.store.search import document_for
+
+        kind = SEARCHABLE[table]
+        docs = []
+        for row in self.iter_query(f"SELECT * FROM {table} WHERE id BETWEEN ? AND ?",
+                                   (first, last)):
+            body, client_id = document_for(table, row)
+            if body:
+                docs.append((row["id"] * 4 + kind, body, client_id))
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO search_index (rowid, body, client_id) VALUES (?, ?, ?)", docs)
+
+    def _unindex(self, table: str, row_id: int) -> None:
+        if table in SEARCHABLE:
+            self.conn.execute("DELETE FROM search_index WHERE rowid = ?",
+                              (row_id * 4 + SEARCHABLE[table],))
+
+    def rebuild_search_index(self) -> int:
+        with self.change("reindex", "rebuilt the search index") as ch:
+            self.conn.execute("DELETE FROM search_index")
+            for table in SEARCHABLE:
+                top = self.scalar(f"SELECT max(id) FROM {table}")
+                if top:
+                    self._reindex_range(table, 1, top)
+            ch.rows = 0
+        return self.scalar("SELECT count(*) FROM search_index")
+
+
+def file_mode(path: str | os.PathLike) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def copy_file(src: Path, dst: Path) -> None:
+    shutil.copy2(src, dst)

@@ -1,0 +1,135 @@
+"""Field validation shared by commands and imports. Raises ValidationError."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+
+from crmcli.store.errors import ValidationError
+
+MAX_NAME = 500
+MAX_TEXT = 100_000
+CHANNELS = ("call", "email", "meeting", "chat", "visit", "other")
+DECISION_LEVELS = ("decision-maker", "influencer", "user")
+DEAL_STATUSES = ("won", "open", "lost")
+
+_EMAIL = re.compile(r"^[^@\s<>(),;:\"]+@[^@\s<>(),;:\"]+\.[^@\s<>(),;:\".]{2,}$")
+_PHONE = re.compile(r"^\+?[0-9 ()./\-]{3,40}(\s*(x|ext\.?)\s*[0-9]{1,6})?$", re.IGNORECASE)
+_TAG = re.compile(r"^[^\s,]{1,64}$")
+_FIELD_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\- ]{0,63}$")
+
+
+def text(field: str, value: object, *, required: bool = False, max_len: int = MAX_TEXT
+         ) -> str | None:
+    if value is None:
+        if required:
+            raise ValidationError(field, value, "is required")
+        return None
+    if not isinstance(value, str):
+        value = str(value)
+    if "\x00" in value:
+        raise ValidationError(field, value, "contains a NUL byte")
+    stripped = value.strip()
+    if not stripped:
+        if required:
+            raise ValidationError(field, value, "must not be empty")
+        return None
+    if len(stripped) > max_len:
+        raise ValidationError(field, stripped[:40] + "…",
+                              f"is {len(stripped):,} characters long; the limit is {max_len:,}")
+    return stripped
+
+
+def name(value: object, field: str = "name") -> str:
+    result = text(field, value, required=True, max_len=MAX_NAME)
+    assert result is not None
+    if "\n" in result or "\r" in result:
+        raise ValidationError(field, value, "must be on one line")
+    return result
+
+
+def email(value: object, field: str = "email") -> str | None:
+    result = text(field, value, max_len=320)
+    if result is None:
+        return None
+    if not _EMAIL.match(result):
+        raise ValidationError(field, result, "is not an email address (expected name@example.com)")
+    return result
+
+
+def phone(value: object, field: str = "phone") -> str | None:
+    result = text(field, value, max_len=60)
+    if result is None:
+        return None
+    if not _PHONE.match(result) or sum(ch.isdigit() for ch in result) < 3:
+        raise ValidationError(field, result, "is not a phone number (digits, spaces, + - ( ) .)")
+    return result
+
+
+def tag(value: object) -> str:
+    result = text("tag", value, required=True, max_len=64)
+    assert result is not None
+    if not _TAG.match(result):
+        raise ValidationError("tag", value, "must be one word (no spaces or commas), at most 64 "
+                                            "characters")
+    return result.lower()
+
+
+def choice(field: str, value: object, choices: tuple[str, ...]) -> str | None:
+    result = text(field, value, max_len=64)
+    if result is None:
+        return None
+    result = result.lower()
+    if result not in choices:
+        raise ValidationError(field, value, f"must be one of {', '.join(choices)}")
+    return result
+
+
+def amount(value: object, field: str = "amount") -> str:
+    """A non-negative decimal amount, returned as its exact canonical text."""
+    raw = text(field, value, required=True, max_len=40)
+    assert raw is not None
+    cleaned = raw.replace(",", "").replace("_", "")
+    if not re.fullmatch(r"\d+(\.\d+)?|\.\d+", cleaned):
+        if re.fullmatch(r"-\s*\d+(\.\d+)?", cleaned):
+            raise ValidationError(field, raw, "must not be negative")
+        raise ValidationError(field, raw, "is not an amount (expected digits such as 1200 or "
+                                          "19.99)")
+    try:
+        number = Decimal(cleaned)
+    except InvalidOperation:
+        raise ValidationError(field, raw, "is not an amount") from None
+    if number >= Decimal(10) ** 15:
+        raise ValidationError(field, raw, "is too large")
+    text_form = format(number, "f")
+    if text_form.startswith("."):
+        text_form = "0" + text_form
+    return text_form
+
+
+def score(value: object, field: str = "score") -> int | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise ValidationError(field, value, "must be a whole number from 0 to 10") from None
+    if not 0 <= number <= 10:
+        raise ValidationError(field, value, "must be from 0 to 10")
+    return number
+
+
+def custom_key(key: str) -> str:
+    if not _FIELD_KEY.match(key or ""):
+        raise ValidationError("custom field", key, "keys are letters, digits, _ . - and spaces, "
+                                                   "starting with a letter or _")
+    return key
+
+
+def key_value(pair: str) -> tuple[str, str]:
+    """`key=value` as typed after --set."""
+    if "=" not in pair:
+        raise ValidationError("--set", pair, "expected key=value")
+    key, value = pair.split("=", 1)
+    value_text = text("--set " + key.strip(), value)
+    return custom_key(key.strip()), value_text or ""

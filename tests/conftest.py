@@ -1,0 +1,95 @@
+"""Every test runs against its own files: database, config and XDG dirs live in tmp_path,
+and "now" is pinned so that dates in expected output never drift."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from crmcli import dates
+from crmcli.cli import app
+from crmcli.config import Config
+from crmcli.store import CrmStore
+
+NOW = "2026-11-22T10:00:00+00:00"
+id_re = re.compile(r"\b\d+\b")
+
+
+@pytest.fixture(autouse=True)
+def env_setup(tmp_path, monkeypatch):
+    monkeypatch.setenv("CRM_DB", str(tmp_path / "crm.db"))
+    monkeypatch.setenv("CRM_CONFIG", str(tmp_path / "config.yaml"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.setenv("CRM_NOW", NOW)
+    monkeypatch.setenv("TZ", "UTC")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.delenv("CRM_DEBUG", raising=False)
+    (tmp_path / "config.yaml").write_text("timezone: UTC\n")
+    dates.set_timezone("UTC")
+    yield
+    dates.set_timezone(None)
+
+
+@pytest.fixture
+def db_path(tmp_path) -> Path:
+    return tmp_path / "crm.db"
+
+
+@pytest.fixture
+def store(db_path):
+    with CrmStore(db_path, Config()) as s:
+        yield s
+
+
+class Crm:
+    """Runs `crm` in-process through Typer's CliRunner, stdout and stderr apart."""
+
+    def __init__(self):
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, input: str | bytes | None = None, ok: bool = True):
+        result = self.runner.invoke(app, [str(a) for a in args], input=input,
+                                    catch_exceptions=False)
+        if ok:
+            assert result.exit_code == 0, (args, result.stdout, result.stderr)
+        return result
+
+    def json(self, *args: str):
+        result = self(*args, "--format", "json")
+        return json.loads(result.stdout)
+
+
+@pytest.fixture
+def crm() -> Crm:
+    return Crm()
+
+
+def db_snapshot(path: Path) -> list:
+    """Every row of every table, for asserting that a failed command changed nothing."""
+    if not path.exists():
+        return []
+    conn = sqlite3.connect(path)
+    try:
+        tables = [r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'search_index_%' "
+            "ORDER BY name")]
+        return [(t, conn.execute(f"SELECT * FROM [{t}] ORDER BY rowid").fetchall())
+                for t in tables]
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def snapshot():
+    return db_snapshot
+
+
+def pytest_configure(config):
+    os.environ.setdefault("COLUMNS", "200")
