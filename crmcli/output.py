@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
@@ -20,16 +21,10 @@ from typing import Any
 FORMATS = ("table", "json", "ndjson", "csv", "tsv", "markdown")
 
 
-class _RawNumber(float):
-    """A float whose JSON text is the exact decimal string it was made from."""
-
-    def __new__(cls, text: str):
-        obj = super().__new__(cls, text)
-        obj._text = text
-        return obj
-
-    def __repr__(self) -> str:
-        return self._text
+# Decimals travel through json.dumps as marked strings and are unquoted afterwards,
+# because the json module writes every float through float.__repr__ (1000.10 -> 1000.1).
+_DEC_MARK = "\ue000dec:"
+_DEC_RE = re.compile('"' + _DEC_MARK + r'(-?[0-9]+(?:\.[0-9]+)?)"')
 
 
 def _json_default(value: Any) -> Any:
@@ -46,7 +41,7 @@ def _jsonable(value: Any) -> Any:
         if not value.is_finite():
             return None
         text = format(value, "f")
-        return int(text) if "." not in text else _RawNumber(text)
+        return int(text) if "." not in text else _DEC_MARK + text
     if isinstance(value, float) and value != value:  # NaN is not JSON
         return None
     if isinstance(value, dict):
@@ -57,7 +52,8 @@ def _jsonable(value: Any) -> Any:
 
 
 def to_json(value: Any, indent: int | None = None) -> str:
-    return json.dumps(_jsonable(value), ensure_ascii=False, default=_json_default, indent=indent)
+    text = json.dumps(_jsonable(value), ensure_ascii=False, default=_json_default, indent=indent)
+    return _DEC_RE.sub(r"\1", text) if _DEC_MARK in text else text
 
 
 def cell_text(value: Any) -> str:
@@ -170,12 +166,13 @@ def _markdown(rows: Sequence[dict], columns: list[str], headers: list[str]) -> s
     return "\n".join(lines) + "\n"
 
 
-def rich_console(stderr: bool = False):
+def rich_console(stderr: bool = False, stream=None):
     from rich.console import Console
 
-    stream = sys.stderr if stderr else sys.stdout
-    return Console(file=stream, no_color=not use_colour(stream), highlight=False,
-                   soft_wrap=not is_terminal(stream))
+    stream = stream or (sys.stderr if stderr else sys.stdout)
+    colour = use_colour(stream)
+    return Console(file=stream, no_color=not colour, highlight=False,
+                   color_system="auto" if colour else None, soft_wrap=not is_terminal(stream))
 
 
 def _rich_table(rows: Sequence[dict], columns: list[str], headers: list[str], title: str | None,
@@ -234,7 +231,7 @@ def emit(rows: Iterable[dict], fmt: str = "table", *, columns: Sequence[str] | N
     if fmt == "markdown":
         out.write(_markdown(rows, cols, heads))
     elif is_terminal(out):
-        console = rich_console()
+        console = rich_console(stream=out)
         console.print(_rich_table(rows, cols, heads, title, styles))
     else:
         if title:

@@ -1,0 +1,92 @@
+"""The one rendering path: formats, JSON numbers, CSV safety, terminal detection."""
+
+from __future__ import annotations
+
+import io
+import json
+from decimal import Decimal
+
+import pytest
+
+from crmcli.output import defuse_formula, emit, emit_record, to_json
+
+
+class TTY(io.StringIO):
+    def isatty(self):
+        return True
+
+
+ROWS = [{"id": 1, "name": "Acme", "amount": Decimal("19.99"), "tags": ["a", "b"]},
+        {"id": 2, "name": "王伟", "amount": Decimal("1000.10"), "tags": []}]
+
+
+def render(fmt, rows=ROWS, **kw):
+    out = io.StringIO()
+    emit(rows, fmt, out=out, **kw)
+    return out.getvalue()
+
+
+def test_json_writes_money_exactly_as_stored():
+    assert render("json") == (
+        '[\n  {"id": 1, "name": "Acme", "amount": 19.99, "tags": ["a", "b"]},\n'
+        '  {"id": 2, "name": "王伟", "amount": 1000.10, "tags": []}\n]\n')
+    assert json.loads(render("json"))[1]["amount"] == 1000.1
+
+
+def test_json_of_nothing_is_an_empty_array():
+    assert render("json", []) == "[]\n"
+    assert render("ndjson", []) == ""
+    assert render("table", []) == ""
+
+
+def test_ndjson_is_one_object_per_line():
+    lines = render("ndjson").splitlines()
+    assert [json.loads(line)["id"] for line in lines] == [1, 2]
+
+
+def test_csv_and_tsv_have_a_header_and_json_lists():
+    assert render("csv") == 'id,name,amount,tags\n1,Acme,19.99,"[""a"", ""b""]"\n2,王伟,1000.10,\n'
+    assert render("tsv").splitlines()[0] == "id\tname\tamount\ttags"
+
+
+def test_csv_defuses_formula_injection():
+    out = render("csv", [{"name": "=cmd|' /C calc'!A0"}, {"name": "+1+1"}, {"name": "-5"},
+                         {"name": "@SUM(A1)"}])
+    assert out.splitlines()[1:] == ["'=cmd|' /C calc'!A0", "'+1+1", "-5", "'@SUM(A1)"]
+    assert defuse_formula("-12.5") == "-12.5"
+
+
+def test_plain_table_aligns_wide_characters_and_numbers():
+    out = render("table", columns=["id", "name", "amount"])
+    assert out == ("id  name   amount\n"
+                   "--  ----  -------\n"
+                   " 1  Acme    19.99\n"
+                   " 2  王伟  1000.10\n")
+
+
+def test_markdown_table():
+    out = render("markdown", columns=["name", "amount"])
+    assert out.splitlines() == ["| name | amount |", "| --- | ---: |", "| Acme | 19.99 |",
+                                "| 王伟 | 1000.10 |"]
+
+
+def test_rich_table_on_a_terminal_and_no_colour_with_no_color(monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    out = TTY()
+    emit(ROWS, "table", out=out, columns=["id", "name"])
+    text = out.getvalue()
+    assert "Acme" in text and "王伟" in text
+    assert "\x1b[" not in text
+
+
+@pytest.mark.parametrize("fmt", ["json", "ndjson", "table", "csv", "markdown"])
+def test_emit_record_in_every_format(fmt):
+    out = io.StringIO()
+    emit_record({"path": "/x.db", "ok": True}, fmt, out=out)
+    assert "/x.db" in out.getvalue()
+
+
+def test_to_json_handles_nan_and_dates():
+    from datetime import date
+
+    assert to_json({"x": float("nan"), "d": date(2026, 1, 2)}) == '{"x": null, "d": "2026-01-02"}'
