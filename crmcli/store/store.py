@@ -105,6 +105,8 @@ def _describe_db_error(exc: sqlite3.Error) -> str:
         return "the database is busy (another crm process holds it); try again"
     if "full" in text:
         return "the disk is full; nothing was written"
+    if "disk I/O error" in text:
+        return "disk I/O error (is the disk full or the file too large?); nothing was written"
     return f"database error: {text}"
 
 
@@ -187,17 +189,25 @@ class StoreBase:
         from crmcli.store.migrations import migrations
 
         mset = migrations()
-        pending = [m.name for m in mset.pending(self.db)]
-        if stop_before in pending:
-            pending = pending[: pending.index(stop_before)]
+        # Hold the write lock for the whole migration and decide what is pending
+        # under it: several processes may open the same old (or new) file at once,
+        # and only the first may apply anything.
         try:
             self.conn.execute("BEGIN IMMEDIATE")
-            self.conn.execute("COMMIT")
         except sqlite3.OperationalError as exc:
             raise StoreError(f"{self.path}: {_describe_db_error(exc)}") from None
-        mset.apply(self.db, stop_before=stop_before)
-        applied = len(mset.applied(self.db))
-        self.conn.execute(f"PRAGMA user_version = {applied}")
+        try:
+            pending = [m.name for m in mset.pending(self.db)]
+            if stop_before in pending:
+                pending = pending[: pending.index(stop_before)]
+            mset.apply(self.db, stop_before=stop_before)
+            applied = len(mset.applied(self.db))
+            self.conn.execute(f"PRAGMA user_version = {applied}")
+            self.conn.execute("COMMIT")
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
         return pending
 
     def applied_migrations(self) -> list[dict]:
@@ -334,12 +344,16 @@ class StoreBase:
 
     def _insert(self, table: str, row: dict) -> int:
         cols = list(row)
+        self._require_change()
         cur = self.conn.execute(
             f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
             [row[c] for c in cols])
         row_id = cur.lastrowid
-        self._log_row(table, row_id, "insert", None, {"id": row_id, **row})
-        self._reindex(table, row_id)
+        # Log the row as stored (defaults filled in, column affinity applied), so that
+        # undo can compare it with what is there later and redo can restore all of it.
+        stored = self.get(table, row_id) if table in AUDITED or table in SEARCHABLE else None
+        self._log_row(table, row_id, "insert", None, stored or {"id": row_id, **row})
+        self._reindex(table, row_id, stored)
         return row_id
 
     def _update(self, table: str, row_id: int, values: dict) -> bool:
@@ -350,10 +364,17 @@ class StoreBase:
         changed = {k: v for k, v in values.items() if old.get(k) != v}
         if not changed:
             return False
+        self._require_change()
         sets = ", ".join(f"{k} = ?" for k in changed)
         self.conn.execute(f"UPDATE {table} SET {sets} WHERE id = ?", [*changed.values(), row_id])
-        self._log_row(table, row_id, "update", {k: old[k] for k in changed}, changed)
-        self._reindex(table, row_id)
+        stored = self.get(table, row_id)
+        # Values as stored: '5' written to an INTEGER column is logged as 5.
+        really = [k for k in changed if stored[k] != old[k] or type(stored[k]) is not type(old[k])]
+        if not really:
+            return False
+        self._log_row(table, row_id, "update", {k: old[k] for k in really},
+                      {k: stored[k] for k in really})
+        self._reindex(table, row_id, stored)
         return True
 
     def _delete(self, table: str, row_id: int) -> bool:
@@ -371,10 +392,14 @@ class StoreBase:
         self._require_change()
         sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
         first = self.scalar(f"SELECT coalesce(max(id), 0) FROM {table}") + 1
+        id_at = list(columns).index("id") if "id" in columns else None
+        given_ids: list[int] = []
         count = 0
         batch: list[Sequence] = []
         for row in rows:
             batch.append(row)
+            if id_at is not None:
+                given_ids.append(row[id_at])
             if len(batch) >= batch_size:
                 self.conn.executemany(sql, batch)
                 count += len(batch)
@@ -384,21 +409,51 @@ class StoreBase:
             count += len(batch)
         if count:
             last = self.scalar(f"SELECT max(id) FROM {table}")
-            self._log_row(table, first, "insert_range", None, {"first": first, "last": last})
-            if table in SEARCHABLE:
-                self._reindex_range(table, first, last)
+            if id_at is not None:
+                # Caller-chosen ids need not form the range first..last: log every row.
+                self._log_rows_sql(table, "insert", "id IN (SELECT value FROM json_each(?))",
+                                   (json.dumps(given_ids),))
+                if table in SEARCHABLE:
+                    for row_id in given_ids:
+                        self._reindex(table, int(row_id))
+            else:
+                self._log_row(table, first, "insert_range", None, {"first": first, "last": last})
+                if table in SEARCHABLE:
+                    self._reindex_range(table, first, last)
         return count
+
+    def _json_row_sql(self, table: str) -> str:
+        """SQL for json_object(...) of every column of a row of table (aliased t)."""
+        cols = [r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")]
+        return "json_object(" + ", ".join(f"'{c}', t.{c}" for c in cols) + ")"
+
+    def _log_rows_sql(self, table: str, op: str, where: str, params: Sequence) -> int:
+        """Log many rows at once, in SQL: op 'insert' logs them as new, 'delete' as old.
+
+        Used for bulk writes where a Python loop per row would be too slow."""
+        ch = self._require_change()
+        if table not in AUDITED:
+            n = self.scalar(f"SELECT count(*) FROM {table} t WHERE {where}", params)
+            ch.rows += n
+            return n
+        column = "new" if op == "insert" else "old"
+        cur = self.conn.execute(
+            f"INSERT INTO change_rows (change_id, tbl, row_id, op, {column}) "
+            f"SELECT ?, ?, t.id, ?, {self._json_row_sql(table)} FROM {table} t WHERE {where} "
+            f"ORDER BY t.id", (ch.id, table, op, *params))
+        ch.rows += cur.rowcount
+        return cur.rowcount
 
     # --- full-text index ----------------------------------------------
 
-    def _reindex(self, table: str, row_id: int) -> None:
+    def _reindex(self, table: str, row_id: int, row: dict | None = None) -> None:
         if table not in SEARCHABLE:
             return
         from crmcli.store.search import document_for
 
         rowid = row_id * 4 + SEARCHABLE[table]
         self.conn.execute("DELETE FROM search_index WHERE rowid = ?", (rowid,))
-        row = self.get(table, row_id)
+        row = row or self.get(table, row_id)
         if row is None:
             return
         body, client_id = document_for(table, row)
