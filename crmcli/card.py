@@ -24,7 +24,28 @@ def _profile(store, client: dict) -> dict[str, Any]:
 
 def _activity(store, client: dict) -> dict[str, Any]:
     """Timeline, open follow-ups, revenue and cadence (the daily loop)."""
-    return {}
+    from datetime import date as _date
+
+    from crmcli import dates
+    from crmcli.cadence import cadence_info
+
+    today = dates.today()
+    open_rows = []
+    for f in store.open_followups(client["id"]):
+        late = (today - _date.fromisoformat(f["due"])).days
+        open_rows.append({"id": f["id"], "due": f["due"],
+                          "time": dates.format_local(f["due_at"])[11:] if f["due_at"] else None,
+                          "note": f["note"],
+                          "repeats": dates.describe_every(f["every"]) if f["every"] else None,
+                          "status": "overdue" if late > 0 else "due" if late == 0
+                          else "upcoming"})
+    info = cadence_info(store, client, store.config)
+    cadence = {k: info[k] for k in ("ideal", "max", "last_contact", "status", "days_since")}
+    cadence["source"] = info["source"]
+    return {"timeline": store.timeline(client["id"], limit=15),
+            "open_followups": open_rows,
+            "revenue": store.revenue(client["id"]),
+            "cadence": cadence}
 
 
 def _value(store, client: dict) -> dict[str, Any]:

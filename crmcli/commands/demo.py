@@ -1,9 +1,107 @@
-"""Commands: placeholder until its issue lands."""
+"""crm demo: build a sample book of business in a scratch database and show it."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from crmcli.commands._context import get_config, state
+from crmcli.commands._errors import command, fail
+from crmcli.output import message
+
+
+def _target(path: str | None, db: str | None) -> tuple[Path, bool]:
+    """The demo database and whether the user named it. Never $CRM_DB or the config's db:
+    only an explicit PATH / --db, else a fresh temporary directory."""
+    chosen = path or db or state().db_option
+    if chosen:
+        return Path(chosen).expanduser(), True
+    import tempfile
+
+    return Path(tempfile.mkdtemp(prefix="crm-demo-")) / "crm-demo.db", False
+
+
+def _clear(target: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(str(target) + suffix).unlink(missing_ok=True)
+
+
+def _heading(text: str) -> None:
+    from crmcli.output import is_terminal
+
+    if is_terminal():
+        from crmcli.output import rich_console
+
+        rich_console().rule(f"[bold]{text}")
+    else:
+        typer.echo(f"\n== {text} ==\n")
+
+
+def run_demo(
+    path: Annotated[str | None, typer.Argument(metavar="[PATH]",
+                                               help="Where to build the demo database "
+                                                    "(default: a new temporary directory).")
+                    ] = None,
+    db: Annotated[str | None, typer.Option("--db", metavar="PATH",
+                                           help="Same as PATH.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace PATH if it already holds "
+                                                        "data.")] = False,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed of the sample data.")] = 7,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Build only; show nothing but "
+                                                              "the path.")] = False,
+) -> None:
+    """Build a realistic demo book of business in a scratch database and show what `crm`
+    does with it: the due list, a client card and the pipeline board."""
+    from crmcli import dates
+    from crmcli.store import CrmStore
+
+    target, named = _target(path, db)
+    if target.is_dir():
+        fail(f"{target}: is a directory; give a file path for the demo database")
+    if target.exists() and target.stat().st_size > 0:
+        if not force:
+            fail(f"{target}: already exists and is not empty; the demo never overwrites a "
+                 "database (use another path, or --force to replace it)")
+        _clear(target)
+    config = get_config()
+    message(f"crm demo: building a sample book of business in {target}")
+    from crmcli.demo_data import build_demo
+
+    with CrmStore(target, config) as store:
+        result = build_demo(store, seed=seed)
+        if quiet:
+            typer.echo(str(target))
+            return
+        from crmcli.card import build_card, render_card
+        from crmcli.commands.due import render_due
+        from crmcli.commands.stage import render_board
+        from crmcli.due import compute_due
+
+        message(f"crm demo: {result['clients']} clients, {result['contacts']} contacts, "
+                f"{result['interactions']} interactions ({result['complaints']} complaints, "
+                f"{result['feedback']} scored), {result['deals']} deals, "
+                f"{result['followups']} follow-ups, as of {dates.format_local(result['now'])}")
+        _heading("crm due — follow-ups due this week, overdue first, then clients gone quiet")
+        render_due(compute_due(store, config, within="7d"), "table")
+        featured = store.get_client(result["featured_id"])
+        _heading(f"crm show {featured['name']} — a client card")
+        render_card(build_card(store, featured), "table")
+        _heading("crm stage — the pipeline board")
+        render_board(store.pipeline_board(), "table")
+    quoted = str(target) if " " not in str(target) else f"'{target}'"
+    message("")
+    message("Explore the demo (it is a normal crm database):")
+    for example in (f"crm --db {quoted} due", f"crm --db {quoted} ls --tag vip",
+                    f"crm --db {quoted} show 김민준", f"crm --db {quoted} search 报价",
+                    f"crm --db {quoted} deals --status open",
+                    f"crm --db {quoted} report summary"):
+        message(f"  {example}")
+    if not named:
+        message("(a scratch file: delete its folder when done; your own database was not "
+                "touched)")
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    command(app, "demo")(run_demo)

@@ -1,9 +1,249 @@
-"""Commands: placeholder until its issue lands."""
+"""Follow-ups and what is due: followup, followups, done, snooze, cadence, due."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
+
+from crmcli.commands._context import get_config, get_store
+from crmcli.commands._errors import command, fail
+from crmcli.commands._options import (
+    FormatOption,
+    JsonOption,
+    LimitOption,
+    QuietOption,
+    output_format,
+)
+from crmcli.output import emit, message
+
+ClientArg = Annotated[str, typer.Argument(metavar="CLIENT",
+                                          help="Id, email, external id, name or part of a name.")]
+FollowupId = Annotated[int, typer.Argument(metavar="ID", help="Follow-up id.")]
+DUE_TABLE = ["id", "client", "status", "due", "late", "what", "last_contact"]
+FOLLOWUP_FIELDS = ["id", "client_id", "client", "owner", "due", "due_at", "note", "every",
+                   "status", "days_late"]
+FOLLOWUP_TABLE = ["id", "client", "due", "time", "note", "repeats", "status"]
+
+
+def _due_text(row: dict) -> str:
+    from crmcli import dates
+
+    return row["due"] + (f" {dates.format_local(row['due_at'])[11:]}" if row["due_at"] else "")
+
+
+def add_followup(
+    client: ClientArg,
+    when: Annotated[str, typer.Argument(metavar="WHEN",
+                                        help="Due: a date, datetime, +3d, 2w, friday, eom...")],
+    note: Annotated[str | None, typer.Argument(metavar="[NOTE]", help="What to do.")] = None,
+    every: Annotated[str | None, typer.Option("--every", metavar="RULE",
+                                              help="Repeat: 2w, monthly, weekly on mon, "
+                                                   "daily, yearly...")] = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Schedule a follow-up (optionally recurring); prints its id."""
+    from crmcli import dates
+
+    store = get_store()
+    record = store.resolve_client(client)
+    due = dates.parse_when(when)
+    rule = dates.parse_every(every) if every else None
+    followup_id = store.add_followup(record["id"], due, note, every=rule)
+    typer.echo(followup_id)
+    if not quiet:
+        row = store.get_followup(followup_id)
+        message(f"follow-up {followup_id} for client {record['id']} {record['name']} due "
+                f"{_due_text(row)}" + (f", repeats {dates.describe_every(rule)}" if rule else ""))
+
+
+def list_followups(
+    client: Annotated[str | None, typer.Argument(metavar="[CLIENT]",
+                                                 help="Only this client's follow-ups.")] = None,
+    owner: Annotated[str | None, typer.Option("--owner", help="Only this owner's clients.")
+                     ] = None,
+    tag: Annotated[str | None, typer.Option("--tag", "-t", help="Only clients with this tag.")
+                   ] = None,
+    limit: LimitOption = None,
+    fmt: FormatOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List open follow-ups by due date."""
+    from crmcli import dates
+
+    store = get_store()
+    client_id = store.resolve_client(client, include_archived=True)["id"] if client else None
+    rows = store.open_followups(client_id, owner=owner, tag=tag, limit=limit)
+    today = dates.today()
+    from datetime import date
+
+    for row in rows:
+        late = (today - date.fromisoformat(row["due"])).days
+        row["days_late"] = late
+        row["status"] = "overdue" if late > 0 else "due" if late == 0 else "upcoming"
+    fmt_name = output_format(fmt, as_json)
+    if fmt_name in ("table", "markdown"):
+        for row in rows:
+            row["time"] = dates.format_local(row["due_at"])[11:] if row["due_at"] else None
+            row["repeats"] = dates.describe_every(row["every"]) if row["every"] else None
+        emit(rows, fmt_name, columns=FOLLOWUP_TABLE)
+    else:
+        emit([{k: r[k] for k in FOLLOWUP_FIELDS} for r in rows], fmt_name,
+             columns=FOLLOWUP_FIELDS)
+
+
+def done_followup(followup_id: FollowupId) -> None:
+    """Mark a follow-up done; a recurring one rolls forward to its next date."""
+    store = get_store()
+    result = store.complete_followup(followup_id)
+    if result["next_id"]:
+        row = store.get_followup(result["next_id"])
+        message(f"follow-up {followup_id} done; next one is {result['next_id']} due "
+                f"{_due_text(row)}")
+    else:
+        message(f"follow-up {followup_id} done")
+
+
+def snooze_followup(
+    followup_id: FollowupId,
+    when: Annotated[str, typer.Argument(metavar="WHEN", help="New due: tomorrow, +3d, 2026-12-01"
+                                                             ", monday...")],
+) -> None:
+    """Move an open follow-up to a later (or earlier) date."""
+    from crmcli import dates
+
+    store = get_store()
+    store.get_followup(followup_id)
+    row = store.snooze_followup(followup_id, dates.parse_when(when))
+    message(f"follow-up {followup_id} now due {_due_text(row)}")
+
+
+def set_cadence(
+    client: ClientArg,
+    ideal: Annotated[str | None, typer.Argument(metavar="[IDEAL]",
+                                                help="Ideal contact interval: 2w, 30d, 1m...")
+                     ] = None,
+    maximum: Annotated[str | None, typer.Option("--max", metavar="INTERVAL",
+                                                help="Maximum interval before overdue "
+                                                     "(default: twice IDEAL).")] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Remove the client's own cadence "
+                                                        "(config rules apply again).")] = False,
+    fmt: FormatOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Set, clear or show a client's contact cadence (ideal and maximum interval)."""
+    from crmcli.cadence import parse_interval
+
+    store = get_store()
+    record = store.resolve_client(client)
+    if clear and (ideal or maximum):
+        fail("--clear takes no IDEAL or --max", code=2)
+    if clear:
+        store.set_cadence(record["id"], None, None)
+        message(f"cleared the cadence of client {record['id']} {record['name']}")
+    elif ideal:
+        parse_interval(ideal, "cadence")
+        if maximum:
+            from crmcli.cadence import _pair
+
+            _pair(ideal, maximum, "cadence", "client")
+        store.set_cadence(record["id"], ideal.strip(), maximum.strip() if maximum else None)
+        message(f"cadence of client {record['id']} {record['name']}: every {ideal.strip()}"
+                + (f", at most {maximum.strip()}" if maximum else ""))
+    elif maximum:
+        fail("--max needs the IDEAL interval too, e.g. crm cadence CLIENT 2w --max 4w", code=2)
+    from crmcli.cadence import cadence_info
+
+    info = cadence_info(store, store.get_client(record["id"]), get_config())
+    from crmcli.output import emit_record
+
+    emit_record({"client_id": record["id"], "client": record["name"], **info},
+                output_format(fmt, as_json))
+
+
+def show_due(
+    within: Annotated[str | None, typer.Option("--within", metavar="INTERVAL",
+                                               help="Window after today for follow-ups "
+                                                    "(default: due.within in the config, 7d).")
+                      ] = None,
+    overdue: Annotated[bool, typer.Option("--overdue", help="Only overdue items.")] = False,
+    stale: Annotated[bool | None, typer.Option("--stale/--no-stale",
+                                               help="Include clients past their contact "
+                                                    "cadence (default: due.stale in the "
+                                                    "config).", show_default=False)] = None,
+    owner: Annotated[str | None, typer.Option("--owner", help="Only this owner's clients.")
+                     ] = None,
+    tag: Annotated[str | None, typer.Option("--tag", "-t", help="Only clients with this tag.")
+                   ] = None,
+    email: Annotated[bool, typer.Option("--email", help="Mail the list as one digest (SMTP per "
+                                                        "the config).")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="With --email: show the mail, "
+                                                            "send nothing.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="With --email: resend items already "
+                                                        "mailed today.")] = False,
+    sendmail: Annotated[bool, typer.Option("--sendmail", help="With --email: hand the mail to "
+                                                              "the sendmail command.")] = False,
+    fmt: FormatOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Follow-ups due in the window (overdue first) and clients past their cadence.
+
+    Prints nothing at all and exits 0 when nothing is due.
+    """
+    if (dry_run or force or sendmail) and not email:
+        fail("--dry-run, --force and --sendmail go with --email", code=2)
+    from crmcli.due import compute_due, late_text
+
+    store = get_store()
+    config = get_config()
+    rows = compute_due(store, config, within=within, overdue_only=overdue,
+                       stale=config.get("due.stale", True) if stale is None else stale,
+                       owner=owner, tag=tag)
+    if email:
+        from crmcli.commands.due_mail import send_digest
+
+        send_digest(store, config, rows, dry_run=dry_run, force=force, sendmail=sendmail)
+        return
+    render_due(rows, output_format(fmt, as_json), late_text=late_text)
+
+
+def render_due(rows: list[dict], fmt: str, late_text=None) -> None:
+    """Print due rows; nothing at all when there are none (json: [])."""
+    from crmcli import dates
+
+    if not rows:
+        if fmt == "json":
+            emit([], "json")
+        return
+    if fmt not in ("table", "markdown"):
+        emit(rows, fmt)
+        return
+    if late_text is None:
+        from crmcli.due import late_text
+    shown = []
+    for row in rows:
+        shown.append({
+            "id": row["id"] if row["id"] is not None else "-",
+            "client": row["client"],
+            "status": row["status"],
+            "due": row["due"] + (f" {dates.format_local(row['due_at'])[11:]}"
+                                 if row["due_at"] else ""),
+            "late": late_text(row["days_late"]),
+            "what": row["what"],
+            "last_contact": dates.format_local(row["last_contact"])[:10]
+            if row["last_contact"] else "never",
+        })
+    emit(shown, fmt, columns=DUE_TABLE, headers=["id", "client", "status", "due", "late", "what",
+                                                 "last contact"],
+         styles={"status": "bold"})
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    # Unknown options pass through as arguments so that WHEN may be `-2d`.
+    passthrough = {"ignore_unknown_options": True}
+    command(app, "followup", context_settings=passthrough)(add_followup)
+    command(app, "followups")(list_followups)
+    command(app, "done")(done_followup)
+    command(app, "snooze", context_settings=passthrough)(snooze_followup)
+    command(app, "cadence")(set_cadence)
+    command(app, "due")(show_due)

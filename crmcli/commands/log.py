@@ -1,9 +1,100 @@
-"""Commands: placeholder until its issue lands."""
+"""The interaction log: crm log CLIENT SUMMARY, crm resolve ID."""
 
 from __future__ import annotations
 
+import sys
+from typing import Annotated
+
 import typer
+
+from crmcli.commands._context import get_store
+from crmcli.commands._errors import command, fail
+from crmcli.commands._options import QuietOption
+from crmcli.output import message
+
+ClientArg = Annotated[str, typer.Argument(metavar="CLIENT",
+                                          help="Id, email, external id, name or part of a name.")]
+# Kinds that usually come from the client: logged inbound unless --out is given.
+INBOUND_KINDS = {"complaint", "feedback", "inquiry", "request"}
+
+
+def _read_summary(summary: str) -> str:
+    if summary != "-":
+        return summary
+    text = sys.stdin.read()
+    if not text.strip():
+        fail("SUMMARY '-' read nothing from stdin", code=2)
+    return text.strip("\n")
+
+
+def log_interaction(
+    client: ClientArg,
+    summary: Annotated[str, typer.Argument(help="What happened ('-' reads it from stdin).")],
+    channel: Annotated[str, typer.Option("--channel", "-c",
+                                         help="call, email, meeting, chat, visit or other.")
+                       ] = "other",
+    inbound: Annotated[bool | None, typer.Option(
+        "--in/--out", help="The client reached out (--in) or we did (--out). Default: out, "
+                           "or in for complaints and feedback.", show_default=False)] = None,
+    kind: Annotated[str, typer.Option("--kind", "-k",
+                                      help="note, complaint, feedback, or any one word.")
+                    ] = "note",
+    at: Annotated[str | None, typer.Option("--at", help="When it happened (WHEN; default now).")
+                  ] = None,
+    score: Annotated[str | None, typer.Option("--score", help="Satisfaction / NPS score 0-10.")
+                     ] = None,
+    contact: Annotated[str | None, typer.Option("--contact", help="Which contact (name, email or "
+                                                                  "id).")] = None,
+    next_: Annotated[str | None, typer.Option("--next", metavar="WHEN",
+                                              help="Schedule a follow-up in the same step.")
+                     ] = None,
+    note: Annotated[str | None, typer.Option("--note", help="Note of the --next follow-up.")
+                    ] = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Log an interaction with a client (any interaction restarts its cadence clock)."""
+    from crmcli import dates
+
+    if note is not None and next_ is None:
+        fail("--note describes the follow-up of --next; give --next WHEN too", code=2)
+    store = get_store()
+    record = store.resolve_client(client)
+    text = _read_summary(summary)
+    when = dates.parse_at(at) if at else None
+    next_due = dates.parse_when(next_) if next_ else None
+    contact_id = store.resolve_contact(record["id"], contact)["id"] if contact else None
+    kind_l = (kind or "note").strip().lower()
+    direction = ("in" if inbound else "out") if inbound is not None else (
+        "in" if kind_l in INBOUND_KINDS else "out")
+    ids = store.log_interaction(record["id"], text, at=when, channel=channel, direction=direction,
+                                kind=kind_l, score=score, contact_id=contact_id,
+                                next_due=next_due, next_note=note)
+    typer.echo(ids["interaction_id"])
+    if not quiet:
+        row = store.get_interaction(ids["interaction_id"])
+        message(f"logged {row['channel']} ({row['direction']}) with client {record['id']} "
+                f"{record['name']} at {dates.format_local(row['at'])}")
+        if ids["followup_id"]:
+            fu = store.get_followup(ids["followup_id"])
+            message(f"follow-up {fu['id']} due {fu['due']}"
+                    + (f" {dates.format_local(fu['due_at'])[11:]}" if fu["due_at"] else ""))
+
+
+def resolve_complaint(
+    interaction_id: Annotated[int, typer.Argument(metavar="ID",
+                                                  help="Id of the complaint (from crm log).")],
+    at: Annotated[str | None, typer.Option("--at", help="When it was resolved (WHEN; default "
+                                                        "now).")] = None,
+) -> None:
+    """Mark a complaint resolved (the complaint-handling time report uses it)."""
+    from crmcli import dates
+
+    store = get_store()
+    when = dates.parse_at(at) if at else None
+    row = store.resolve_interaction(interaction_id, when)
+    message(f"complaint {interaction_id} resolved at {dates.format_local(row['resolved_at'])}")
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    command(app, "log")(log_interaction)
+    command(app, "resolve")(resolve_complaint)

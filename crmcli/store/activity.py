@@ -1,7 +1,452 @@
-"""Interactions, deals, follow-ups and cadence (the daily loop)."""
+"""Interactions, deals, follow-ups and cadence (the daily loop).
+
+Conventions shared with imports and reports:
+
+- ``at`` arguments accept an aware ``datetime`` or a UTC ISO string
+  ('YYYY-MM-DDTHH:MM:SSZ'); None means now. They are stored as UTC ISO text.
+- A follow-up's ``due`` is a local calendar date 'YYYY-MM-DD'; ``due_at`` is
+  the UTC ISO instant when a time of day was given (else NULL).
+- Recurring follow-ups (``every`` = an RRULE string from dates.parse_every)
+  keep ``anchor`` = the first due ('YYYY-MM-DD', or local 'YYYY-MM-DDTHH:MM'
+  when timed), so a monthly series started on the 31st clamps to Feb 28 and
+  returns to Mar 31. Completing one marks that row done (the completion stays
+  in the timeline) and inserts the next occurrence as a new open row.
+"""
 
 from __future__ import annotations
 
+import re
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from crmcli.store import validate
+from crmcli.store.errors import CrmError, NotFound, ValidationError
+from crmcli.store.store import utc_now_iso
+
+_CURRENCY = re.compile(r"^[A-Za-z]{3}$")
+DEAL_COLUMNS = ("id", "client_id", "client", "at", "title", "amount", "currency", "status")
+
+
+def _utc(value: datetime | str | None, field: str = "at") -> str:
+    """An instant as stored: UTC 'YYYY-MM-DDTHH:MM:SSZ'."""
+    from crmcli import dates
+
+    if value is None:
+        return utc_now_iso()
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValidationError(field, value.isoformat(), "needs a time zone")
+        return dates.to_utc_iso(value)
+    if isinstance(value, date):
+        return dates.to_utc_iso(dates.parse_at(value.isoformat()))
+    text = str(value).strip()
+    if re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", text):
+        return text
+    return dates.to_utc_iso(dates.parse_at(text))
+
+
+def split_due(due: date | datetime | str) -> tuple[str, str | None]:
+    """(local due date 'YYYY-MM-DD', UTC due_at or None) for a date or an aware datetime."""
+    from crmcli import dates
+
+    if isinstance(due, str):
+        due = dates.parse_when(due)
+    if isinstance(due, datetime):
+        if due.tzinfo is None:
+            raise ValidationError("due", due.isoformat(), "needs a time zone")
+        return dates.local(due).date().isoformat(), dates.to_utc_iso(due)
+    if isinstance(due, date):
+        return due.isoformat(), None
+    raise ValidationError("due", due, "is not a date")
+
+
+def _anchor_of(due: str, due_at: str | None) -> str:
+    from crmcli import dates
+
+    if due_at:
+        return dates.local(dates.from_utc_iso(due_at)).strftime("%Y-%m-%dT%H:%M")
+    return due
+
+
+def _local_zone():
+    from crmcli import dates
+
+    return dates.local(dates.now()).tzinfo
+
+
+def _localize(naive: datetime) -> datetime:
+    """A naive local wall-clock time in the configured zone (zoneinfo handles DST)."""
+    return naive.replace(tzinfo=_local_zone())
+
+
+def _as_when(text: str) -> date | datetime:
+    """'YYYY-MM-DD' → date; 'YYYY-MM-DDTHH:MM' → aware local datetime."""
+    if "T" not in text:
+        return date.fromisoformat(text)
+    return _localize(datetime.fromisoformat(text))
+
 
 class ActivityMixin:
-    pass
+    currency: str = "USD"
+
+    # --- interactions --------------------------------------------------
+
+    def _clean_interaction(self, client_id: int, summary: str | None, *, at, channel, direction,
+                           kind, score, contact_id) -> dict[str, Any]:
+        channel = validate.choice("channel", channel or "other", validate.CHANNELS)
+        direction = validate.choice("direction", direction or "out", ("in", "out"))
+        kind = validate.text("kind", kind or "note", max_len=64)
+        if not re.fullmatch(r"[\w\-]+", kind or ""):
+            raise ValidationError("kind", kind, "must be one word such as note, complaint, "
+                                                "feedback")
+        summary = validate.text("summary", summary) or ""
+        if contact_id is not None:
+            contact = self.get_contact(int(contact_id))
+            if contact["client_id"] != client_id:
+                raise ValidationError("contact", contact_id,
+                                      f"belongs to client {contact['client_id']}, not {client_id}")
+        return {"client_id": client_id, "at": _utc(at), "channel": channel,
+                "direction": direction, "kind": kind.lower(), "summary": summary,
+                "score": validate.score(score), "contact_id": contact_id,
+                "resolved_at": None, "created_at": utc_now_iso()}
+
+    def log_interaction(self, client_id: int, summary: str, *, at: datetime | str | None = None,
+                        channel: str = "other", direction: str = "out", kind: str = "note",
+                        score: int | str | None = None, contact_id: int | None = None,
+                        next_due: date | datetime | None = None, next_note: str | None = None,
+                        resolved_at: datetime | str | None = None) -> dict[str, int | None]:
+        """Record one touch with a client; optionally schedule the next one in the same change.
+
+        client_id: the client; summary: free text. Keyword args: at (aware datetime or UTC ISO,
+        default now), channel (call/email/meeting/chat/visit/other), direction (in/out),
+        kind (note, complaint, feedback, ...), score (0-10 or None), contact_id (a contact of
+        the client), next_due (date or aware datetime: creates a follow-up), next_note
+        (its note; default "follow up: <summary>"), resolved_at (complaints; for imports).
+        Returns {"interaction_id": id, "followup_id": id or None}.
+        """
+        client = self.get_client(client_id)
+        row = self._clean_interaction(client_id, summary, at=at, channel=channel,
+                                      direction=direction, kind=kind, score=score,
+                                      contact_id=contact_id)
+        if resolved_at is not None:
+            row["resolved_at"] = _utc(resolved_at, "resolved_at")
+        followup = None
+        if next_due is not None:
+            due, due_at = split_due(next_due)
+            note = validate.text("note", next_note) or f"follow up: {row['summary'][:80]}".rstrip(
+                ": ")
+            followup = {"due": due, "due_at": due_at, "note": note}
+        with self.change("log", f"logged {row['channel']} {row['direction']} with client "
+                                f"{client_id} {client['name']}", client_id=client_id):
+            interaction_id = self._insert("interactions", row)
+            followup_id = None
+            if followup:
+                followup_id = self._insert("followups", {
+                    "client_id": client_id, **followup, "every": None, "anchor": None,
+                    "interaction_id": interaction_id, "done_at": None,
+                    "created_at": utc_now_iso()})
+        return {"interaction_id": interaction_id, "followup_id": followup_id}
+
+    def get_interaction(self, interaction_id: int) -> dict:
+        row = self.get("interactions", interaction_id)
+        if row is None:
+            raise NotFound(f"no interaction with id {interaction_id}")
+        return row
+
+    def resolve_interaction(self, interaction_id: int, at: datetime | str | None = None) -> dict:
+        """Mark a complaint resolved (at: when, default now). Returns the updated row."""
+        row = self.get_interaction(interaction_id)
+        if row["kind"] != "complaint":
+            raise CrmError(f"interaction {interaction_id} is not a complaint (kind {row['kind']})")
+        if row["resolved_at"]:
+            raise CrmError(f"interaction {interaction_id} is already resolved "
+                           f"(at {row['resolved_at']})")
+        when = _utc(at, "resolved at")
+        if when < row["at"]:
+            raise ValidationError("--at", when, f"is before the complaint itself ({row['at']})")
+        with self.change("resolve", f"resolved complaint {interaction_id}",
+                         client_id=row["client_id"]):
+            self._update("interactions", interaction_id, {"resolved_at": when})
+        return self.get_interaction(interaction_id)
+
+    def list_interactions(self, client_id: int | None = None, *, kind: str | None = None,
+                          limit: int | None = None) -> list[dict]:
+        where, params = [], []
+        if client_id is not None:
+            where.append("i.client_id = ?")
+            params.append(client_id)
+        if kind:
+            where.append("i.kind = ?")
+            params.append(kind)
+        sql = ("SELECT i.*, c.name AS client FROM interactions i JOIN clients c ON c.id = "
+               "i.client_id" + (" WHERE " + " AND ".join(where) if where else "")
+               + " ORDER BY i.at DESC, i.id DESC")
+        if limit:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return self.query(sql, params)
+
+    def last_contacts(self, client_ids: list[int] | None = None) -> dict[int, str]:
+        """Latest interaction time (UTC ISO) per client, any channel and direction."""
+        sql = "SELECT client_id, max(at) AS last FROM interactions"
+        params: list[Any] = []
+        if client_ids is not None:
+            if not client_ids:
+                return {}
+            sql += f" WHERE client_id IN ({', '.join('?' * len(client_ids))})"
+            params.extend(client_ids)
+        sql += " GROUP BY client_id"
+        return {r["client_id"]: r["last"] for r in self.query(sql, params)}
+
+    def has_client_cadences(self) -> bool:
+        """Whether any live client has its own cadence (lets `crm due` skip the stale scan)."""
+        return bool(self.scalar("SELECT 1 FROM clients WHERE cadence_ideal IS NOT NULL "
+                                "AND archived_at IS NULL LIMIT 1"))
+
+    # --- deals ---------------------------------------------------------
+
+    def _clean_currency(self, currency: str | None) -> str:
+        value = validate.text("currency", currency, max_len=8) or self.currency or "USD"
+        if not _CURRENCY.match(value):
+            raise ValidationError("currency", value, "must be a three-letter code such as USD")
+        return value.upper()
+
+    def add_deal(self, client_id: int, amount: str | int | Decimal, *,
+                 at: datetime | str | None = None, title: str | None = None,
+                 status: str = "won", currency: str | None = None) -> int:
+        """Record a deal and return its id.
+
+        amount: non-negative decimal (text, int or Decimal; stored exactly as typed, e.g.
+        "19.99"); at: when (aware datetime or UTC ISO; default now); title: free text;
+        status: won / open / lost (won deals are revenue); currency: 3-letter code
+        (default: the config's currency).
+        """
+        client = self.get_client(client_id)
+        row = {"client_id": client_id, "amount": validate.amount(str(amount)),
+               "currency": self._clean_currency(currency), "at": _utc(at),
+               "title": validate.text("title", title, max_len=validate.MAX_NAME),
+               "status": validate.choice("status", status or "won", validate.DEAL_STATUSES),
+               "created_at": utc_now_iso()}
+        with self.change("deal", f"recorded {row['status']} deal {row['amount']} "
+                                 f"{row['currency']} for client {client_id} {client['name']}",
+                         client_id=client_id):
+            return self._insert("deals", row)
+
+    def get_deal(self, deal_id: int) -> dict:
+        row = self.get("deals", deal_id)
+        if row is None:
+            raise NotFound(f"no deal with id {deal_id}")
+        return row
+
+    def list_deals(self, client_id: int | None = None, status: str | None = None, *,
+                   include_archived: bool = False, limit: int | None = None) -> list[dict]:
+        """Deals newest first, with the client's name; amount as exact Decimal."""
+        where, params = [], []
+        if client_id is not None:
+            where.append("d.client_id = ?")
+            params.append(client_id)
+        elif not include_archived:
+            where.append("c.archived_at IS NULL")
+        if status:
+            where.append("d.status = ?")
+            params.append(validate.choice("--status", status, validate.DEAL_STATUSES))
+        sql = ("SELECT d.id, d.client_id, c.name AS client, d.at, d.title, d.amount, d.currency, "
+               "d.status FROM deals d JOIN clients c ON c.id = d.client_id"
+               + (" WHERE " + " AND ".join(where) if where else "")
+               + " ORDER BY d.at DESC, d.id DESC")
+        if limit:
+            sql += " LIMIT ?"
+            params.append(limit)
+        rows = self.query(sql, params)
+        for row in rows:
+            row["amount"] = Decimal(row["amount"])
+        return rows
+
+    def revenue(self, client_id: int) -> Decimal | dict[str, Decimal]:
+        """Won revenue to date: a Decimal, or {currency: Decimal} when several currencies."""
+        totals: dict[str, Decimal] = {}
+        for row in self.query("SELECT amount, currency FROM deals WHERE client_id = ? AND "
+                              "status = 'won'", (client_id,)):
+            totals[row["currency"]] = totals.get(row["currency"], Decimal(0)) + Decimal(
+                row["amount"])
+        if not totals:
+            return Decimal(0)
+        if len(totals) == 1:
+            return next(iter(totals.values()))
+        return dict(sorted(totals.items()))
+
+    # --- follow-ups ----------------------------------------------------
+
+    def get_followup(self, followup_id: int) -> dict:
+        row = self.get("followups", followup_id)
+        if row is None:
+            raise NotFound(f"no follow-up with id {followup_id}")
+        return row
+
+    def add_followup(self, client_id: int, due: date | datetime | str, note: str | None = None,
+                     every: str | None = None, interaction_id: int | None = None) -> int:
+        """Schedule a follow-up and return its id.
+
+        due: a date (all-day) or an aware datetime (timed), or WHEN text; note: what to do;
+        every: an RRULE string (dates.parse_every) for a recurring follow-up;
+        interaction_id: the interaction that asked for it.
+        """
+        client = self.get_client(client_id)
+        due_day, due_at = split_due(due)
+        note = validate.text("note", note) or ""
+        if every:
+            every = self._check_rule(every)
+        row = {"client_id": client_id, "due": due_day, "due_at": due_at, "note": note,
+               "every": every or None, "anchor": _anchor_of(due_day, due_at) if every else None,
+               "interaction_id": interaction_id, "done_at": None, "created_at": utc_now_iso()}
+        with self.change("followup", f"scheduled follow-up for client {client_id} "
+                                     f"{client['name']} on {due_day}", client_id=client_id):
+            return self._insert("followups", row)
+
+    @staticmethod
+    def _check_rule(every: str) -> str:
+        from crmcli import dates
+
+        text = str(every).strip()
+        if "FREQ=" not in text.upper():
+            text = dates.parse_every(text)
+        return text
+
+    def next_due_of(self, row: dict) -> tuple[str, str | None]:
+        """The next occurrence (due, due_at) of a recurring follow-up after its current due.
+
+        Occurrences up to today are skipped: completing a weekly follow-up three weeks late
+        schedules the next one after today, not three stale ones.
+        """
+        from crmcli import dates
+
+        anchor = _as_when(row["anchor"] or _anchor_of(row["due"], row["due_at"]))
+        current: date | datetime = (dates.local(dates.from_utc_iso(row["due_at"]))
+                                    if row["due_at"] else date.fromisoformat(row["due"]))
+        today = dates.today()
+        for _ in range(10_000):
+            nxt = dates.next_occurrence(row["every"], current, anchor)
+            if nxt is None:
+                raise CrmError(f"follow-up {row['id']}: its recurrence has no further dates")
+            if isinstance(nxt, datetime) and nxt.tzinfo is None:
+                nxt = _localize(nxt)
+            day = dates.local(nxt).date() if isinstance(nxt, datetime) else nxt
+            if day > today:
+                return split_due(nxt)
+            current = nxt
+        raise CrmError(f"follow-up {row['id']}: cannot find its next date")
+
+    def complete_followup(self, followup_id: int, at: datetime | str | None = None
+                          ) -> dict[str, Any]:
+        """Mark a follow-up done. A recurring one also gets its next occurrence as a new row.
+
+        Returns {"id", "done_at", "next_id", "next_due", "next_due_at"} (next_* None when
+        not recurring). Done twice is an error.
+        """
+        row = self.get_followup(followup_id)
+        if row["done_at"]:
+            raise CrmError(f"follow-up {followup_id} is already done")
+        client = self.get_client(row["client_id"])
+        done_at = _utc(at, "done at")
+        nxt = None
+        if row["every"]:
+            nxt = self.next_due_of(row)
+        result: dict[str, Any] = {"id": followup_id, "done_at": done_at, "next_id": None,
+                                  "next_due": None, "next_due_at": None}
+        with self.change("done", f"completed follow-up {followup_id} of client "
+                                 f"{client['id']} {client['name']}", client_id=client["id"]):
+            self._update("followups", followup_id, {"done_at": done_at})
+            if nxt:
+                result["next_id"] = self._insert("followups", {
+                    "client_id": row["client_id"], "due": nxt[0], "due_at": nxt[1],
+                    "note": row["note"], "every": row["every"], "anchor": row["anchor"],
+                    "interaction_id": row["interaction_id"], "done_at": None,
+                    "created_at": utc_now_iso()})
+                result["next_due"], result["next_due_at"] = nxt
+        return result
+
+    def snooze_followup(self, followup_id: int, when: date | datetime | str) -> dict:
+        """Move an open follow-up to a new due date (a date or an aware datetime)."""
+        row = self.get_followup(followup_id)
+        if row["done_at"]:
+            raise CrmError(f"follow-up {followup_id} is already done")
+        due, due_at = split_due(when)
+        if isinstance(when, date) and not isinstance(when, datetime) and row["due_at"]:
+            # Snoozing a timed follow-up to another day keeps its time of day.
+            from crmcli import dates
+
+            old = dates.local(dates.from_utc_iso(row["due_at"]))
+            moved = _localize(datetime.combine(when, old.time().replace(tzinfo=None)))
+            due, due_at = split_due(moved)
+        with self.change("snooze", f"snoozed follow-up {followup_id} to {due}",
+                         client_id=row["client_id"]):
+            self._update("followups", followup_id, {"due": due, "due_at": due_at})
+        return self.get_followup(followup_id)
+
+    def open_followups(self, client_id: int | None = None, *, until: str | None = None,
+                       owner: str | None = None, tag: str | None = None,
+                       include_archived: bool = False, limit: int | None = None) -> list[dict]:
+        """Open follow-ups by due date (then time, then id), with client name and owner.
+
+        until: only those due on or before this local date 'YYYY-MM-DD'.
+        """
+        where, params = ["f.done_at IS NULL"], []
+        if client_id is not None:
+            where.append("f.client_id = ?")
+            params.append(client_id)
+        elif not include_archived:
+            where.append("c.archived_at IS NULL")
+        if until:
+            where.append("f.due <= ?")
+            params.append(until)
+        if owner:
+            where.append("c.owner = ? COLLATE NOCASE")
+            params.append(owner)
+        if tag:
+            where.append("EXISTS (SELECT 1 FROM tags t WHERE t.client_id = c.id AND t.tag = ?)")
+            params.append(tag.strip().lower())
+        sql = ("SELECT f.id, f.client_id, c.name AS client, c.owner, f.due, f.due_at, f.note, "
+               "f.every, f.anchor, f.interaction_id, f.created_at FROM followups f "
+               "JOIN clients c ON c.id = f.client_id WHERE " + " AND ".join(where)
+               + " ORDER BY f.due, coalesce(f.due_at, ''), f.id")
+        if limit:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return self.query(sql, params)
+
+    # --- timeline ------------------------------------------------------
+
+    def timeline(self, client_id: int, limit: int | None = 20) -> list[dict]:
+        """Recent events of a client, newest first: interactions, deals, stage moves and
+        completed follow-ups. Rows: at, type, id, detail, summary."""
+        rows: list[dict] = []
+        for r in self.query("SELECT id, at, channel, direction, kind, summary, score, "
+                            "resolved_at FROM interactions WHERE client_id = ?", (client_id,)):
+            detail = f"{r['channel']} {r['direction']}"
+            if r["kind"] != "note":
+                detail += f" {r['kind']}"
+            if r["score"] is not None:
+                detail += f" score {r['score']}"
+            if r["kind"] == "complaint":
+                detail += " (resolved)" if r["resolved_at"] else " (open)"
+            rows.append({"at": r["at"], "type": "interaction", "id": r["id"], "detail": detail,
+                         "summary": r["summary"]})
+        for r in self.query("SELECT id, at, amount, currency, status, title FROM deals "
+                            "WHERE client_id = ?", (client_id,)):
+            rows.append({"at": r["at"], "type": "deal", "id": r["id"],
+                         "detail": f"{r['status']} {r['amount']} {r['currency']}",
+                         "summary": r["title"] or ""})
+        for r in self.query("SELECT id, at, from_stage, to_stage, note FROM stage_changes "
+                            "WHERE client_id = ?", (client_id,)):
+            rows.append({"at": r["at"], "type": "stage", "id": r["id"],
+                         "detail": f"{r['from_stage'] or '(none)'} → {r['to_stage']}",
+                         "summary": r["note"] or ""})
+        for r in self.query("SELECT id, done_at, due, note, every FROM followups "
+                            "WHERE client_id = ? AND done_at IS NOT NULL", (client_id,)):
+            rows.append({"at": r["done_at"], "type": "followup", "id": r["id"],
+                         "detail": f"done (due {r['due']})" + (" recurring" if r["every"]
+                                                               else ""),
+                         "summary": r["note"]})
+        rows.sort(key=lambda r: (r["at"], r["type"], r["id"]), reverse=True)
+        return rows[:limit] if limit else rows

@@ -1,0 +1,152 @@
+"""Contact cadence: how often a client should hear from us (pure rule resolution).
+
+Resolution order for one client: its own cadence (`crm cadence CLIENT 2w --max 4w`),
+then the first matching rule of `cadence.rules` in the config (by tag, stage or
+tier), then `cadence.default_ideal` / `cadence.default_max`. The maximum defaults
+to twice the ideal. A client is "due" once the ideal interval since its last
+contact has elapsed (today >= last contact + ideal) and "overdue" once it is past
+the maximum (today > last contact + max). Never-contacted clients count from
+their creation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from dateutil.relativedelta import relativedelta
+
+
+@dataclass(frozen=True)
+class Cadence:
+    ideal: relativedelta
+    max: relativedelta
+    ideal_text: str
+    max_text: str
+    source: str  # "client", "tag vip", "stage proposal", "tier A", "default"
+
+
+def format_interval(rd: relativedelta) -> str:
+    """A short text for an interval: 2w, 30d, 1m, 1y2m."""
+    parts = []
+    if rd.years:
+        parts.append(f"{rd.years}y")
+    if rd.months:
+        parts.append(f"{rd.months}m")
+    days = rd.days
+    if days:
+        parts.append(f"{days // 7}w" if days % 7 == 0 else f"{days}d")
+    if rd.hours:
+        parts.append(f"{rd.hours}h")
+    return "".join(parts) or "0d"
+
+
+def parse_interval(text: str, where: str) -> relativedelta:
+    """A positive interval such as 2w, 30d, 1m; raises ValidationError naming `where`."""
+    from crmcli import dates
+    from crmcli.store.errors import ValidationError
+
+    raw = str(text).strip()
+    try:
+        rd = dates.parse_duration(raw)
+    except ValueError as exc:
+        raise ValidationError(where, raw, f"is not an interval ({exc})") from None
+    probe = date(2000, 1, 1)
+    if probe + rd <= probe:
+        raise ValidationError(where, raw, "must be a positive interval such as 2w or 30d")
+    return rd
+
+
+def _pair(ideal_text, max_text, where: str, source: str) -> Cadence:
+    ideal = parse_interval(str(ideal_text), f"{where} ideal")
+    if max_text in (None, ""):
+        maximum = ideal * 2
+        max_text = format_interval(maximum)
+    else:
+        maximum = parse_interval(str(max_text), f"{where} max")
+    probe = date(2000, 1, 1)
+    if probe + maximum < probe + ideal:
+        from crmcli.store.errors import ValidationError
+
+        raise ValidationError(f"{where} max", str(max_text),
+                              f"is shorter than the ideal interval {ideal_text}")
+    return Cadence(ideal, maximum, str(ideal_text).strip(), str(max_text).strip(), source)
+
+
+def resolve_cadence(client: dict, tags, tier: str | None, config) -> Cadence | None:
+    """The cadence that applies to a client, or None when no rule gives one."""
+    if client.get("cadence_ideal"):
+        return _pair(client["cadence_ideal"], client.get("cadence_max"),
+                     f"client {client.get('id')} cadence", "client")
+    tag_set = {t.lower() for t in tags or []}
+    for i, rule in enumerate(config.get("cadence.rules", []) or [], 1):
+        if "tag" in rule:
+            hit = str(rule["tag"]).strip().lower() in tag_set
+            source = f"tag {rule['tag']}"
+        elif "stage" in rule:
+            hit = (client.get("stage") or "").lower() == str(rule["stage"]).strip().lower()
+            source = f"stage {rule['stage']}"
+        elif "tier" in rule:
+            hit = tier is not None and tier.upper() == str(rule["tier"]).strip().upper()
+            source = f"tier {str(rule['tier']).upper()}"
+        else:
+            hit = False
+        if hit:
+            return _pair(rule["ideal"], rule.get("max"), f"config cadence.rules[{i}]", source)
+    if config.get("cadence.default_ideal"):
+        return _pair(config.get("cadence.default_ideal"), config.get("cadence.default_max"),
+                     "config cadence.default", "default")
+    return None
+
+
+def cadence_for(client: dict, tags, tier: str | None, config
+                ) -> tuple[relativedelta | None, relativedelta | None, str]:
+    """(ideal, max, source) for a client; (None, None, "none") when no cadence applies."""
+    found = resolve_cadence(client, tags, tier, config)
+    if found is None:
+        return None, None, "none"
+    return found.ideal, found.max, found.source
+
+
+def rules_use_tier(config) -> bool:
+    return any("tier" in rule for rule in config.get("cadence.rules", []) or [])
+
+
+def cadence_status(cadence: Cadence, since: date, today: date) -> tuple[str, date, int]:
+    """(status ok/due/overdue, date the ideal is reached, days since `since`)."""
+    due_on = since + cadence.ideal
+    days_since = (today - since).days
+    if today > since + cadence.max:
+        status = "overdue"
+    elif today >= due_on:
+        status = "due"
+    else:
+        status = "ok"
+    return status, due_on, days_since
+
+
+def cadence_info(store, client: dict, config, tiers: dict[int, str] | None = None) -> dict:
+    """The cadence status of one client, as shown on its card and by `crm cadence CLIENT`.
+
+    Keys: ideal, max (texts or None), source, last_contact (UTC ISO or None), days_since
+    (days since the last contact, or since the client was added), status (ok / due /
+    overdue, or None when no cadence applies), due (local date the ideal is reached).
+    """
+    from crmcli import dates
+
+    if tiers is None and rules_use_tier(config):
+        from crmcli.tiers import tiers_by_client
+
+        tiers = tiers_by_client(store)
+    tier = (tiers or {}).get(client["id"], "C")
+    cadence = resolve_cadence(client, store.client_tags(client["id"]), tier, config)
+    last = store.last_contacts([client["id"]]).get(client["id"])
+    today = dates.today()
+    since = dates.local_date_of(last or client["created_at"])
+    info = {"ideal": None, "max": None, "source": None, "last_contact": last,
+            "days_since": (today - since).days, "status": None, "due": None}
+    if cadence is not None:
+        status, due_on, _ = cadence_status(cadence, since, today)
+        info.update(ideal=cadence.ideal_text, max=cadence.max_text, source=cadence.source,
+                    status=status, due=due_on.isoformat())
+    return info
