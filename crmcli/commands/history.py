@@ -1,9 +1,145 @@
-"""Commands: placeholder until its issue lands."""
+"""The audit trail and undo: crm history [CLIENT], crm undo [CHANGE] [--list]."""
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
 import typer
+
+from crmcli.commands._context import get_store
+from crmcli.commands._errors import command
+from crmcli.commands._options import FormatOption, JsonOption, LimitOption, output_format
+from crmcli.output import emit, emit_record, message
+
+HISTORY_TABLE = ["change", "at", "command", "summary", "table", "row", "op", "values"]
+UNDO_TABLE = ["change", "at", "command", "summary", "rows", "note"]
+# Columns left out of the table view (they are in the JSON): noise on every row.
+_QUIET_COLUMNS = {"id", "created_at", "updated_at"}
+
+
+def _short(value: Any, width: int = 40) -> str:
+    text = "∅" if value is None else str(value).replace("\n", " ")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _values_text(rec: dict) -> str:
+    op, old, new = rec["op"], rec["old"], rec["new"]
+    if op == "update":
+        keys = [k for k in new if k not in _QUIET_COLUMNS] or list(new)
+        return "; ".join(f"{k}: {_short(old.get(k))} → {_short(new[k])}" for k in keys)
+    if op == "insert_range":
+        count = new["last"] - new["first"] + 1
+        return f"ids {new['first']}–{new['last']} ({count:,} rows)"
+    row = new if op == "insert" else old
+    if not row:
+        return ""
+    return ", ".join(f"{k}={_short(v)}" for k, v in row.items()
+                     if k not in _QUIET_COLUMNS and v not in (None, "", "{}"))
+
+
+def _since_iso(text: str) -> str:
+    from datetime import date, datetime, time
+
+    from crmcli import dates
+
+    when = dates.parse_when(text)
+    if not isinstance(when, datetime):
+        assert isinstance(when, date)
+        # midnight of that day in the configured zone
+        when = datetime.combine(when, time(0, 0), tzinfo=dates.local(dates.now()).tzinfo)
+    return dates.to_utc_iso(when)
+
+
+def show_history(
+    client: Annotated[str | None, typer.Argument(
+        metavar="[CLIENT]", help="Only changes to this client (id, email, name...; the id of a "
+                                 "deleted client works too).")] = None,
+    since: Annotated[str | None, typer.Option("--since", metavar="WHEN",
+                                              help="Only changes at or after WHEN.")] = None,
+    limit: LimitOption = None,
+    fmt: FormatOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show the audit trail: every change, when, with old and new values (newest first)."""
+    from crmcli.store.errors import ClientNotFound
+
+    store = get_store()
+    client_id = None
+    if client is not None:
+        try:
+            client_id = store.resolve_client(client, include_archived=True)["id"]
+        except ClientNotFound:
+            ref = client.strip()
+            # A purged or merged-away client can no longer be resolved; its id still can.
+            if not (ref.isdigit() and len(ref) < 19 and store.scalar(
+                    "SELECT 1 FROM changes WHERE client_id = ? LIMIT 1", (int(ref),))):
+                raise
+            client_id = int(ref)
+    records = store.history(client_id, since=_since_iso(since) if since else None, limit=limit)
+    fmt_name = output_format(fmt, as_json)
+    if fmt_name not in ("table", "markdown"):
+        emit(records, fmt_name, columns=_history_fields())
+        return
+    from crmcli import dates
+
+    rows, last = [], None
+    for rec in records:
+        first = rec["change_id"] != last
+        last = rec["change_id"]
+        summary = rec["summary"]
+        if first and rec["undone_by"]:
+            summary += f" [undone by {rec['undone_by']}]"
+        rows.append({"change": rec["change_id"] if first else None,
+                     "at": dates.format_local(rec["at"]) if first else "",
+                     "command": rec["command"] if first else "",
+                     "summary": summary if first else "",
+                     "table": rec["table"] or "", "row": rec["row_id"], "op": rec["op"] or "",
+                     "values": _values_text(rec) if rec["op"] else ""})
+    emit(rows, fmt_name, columns=HISTORY_TABLE)
+
+
+def _history_fields() -> list[str]:
+    from crmcli.store.audit import HISTORY_FIELDS
+
+    return HISTORY_FIELDS
+
+
+def undo(
+    change: Annotated[int | None, typer.Argument(
+        metavar="[CHANGE]", help="Undo this change id instead of the latest (see --list).")
+    ] = None,
+    list_: Annotated[bool, typer.Option("--list", help="List the changes that can be undone, "
+                                                       "newest first, and change nothing.")
+                     ] = False,
+    limit: LimitOption = None,
+    fmt: FormatOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Revert the last change (run it again to redo); --list shows what can be undone."""
+    store = get_store()
+    if list_:
+        rows = store.undoable_changes(limit=limit or (None if fmt or as_json else 20))
+        fmt_name = output_format(fmt, as_json)
+        if fmt_name in ("table", "markdown"):
+            from crmcli import dates
+
+            rows = [{"change": r["change_id"], "at": dates.format_local(r["at"]),
+                     "command": r["command"], "summary": r["summary"], "rows": r["rows"],
+                     "note": (f"undoing it redoes change {r['undo_of']}" if r["undo_of"]
+                              else "")} for r in rows]
+            emit(rows, fmt_name, columns=UNDO_TABLE)
+        else:
+            from crmcli.store.audit import UNDOABLE_FIELDS
+
+            emit(rows, fmt_name, columns=UNDOABLE_FIELDS)
+        return
+    result = store.undo_change(change)
+    message(result["summary"] + f" (as change {result['change_id']}; "
+            f"crm undo again to {'undo' if result['redo'] else 'redo'} it)")
+    if fmt is not None or as_json:
+        emit_record(result, output_format(fmt, as_json))
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    command(app, "history")(show_history)
+    command(app, "undo")(undo)

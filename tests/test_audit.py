@@ -1,0 +1,360 @@
+"""Audit trail and undo: crm history, crm undo, crm undo --list, and the store underneath."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+
+import pytest
+
+from crmcli.store.errors import CrmError
+
+DATA_TABLES = ("clients", "contacts", "interactions", "followups", "deals", "tags",
+               "stage_changes")
+FORMATS = ["table", "json", "ndjson", "csv", "tsv", "markdown"]
+
+
+def data(db_path) -> dict:
+    """Every row of the data tables (not the change log), for before/after comparisons."""
+    conn = sqlite3.connect(db_path)
+    try:
+        out = {t: conn.execute(f"SELECT * FROM {t} ORDER BY id").fetchall() for t in DATA_TABLES}
+        out["search"] = conn.execute(
+            "SELECT rowid, body, client_id FROM search_index ORDER BY rowid").fetchall()
+        return out
+    finally:
+        conn.close()
+
+
+def add(crm, *args) -> int:
+    return int(crm("add", *args, "-q").stdout.strip())
+
+
+def check_ok(crm):
+    assert crm.json("db", "check")["ok"] is True
+
+
+# --- undo through the CLI -------------------------------------------------------------
+
+def test_undo_of_add_removes_the_client_with_its_tags_and_says_so(crm, db_path):
+    empty = data(db_path) if db_path.exists() else None
+    add(crm, "Acme", "--tag", "vip", "--tag", "eu", "--stage", "lead")
+    result = crm("undo")
+    assert result.stdout == ""
+    assert result.stderr.startswith("undid change 1: added client 1 Acme (as change 2;")
+    assert crm.json("ls", "--all") == []
+    after = data(db_path)
+    assert all(after[t] == [] for t in DATA_TABLES) and after["search"] == []
+    if empty is not None:
+        assert after == empty
+    check_ok(crm)
+
+
+def test_undo_of_an_undo_redoes_the_change_with_the_same_ids(crm, db_path):
+    add(crm, "Acme", "--tag", "vip", "--email", "a@acme.test")
+    before = data(db_path)
+    crm("undo")
+    result = crm("undo")
+    assert result.stderr.startswith("redid change 1: added client 1 Acme (as change 3;")
+    assert data(db_path) == before
+    assert crm.json("search", "Acme")[0]["client_id"] == 1
+    # and once more: undoing the redo removes it again
+    assert crm("undo").stderr.startswith("undid change 1: added client 1 Acme (as change 4;")
+    assert crm.json("ls", "--all") == []
+
+
+@pytest.mark.parametrize("steps", [
+    [("edit", "Acme", "--email", "new@acme.test", "--set", "region=EU", "--note", "x")],
+    [("tag", "Acme", "hot", "cold")],
+    [("tag", "Acme", "vip", "--remove")],
+    [("stage", "Acme", "qualified", "--note", "call went well")],
+    [("contact", "add", "Acme", "Jane", "--email", "jane@acme.test", "--primary")],
+    [("rm", "Acme")],
+    [("rm", "Acme", "--purge", "--yes")],
+    [("merge", "Acme", "Globex")],
+    [("merge", "Globex", "Acme")],
+])
+def test_each_client_command_is_undone_exactly_and_redone_exactly(crm, db_path, steps):
+    acme = add(crm, "Acme", "--email", "old@acme.test", "--tag", "vip", "--stage", "lead",
+               "--set", "tier=gold")
+    crm("contact", "add", "Acme", "Bob", "--role", "CTO")
+    globex = add(crm, "Globex", "--phone", "+1 555 0100", "--tag", "vip", "--tag", "eu",
+                 "--note", "from the fair")
+    crm("contact", "add", str(globex), "Gina")
+    assert (acme, globex) == (1, 2)
+    before = data(db_path)
+    for step in steps:
+        crm(*step)
+    changed = data(db_path)
+    assert changed != before
+    result = crm("undo")
+    assert result.stderr.startswith("undid change ")
+    assert data(db_path) == before
+    check_ok(crm)
+    result = crm("undo")
+    assert result.stderr.startswith("redid change ")
+    assert data(db_path) == changed
+    check_ok(crm)
+
+
+def test_undo_restores_a_purged_client_with_all_records_and_search(crm, db_path, store):
+    client = store.add_client("Zhang Wei 张伟", email="zw@example.cn", tags=["vip"])
+    with store.change("seed", "records of Zhang", client_id=client):
+        for i in range(80):  # enough rows to take the set-based (bulk) path
+            store._insert("contacts", {"client_id": client, "name": f"Person {i}",
+                                       "is_primary": 0, "created_at": "2026-01-01T00:00:00Z",
+                                       "updated_at": "2026-01-01T00:00:00Z"})
+        store._insert("deals", {"client_id": client, "amount": "19.99", "currency": "USD",
+                                "at": "2026-02-01T00:00:00Z", "status": "won",
+                                "created_at": "2026-02-01T00:00:00Z"})
+    before = data(db_path)
+    crm("rm", "张伟", "--purge", "--yes")
+    purged = data(db_path)
+    assert purged["clients"] == [] and purged["contacts"] == [] and purged["search"] == []
+    crm("undo")
+    assert data(db_path) == before
+    assert [r["id"] for r in crm.json("search", "张伟")] == [client]
+    assert crm.json("show", "张伟")["revenue"] == 19.99
+    check_ok(crm)
+    crm("undo")  # redo the purge: the bulk inverse of the bulk inverse
+    assert data(db_path) == purged
+    check_ok(crm)
+
+
+def test_undo_list_shows_what_can_be_undone_newest_first(crm):
+    add(crm, "Acme")
+    add(crm, "Globex")
+    crm("tag", "Acme", "vip")
+    crm("undo")
+    rows = crm.json("undo", "--list")
+    assert [(r["change_id"], r["command"], r["summary"], r["undo_of"]) for r in rows] == [
+        (4, "undo", "undid change 3: tagged client 1 Acme: vip", 3),
+        (2, "add", "added client 2 Globex", None),
+        (1, "add", "added client 1 Acme", None)]
+    assert set(rows[0]) == {"change_id", "at", "command", "summary", "client_id", "rows",
+                            "undo_of"}
+    assert rows[0]["rows"] == 1 and rows[0]["at"] == "2026-11-22T10:00:00Z"
+    table = crm("undo", "--list").stdout
+    assert "undoing it redoes change 3" in table
+    assert crm.json("undo", "--list", "--limit", "1")[0]["change_id"] == 4
+
+
+def test_undo_with_nothing_to_undo_fails_cleanly(crm, db_path, snapshot):
+    result = crm("undo", ok=False)
+    assert result.exit_code == 1
+    assert result.stderr == "crm: error: nothing to undo\n"
+    add(crm, "Acme")
+    crm("undo")
+    crm("undo")
+    before = snapshot(db_path)
+    result = crm("undo", "1", ok=False)
+    assert result.exit_code == 1
+    assert result.stderr == ("crm: error: change 1 was undone by change 2 and redone by change 3;"
+                             " undo change 3 instead\n")
+    assert crm("undo", "99", ok=False).stderr == (
+        "crm: error: no change with id 99 (see crm history)\n")
+    assert snapshot(db_path) == before
+
+
+def test_undo_of_an_older_change_is_refused_when_a_later_change_edited_the_row(
+        crm, db_path, snapshot):
+    add(crm, "Acme")
+    crm("edit", "Acme", "--email", "a@acme.test")
+    before = snapshot(db_path)
+    result = crm("undo", "1", ok=False)
+    assert result.exit_code == 1
+    assert result.stderr == ("crm: error: cannot undo change 1: client 1 was changed since by "
+                             "change 2\n")
+    assert snapshot(db_path) == before
+
+
+def test_undo_refuses_to_cascade_into_records_added_by_later_changes(crm, db_path, snapshot):
+    add(crm, "Acme")
+    add(crm, "Globex")
+    crm("contact", "add", "Acme", "Jane")
+    before = snapshot(db_path)
+    result = crm("undo", "1", ok=False)
+    assert result.stderr == ("crm: error: cannot undo change 1: client 1 has 1 contact added "
+                             "since by change 3; undo or remove those first\n")
+    assert snapshot(db_path) == before
+    # an unrelated older change is still undoable out of order
+    assert crm("undo", "2").stderr.startswith("undid change 2: added client 2 Globex")
+    assert [c["name"] for c in crm.json("ls")] == ["Acme"]
+
+
+def test_undo_refuses_to_restore_a_row_whose_id_was_taken_since(crm, db_path, snapshot):
+    add(crm, "Acme")
+    crm("rm", "Acme", "--purge", "--yes")
+    assert add(crm, "Globex") == 1  # SQLite hands out the freed id again
+    before = snapshot(db_path)
+    result = crm("undo", "2", ok=False)
+    assert result.stderr == ("crm: error: cannot undo change 2: client 1 exists again (its id was"
+                             " taken since by change 3)\n")
+    assert snapshot(db_path) == before
+
+
+def test_undo_refuses_to_restore_a_row_whose_parent_is_gone(crm, db_path, snapshot):
+    add(crm, "Acme", "--tag", "vip")
+    crm("tag", "Acme", "vip", "--remove")
+    crm("rm", "Acme", "--purge", "--yes")
+    before = snapshot(db_path)
+    result = crm("undo", "2", ok=False)
+    assert result.stderr == ("crm: error: cannot undo change 2: client 1 no longer exists "
+                             "(deleted by change 3)\n")
+    assert snapshot(db_path) == before
+
+
+def test_an_undone_change_that_was_redone_can_be_undone_again_by_id_of_the_redo(crm, db_path):
+    add(crm, "Acme")
+    crm("edit", "Acme", "--company", "Acme Inc")
+    crm("undo")       # 3 undoes 2
+    crm("undo")       # 4 redoes 2
+    assert crm.json("ls")[0]["company"] == "Acme Inc"
+    assert crm("undo", "4").stderr.startswith(
+        "undid change 2: edited client 1 Acme: company (as change 5; crm undo again to redo it)")
+    assert crm.json("ls")[0]["company"] is None
+
+
+# --- the store: bulk imports (insert_range) -------------------------------------------
+
+def _bulk_interactions(store, client_id: int, n: int, word: str = "meeting") -> int:
+    with store.change("import interactions", f"imported {n} interactions") as ch:
+        store._insert_many(
+            "interactions", ["client_id", "at", "channel", "direction", "kind", "summary",
+                             "created_at"],
+            ((client_id, f"2026-01-01T00:{i % 60:02d}:00Z", "call", "out", "note",
+              f"{word} number {i}", "2026-11-22T10:00:00Z") for i in range(n)))
+        return ch.id
+
+
+def test_undo_of_a_bulk_import_deletes_the_range_and_redo_puts_every_row_back(store, db_path):
+    acme = store.add_client("Acme")
+    before = data(db_path)
+    change = _bulk_interactions(store, acme, 3000)
+    imported = data(db_path)
+    assert len(imported["interactions"]) == 3000
+    [logged] = store.query("SELECT op, row_id, new FROM change_rows WHERE change_id = ?",
+                           (change,))
+    assert logged["op"] == "insert_range" and json.loads(logged["new"]) == {"first": 1,
+                                                                            "last": 3000}
+    result = store.undo_last()
+    assert result == {"change_id": change + 1, "undid": change, "redo": False,
+                      "original": change, "summary": "undid change 2: imported 3000 interactions",
+                      "client_id": None, "rows": 3000}
+    assert data(db_path) == before
+    assert store.search("meeting") == []
+    assert store.integrity_check() == []
+    store.undo_last()  # redo
+    assert data(db_path) == imported
+    assert len(store.search("meeting", limit=5000)) == 3000
+    assert store.integrity_check() == []
+    store.undo_last()  # and undo the redo
+    assert data(db_path) == before
+    assert store.integrity_check() == []
+
+
+def test_undo_of_a_bulk_import_is_refused_when_an_imported_row_was_edited_since(store, db_path):
+    acme = store.add_client("Acme")
+    change = _bulk_interactions(store, acme, 100)
+    with store.change("edit", "fix a summary"):
+        store._update("interactions", 50, {"summary": "fixed"})
+    with pytest.raises(CrmError, match=f"cannot undo change {change}: interaction 50 was "
+                                       f"changed since by change {change + 1}"):
+        store.undo_change(change)
+    assert store.get("interactions", 50)["summary"] == "fixed"
+
+
+def test_bulk_insert_with_caller_chosen_ids_is_logged_row_by_row(store, db_path):
+    acme = store.add_client("Acme")
+    with store.change("import", "ids given"):
+        store._insert_many("tags", ["id", "client_id", "tag"], [(10, acme, "a"), (7, acme, "b")])
+    ops = store.query("SELECT op, row_id FROM change_rows WHERE tbl = 'tags' ORDER BY id")
+    assert ops == [{"op": "insert", "row_id": 7}, {"op": "insert", "row_id": 10}]
+    store.undo_last()
+    assert store.client_tags(acme) == []
+
+
+def test_changes_logged_with_stored_values_so_undo_compares_like_with_like(store):
+    acme = store.add_client("Acme")
+    with store.change("seed", "x"):
+        store._update("clients", acme, {"size": 42})  # TEXT column: stored as '42'
+    [row] = store.query("SELECT new FROM change_rows WHERE op = 'update'")
+    assert json.loads(row["new"]) == {"size": "42"}
+    store.undo_last()
+    assert store.get_client(acme)["size"] is None
+
+
+# --- history --------------------------------------------------------------------------
+
+def test_history_json_has_the_documented_fields_with_old_and_new_values(crm):
+    add(crm, "Acme", "--email", "old@acme.test")
+    crm("edit", "Acme", "--email", "new@acme.test")
+    records = crm.json("history")
+    assert [set(r) for r in records] == [
+        {"change_id", "at", "command", "summary", "client_id", "undo_of", "undone_by", "table",
+         "row_id", "op", "old", "new"}] * len(records)
+    edit = [r for r in records if r["change_id"] == 2]
+    assert [(r["table"], r["row_id"], r["op"], r["old"], r["new"]) for r in edit] == [
+        ("clients", 1, "update", {"email": "old@acme.test"}, {"email": "new@acme.test"})]
+    assert edit[0]["summary"] == "edited client 1 Acme: email"
+    assert edit[0]["at"] == "2026-11-22T10:00:00Z" and edit[0]["command"] == "edit"
+    [added] = [r for r in records if r["change_id"] == 1]
+    assert added["op"] == "insert" and added["old"] is None
+    assert added["new"]["name"] == "Acme" and added["new"]["email"] == "old@acme.test"
+    assert records[0]["change_id"] == 2  # newest first
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_history_prints_in_every_format(crm, fmt):
+    add(crm, "Acme", "--tag", "vip")
+    crm("edit", "Acme", "--email", "a@acme.test")
+    out = crm("history", "--format", fmt).stdout
+    if fmt == "json":
+        assert len(json.loads(out)) == 3
+    elif fmt == "ndjson":
+        assert [json.loads(line)["op"] for line in out.splitlines()] == ["update", "insert",
+                                                                         "insert"]
+    elif fmt in ("csv", "tsv"):
+        rows = list(csv.DictReader(io.StringIO(out), delimiter="," if fmt == "csv" else "\t"))
+        assert [r["change_id"] for r in rows] == ["2", "1", "1"]
+        assert json.loads(rows[0]["new"]) == {"email": "a@acme.test"}
+    elif fmt == "markdown":
+        assert out.startswith("| change | at | command | summary | table | row | op | values |")
+        assert "email: ∅ → a@acme.test" in out
+    else:
+        assert "email: ∅ → a@acme.test" in out
+        assert "2026-11-22 10:00" in out and "\x1b[" not in out
+
+
+def test_history_filters_by_client_since_and_limit(crm):
+    add(crm, "Acme")
+    add(crm, "Globex")
+    crm("tag", "Globex", "vip")
+    crm("merge", "Acme", "Globex")
+    assert {r["change_id"] for r in crm.json("history", "Acme")} == {1, 4}
+    # Globex is gone after the merge; its id still finds its history, the merge included
+    assert {r["change_id"] for r in crm.json("history", "2")} == {2, 3, 4}
+    assert {r["change_id"] for r in crm.json("history", "--limit", "1")} == {4}
+    assert crm.json("history", "--since", "2026-11-23") == []
+    assert len({r["change_id"] for r in crm.json("history", "--since", "2026-11-22")}) == 4
+
+
+def test_history_of_an_unknown_client_or_a_bad_since_fails_cleanly(crm, db_path, snapshot):
+    add(crm, "Acme")
+    before = snapshot(db_path)
+    result = crm("history", "Nobody", ok=False)
+    assert result.exit_code == 1 and result.stderr == "crm: error: no client matches 'Nobody'\n"
+    result = crm("history", "--since", "the day after never", ok=False)
+    assert result.exit_code == 1 and result.stderr.startswith("crm: error: ")
+    assert result.stderr.count("\n") == 1
+    assert snapshot(db_path) == before
+
+
+def test_history_marks_undone_changes_in_the_table(crm):
+    add(crm, "Acme")
+    crm("undo")
+    out = crm("history").stdout
+    assert "added client 1 Acme [undone by 2]" in out
+    assert "undid change 1: added client 1 Acme" in out
