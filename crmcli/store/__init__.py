@@ -15,7 +15,9 @@ from crmcli.store.errors import (AmbiguousClient, ClientNotFound, CrmError, NotF
                                  ValidationError)
 from crmcli.store.migrations import SCHEMA_VERSION
 from crmcli.store.reports import ReportsMixin
+from crmcli.store.reports_events import EventReportsMixin
 from crmcli.store.store import StoreBase
+from crmcli.store.transactions import TransactionsMixin
 
 if TYPE_CHECKING:
     from crmcli.config import Config
@@ -24,8 +26,8 @@ __all__ = ["CrmStore", "SCHEMA_VERSION", "CrmError", "UsageError", "StoreError",
            "NotFound", "ClientNotFound", "AmbiguousClient", "UnknownStage", "ValidationError"]
 
 
-class CrmStore(ClientsMixin, ActivityMixin, BulkMixin, ReportsMixin, AuditMixin, DigestMixin,
-               StoreBase):
+class CrmStore(ClientsMixin, ActivityMixin, BulkMixin, ReportsMixin, EventReportsMixin,
+               TransactionsMixin, AuditMixin, DigestMixin, StoreBase):
     """The crm database with its domain operations. Use as a context manager."""
 
     def __init__(self, path: str | os.PathLike, config: Config | None = None, *,

@@ -220,6 +220,25 @@ def _digests() -> str:
     """
 
 
+@step("m010_create_model_fits")
+def _model_fits() -> str:
+    # Fitted predictive models (BG/NBD, Gamma-Gamma): `crm show` reads the latest fit
+    # instead of refitting on every call.
+    return """
+    CREATE TABLE model_fits (
+        id INTEGER PRIMARY KEY,
+        model TEXT NOT NULL,
+        fitted_at TEXT NOT NULL,
+        calibration_end TEXT NOT NULL,
+        time_unit TEXT NOT NULL,
+        customers INTEGER NOT NULL,
+        params TEXT NOT NULL,
+        settings TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX model_fits_model ON model_fits(model, id);
+    """
+
+
 SCHEMA_VERSION = len(STEPS)
 MIGRATION_SET = "crmcli"
 
