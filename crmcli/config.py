@@ -42,7 +42,7 @@ DEFAULTS: dict[str, Any] = {
         "from": None,
         "to": [],
         "owners": {},
-        "subject": "crm: {count} follow-ups due {date}",
+        "subject": "crm: {due} due, {overdue} overdue — {date}",
         "timeout": 30,
         "html": True,
     },

@@ -1,7 +1,63 @@
-"""The ledger of due digests already sent."""
+"""The ledger of due digests already sent (tables `digests` and `digest_items`).
+
+A digest is one message to one recipient. Its items are the `item_key`s of the due rows it
+carried (`followup:<id>:<due>`, `stale:<client>:<due>`), recorded per local day and
+recipient, so that an hourly cron job mails the same items once a day. The ledger is written
+only after the server (or the sendmail command) accepted the message.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+DIGEST_FIELDS = ["id", "sent_at", "day", "transport", "recipients", "subject", "item_count"]
+
 
 class DigestMixin:
-    pass
+    def mailed_item_keys(self, day: str, recipient: str) -> set[str]:
+        """The item keys already mailed to recipient (compared case-insensitively) on day."""
+        return {r["item_key"] for r in self.query(
+            "SELECT item_key FROM digest_items WHERE day = ? AND recipient = ?",
+            (day, recipient.strip().lower()))}
+
+    def record_digest(self, *, day: str, transport: str, recipient: str, subject: str,
+                      item_keys: Iterable[str]) -> int:
+        """Record one accepted digest and its items; returns the digest id.
+
+        Items already in the ledger for (day, recipient) (a --force resend) are not recorded
+        twice; item_count is the number of items the message carried.
+        """
+        from crmcli.store.store import utc_now_iso
+
+        keys = list(dict.fromkeys(item_keys))
+        who = recipient.strip().lower()
+        with self.change("due --email", f"mailed {len(keys)} due items to {recipient} "
+                                        f"({transport})"):
+            known = self.mailed_item_keys(day, who)
+            digest_id = self._insert("digests", {
+                "sent_at": utc_now_iso(), "day": day, "transport": transport,
+                "recipients": recipient, "subject": subject, "item_count": len(keys)})
+            for key in keys:
+                if key not in known:
+                    self._insert("digest_items", {"digest_id": digest_id, "day": day,
+                                                  "recipient": who, "item_key": key})
+        return digest_id
+
+    def digests_sent(self, day: str | None = None) -> list[dict]:
+        """Digests sent (on day, a local 'YYYY-MM-DD', if given), oldest first."""
+        sql = f"SELECT {', '.join(DIGEST_FIELDS)} FROM digests"
+        params: tuple = ()
+        if day:
+            sql += " WHERE day = ?"
+            params = (day,)
+        return self.query(sql + " ORDER BY id", params)
+
+    def database_identity(self) -> str:
+        """A short stable name of this database (from when it was created), e.g. for
+        calendar UIDs: the same file, its backups and copies give the same identity."""
+        import hashlib
+
+        first = self.query_one("SELECT name, applied_at FROM _sqlite_migrations "
+                               "ORDER BY rowid LIMIT 1")
+        seed = f"{first['name']}|{first['applied_at']}" if first else str(self.path.resolve())
+        return "crm-" + hashlib.sha1(seed.encode("utf-8")).hexdigest()[:12]

@@ -1,0 +1,112 @@
+"""`crm due --email`: the due list as one digest per recipient, once a day.
+
+Rules (documented in the README, docs/readme/mail.md):
+
+- one message per recipient: an owner mapped in smtp.owners gets their clients' rows,
+  every address in smtp.to gets the other rows;
+- the ledger (`digests`, `digest_items`) remembers which items went to which recipient on
+  which local day. A recipient gets a message only when at least one of their items was not
+  mailed to them today; that message then holds *all* their items, the new ones marked
+  (so the latest mail is always the complete list). `--force` sends regardless;
+- nothing due, or nothing new: no message, no output, exit 0;
+- `--dry-run` prints the messages that would go out (headers and body) and changes nothing;
+- a recipient's items are recorded only after the server (or sendmail) accepted the
+  message; any failure is one line on stderr and exit 1, so the next run retries.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def _today() -> str:
+    from crmcli import dates
+
+    return dates.today().isoformat()
+
+
+def send_digest(store, config, rows: list[dict], *, dry_run: bool = False, force: bool = False,
+                sendmail: bool = False) -> int:
+    """Mail the due rows per the config; returns the number of messages sent (or shown).
+
+    Raises MailError (a CrmError: one line, exit 1) on a config, server or command failure.
+    """
+    if not rows:
+        return 0
+    from crmcli.mail import (
+        MailError,
+        SmtpSession,
+        build_message,
+        check_smtp_config,
+        message_text,
+        plan_digests,
+        send_with_sendmail,
+    )
+
+    day = _today()
+    digests = plan_digests(rows, config)
+    if not sendmail:
+        check_smtp_config(config, password=not dry_run)
+    sender = config.get("smtp.from") or None
+    pending = []
+    for digest in digests:
+        keys = {r["item_key"] for r in digest.rows}
+        digest.new_keys = keys - store.mailed_item_keys(day, digest.address)
+        if digest.new_keys or force:
+            pending.append(digest)
+    if not pending:
+        return 0
+    messages = [(d, build_message(d, config, day, sender=sender)) for d in pending]
+
+    if dry_run:
+        out = sys.stdout
+        for i, (_, msg) in enumerate(messages):
+            if i:
+                out.write("\n")
+            out.write(message_text(msg))
+        out.flush()
+        return len(messages)
+
+    transport = "sendmail" if sendmail else "smtp"
+    failures: list[str] = []
+    sent = 0
+
+    def record(digest, msg) -> None:
+        nonlocal sent
+        store.record_digest(day=day, transport=transport, recipient=digest.address,
+                            subject=str(msg["Subject"]),
+                            item_keys=[r["item_key"] for r in digest.rows])
+        sent += 1
+
+    if sendmail:
+        for digest, msg in messages:
+            try:
+                send_with_sendmail(msg, config)
+            except MailError as exc:
+                failures.append(str(exc))
+                continue
+            record(digest, msg)
+    else:
+        # A connection failure (unreachable, TLS, login) stops the run before anything is
+        # sent; a recipient the server rejects fails alone and the others still go out.
+        with SmtpSession(config) as session:
+            for digest, msg in messages:
+                try:
+                    session.send(msg)
+                except MailError as exc:
+                    failures.append(str(exc))
+                    if session.smtp is None:
+                        break
+                    continue
+                record(digest, msg)
+    if failures:
+        for line in failures[:-1]:
+            sys.stderr.write(f"crm: error: {line}\n")
+        raise MailError(failures[-1])
+    from crmcli.output import is_terminal, message
+
+    if is_terminal(sys.stderr):
+
+        for digest, _ in messages:
+            message(f"mailed {len(digest.rows)} due items to {digest.recipient} ({transport})")
+    return sent

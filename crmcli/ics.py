@@ -1,0 +1,87 @@
+"""Open follow-ups as an iCalendar feed (RFC 5545), built with the `icalendar` library.
+
+One component per open follow-up: a VEVENT by default (what calendar apps show), or a
+VTODO (`component="todo"`, for task apps). UIDs are `followup-<id>@<database identity>`,
+so importing or subscribing again updates the same entries instead of duplicating them.
+A follow-up with only a date is an all-day entry; one with a time is timed in the
+configured zone (with its VTIMEZONE); a recurring one carries its RRULE.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+TIMED_MINUTES = 30
+PRODID = "-//crmcli//crm export followups//EN"
+
+
+def followup_uid(followup_id: int, identity: str) -> str:
+    return f"followup-{followup_id}@{identity}"
+
+
+def _summary(row: dict) -> str:
+    note = " ".join((row.get("note") or "").split())
+    return f"{row['client']}: {note}" if note else f"{row['client']}: follow up"
+
+
+def _description(row: dict) -> str:
+    lines = []
+    if row.get("note"):
+        lines.append(row["note"])
+    who = f"Client {row['client_id']} {row['client']}"
+    if row.get("owner"):
+        who += f" (owner {row['owner']})"
+    lines.append(who)
+    lines.append(f"`crm done {row['id']}` marks it done, `crm snooze {row['id']} WHEN` moves it.")
+    return "\n".join(lines)
+
+
+def followups_calendar(store, *, component: str = "event") -> bytes:
+    """The open follow-ups of live clients as an iCalendar document (bytes, CRLF lines)."""
+    from icalendar import Calendar, Event, Todo, vRecur
+
+    from crmcli import dates
+
+    if component not in ("event", "todo"):
+        raise ValueError(f"component must be 'event' or 'todo', not {component!r}")
+    identity = store.database_identity()
+    stamp = dates.now()
+    cal = Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("method", "PUBLISH")
+    cal.add("x-wr-calname", "crm follow-ups")
+    zone = dates.zone()
+    cal.add("x-wr-timezone", str(zone))
+    for row in store.open_followups():
+        item = Event() if component == "event" else Todo()
+        item.add("uid", followup_uid(row["id"], identity))
+        item.add("dtstamp", stamp)
+        item.add("created", dates.from_utc_iso(row["created_at"]))
+        item.add("summary", _summary(row))
+        item.add("description", _description(row))
+        item.add("categories", ["crm"])
+        if row["due_at"]:
+            start: date | datetime = dates.from_utc_iso(row["due_at"]).astimezone(zone)
+            end: date | datetime = start + timedelta(minutes=TIMED_MINUTES)
+        else:
+            start = date.fromisoformat(row["due"])
+            end = start + timedelta(days=1)
+        if component == "event":
+            item.add("dtstart", start)
+            item.add("dtend", end)
+            item.add("transp", "TRANSPARENT")
+        else:
+            item.add("dtstart", start)
+            item.add("due", start)
+            item.add("status", "NEEDS-ACTION")
+        if row["every"]:
+            item.add("rrule", vRecur.from_ical(row["every"]))
+        item.add("x-crm-followup-id", str(row["id"]))
+        item.add("x-crm-client-id", str(row["client_id"]))
+        cal.add_component(item)
+    if any(isinstance(c.get("dtstart").dt, datetime) for c in cal.subcomponents
+           if c.get("dtstart") is not None):
+        cal.add_missing_timezones()
+    return cal.to_ical()
