@@ -21,7 +21,11 @@ INBOUND_KINDS = {"complaint", "feedback", "inquiry", "request"}
 def _read_summary(summary: str) -> str:
     if summary != "-":
         return summary
-    text = sys.stdin.read()
+    try:
+        text = sys.stdin.read()
+    except UnicodeDecodeError as exc:
+        fail(f"SUMMARY '-': stdin is not valid UTF-8 (byte {exc.start}: "
+             f"{exc.object[exc.start:exc.start + 1]!r})", code=1)
     if not text.strip():
         fail("SUMMARY '-' read nothing from stdin", code=2)
     return text.strip("\n")

@@ -43,6 +43,9 @@ def clean_client_fields(values: dict[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
+MAX_CLIENT_REF = 1000
+
+
 class ClientsMixin:
     pipeline: list[str] = []
 
@@ -59,7 +62,8 @@ class ClientsMixin:
         if ref is None or not str(ref).strip():
             raise ClientNotFound(str(ref or ""))
         ref = str(ref).strip()
-        if "\x00" in ref:
+        # No name is this long; SQLite also refuses LIKE patterns past a length limit.
+        if "\x00" in ref or len(ref) > MAX_CLIENT_REF:
             raise ClientNotFound(ref)
         live = "" if include_archived else " AND archived_at IS NULL"
         if ref.isdigit() and len(ref) < 19:

@@ -29,7 +29,8 @@ class NotFound(CrmError):
 
 class ClientNotFound(NotFound):
     def __init__(self, ref: str):
-        super().__init__(f"no client matches {ref!r}")
+        shown = ref if len(ref) <= 80 else ref[:77] + "..."
+        super().__init__(f"no client matches {shown!r}")
         self.ref = ref
 
 
