@@ -50,9 +50,21 @@ def _activity(store, client: dict) -> dict[str, Any]:
 
 def _value(store, client: dict) -> dict[str, Any]:
     """Tier, lifecycle status and CLV (the metrics)."""
+    from crmcli.metrics.clv import client_clv
+    from crmcli.metrics.lifecycle import lifecycle_rows
     from crmcli.tiers import tiers_by_client
 
-    return {"tier": tiers_by_client(store).get(client["id"], "C")}
+    config = store.config
+    rows = lifecycle_rows(store, config, client_id=client["id"])
+    if rows:
+        row = rows[0]
+        lifecycle = {"status": row["status"], "last_active": row["last_active"],
+                     "days_since": row["days_since"], "usual_gap_days": row["usual_gap_days"]}
+    else:
+        lifecycle = {"status": "never"}
+    return {"tier": tiers_by_client(store).get(client["id"], "C"),
+            "lifecycle": lifecycle,
+            "clv": client_clv(store, config, client["id"])}
 
 
 def build_card(store, client: dict) -> dict[str, Any]:

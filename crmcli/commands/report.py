@@ -7,14 +7,286 @@ probabilistic CLV model in `report_predict`, reached through `crm report clv --m
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
+
+from crmcli.commands._context import get_config, get_store
+from crmcli.commands._errors import command
+from crmcli.commands._options import FormatOption, JsonOption, output_format
 
 report_app = typer.Typer(help="Reports: retention, cohorts, churn, CLV, response time, NPS, "
                               "funnel, segments.", no_args_is_help=True)
+
+PeriodOption = Annotated[str | None, typer.Option(
+    "--period", "-p", metavar="month|quarter|year",
+    help="Period length (default: retention.period in the config).", show_default=False)]
+SinceOption = Annotated[str | None, typer.Option(
+    "--since", metavar="WHEN", help="First period shown: the one containing this date "
+                                    "(default: the last 12 months, 8 quarters or 5 years).")]
+UntilOption = Annotated[str | None, typer.Option(
+    "--until", metavar="WHEN", help="Last period shown: the one containing this date "
+                                    "(default: today).")]
+
+RETENTION_COLUMNS = ["period", "active", "previous_active", "retained", "new", "reactivated",
+                     "lost", "retention", "churn"]
+AT_RISK_COLUMNS = ["client_id", "client", "owner", "last_active", "days_since",
+                   "usual_gap_days", "at_risk_after_days", "revenue_at_stake"]
+
+
+def _period(period: str | None, allowed=("month", "quarter", "year")) -> str:
+    from crmcli.metrics.periods import check_unit
+
+    return check_unit(period or get_config().get("retention.period") or "month", allowed)
+
+
+def _pct_rows(rows: list[dict], keys: tuple[str, ...]) -> list[dict]:
+    from crmcli.report_render import pct
+
+    return [{**r, **{k: pct(r[k]) for k in keys}} for r in rows]
+
+
+def retention(period: PeriodOption = None, since: SinceOption = None, until: UntilOption = None,
+              fmt: FormatOption = None, as_json: JsonOption = False) -> None:
+    """Retention and churn per period: active, retained, new, reactivated, lost clients."""
+    from crmcli.metrics.retention import ROW_KEYS, retention_rows
+    from crmcli.output import emit
+
+    unit = _period(period)
+    rows = retention_rows(get_store(), get_config(), unit, since, until)
+    fmt_name = output_format(fmt, as_json)
+    if fmt_name == "table":
+        from crmcli.report_render import bar
+
+        shown = _pct_rows(rows, ("retention", "churn"))
+        for row, raw in zip(shown, rows, strict=True):
+            row["trend"] = bar(raw["retention"], 1.0, 20)
+        emit(shown, "table", columns=RETENTION_COLUMNS + ["trend"],
+             title=f"Retention by {unit} ({get_config().get('retention.activity')})")
+    else:
+        emit(rows, fmt_name, columns=list(ROW_KEYS))
+
+
+def cohorts(period: Annotated[str | None, typer.Option(
+                "--period", "-p", metavar="month|quarter",
+                help="Cohort period (default: retention.period, or month if that is year).",
+                show_default=False)] = None,
+            since: SinceOption = None, until: UntilOption = None,
+            fmt: FormatOption = None, as_json: JsonOption = False) -> None:
+    """The cohort retention matrix: share of each cohort active k periods later."""
+    from crmcli.metrics.cohorts import UNITS, cohort_rows
+    from crmcli.output import emit
+
+    default = get_config().get("retention.period") or "month"
+    unit = _period(period or ("month" if default == "year" else default), UNITS)
+    rows = cohort_rows(get_store(), get_config(), unit, since, until)
+    fmt_name = output_format(fmt, as_json)
+    if fmt_name == "table":
+        from crmcli.report_render import cohort_heatmap
+
+        cohort_heatmap(rows, f"Cohort retention by {unit} (share of cohort active k {unit}s "
+                             "later)")
+    elif fmt_name in ("json", "ndjson"):
+        emit(rows, fmt_name, columns=["cohort", "start", "size", "active", "retention"])
+    else:
+        width = max((len(r["retention"]) for r in rows), default=0)
+        flat = [{"cohort": r["cohort"], "start": r["start"], "size": r["size"],
+                 **{f"+{k}": (r["retention"][k] if k < len(r["retention"]) else None)
+                    for k in range(width)}} for r in rows]
+        emit(flat, fmt_name, columns=["cohort", "start", "size"] + [f"+{k}" for k in range(width)])
+
+
+def churn(period: PeriodOption = None, since: SinceOption = None, until: UntilOption = None,
+          limit: Annotated[int, typer.Option("--limit", "-n", min=0,
+                                             help="At-risk clients listed (0: all).")] = 20,
+          fmt: FormatOption = None, as_json: JsonOption = False) -> None:
+    """Churn per period and the at-risk clients, most revenue at stake first."""
+    from crmcli.metrics import lifecycle
+    from crmcli.metrics.retention import retention_rows
+    from crmcli.report_render import emit_sections
+
+    store, config = get_store(), get_config()
+    unit = _period(period)
+    rows = retention_rows(store, config, unit, since, until)
+    periods = [{k: r[k] for k in ("period", "start", "previous_active", "lost", "churn")}
+               for r in rows]
+    life = lifecycle.lifecycle_rows(store, config)
+    risky = lifecycle.at_risk(life)
+    if limit:
+        risky = risky[:limit]
+    risky = [{k: r[k] for k in AT_RISK_COLUMNS} for r in risky]
+    counts = lifecycle.status_counts(life, store.live_client_count())
+    fmt_name = output_format(fmt, as_json)
+    if fmt_name == "table":
+        from crmcli.report_render import bar
+
+        top = max((r["churn"] or 0 for r in periods), default=0)
+        periods = [{**p, "churn": _pct(p["churn"]), "trend": bar(p["churn"], top, 20)}
+                   for p in periods]
+    emit_sections({"periods": periods, "lifecycle": counts, "at_risk": risky}, fmt_name,
+                  columns={"periods": ["period", "start", "previous_active", "lost", "churn"]
+                           + (["trend"] if fmt_name == "table" else []),
+                           "at_risk": AT_RISK_COLUMNS},
+                  titles={"periods": f"Churn by {unit}", "lifecycle": "Lifecycle status",
+                          "at_risk": "At-risk clients (revenue at stake: won revenue, "
+                                     "last 12 months)"})
+
+
+def _pct(value):
+    from crmcli.report_render import pct
+
+    return pct(value)
+
+
+def clv(top: Annotated[int, typer.Option("--top", "-n", min=0,
+                                         help="Clients listed, highest CLV first.")] = 10,
+        model: Annotated[str, typer.Option("--model", metavar="historical|bgnbd",
+                                           help="historical (spec formula) or bgnbd "
+                                                "(BG/NBD with Gamma-Gamma spend).")
+                         ] = "historical",
+        until: UntilOption = None,
+        calibration_end: Annotated[str | None, typer.Option(
+            "--calibration-end", metavar="WHEN",
+            help="bgnbd: end of the calibration period (default: today).")] = None,
+        horizon: Annotated[str, typer.Option("--horizon", metavar="DURATION",
+                                             help="Horizon of the forecast, e.g. 12m, 2y.")
+                           ] = "12m",
+        discount: Annotated[float | None, typer.Option(
+            "--discount", min=0.0, help="Monthly discount rate (default: clv.discount_monthly)."
+        )] = None,
+        fmt: FormatOption = None, as_json: JsonOption = False) -> None:
+    """Customer lifetime value: historical per client, distribution and the predictive value."""
+    from crmcli.store.errors import UsageError
+
+    store, config = get_store(), get_config()
+    fmt_name = output_format(fmt, as_json)
+    choice = model.strip().lower()
+    if choice == "bgnbd":
+        from crmcli.commands.report_predict import show_bgnbd
+
+        show_bgnbd(store=store, config=config, calibration_end=calibration_end, horizon=horizon,
+                   discount=discount, top=top, fmt=fmt_name)
+        return
+    if choice != "historical":
+        raise UsageError(f"--model {model!r}: must be historical or bgnbd")
+    from crmcli.metrics.clv import clv_report
+    from crmcli.report_render import emit_sections
+
+    report = clv_report(store, config, top=top, until=until,
+                        horizon_months=_horizon_months(horizon), discount=discount)
+    emit_sections(report, fmt_name,
+                  columns={"top": ["client_id", "client", "clv", "deals", "aov",
+                                   "first_purchase", "last_purchase"]},
+                  titles={"summary": f"Customer lifetime value ({report['summary']['currency']})",
+                          "top": "Top clients by historical CLV"})
+
+
+def _horizon_months(text: str) -> int:
+    import re
+
+    from crmcli.store.errors import UsageError
+
+    m = re.fullmatch(r"\s*(\d+)\s*([my])\s*", (text or "").lower())
+    if not m or int(m.group(1)) == 0:
+        raise UsageError(f"--horizon {text!r}: expected months or years such as 12m or 2y")
+    return int(m.group(1)) * (12 if m.group(2) == "y" else 1)
+
+
+def summary(fmt: FormatOption = None, as_json: JsonOption = False) -> None:
+    """The dashboard: clients by stage and status, revenue by month, due, NPS, response, risk."""
+    from crmcli.report_render import emit_sections
+
+    data = _summary_data(get_store(), get_config())
+    fmt_name = output_format(fmt, as_json)
+    if fmt_name == "table":
+        from crmcli.report_render import bar, sparkline
+
+        top = max((r["revenue"] for r in data["revenue_by_month"]), default=0)
+        trend = sparkline([r["revenue"] for r in data["revenue_by_month"]])
+        data["revenue_by_month"] = [{**r, "bar": bar(r["revenue"], top, 30)}
+                                    for r in data["revenue_by_month"]]
+        data["overview"]["revenue_trend"] = trend
+    emit_sections(data, fmt_name,
+                  columns={"stages": ["stage", "clients"],
+                           "revenue_by_month": ["month", "revenue", "deals", "clients"]
+                           + (["bar"] if fmt_name == "table" else []),
+                           "at_risk": ["client_id", "client", "days_since",
+                                       "revenue_at_stake"]},
+                  titles={"overview": "Overview", "stages": "Clients by stage",
+                          "lifecycle": "Clients by lifecycle status",
+                          "revenue_by_month": f"Won revenue by month "
+                                              f"({data['overview']['currency']})",
+                          "at_risk": "At-risk clients (revenue at stake)"})
+
+
+def _optional(module: str, name: str, store, config) -> dict | None:
+    """A summary from another metrics module, None until that module exists."""
+    import importlib
+
+    try:
+        fn = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return None
+    return fn(store, config)
+
+
+def _summary_data(store, config) -> dict:
+    from decimal import Decimal
+
+    from crmcli import dates
+    from crmcli.due import compute_due
+    from crmcli.metrics import lifecycle, periods
+
+    today = dates.today()
+    currency = config.get("currency") or "USD"
+    last = periods.index_of(today, "month")
+    mm = periods.month_map(last - 11, last)
+    found = {r["idx"]: r for r in store.period_revenue(
+        mm, 1, currency, since=periods.local_midnight_utc(periods.start_of(last - 11, "month")))}
+    months = [{"month": periods.label(i, "month"),
+               "revenue": found.get(i, {}).get("revenue", Decimal(0)),
+               "deals": found.get(i, {}).get("deals", 0),
+               "clients": found.get(i, {}).get("clients", 0)} for i in range(last - 11, last + 1)]
+    life = lifecycle.lifecycle_rows(store, config)
+    live = store.live_client_count()
+    risky = lifecycle.at_risk(life)
+    due = compute_due(store, config)
+    nps = _optional("crmcli.metrics.nps", "nps_summary", store, config) or {}
+    response = _optional("crmcli.metrics.response", "response_summary", store, config) or {}
+    order = {s: n for n, s in enumerate(config.pipeline)}
+    stages = sorted(store.clients_by_stage(),
+                    key=lambda r: (r["stage"] is None, order.get(r["stage"], len(order)),
+                                   r["stage"] or ""))
+    overview = {
+        "today": today.isoformat(), "currency": currency, "clients": live,
+        "revenue_12m": sum((m["revenue"] for m in months), Decimal(0)),
+        "deals_12m": sum(m["deals"] for m in months),
+        "overdue": sum(1 for r in due if r["status"] == "overdue"),
+        "due_today": sum(1 for r in due if r["status"] == "due"),
+        "upcoming": sum(1 for r in due if r["status"] == "upcoming"),
+        "nps": nps.get("nps"), "nps_responses": nps.get("responses"),
+        "response_median_hours": response.get("median_hours"),
+        "awaiting_reply": response.get("awaiting"),
+        "at_risk": len(risky),
+        "revenue_at_stake": sum((r["revenue_at_stake"] for r in risky), Decimal(0)),
+    }
+    return {
+        "overview": overview,
+        "stages": [{"stage": r["stage"] or "(none)", "clients": r["clients"]} for r in stages],
+        "lifecycle": lifecycle.status_counts(life, live),
+        "revenue_by_month": months,
+        "at_risk": [{k: r[k] for k in ("client_id", "client", "days_since", "revenue_at_stake")}
+                    for r in risky[:10]],
+    }
 
 
 def register(app: typer.Typer) -> None:
     from crmcli.commands import report_events
 
+    command(report_app, "summary")(summary)
+    command(report_app, "retention")(retention)
+    command(report_app, "cohorts")(cohorts)
+    command(report_app, "churn")(churn)
+    command(report_app, "clv")(clv)
     report_events.register(report_app)
     app.add_typer(report_app, name="report")
