@@ -62,9 +62,21 @@ def _value(store, client: dict) -> dict[str, Any]:
                      "days_since": row["days_since"], "usual_gap_days": row["usual_gap_days"]}
     else:
         lifecycle = {"status": "never"}
-    return {"tier": tiers_by_client(store).get(client["id"], "C"),
-            "lifecycle": lifecycle,
-            "clv": client_clv(store, config, client["id"])}
+    value = {"tier": tiers_by_client(store).get(client["id"], "C"),
+             "lifecycle": lifecycle,
+             "clv": client_clv(store, config, client["id"])}
+    value.update(_prediction(store, client))
+    return value
+
+
+def _prediction(store, client: dict) -> dict[str, Any]:
+    """P(alive) and predicted CLV from the latest saved BG/NBD fit, when there is one."""
+    from crmcli.prediction import card_prediction
+
+    prediction = card_prediction(store, store.config, client)
+    if not prediction:
+        return {}
+    return {"p_alive": prediction["p_alive"], "predicted_clv": prediction["predicted_clv"]}
 
 
 def build_card(store, client: dict) -> dict[str, Any]:

@@ -169,3 +169,11 @@ def test_heat_map_is_coloured_only_on_a_terminal(monkeypatch):
     cohort_heatmap(rows, "t", out=tty)
     assert "\x1b[" not in tty.getvalue() and "50%" in tty.getvalue()
     assert bar(1, 2, 10) == "█████" and bar(0, 2) == "" and sparkline([0, 1, None]) == "▁█ "
+
+
+def test_clv_horizon_defaults_to_the_config_and_the_option_overrides_it(crm, book, tmp_path):
+    assert crm.json("report", "clv")["summary"]["horizon_months"] == 12
+    (tmp_path / "config.yaml").write_text("timezone: UTC\nclv:\n  horizon_months: 24\n")
+    assert crm.json("report", "clv")["summary"]["horizon_months"] == 24
+    assert crm.json("report", "clv", "--horizon", "2y")["summary"]["horizon_months"] == 24
+    assert crm.json("report", "clv", "--horizon", "6m")["summary"]["horizon_months"] == 6

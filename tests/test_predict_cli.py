@@ -552,3 +552,16 @@ def test_cli_report_and_card_in_every_format(crm, store, small):
     assert store.scalar("SELECT count(*) FROM model_fits") == 8  # one per run
     result = clv_cli(crm, "--calibration-end", "1990-01-01", ok=False)
     assert result.exit_code == 1 and "before the first won deal" in result.stderr
+
+
+def test_show_card_carries_p_alive_and_predicted_clv_once_a_fit_is_saved(crm, store, small):
+    client = small[9]
+    before = json.loads(crm("show", str(client), "--json").stdout)
+    assert "p_alive" not in before and "predicted_clv" not in before
+    data = json.loads(clv_cli(crm, "--calibration-end", "2026-11-01", "--top", "20",
+                              "--json").stdout)
+    row = next(r for r in data["clients"] if r["client_id"] == client)
+    card = json.loads(crm("show", str(client), "--json").stdout)
+    assert card["p_alive"] == pytest.approx(row["p_alive"])
+    assert card["predicted_clv"] == pytest.approx(row["clv"])
+    assert "p_alive" in crm("show", str(client)).stdout

@@ -148,9 +148,9 @@ def clv(top: Annotated[int, typer.Option("--top", "-n", min=0,
         calibration_end: Annotated[str | None, typer.Option(
             "--calibration-end", metavar="WHEN",
             help="bgnbd: end of the calibration period (default: today).")] = None,
-        horizon: Annotated[str, typer.Option("--horizon", metavar="DURATION",
-                                             help="Horizon of the forecast, e.g. 12m, 2y.")
-                           ] = "12m",
+        horizon: Annotated[str | None, typer.Option(
+            "--horizon", metavar="DURATION",
+            help="Horizon of the forecast, e.g. 12m, 2y (default: clv.horizon_months).")] = None,
         discount: Annotated[float | None, typer.Option(
             "--discount", min=0.0, help="Monthly discount rate (default: clv.discount_monthly)."
         )] = None,
@@ -173,7 +173,8 @@ def clv(top: Annotated[int, typer.Option("--top", "-n", min=0,
     from crmcli.report_render import emit_sections
 
     report = clv_report(store, config, top=top, until=until,
-                        horizon_months=_horizon_months(horizon), discount=discount)
+                        horizon_months=_horizon_months(horizon) if horizon else None,
+                        discount=discount)
     emit_sections(report, fmt_name,
                   columns={"top": ["client_id", "client", "clv", "deals", "aov",
                                    "first_purchase", "last_purchase"]},
