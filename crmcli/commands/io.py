@@ -1,9 +1,209 @@
-"""Commands: placeholder until its issue lands."""
+"""Pipelines: crm import KIND FILE|-, crm export KIND [-o FILE]."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from crmcli.commands._context import get_store
+from crmcli.commands._errors import command, fail
+from crmcli.output import message
+
+# Inputs at least this large get a progress bar (on a terminal only).
+PROGRESS_BYTES = 2_000_000
+IMPORT_ORDER = ("clients", "contacts", "interactions", "deals", "followups")
+
+
+def _progress(source):
+    """A rich progress bar on stderr for a large file on a terminal, else None."""
+    from crmcli.output import is_terminal
+
+    if not is_terminal(sys.stderr) or not source.size or source.size < PROGRESS_BYTES:
+        return None, None
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from crmcli.output import rich_console
+
+    bar = Progress(TextColumn("importing {task.fields[rows]:,} rows"), BarColumn(),
+                   DownloadColumn(), TimeRemainingColumn(), console=rich_console(stderr=True),
+                   transient=True)
+    task = bar.add_task("import", total=source.size, rows=0)
+
+    def update(rows: int, done: int) -> None:
+        bar.update(task, completed=done, rows=rows)
+
+    return bar, update
+
+
+def import_cmd(
+    kind: Annotated[str, typer.Argument(metavar="KIND",
+                                        help="clients, contacts, interactions, deals, "
+                                             "followups, or all (FILE is then a directory "
+                                             "written by crm export all).")],
+    file: Annotated[str, typer.Argument(metavar="FILE|-", help="The file, or - for stdin.")],
+    fmt: Annotated[str | None, typer.Option("--format", "-f",
+                                            help="csv, tsv, json, ndjson or vcf (default: from "
+                                                 "the extension, else sniffed).")] = None,
+    encoding: Annotated[str | None, typer.Option("--encoding", "-e",
+                                                 help="Text encoding, e.g. gb18030 (default: "
+                                                      "UTF-8 with or without BOM).")] = None,
+    maps: Annotated[list[str] | None, typer.Option("--map", "-m", metavar="'COLUMN=field'",
+                                                   help="Read a source column as a field "
+                                                        "(repeatable); 'COLUMN=' drops it.")
+                    ] = None,
+    key: Annotated[str | None, typer.Option("--key", "-k",
+                                            help="Match existing records by email, external_id "
+                                                 "or id and update them (default: id, else "
+                                                 "external_id, else email, when the column is "
+                                                 "there).")] = None,
+    skip_invalid: Annotated[bool, typer.Option("--skip-invalid",
+                                               help="Import the valid rows; leave out the "
+                                                    "others.")] = False,
+    rejects: Annotated[str | None, typer.Option("--rejects", metavar="FILE",
+                                                help="With --skip-invalid: write the bad rows "
+                                                     "here, in the input's format, with an "
+                                                     "error column.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and count; write "
+                                                            "nothing.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on "
+                                                         "stdout.")] = False,
+) -> None:
+    """Import records from CSV, TSV, JSON, NDJSON or vCard: all or nothing, one undoable change."""
+    from crmcli import importer
+    from crmcli.output import to_json
+
+    if rejects and not skip_invalid:
+        fail("--rejects needs --skip-invalid (without it any bad row stops the import)", code=2)
+    if fmt is not None:
+        fmt = fmt.lower()
+    store = get_store()
+    if kind == "all":
+        summaries = _import_all(store, file, fmt, encoding, maps, key, skip_invalid, dry_run)
+    elif kind not in importer.KINDS:
+        fail(f"unknown kind {kind!r}: use {', '.join(importer.KINDS)} or all", code=2)
+    else:
+        source = importer.open_source(file, fmt, encoding)
+        bar, update = _progress(source)
+        try:
+            if bar is not None:
+                bar.start()
+            summaries = [_run(store, kind, source, maps=maps, key=key, skip_invalid=skip_invalid,
+                              rejects=rejects, dry_run=dry_run, progress=update)]
+        finally:
+            if bar is not None:
+                bar.stop()
+            if file != "-":
+                source.binary.close()
+    for summary in summaries:
+        if summary.rejected and not rejects:
+            for line in summary.errors:
+                message(f"crm: rejected: {line}")
+            if summary.rejected > len(summary.errors):
+                message(f"crm: rejected: and {summary.rejected - len(summary.errors)} more")
+        message(summary.line())
+    if rejects and any(s.rejected for s in summaries):
+        message(f"wrote {sum(s.rejected for s in summaries)} rejected rows to {rejects}")
+    if as_json:
+        records = [s.as_dict() for s in summaries]
+        typer.echo(to_json(records[0] if kind != "all" else records))
+
+
+def _run(store, kind, source, **options):
+    from crmcli import importer
+
+    try:
+        return importer.run_import(store, kind, source, **options)
+    except importer.ImportFailed as exc:
+        sys.stderr.write(f"crm: error: {exc.total} invalid row{'s' if exc.total != 1 else ''} "
+                         f"in {source.name}; nothing was imported\n")
+        for line in exc.lines:
+            sys.stderr.write(line + "\n")
+        if exc.more:
+            sys.stderr.write(exc.more + "\n")
+        raise typer.Exit(1) from None
+
+
+def _import_all(store, directory, fmt, encoding, maps, key, skip_invalid, dry_run):
+    """Every kind file found in directory, in dependency order, as one change."""
+    from crmcli import importer
+
+    folder = Path(directory)
+    if not folder.is_dir():
+        fail(f"{directory}: not a directory (crm import all reads the files of crm export all)")
+    found = []
+    for kind in IMPORT_ORDER:
+        for ext in (fmt,) if fmt else ("csv", "tsv", "json", "ndjson"):
+            path = folder / f"{kind}.{ext}"
+            if path.is_file():
+                found.append((kind, path))
+                break
+    if not found:
+        fail(f"{directory}: no clients.csv, contacts.csv, ... files to import")
+    if maps:
+        fail("--map applies to one kind; import the files one by one to map columns", code=2)
+    summaries = []
+    try:
+        with store.change("import", f"imported {directory}") as ch:
+            for kind, path in found:
+                source = importer.open_source(str(path), None, encoding)
+                try:
+                    summaries.append(_run(store, kind, source, key=key if kind == "clients"
+                                          else None, skip_invalid=skip_invalid))
+                finally:
+                    source.binary.close()
+            ch.summary = f"imported {directory}: " + ", ".join(
+                f"{s.inserted + s.updated} {s.kind}" for s in summaries)
+            if dry_run:
+                raise _AllDryRun
+    except _AllDryRun:
+        pass
+    for summary in summaries:
+        summary.dry_run = dry_run
+        if dry_run:
+            summary.change_id = None
+    return summaries
+
+
+class _AllDryRun(Exception):
+    pass
+
+
+def export_cmd(
+    kind: Annotated[str, typer.Argument(metavar="KIND",
+                                        help="clients, contacts, interactions, deals, "
+                                             "followups, or all (needs -o DIR).")],
+    fmt: Annotated[str | None, typer.Option("--format", "-f",
+                                            help="csv, tsv, json, ndjson; vcf for contacts; "
+                                                 "ics for followups (default: from -o's "
+                                                 "extension, else csv).")] = None,
+    output: Annotated[str | None, typer.Option("--output", "-o", metavar="FILE|DIR",
+                                               help="Write here instead of stdout (a "
+                                                    "directory for all).")] = None,
+) -> None:
+    """Export every record of a kind (streamed); crm import reads it back unchanged."""
+    from crmcli import exporter
+
+    if fmt is None and output and kind != "all":
+        fmt = exporter.EXTENSIONS.get(Path(output).suffix.lower().lstrip("."))
+    fmt = (fmt or "csv").lower()
+    if fmt not in exporter.EXPORT_FORMATS:
+        fail(f"unknown export format {fmt!r}: use {', '.join(exporter.EXPORT_FORMATS)}", code=2)
+    store = get_store()
+    if kind == "all":
+        if not output:
+            fail("crm export all writes one file per kind: give a directory with -o DIR",
+                 code=2)
+        for name, path, count in exporter.export_all(store, fmt, output):
+            message(f"exported {count} {name} to {path}")
+        return
+    count = exporter.export(store, kind, fmt, output)
+    if output and output != "-":
+        message(f"exported {count} {kind} to {output}")
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    command(app, "import")(import_cmd)
+    command(app, "export")(export_cmd)

@@ -1,0 +1,150 @@
+"""`crm export`: every record of a kind, streamed, in a format `crm import` reads back.
+
+CSV/TSV: one column per field; clients' `tags` are comma-separated, `custom` and
+`stage_history` are JSON text; cells that a spreadsheet would run as a formula
+(starting with = + - @ tab or CR, other than plain numbers) get a leading
+apostrophe (`output.defuse_formula`), which `crm import` removes again. A value
+that already starts with apostrophes before such a character gets one more, so
+the round trip is exact. JSON/NDJSON: the same fields with their JSON types
+(money as exact numbers, tags as a list, custom as an object).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import sys
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from crmcli.output import defuse_formula, flat_text, to_json
+from crmcli.store.bulk import EXPORT_COLUMNS
+from crmcli.store.errors import CrmError, UsageError
+
+EXPORT_KINDS = ("clients", "contacts", "interactions", "deals", "followups")
+EXPORT_FORMATS = ("csv", "tsv", "json", "ndjson", "vcf", "ics")
+EXTENSIONS = {"csv": "csv", "tsv": "tsv", "json": "json", "ndjson": "ndjson", "vcf": "vcf",
+              "ics": "ics"}
+
+
+def defuse(text: str) -> str:
+    """defuse_formula, made reversible: importer.undefuse(defuse(x)) == x for every x."""
+    core = text.lstrip("'")
+    if core != text:
+        return "'" + text if defuse_formula(core) != core else text
+    return defuse_formula(text)
+
+
+def records(store: Any, kind: str) -> Iterator[dict]:
+    """Rows of a kind with their JSON types (amount Decimal, is_primary bool)."""
+    for row in store.export_rows(kind):
+        if kind == "deals":
+            row["amount"] = Decimal(row["amount"])
+        elif kind == "contacts":
+            row["is_primary"] = bool(row["is_primary"])
+        yield row
+
+
+def _cell(kind: str, column: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if column == "tags":
+        return defuse(",".join(value))
+    if isinstance(value, str):
+        return defuse(value)
+    return defuse(flat_text(value))
+
+
+def write(store: Any, kind: str, fmt: str, out) -> int:
+    """Write every record of kind to the text stream out; returns how many."""
+    if fmt == "vcf":
+        if kind != "contacts":
+            raise UsageError("vCard export is for contacts: crm export contacts --format vcf")
+        from crmcli.vcard import write_vcards
+
+        return write_vcards(store.export_contacts_with_clients(), out)
+    columns = EXPORT_COLUMNS[kind]
+    count = 0
+    if fmt in ("csv", "tsv"):
+        writer = csv.writer(out, delimiter="\t" if fmt == "tsv" else ",", lineterminator="\n")
+        writer.writerow(columns)
+        for row in records(store, kind):
+            writer.writerow([_cell(kind, c, row[c]) for c in columns])
+            count += 1
+    elif fmt == "ndjson":
+        for row in records(store, kind):
+            out.write(to_json({c: row[c] for c in columns}) + "\n")
+            count += 1
+    elif fmt == "json":
+        out.write("[")
+        for row in records(store, kind):
+            out.write(("," if count else "") + "\n  " + to_json({c: row[c] for c in columns}))
+            count += 1
+        out.write("\n]\n" if count else "]\n")
+    else:
+        raise UsageError(f"unknown export format {fmt!r}: use csv, tsv, json, ndjson"
+                         + (", vcf" if kind == "contacts" else "")
+                         + (", ics" if kind == "followups" else ""))
+    return count
+
+
+def export(store: Any, kind: str, fmt: str, path: str | None) -> int:
+    """Export one kind to path (written atomically) or stdout."""
+    if kind not in EXPORT_KINDS:
+        raise UsageError(f"unknown kind {kind!r}: use {', '.join(EXPORT_KINDS)} or all")
+    if fmt == "ics":
+        if kind != "followups":
+            raise UsageError("iCalendar export is for follow-ups: crm export followups "
+                             "--format ics")
+        from crmcli.ics import followups_calendar
+
+        data = followups_calendar(store)
+        if path in (None, "-"):
+            sys.stdout.flush()
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+        else:
+            _atomic(path, lambda f: f.write(data.decode("utf-8")))
+        return data.count(b"BEGIN:VEVENT")
+    if path in (None, "-"):
+        return write(store, kind, fmt, sys.stdout)
+    result: list[int] = []
+    _atomic(path, lambda f: result.append(write(store, kind, fmt, f)))
+    return result[0]
+
+
+def export_all(store: Any, fmt: str, directory: str) -> list[tuple[str, Path, int]]:
+    """One file per kind in directory (created if needed): clients.csv, contacts.csv, ..."""
+    if fmt not in ("csv", "tsv", "json", "ndjson"):
+        raise UsageError(f"export all writes csv, tsv, json or ndjson, not {fmt}")
+    target = Path(directory)
+    if target.exists() and not target.is_dir():
+        raise CrmError(f"{directory}: is a file; export all needs a directory (-o DIR)")
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CrmError(f"{directory}: cannot create directory: {exc.strerror or exc}") from None
+    written = []
+    for kind in EXPORT_KINDS:
+        path = target / f"{kind}.{EXTENSIONS[fmt]}"
+        written.append((kind, path, export(store, kind, fmt, str(path))))
+    return written
+
+
+def _atomic(path: str, fill) -> None:
+    target = Path(path)
+    if target.is_dir():
+        raise CrmError(f"{path}: is a directory (give a file name)")
+    tmp = target.with_name(f".{target.name}.partial")
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as f:
+            fill(f)
+        os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise CrmError(f"{path}: cannot write: {exc.strerror or exc}") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

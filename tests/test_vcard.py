@@ -1,0 +1,77 @@
+"""vCard: crm export contacts --format vcf and crm import contacts FILE.vcf (vobject)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import vobject
+
+FIXTURES = Path(__file__).parent / "fixtures" / "import"
+
+
+def contacts(store) -> list[dict]:
+    return store.query("SELECT client_id, name, role, email, phone, decision_level, is_primary "
+                       "FROM contacts ORDER BY id")
+
+
+def test_import_vcards_finds_the_client_by_org_and_maps_title_to_role(crm, store):
+    acme = store.add_client("Acme")
+    result = crm("import", "contacts", FIXTURES / "contacts.vcf")
+    assert "imported contacts from" in result.stderr and "2 inserted" in result.stderr
+    assert contacts(store) == [
+        {"client_id": acme, "name": "Jane Roe", "role": "CTO", "email": "jane@acme.com",
+         "phone": "+1 555 0100", "decision_level": None, "is_primary": 0},
+        {"client_id": acme, "name": "张伟", "role": "采购经理", "email": None, "phone": None,
+         "decision_level": None, "is_primary": 0}]
+
+
+def test_card_whose_org_matches_no_client_is_rejected_as_a_card(crm, store, tmp_path,
+                                                                db_path, snapshot):
+    before = snapshot(db_path)
+    result = crm("import", "contacts", FIXTURES / "contacts.vcf", ok=False)
+    assert (f"{FIXTURES / 'contacts.vcf'}:1: field 'client_name': value 'Acme': no client has "
+            "this name or company") in result.stderr
+    assert snapshot(db_path) == before
+    rejects = tmp_path / "rejects.vcf"
+    crm("import", "contacts", FIXTURES / "contacts.vcf", "--skip-invalid", "--rejects", rejects)
+    cards = list(vobject.readComponents(rejects.read_text()))
+    assert [c.fn.value for c in cards] == ["Jane Roe", "张伟"]
+    assert cards[0].x_crm_error.value.startswith("field 'client_name'")
+    store.add_client("Acme")
+    result = crm("import", "contacts", rejects)  # fixed by adding the client: re-imports
+    assert "2 inserted" in result.stderr
+
+
+def test_export_vcf_writes_standard_cards(crm, store):
+    acme = store.add_client("Acme Rockets")
+    store.add_contact(acme, "Jane Roe", role="CTO; founder", email="jane@acme.com",
+                      phone="+1 555 0100", decision_level="decision-maker", is_primary=True,
+                      notes="two\nlines")
+    out = crm("export", "contacts", "--format", "vcf").stdout
+    [card] = list(vobject.readComponents(out))
+    assert card.fn.value == "Jane Roe"
+    assert (card.n.value.given, card.n.value.family) == ("Jane", "Roe")
+    assert card.org.value == ["Acme Rockets"]
+    assert card.title.value == "CTO; founder"
+    assert card.email.value == "jane@acme.com"
+    assert card.tel.value == "+1 555 0100"
+    assert card.note.value == "two\nlines"
+    assert card.uid.value == "crmcli-contact-1"
+
+
+def test_vcf_export_reimports_to_the_same_contacts(crm, store, tmp_path):
+    acme = store.add_client("Acme")
+    other = store.add_client("Acme")  # same name: the card's client id decides
+    store.add_contact(other, "王芳", role="经理", email="wang@example.cn",
+                      decision_level="influencer", is_primary=True)
+    store.add_contact(acme, "Bob", phone="+44 20 7946 0000")
+    path = tmp_path / "book.vcf"
+    crm("export", "contacts", "-o", path)
+    before = crm("export", "contacts").stdout
+    crm("contact", "rm", "1")
+    crm("contact", "rm", "2")
+    result = crm("import", "contacts", path)
+    assert "2 inserted" in result.stderr
+    assert crm("export", "contacts").stdout == before
+    result = crm("import", "contacts", path)
+    assert "0 inserted, 0 updated, 2 unchanged" in result.stderr
