@@ -1,21 +1,33 @@
-"""Revenue tiers of the live book, for `crm ls --tier` and the client card."""
+"""Revenue tiers of the live book, for `crm ls --tier`, the client card and cadence rules.
+
+A/B/C by cumulative share of won revenue in the configured currency (see
+crmcli.metrics.segments.abc_tiers); clients without such revenue are C.
+"""
 
 from __future__ import annotations
 
-from crmcli.store.errors import ValidationError
+from crmcli.store.errors import UsageError
+
+TIERS = ("A", "B", "C")
 
 
 def tiers_by_client(store) -> dict[int, str]:
     from crmcli.metrics.segments import abc_tiers
 
     cfg = store.config
-    rows = abc_tiers(store.won_revenue_by_client(), store.live_client_ids(),
-                     cfg.get("tiers.a_share", 0.8), cfg.get("tiers.b_share", 0.95))
+    revenue = {cid: r["revenue"] for cid, r in store.client_revenue(cfg["currency"]).items()}
+    rows = abc_tiers(revenue, store.live_client_ids(), cfg.get("tiers.a_share", 0.8),
+                     cfg.get("tiers.b_share", 0.95))
     return {row.client_id: row.tier for row in rows}
 
 
+def check_tier(tier: str, option: str = "--tier") -> str:
+    wanted = (tier or "").strip().upper()
+    if wanted not in TIERS:
+        raise UsageError(f"{option} {tier!r}: must be A, B or C")
+    return wanted
+
+
 def client_ids_in_tier(store, tier: str) -> list[int]:
-    wanted = tier.strip().upper()
-    if wanted not in ("A", "B", "C"):
-        raise ValidationError("--tier", tier, "must be A, B or C")
+    wanted = check_tier(tier)
     return [cid for cid, t in tiers_by_client(store).items() if t == wanted]

@@ -1,9 +1,93 @@
-"""Segments: A/B/C revenue tiers (RFM scores are added beside them)."""
+"""Segments: RFM scores with named segments, and A/B/C revenue tiers.
+
+RFM is computed over won deals in the configured currency, for live clients with at least
+one such deal: recency = whole days since the last one, frequency = their number,
+monetary = their total. Each becomes a score 1-5 by quintile among those clients, with
+ties sharing a score: a client's *mid-rank percentile* is p = (clients with a worse value
++ half the clients with the same value) / clients, and its score is 1 + floor(5p) —
+integer arithmetic, 1 + (5 * (2 * worse + same)) // (2 * n). Five distinct values score
+1..5; a lone client (or a value everyone shares) scores 3. Fewer days is better for
+recency, more is better for frequency and monetary.
+
+The named segment comes from the R and F scores (the usual R-F grid; M is reported
+beside it), see SEGMENTS.
+"""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
+
+# (name, recency scores, frequency scores), in report order; together they cover all
+# 25 (R, F) pairs exactly once.
+SEGMENTS: list[tuple[str, str, str]] = [
+    ("Champions", "5", "45"),
+    ("Loyal", "34", "45"),
+    ("Potential loyalists", "45", "23"),
+    ("New customers", "5", "1"),
+    ("Promising", "4", "1"),
+    ("Need attention", "3", "3"),
+    ("About to sleep", "3", "12"),
+    ("Can't lose them", "12", "5"),
+    ("At risk", "12", "34"),
+    ("Hibernating", "12", "12"),
+]
+SEGMENT_NAMES = [name for name, _, _ in SEGMENTS]
+
+
+def segment_of(r: int, f: int) -> str:
+    for name, rs, fs in SEGMENTS:
+        if str(r) in rs and str(f) in fs:
+            return name
+    raise ValueError(f"no segment for R={r} F={f}")
+
+
+def quintile_scores(values: list) -> list[int]:
+    """Score 1-5 for each value (higher value = better), ties sharing a score: 1 +
+    floor(5 * mid-rank percentile), see the module docstring."""
+    n = len(values)
+    counts = Counter(values)
+    worse = 0
+    score_of = {}
+    for value in sorted(counts):
+        same = counts[value]
+        score_of[value] = 1 + (5 * (2 * worse + same)) // (2 * n)
+        worse += same
+    return [score_of[v] for v in values]
+
+
+@dataclass
+class RfmRow:
+    client_id: int
+    name: str
+    owner: str | None
+    recency_days: int
+    frequency: int
+    monetary: Decimal
+    r: int
+    f: int
+    m: int
+    segment: str
+
+    @property
+    def rfm(self) -> str:
+        return f"{self.r}{self.f}{self.m}"
+
+
+def rfm_scores(inputs: list[dict], now: datetime) -> list[RfmRow]:
+    """inputs: per client client_id, name, owner, deals, revenue (Decimal), last_at (UTC
+    text or datetime); now: an aware datetime. Returns one RfmRow per input, same order."""
+    from crmcli import dates
+
+    recency = [max(0, (now - dates.from_utc_iso(row["last_at"])).days) for row in inputs]
+    r = quintile_scores([-d for d in recency])
+    f = quintile_scores([row["deals"] for row in inputs])
+    m = quintile_scores([row["revenue"] for row in inputs])
+    return [RfmRow(row["client_id"], row.get("name", ""), row.get("owner"), recency[i],
+                   row["deals"], row["revenue"], r[i], f[i], m[i], segment_of(r[i], f[i]))
+            for i, row in enumerate(inputs)]
 
 
 @dataclass
@@ -43,3 +127,53 @@ def abc_tiers(revenues: dict[int, Decimal], client_ids: list[int], a_share: floa
             tier = "C"
         rows.append(TierRow(cid, revenue, share, float(running / total) if total else 0.0, tier))
     return rows
+
+
+def _avg(total: Decimal, n: int) -> Decimal:
+    return (total / n).quantize(Decimal("0.01")) if n else Decimal(0)
+
+
+def segment_summary(rows: list[RfmRow]) -> list[dict]:
+    """One row per named segment (all of them, empty ones with 0 clients)."""
+    n = len(rows)
+    out = []
+    for name in SEGMENT_NAMES:
+        members = [r for r in rows if r.segment == name]
+        k = len(members)
+        revenue = sum((r.monetary for r in members), Decimal(0))
+        out.append({
+            "segment": name, "clients": k, "share": round(100 * k / n, 1) if n else None,
+            "revenue": revenue,
+            "avg_recency_days": round(sum(r.recency_days for r in members) / k, 1) if k else None,
+            "avg_frequency": round(sum(r.frequency for r in members) / k, 2) if k else None,
+            "avg_monetary": _avg(revenue, k) if k else None,
+        })
+    return out
+
+
+def tier_summary(tiers: list[TierRow]) -> list[dict]:
+    """One row per tier A, B, C: clients, share of clients, revenue, share of revenue."""
+    n = len(tiers)
+    total = sum((t.revenue for t in tiers), Decimal(0))
+    out = []
+    for tier in "ABC":
+        members = [t for t in tiers if t.tier == tier]
+        revenue = sum((t.revenue for t in members), Decimal(0))
+        out.append({"tier": tier, "clients": len(members),
+                    "client_share": round(100 * len(members) / n, 1) if n else None,
+                    "revenue": revenue,
+                    "revenue_share": round(float(100 * revenue / total), 1) if total else None})
+    return out
+
+
+def book_segments(store, config) -> tuple[list[RfmRow], list[TierRow]]:
+    """RFM rows of the clients with won deals in the configured currency, and the A/B/C
+    tier of every live client."""
+    from crmcli import dates
+
+    inputs = store.rfm_inputs(config["currency"])
+    rfm = rfm_scores(inputs, dates.now())
+    revenues = {row["client_id"]: row["revenue"] for row in inputs}
+    tiers = abc_tiers(revenues, store.live_client_ids(), config.get("tiers.a_share", 0.8),
+                      config.get("tiers.b_share", 0.95))
+    return rfm, tiers

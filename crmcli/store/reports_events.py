@@ -1,7 +1,236 @@
-"""Read-only queries behind the response-time, NPS, funnel and segment reports."""
+"""Read-only queries behind the response-time, NPS, funnel and segment reports.
+
+Everything is aggregated in SQL; Python receives one row per group (or per client for
+the segments, which rank clients against each other). Archived clients are left out.
+
+Response time pairs each inbound interaction with the first outbound interaction of the
+same client at *or after* its time, with a correlated subquery that walks the
+`interactions_client_at` index from the inbound's time forward (`ORDER BY at LIMIT 1`)
+and stops at the first outbound row. An outbound logged at the very same second counts as
+the reply (response time 0): timestamps have a one-second grain and imports often carry a
+date only, so an in and an out at the same instant are a conversation logged together.
+
+Quantiles are numpy's default (linear interpolation between closest ranks): for n sorted
+values and q = a/b, position (n-1)·a/b splits into an integer rank lo and a fraction; SQL
+returns the values at ranks lo and lo+1 (row_number over the sorted values) and Python
+interpolates (crmcli.metrics.response.interpolate). Rank arithmetic is integer, so it is
+exact.
+
+Local months (`--by month`, `crm report nps --period`) come from the UTC time with plain
+SQL arithmetic and a few exact fixes around daylight-saving month starts
+(crmcli.metrics.periods.MonthMap, the same mapping the retention reports use), so the
+interactions table is read in one sequential pass instead of one index range per period.
+
+The outer scans read the table itself (`+i.at` keeps SQLite off the index on `at`, whose
+random row look-ups cost far more than a sequential pass when a report spans months).
+"""
 
 from __future__ import annotations
 
+import json
+
+# Group-key SQL for `--by` (month is filled in from a MonthMap).
+_BY_SQL = {None: "NULL", "channel": "i.channel", "owner": "c.owner"}
+# CROSS JOIN: SQLite keeps interactions the outer loop (one primary-key look-up per row).
+_LIVE_JOIN = "CROSS JOIN clients c ON c.id = i.client_id AND c.archived_at IS NULL"
+_NEXT_OUT = ("(SELECT o.at FROM interactions o WHERE o.client_id = i.client_id "
+             "AND o.at >= i.at AND o.direction = 'out' ORDER BY o.at LIMIT 1)")
+# The index that makes response-time pairing a seek per inbound interaction.
+REPLY_INDEX_SQL = ("CREATE INDEX interactions_client_at_direction "
+                   "ON interactions(client_id, at, direction)")
+# Whole seconds from a to b (stored times have a one-second grain; rounding removes the
+# floating-point noise of julianday).
+_SECS = "CAST(round((julianday({b}) - julianday({a})) * 86400) AS INTEGER)"
+# (a, b) of the quantiles returned by _quantile_sql: q = a / b.
+QUANTILES = {"median": (1, 2), "p90": (9, 10)}
+
+
+def _quantile_sql(value: str, n: str, rn: str) -> str:
+    """SELECT-list pieces: <name>_lo, <name>_hi = the values at the ranks around each
+    quantile position (n-1)*a/b; rn is the 0-based rank of value among n values."""
+    parts = []
+    for name, (a, b) in QUANTILES.items():
+        lo = f"(({n} - 1) * {a} / {b})"
+        hi = f"({lo} + ((({n} - 1) * {a}) % {b} > 0))"
+        parts.append(f"max(CASE WHEN {rn} = {lo} THEN {value} END) AS {name}_lo")
+        parts.append(f"max(CASE WHEN {rn} = {hi} THEN {value} END) AS {name}_hi")
+    return ", ".join(parts)
+
+
+def _group_sql(by: str | None, mm, months: int = 1) -> str:
+    """SQL for the group key: channel, owner, or (mm given) the local period of i.at:
+    'YYYY-MM' for months == 1, else the absolute period index (see metrics.periods)."""
+    if mm is None:
+        return _BY_SQL[by]
+    from crmcli.store.reports import _idx_of_ym_sql, _month_key_sql
+
+    key = _month_key_sql("i.at", mm)
+    return key if months == 1 and by == "month" else _idx_of_ym_sql(key, months)
+
 
 class EventReportsMixin:
-    pass
+    # --- response time and complaint handling -----------------------------------------
+
+    def _has_reply_index(self) -> bool:
+        """Whether an index on interactions(client_id, at, direction) exists: with it the
+        reply of each inbound is one index seek (see REPLY_INDEX_SQL)."""
+        cached = getattr(self, "_reply_index", None)
+        if cached is None:
+            cached = False
+            for idx in self.query("PRAGMA index_list(interactions)"):
+                cols = [r["name"] for r in self.query(f"PRAGMA index_info({idx['name']!r})")]
+                if cols[:3] == ["client_id", "at", "direction"] and not idx["partial"]:
+                    cached = True
+            self._reply_index = cached
+        return cached
+
+    def _event_base(self, kind: str, by: str | None, mm) -> str:
+        """CTE `ev(grp, id, client_id, at, done_at)`: the inbound interactions (kind
+        'response', done_at = the reply) or complaints (kind 'complaint', done_at =
+        resolved_at) of live clients in [:since, :until), grouped by `by` (mm: the
+        MonthMap for by == 'month')."""
+        grp = _group_sql(by, mm)
+        cols = f"{grp} AS grp, i.id, i.client_id, i.at"
+        if kind == "complaint":
+            # few rows: the partial index on complaints finds them
+            return (f"WITH ev AS (SELECT {cols}, i.resolved_at AS done_at "
+                    f"FROM interactions i {_LIVE_JOIN} WHERE i.kind = 'complaint' "
+                    "AND i.at >= :since AND i.at < :until)")
+        if self._has_reply_index():
+            return (f"WITH ev AS (SELECT {cols}, {_NEXT_OUT} AS done_at "
+                    f"FROM interactions i {_LIVE_JOIN} WHERE i.direction = 'in' "
+                    "AND +i.at >= :since AND +i.at < :until)")
+        # Without that index: one sequential pass, sorted per client newest first; the
+        # running minimum of outbound times (RANGE frame: rows at the same second included)
+        # is the first outbound at or after each row.
+        return ("WITH w AS (SELECT id, client_id, at, channel, direction, min(CASE WHEN "
+                "direction = 'out' THEN at END) OVER (PARTITION BY client_id ORDER BY at DESC "
+                "RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS next_out "
+                "FROM interactions NOT INDEXED WHERE at >= :since), "
+                f"ev AS (SELECT {cols}, i.next_out AS done_at FROM w i {_LIVE_JOIN} "
+                "WHERE i.direction = 'in' AND i.at < :until)")
+
+    def handling_stats(self, kind: str, *, since: str, until: str, now: str, sla_seconds: int,
+                       by: str | None = None, mm=None) -> list[dict]:
+        """Per group: count (answered / resolved), pending (awaiting reply / unresolved),
+        late_pending (pending for longer than the SLA at `now`), within (answered within
+        sla_seconds), and the seconds at the ranks around the median and p90
+        (median_lo/hi, p90_lo/hi; None without answers). Times are UTC ISO text; mm is the
+        periods.MonthMap that by == 'month' needs."""
+        secs = _SECS.format(a="at", b="done_at")
+        age = _SECS.format(a="at", b=":now")
+        sql = (f"{self._event_base(kind, by, mm)}, "
+               f"d AS (SELECT grp, CASE WHEN done_at IS NOT NULL THEN {secs} END "
+               f"AS secs, {age} AS age FROM ev), "
+               "r AS (SELECT grp, secs, age, row_number() OVER (PARTITION BY grp ORDER BY secs "
+               "NULLS LAST) - 1 AS rn, count(secs) OVER (PARTITION BY grp) AS n FROM d) "
+               "SELECT grp, count(secs) AS count, count(*) - count(secs) AS pending, "
+               "coalesce(sum(secs <= :sla), 0) AS within, "
+               "coalesce(sum(secs IS NULL AND age > :sla), 0) AS late_pending, "
+               f"{_quantile_sql('secs', 'n', 'rn')} FROM r GROUP BY grp ORDER BY grp")
+        return self.query(sql, {"since": since, "until": until, "now": now,
+                                "sla": sla_seconds})
+
+    def pending_events(self, kind: str, *, since: str, until: str,
+                       limit: int | None = None) -> list[dict]:
+        """Inbound interactions still awaiting a reply (kind 'response') or unresolved
+        complaints (kind 'complaint') of live clients in [since, until), oldest first."""
+        sql = (f"{self._event_base(kind, None, None)} "
+               "SELECT i.id, i.client_id, c.name AS client, c.owner, i.channel, i.kind, i.at, "
+               "i.summary FROM ev JOIN interactions i ON i.id = ev.id "
+               "JOIN clients c ON c.id = i.client_id WHERE ev.done_at IS NULL "
+               "ORDER BY i.at, i.id" + (" LIMIT :limit" if limit else ""))
+        return self.query(sql, {"since": since, "until": until, "limit": limit})
+
+    def first_event_at(self, kind: str) -> str | None:
+        """The earliest inbound interaction (or complaint) time, any client."""
+        if kind == "complaint":
+            return self.scalar("SELECT min(at) FROM interactions WHERE kind = 'complaint'")
+        return self.scalar("SELECT at FROM interactions WHERE direction = 'in' "
+                           "ORDER BY at LIMIT 1")
+
+    # --- NPS ----------------------------------------------------------------------------
+
+    def nps_counts(self, *, since: str, until: str, mm=None, months: int = 1) -> list[dict]:
+        """Per period idx (None without mm): responses, promoters (9-10), passives (7-8),
+        detractors (0-6), over each live client's latest score (latest `at`, then highest
+        id) in the period, for scores in [since, until). mm (a periods.MonthMap) and months
+        (1, 3, 12) define the periods."""
+        idx = _group_sql("period", mm, months) if mm is not None else "NULL"
+        sql = (f"WITH t AS (SELECT {idx} AS idx, i.client_id, i.at, i.id, i.score "
+               f"FROM interactions i {_LIVE_JOIN} WHERE i.score IS NOT NULL "
+               "AND +i.at >= :since AND +i.at < :until), "
+               "s AS (SELECT idx, score, row_number() OVER (PARTITION BY idx, client_id "
+               "ORDER BY at DESC, id DESC) AS rn FROM t) "
+               "SELECT idx, count(*) AS responses, sum(score >= 9) AS promoters, "
+               "sum(score BETWEEN 7 AND 8) AS passives, sum(score <= 6) AS detractors "
+               "FROM s WHERE rn = 1 GROUP BY idx ORDER BY idx")
+        return self.query(sql, {"since": since, "until": until})
+
+    # --- funnel ---------------------------------------------------------------------------
+
+    def funnel_reach(self, order: list[str], won: list[str], lost: list[str]) -> list[dict]:
+        """Per position `top` in order (a list of non-lost stages): live clients whose
+        furthest stage reached (over their stage history and current stage) is order[top],
+        and how many of them are now in a won or a lost stage. Clients whose history holds
+        no stage of `order` are counted with top = -1."""
+        sql = ("WITH st(name, pos) AS (SELECT value, key FROM json_each(:order)), "
+               "h AS (SELECT client_id, to_stage AS stage FROM stage_changes "
+               "UNION ALL SELECT id, stage FROM clients WHERE stage IS NOT NULL), "
+               "top AS (SELECT h.client_id, max(coalesce(st.pos, -1)) AS top FROM h "
+               "LEFT JOIN st ON st.name = h.stage GROUP BY h.client_id) "
+               "SELECT t.top, count(*) AS clients, "
+               "sum(c.stage IN (SELECT value FROM json_each(:won))) AS won, "
+               "sum(c.stage IN (SELECT value FROM json_each(:lost))) AS lost "
+               "FROM top t JOIN clients c ON c.id = t.client_id AND c.archived_at IS NULL "
+               "GROUP BY t.top ORDER BY t.top")
+        return self.query(sql, {"order": json.dumps(order), "won": json.dumps(won),
+                                "lost": json.dumps(lost)})
+
+    def stage_stays(self) -> list[dict]:
+        """Per stage: clients ever in it (live clients; stage history plus current stage),
+        in_stage (live clients there now), stays (completed stays: a move into the stage
+        followed by a later move out) and the stay lengths in days at the ranks around
+        the median (median_lo/hi)."""
+        sql = ("WITH s AS (SELECT sc.to_stage AS stage, sc.at, lead(sc.at) OVER "
+               "(PARTITION BY sc.client_id ORDER BY sc.at, sc.id) AS left_at FROM stage_changes "
+               "sc JOIN clients c ON c.id = sc.client_id AND c.archived_at IS NULL), "
+               "d AS (SELECT stage, julianday(left_at) - julianday(at) AS days FROM s "
+               "WHERE left_at IS NOT NULL), "
+               "r AS (SELECT stage, days, row_number() OVER (PARTITION BY stage ORDER BY days) "
+               "- 1 AS rn, count(*) OVER (PARTITION BY stage) AS n FROM d) "
+               f"SELECT stage, count(*) AS stays, {_quantile_sql('days', 'n', 'rn')} "
+               "FROM r GROUP BY stage")
+        stays = {r["stage"]: r for r in self.query(sql)}
+        ever = self.query(
+            "SELECT h.stage, count(DISTINCT h.client_id) AS ever FROM (SELECT client_id, "
+            "to_stage AS stage FROM stage_changes UNION ALL SELECT id, stage FROM clients "
+            "WHERE stage IS NOT NULL) h JOIN clients c ON c.id = h.client_id "
+            "AND c.archived_at IS NULL GROUP BY h.stage")
+        now = {r["stage"]: r["clients"] for r in self.query(
+            "SELECT stage, count(*) AS clients FROM clients WHERE archived_at IS NULL "
+            "AND stage IS NOT NULL GROUP BY stage")}
+        rows = []
+        for r in ever:
+            s = stays.get(r["stage"], {})
+            rows.append({"stage": r["stage"], "ever": r["ever"],
+                         "in_stage": now.get(r["stage"], 0), "stays": s.get("stays", 0),
+                         **{k: s.get(k) for k in ("median_lo", "median_hi")}})
+        return rows
+
+    # --- segments -------------------------------------------------------------------------
+
+    def rfm_inputs(self, currency: str) -> list[dict]:
+        """Per live client with won deals in currency: client_id, name, owner, deals,
+        revenue (exact Decimal), first_at and last_at (UTC)."""
+        revenue = self.client_revenue(currency)
+        if not revenue:
+            return []
+        rows = []
+        for c in self.iter_query("SELECT id, name, owner FROM clients "
+                                 "WHERE archived_at IS NULL ORDER BY id"):
+            r = revenue.get(c["id"])
+            if r is not None:
+                rows.append({"client_id": c["id"], "name": c["name"], "owner": c["owner"],
+                             **r})
+        return rows

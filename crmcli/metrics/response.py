@@ -1,0 +1,173 @@
+"""Response time and complaint handling time.
+
+Response time: for each inbound interaction (direction 'in') of a live client, the time to
+the first outbound interaction ('out') with the same client at or after it; an outbound at
+the very same second counts (response time 0). Several inbound messages before one reply
+each wait for that reply. An inbound with no outbound at or after it is *awaiting reply*.
+
+Complaint handling time (`kind='complaint'`): from a complaint interaction (kind
+'complaint', either direction) to its `resolved_at` (`crm resolve`); a complaint without
+one is *unresolved*.
+
+Per group: count (answered / resolved), awaiting / unresolved, median and p90 in hours
+(numpy's default linear interpolation between closest ranks) and within_sla: the percent
+of handled items whose time was at most `response.sla_hours`, counting items still
+pending for longer than the SLA as misses (pending items still inside the SLA are not yet
+decided and left out): within / (count + pending past the SLA).
+
+The aggregation runs in SQL (crmcli.store.reports_events); this module turns its rows
+into report rows.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from fractions import Fraction
+
+from crmcli.store.errors import UsageError
+
+BY = ("channel", "owner", "month")
+KINDS = ("response", "complaint")
+ALL_TIME = ("", "9999")  # UTC text bounds that hold every stored time
+
+
+def interpolate(lo: float | None, hi: float | None, n: int, a: int, b: int) -> float | None:
+    """The q = a/b quantile of n sorted values from the values at ranks floor((n-1)q) and
+    the rank after it (numpy's default 'linear' method)."""
+    if not n or lo is None:
+        return None
+    frac = Fraction(((n - 1) * a) % b, b)
+    if not frac:
+        return lo
+    return float(lo + (hi - lo) * frac)
+
+
+def quantile(values: list[float], q: Fraction | float) -> float | None:
+    """numpy.quantile(values, q) with the default method, without numpy."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * Fraction(q)
+    lo = int(pos)
+    hi = min(lo + 1, len(ordered) - 1)
+    return float(ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo))
+
+
+def _start_utc(value: date | datetime) -> str:
+    from crmcli import dates
+    from crmcli.metrics.periods import local_midnight_utc
+
+    if isinstance(value, datetime):
+        return dates.to_utc_iso(value)
+    return local_midnight_utc(value)
+
+
+def time_window(since: str | None, until: str | None) -> tuple[str, str]:
+    """UTC bounds [since, until) for --since/--until (WHEN values): a date given to --until
+    includes that whole local day. Missing bounds are open."""
+    from crmcli import dates
+
+    lo, hi = ALL_TIME
+    if since:
+        lo = _start_utc(dates.parse_when(since))
+    if until:
+        end = dates.parse_when(until)
+        hi = _start_utc(end if isinstance(end, datetime) else end + timedelta(days=1))
+    if since and until and lo >= hi:
+        raise UsageError(f"--since {since!r} is not before --until {until!r}")
+    return lo, hi
+
+
+def _check(kind: str, by: str | None) -> None:
+    if kind not in KINDS:
+        raise UsageError(f"--kind {kind!r}: must be complaint (or leave it out for response "
+                         "time)")
+    if by is not None and by not in BY:
+        raise UsageError(f"--by {by!r}: must be one of {', '.join(BY)}")
+
+
+def _month_map(store, kind: str, lo: str, hi: str):
+    """The MonthMap covering the report's months (None for an empty book)."""
+    from crmcli import dates
+    from crmcli.metrics import periods
+
+    first = lo or store.first_event_at(kind)
+    if not first:
+        return None
+    last_day = dates.today() if hi == ALL_TIME[1] else (
+        dates.local_date_of(hi) - timedelta(days=1))
+    first_m = periods.index_of(dates.local_date_of(first), "month")
+    last_m = max(first_m, periods.index_of(last_day, "month"))
+    return periods.month_map(first_m, last_m)
+
+
+def _row(stats: dict, kind: str, sla_hours: float) -> dict:
+    pending = "unresolved" if kind == "complaint" else "awaiting"
+    n = stats["count"]
+    decided = n + stats["late_pending"]
+    med = interpolate(stats["median_lo"], stats["median_hi"], n, 1, 2)
+    p90 = interpolate(stats["p90_lo"], stats["p90_hi"], n, 9, 10)
+    return {"count": n, pending: stats["pending"],
+            "median_hours": None if med is None else round(med / 3600, 2),
+            "p90_hours": None if p90 is None else round(p90 / 3600, 2),
+            "within_sla": round(100 * stats["within"] / decided, 1) if decided else None,
+            "sla_hours": sla_hours}
+
+
+def response_report(store, config, *, by: str | None = None, kind: str = "response",
+                    since: str | None = None, until: str | None = None) -> list[dict]:
+    """Report rows: one per group of `by` (its value under the key named by `by`), or one
+    row for everything; groups with no items are absent, an empty book gives one row of
+    zeros when not grouped."""
+    from crmcli import dates
+
+    _check(kind, by)
+    lo, hi = time_window(since, until)
+    sla_hours = config.get("response.sla_hours", 24.0)
+    mm = _month_map(store, kind, lo, hi) if by == "month" else None
+    if by == "month" and mm is None:
+        return []
+    stats = store.handling_stats(kind, since=lo, until=hi, now=dates.to_utc_iso(dates.now()),
+                                 sla_seconds=round(float(sla_hours) * 3600), by=by, mm=mm)
+    if not stats and by is None:
+        stats = [{"grp": None, "count": 0, "pending": 0, "within": 0, "late_pending": 0,
+                  "median_lo": None, "median_hi": None, "p90_lo": None, "p90_hi": None}]
+    rows = []
+    for s in stats:
+        row = _row(s, kind, sla_hours)
+        rows.append({by: s["grp"], **row} if by else row)
+    return rows
+
+
+def pending_list(store, *, kind: str = "response", since: str | None = None,
+                 until: str | None = None, limit: int | None = None) -> list[dict]:
+    """The inbound interactions awaiting a reply (or the unresolved complaints), oldest
+    first, with their age in hours (and days) at now."""
+    from crmcli import dates
+
+    _check(kind, None)
+    lo, hi = time_window(since, until)
+    now = dates.now()
+    rows = []
+    for r in store.pending_events(kind, since=lo, until=hi, limit=limit):
+        age = (now - dates.from_utc_iso(r["at"])).total_seconds() / 3600
+        rows.append({"id": r["id"], "client_id": r["client_id"], "client": r["client"],
+                     "owner": r["owner"], "channel": r["channel"], "kind": r["kind"],
+                     "at": r["at"], "age_hours": round(age, 2), "age_days": round(age / 24, 1),
+                     "summary": r["summary"]})
+    return rows
+
+
+def response_summary(store, config) -> dict:
+    """For the summary report: response time over the twelve months up to now (inbound
+    interactions since the same local date a year ago): count, median_hours, p90_hours,
+    within_sla (percent) and awaiting."""
+    from crmcli import dates
+
+    today = dates.today()
+    try:
+        start = today.replace(year=today.year - 1)
+    except ValueError:  # 29 February
+        start = today.replace(year=today.year - 1, day=28)
+    [row] = response_report(store, config, since=start.isoformat())
+    return {k: row[k] for k in ("count", "median_hours", "p90_hours", "within_sla", "awaiting")}
