@@ -131,35 +131,37 @@ def _type_name(value: Any) -> str:
 def _check_value(where: str, key: str, default: Any, value: Any) -> Any:
     if value is None:
         return None
+    # A misplaced secret must not be echoed back in the error.
+    shown = "(value hidden)" if key.startswith("smtp.password") else repr(value)
     if key in CHOICES and value not in CHOICES[key]:
         choices = ", ".join(sorted(CHOICES[key]))
-        raise ConfigError(f"{where}: key '{key}' must be one of {choices}, not {value!r}")
+        raise ConfigError(f"{where}: key '{key}' must be one of {choices}, not {shown}")
     if default is None:
         if not isinstance(value, str | int | float):
-            raise ConfigError(f"{where}: key '{key}' must be text, not {value!r}")
+            raise ConfigError(f"{where}: key '{key}' must be text, not {shown}")
         return str(value)
     if isinstance(default, bool):
         if not isinstance(value, bool):
-            raise ConfigError(f"{where}: key '{key}' must be true or false, not {value!r}")
+            raise ConfigError(f"{where}: key '{key}' must be true or false, not {shown}")
         return value
     if isinstance(default, int | float):
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{where}: key '{key}' must be a number, not {value!r}")
+            raise ConfigError(f"{where}: key '{key}' must be a number, not {shown}")
         if value < 0:
-            raise ConfigError(f"{where}: key '{key}' must not be negative, not {value!r}")
+            raise ConfigError(f"{where}: key '{key}' must not be negative, not {shown}")
         return value
     if isinstance(default, list):
         if isinstance(value, str) and key == "smtp.to":
             return [value]
         if not isinstance(value, list):
-            raise ConfigError(f"{where}: key '{key}' must be a list, not {value!r}")
+            raise ConfigError(f"{where}: key '{key}' must be a list, not {shown}")
         return value
     if isinstance(default, str):
         if not isinstance(value, str | int | float) or isinstance(value, bool):
-            raise ConfigError(f"{where}: key '{key}' must be text, not {value!r}")
+            raise ConfigError(f"{where}: key '{key}' must be text, not {shown}")
         return str(value)
     if isinstance(default, dict) and not isinstance(value, dict):
-        raise ConfigError(f"{where}: key '{key}' must be {_type_name(default)}, not {value!r}")
+        raise ConfigError(f"{where}: key '{key}' must be {_type_name(default)}, not {shown}")
     return value
 
 

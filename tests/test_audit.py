@@ -99,6 +99,32 @@ def test_each_client_command_is_undone_exactly_and_redone_exactly(crm, db_path, 
     check_ok(crm)
 
 
+@pytest.mark.parametrize("steps", [
+    [("log", "Acme", "Call about the renewal", "--channel", "call", "--score", "9")],
+    [("log", "Acme", "Demo booked", "--next", "2026-12-01", "--note", "send the deck")],
+    [("deal", "Acme", "1200.50", "--title", "Renewal")],
+    [("deal", "Acme", "19.99", "--status", "open")],
+    [("followup", "Acme", "2026-12-24", "Christmas call", "--every", "yearly")],
+    [("done", "1")],
+    [("snooze", "1", "2026-12-15")],
+])
+def test_each_activity_command_is_undone_exactly_and_redone_exactly(crm, db_path, steps):
+    add(crm, "Acme", "--tag", "vip")
+    crm("followup", "Acme", "2026-12-01", "quarterly review", "--every", "monthly")
+    before = data(db_path)
+    for step in steps:
+        crm(*step)
+    changed = data(db_path)
+    assert changed != before
+    result = crm("undo")
+    assert result.stderr.startswith("undid change 3: ")
+    assert data(db_path) == before
+    check_ok(crm)
+    assert crm("undo").stderr.startswith("redid change 3: ")
+    assert data(db_path) == changed
+    check_ok(crm)
+
+
 def test_undo_restores_a_purged_client_with_all_records_and_search(crm, db_path, store):
     client = store.add_client("Zhang Wei 张伟", email="zw@example.cn", tags=["vip"])
     with store.change("seed", "records of Zhang", client_id=client):
@@ -129,16 +155,22 @@ def test_undo_list_shows_what_can_be_undone_newest_first(crm):
     crm("tag", "Acme", "vip")
     crm("undo")
     rows = crm.json("undo", "--list")
-    assert [(r["change_id"], r["command"], r["summary"], r["undo_of"]) for r in rows] == [
-        (4, "undo", "undid change 3: tagged client 1 Acme: vip", 3),
-        (2, "add", "added client 2 Globex", None),
-        (1, "add", "added client 1 Acme", None)]
+    assert [(r["change_id"], r["command"], r["summary"], r["undo_of"], r["original"])
+            for r in rows] == [
+        (4, "undo", "undid change 3: tagged client 1 Acme: vip", 3, 3),
+        (2, "add", "added client 2 Globex", None, 2),
+        (1, "add", "added client 1 Acme", None, 1)]
     assert set(rows[0]) == {"change_id", "at", "command", "summary", "client_id", "rows",
-                            "undo_of"}
+                            "undo_of", "original"}
     assert rows[0]["rows"] == 1 and rows[0]["at"] == "2026-11-22T10:00:00Z"
     table = crm("undo", "--list").stdout
     assert "undoing it redoes change 3" in table
     assert crm.json("undo", "--list", "--limit", "1")[0]["change_id"] == 4
+    crm("undo")  # redo change 3 as change 5
+    [redo] = crm.json("undo", "--list", "--limit", "1")
+    assert (redo["change_id"], redo["command"], redo["undo_of"], redo["original"]) == (
+        5, "redo", 4, 3)
+    assert "undoing it undoes change 3 again" in crm("undo", "--list").stdout
 
 
 def test_undo_with_nothing_to_undo_fails_cleanly(crm, db_path, snapshot):
@@ -358,3 +390,23 @@ def test_history_marks_undone_changes_in_the_table(crm):
     out = crm("history").stdout
     assert "added client 1 Acme [undone by 2]" in out
     assert "undid change 1: added client 1 Acme" in out
+
+
+def test_a_whole_crm_import_is_one_change_that_undo_reverts_and_redo_restores(crm, db_path,
+                                                                                tmp_path):
+    add(crm, "Acme", "--email", "ops@acme.test")
+    before = data(db_path)
+    source = tmp_path / "calls.csv"
+    source.write_text("client,at,channel,summary\n" + "".join(
+        f"ops@acme.test,2026-01-{d:02d}T09:00:00Z,call,import call {d}\n" for d in range(1, 29)))
+    crm("import", "interactions", str(source))
+    imported = data(db_path)
+    assert len(imported["interactions"]) == 28
+    [change] = crm.json("undo", "--list", "--limit", "1")
+    assert change["command"] == "import" and change["change_id"] == 2
+    result = crm("undo")
+    assert result.stderr.startswith(f"undid change 2: imported interactions from {source}")
+    assert data(db_path) == before
+    assert crm("undo").stderr.startswith("redid change 2: ")
+    assert data(db_path) == imported
+    check_ok(crm)

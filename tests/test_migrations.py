@@ -9,12 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from crmcli.config import Config
 from crmcli.store import SCHEMA_VERSION, CrmStore, SchemaTooNew, StoreError
 from crmcli.store.migrations import STEPS
 from crmcli.store.store import file_mode
-
-import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -296,3 +296,56 @@ def test_csv_and_tsv_output_defuses_spreadsheet_formulas(crm):
         assert rows["Plain"]["company"] == "-42"  # a number stays a number
     # JSON is data for programs, not spreadsheets: it keeps the text as typed
     assert {r["company"] for r in crm.json("ls")} >= set(DANGEROUS)
+
+
+# --- the SMTP password never appears -------------------------------------------------------
+
+SECRET = "hunter2-S3cret-pw"
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "ndjson", "csv", "tsv", "markdown"])
+def test_config_show_names_the_password_variable_but_never_prints_the_password(tmp_path, fmt):
+    db = tmp_path / "crm.db"
+    config = tmp_path / "config.yaml"
+    config.write_text("timezone: UTC\nsmtp:\n  host: mail.example.test\n  username: me\n"
+                      "  password_env: CRM_SMTP_PASSWORD\n")
+    env = crm_env(db, config, CRM_SMTP_PASSWORD=SECRET)
+    for args in (["config", "show", "--format", fmt], ["--debug", "config", "show", "-f", fmt]):
+        result = run_crm(db, *args, env=env)
+        assert result.returncode == 0, result.stderr
+        assert "CRM_SMTP_PASSWORD" in result.stdout
+        assert SECRET not in result.stdout + result.stderr
+
+
+def test_a_password_written_into_the_config_file_is_refused_without_echoing_it(tmp_path):
+    db = tmp_path / "crm.db"
+    for i, body in enumerate([f"smtp:\n  password: {SECRET}\n",
+                              f"smtp:\n  pass: {SECRET}\n",
+                              f"smtp:\n  password_env: [{SECRET}]\n",
+                              f"smtp:\n  password_env: SMTP_PW\n  password {SECRET}\n",
+                              f"smtp: {{password: '{SECRET}'\n"]):
+        config = tmp_path / f"config{i}.yaml"
+        config.write_text(body)
+        for args in (["config", "show"], ["ls"], ["add", "Acme"]):
+            result = run_crm(db, *args, env=crm_env(db, config))
+            assert result.returncode != 0 and result.stderr.startswith("crm: error: "), \
+                (body, result.stderr)
+            assert SECRET not in result.stdout + result.stderr, (body, result.stderr)
+    assert not db.exists()
+
+
+def test_crm_export_defuses_spreadsheet_formulas_in_csv_and_tsv_files(crm, tmp_path):
+    for i, text in enumerate(DANGEROUS):
+        crm("add", f"Client {i}", "--company", text)
+        crm("log", "--", f"Client {i}", text)
+    for fmt, delim in (("csv", ","), ("tsv", "\t")):
+        clients = list(csv.DictReader(io.StringIO(crm("export", "clients", "-f", fmt).stdout),
+                                      delimiter=delim))
+        assert [c["company"] for c in clients] == ["'" + t for t in DANGEROUS]
+        target = tmp_path / f"interactions.{fmt}"
+        crm("export", "interactions", "-o", str(target))
+        with open(target, newline="", encoding="utf-8-sig") as fh:
+            calls = list(csv.DictReader(fh, delimiter=delim))
+        assert [c["summary"] for c in calls] == ["'" + t for t in DANGEROUS]
+    # JSON keeps the text as typed
+    assert [c["company"] for c in crm.json("export", "clients")] == DANGEROUS

@@ -125,8 +125,7 @@ def undo(
 
             rows = [{"change": r["change_id"], "at": dates.format_local(r["at"]),
                      "command": r["command"], "summary": r["summary"], "rows": r["rows"],
-                     "note": (f"undoing it redoes change {r['undo_of']}" if r["undo_of"]
-                              else "")} for r in rows]
+                     "note": _undo_note(r)} for r in rows]
             emit(rows, fmt_name, columns=UNDO_TABLE)
         else:
             from crmcli.store.audit import UNDOABLE_FIELDS
@@ -138,6 +137,15 @@ def undo(
             f"crm undo again to {'undo' if result['redo'] else 'redo'} it)")
     if fmt is not None or as_json:
         emit_record(result, output_format(fmt, as_json))
+
+
+def _undo_note(row: dict) -> str:
+    """What undoing this change would do, when it is itself an undo or a redo."""
+    if row["undo_of"] is None:
+        return ""
+    if row["command"] == "redo":
+        return f"undoing it undoes change {row['original']} again"
+    return f"undoing it redoes change {row['original']}"
 
 
 def register(app: typer.Typer) -> None:

@@ -40,7 +40,8 @@ SINGULAR = {"clients": "client", "contacts": "contact", "interactions": "interac
 BULK_RUN = 64
 HISTORY_FIELDS = ["change_id", "at", "command", "summary", "client_id", "undo_of", "undone_by",
                   "table", "row_id", "op", "old", "new"]
-UNDOABLE_FIELDS = ["change_id", "at", "command", "summary", "client_id", "rows", "undo_of"]
+UNDOABLE_FIELDS = ["change_id", "at", "command", "summary", "client_id", "rows", "undo_of",
+                   "original"]
 
 
 class UndoConflict(CrmError):
@@ -112,7 +113,9 @@ class AuditMixin:
         """Changes that can still be undone, newest first (the first is what `undo` reverts).
 
         Fields: change_id, at, command, summary, client_id, rows (records touched),
-        undo_of (set when undoing this change would redo change undo_of).
+        undo_of (set when undoing this change would redo change undo_of), original (the
+        change that did the real work: itself, or for an undo or redo the change it undid
+        or redid).
         """
         sql = ("SELECT c.id AS change_id, c.at, c.command, c.summary, c.client_id, "
                "(SELECT count(*) FROM change_rows r WHERE r.change_id = c.id) AS rows, "
@@ -122,7 +125,15 @@ class AuditMixin:
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        return self.query(sql, params)
+        rows = self.query(sql, params)
+        for row in rows:
+            original = row["change_id"], row["undo_of"]
+            while original[1] is not None:
+                up = self.query_one("SELECT id, undo_of FROM changes WHERE id = ?",
+                                    (original[1],))
+                original = up["id"], up["undo_of"]
+            row["original"] = original[0]
+        return rows
 
     # --- undo ----------------------------------------------------------
 

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from crmcli.store.errors import SchemaTooNew, StoreError
+from crmcli.store.errors import SchemaTooNew, StoreError, ValidationError
 from crmcli.store.migrations import SCHEMA_VERSION, STEPS
 
 BUSY_TIMEOUT_MS = 15_000
@@ -108,6 +108,24 @@ def _describe_db_error(exc: sqlite3.Error) -> str:
     if "disk I/O error" in text:
         return "disk I/O error (is the disk full or the file too large?); nothing was written"
     return f"database error: {text}"
+
+
+def _not_utf8(exc: UnicodeEncodeError) -> ValidationError:
+    """Text that SQLite cannot store: undecodable bytes that Python kept as surrogates
+    (from a command line, stdin or a file read with errors='surrogateescape')."""
+    text = exc.object if isinstance(exc.object, str) else ""
+    bad = text[exc.start] if exc.start < len(text) else ""
+    what = (f"byte 0x{ord(bad) - 0xDC00:02x}" if "\udc80" <= bad <= "\udcff"
+            else f"U+{ord(bad):04X}" if bad else "a character")
+    lo = max(0, exc.start - 30)
+    shown = ("…" if lo else "") + "".join(
+        f"\\x{ord(ch) - 0xDC00:02x}" if "\udc80" <= ch <= "\udcff"
+        else f"\\u{ord(ch):04x}" if "\ud800" <= ch <= "\udfff" else ch
+        for ch in text[lo:exc.start + 10]) + ("…" if exc.start + 10 < len(text) else "")
+    reason = f"is not valid UTF-8 text ({what}); nothing was written"
+    error = ValidationError("text", shown, reason)
+    error.args = (f"text '{shown}': {reason}",)
+    return error
 
 
 class StoreBase:
@@ -264,7 +282,10 @@ class StoreBase:
         # expects plain tuples from its own.
         cur = self.conn.cursor()
         cur.row_factory = _dict_factory
-        return cur.execute(sql, params)
+        try:
+            return cur.execute(sql, params)
+        except UnicodeEncodeError as exc:
+            raise _not_utf8(exc) from None
 
     def query(self, sql: str, params: Sequence | dict = ()) -> list[dict]:
         return self._dict_cursor(sql, params).fetchall()
@@ -276,7 +297,10 @@ class StoreBase:
         yield from self._dict_cursor(sql, params)
 
     def scalar(self, sql: str, params: Sequence | dict = ()) -> Any:
-        row = self.conn.execute(sql, params).fetchone()
+        try:
+            row = self.conn.execute(sql, params).fetchone()
+        except UnicodeEncodeError as exc:
+            raise _not_utf8(exc) from None
         return None if row is None else row[0]
 
     def get(self, table: str, row_id: int) -> dict | None:
@@ -321,6 +345,8 @@ class StoreBase:
             if isinstance(exc, sqlite3.OperationalError | sqlite3.DatabaseError) and not isinstance(
                     exc, sqlite3.IntegrityError):
                 raise StoreError(f"{self.path}: {_describe_db_error(exc)}") from None
+            if isinstance(exc, UnicodeEncodeError):
+                raise _not_utf8(exc) from None
             raise
         finally:
             self._change = None

@@ -1,0 +1,253 @@
+"""A process killed with SIGKILL in the middle of a large import (or of undoing one) leaves a
+database that passes `crm db check`, with the import either wholly present or wholly absent.
+
+The first test runs the real `crm import interactions big.csv` and kills it at points spread
+over its run time (measured first on this machine). In the second the importer is a real
+subprocess doing what an import of interactions does: one `store.change()` holding one
+`_insert_many` of 100,000 rows (the store's bulk path, with the change log and the search
+index kept in the same transaction). It reports its progress on stdout, and the test kills it with SIGKILL at chosen points: early in the insert, half-way,
+while the change log and the search index are written, during COMMIT, and right after the
+commit while the store closes and checkpoints the write-ahead log."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NOW = "2026-11-22T10:00:00+00:00"
+ROWS = 100_000
+
+IMPORTER = r"""
+import sys
+from crmcli.store import CrmStore
+
+db, n, tag = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+store = CrmStore(db)
+
+def rows():
+    for i in range(n):
+        if i % 10000 == 0:
+            print(f"rows {i}", flush=True)
+        yield (1, "2026-01-01T00:00:00Z", "call", "out", "note", f"{tag} call {i}",
+               "2026-11-22T10:00:00Z")
+    print("inserted", flush=True)
+
+with store.change("import interactions", f"imported {n} interactions ({tag})"):
+    store._insert_many("interactions", ["client_id", "at", "channel", "direction", "kind",
+                                        "summary", "created_at"], rows())
+print("committed", flush=True)
+store.close()
+print("closed", flush=True)
+"""
+
+
+def crm_env(tmp_path: Path) -> dict:
+    env = {**os.environ, "CRM_DB": str(tmp_path / "crm.db"),
+           "CRM_CONFIG": str(tmp_path / "config.yaml"), "CRM_NOW": NOW, "TZ": "UTC"}
+    env.pop("CRM_DEBUG", None)
+    return env
+
+
+def crm(env: dict, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "crmcli", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def import_counts(db: Path) -> dict:
+    """Rows per import tag, and the import changes recorded in the audit trail."""
+    conn = sqlite3.connect(db)
+    try:
+        per_tag = dict(conn.execute(
+            "SELECT substr(summary, 1, instr(summary, ' ') - 1), count(*) FROM interactions "
+            "GROUP BY 1").fetchall())
+        changes = conn.execute("SELECT id, summary FROM changes WHERE command = "
+                               "'import interactions' AND undone_by IS NULL").fetchall()
+        searchable = conn.execute(
+            "SELECT count(*) FROM search_index WHERE rowid % 4 = 2").fetchone()[0]
+    finally:
+        conn.close()
+    return {"rows": per_tag, "changes": [s for _, s in changes], "searchable": searchable}
+
+
+def assert_check_passes(env: dict) -> dict:
+    result = crm(env, "db", "check", "--format", "json")
+    assert result.returncode == 0, (result.stdout, result.stderr)
+    report = json.loads(result.stdout)
+    assert report["ok"] is True and report["problems"] == []
+    return report
+
+
+def run_and_kill(tmp_path: Path, env: dict, tag: str, trigger: str | None, delay: float = 0.0
+                 ) -> bool:
+    """Start an import; SIGKILL it `delay` seconds after it prints `trigger` (None: let it
+    finish). Returns True when the kill hit a running process."""
+    script = tmp_path / "importer.py"
+    script.write_text(IMPORTER)
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "crm.db"), str(ROWS),
+                             tag], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stdout:
+            if line.strip() == trigger:
+                break
+        if trigger is not None:
+            if delay:
+                time.sleep(delay)
+            proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        stderr = proc.stderr.read()
+        proc.stdout.close()
+        proc.stderr.close()
+    assert "Traceback" not in stderr, stderr
+    assert proc.returncode in (0, -signal.SIGKILL), (proc.returncode, stderr)
+    return proc.returncode == -signal.SIGKILL
+
+
+# (trigger line, delay): from early in the insert to the WAL checkpoint after the commit
+KILL_POINTS = [("rows 10000", 0.0), ("rows 50000", 0.0), ("rows 90000", 0.0),
+               ("inserted", 0.0), ("inserted", 0.3), ("inserted", 0.6), ("committed", 0.0)]
+
+
+def test_an_import_killed_at_any_point_is_wholly_present_or_wholly_absent(tmp_path):
+    env = crm_env(tmp_path)
+    (tmp_path / "config.yaml").write_text("timezone: UTC\n")
+    assert crm(env, "add", "Acme", "-q").stdout.strip() == "1"
+    assert crm(env, "log", "Acme", "base call before any import").returncode == 0
+
+    kills, outcomes, present = 0, [], set()
+    for n, (trigger, delay) in enumerate(KILL_POINTS):
+        tag = f"imp{n}"
+        killed = run_and_kill(tmp_path, env, tag, trigger, delay)
+        kills += killed
+        assert_check_passes(env)
+        counts = import_counts(tmp_path / "crm.db")
+        assert counts["rows"].get("base") == 1  # what was there before is untouched
+        got = counts["rows"].get(tag, 0)
+        assert got in (0, ROWS), (trigger, delay, got)  # whole or absent, never a part
+        if got:
+            present.add(tag)
+        outcomes.append((trigger, delay, killed, got))
+        # the audit trail agrees with the data: one change per import that landed
+        assert sorted(counts["changes"]) == sorted(
+            f"imported {ROWS} interactions ({t})" for t in present)
+        assert counts["searchable"] == 1 + ROWS * len(present)
+        assert set(counts["rows"]) == {"base"} | present
+    # the kills during the insert hit a running import, which left nothing; the kill after
+    # COMMIT left the import whole, whether it hit the closing process or came too late
+    assert [o[2:] for o in outcomes[:4]] == [(True, 0)] * 4, outcomes
+    assert outcomes[-1][3] == ROWS, outcomes
+    assert kills >= 5, outcomes
+    print(f"kills survived: {kills} of {len(KILL_POINTS)} runs; outcomes {outcomes}")
+
+    # the database is fully usable afterwards: a new import, then undo of it, both whole
+    assert not run_and_kill(tmp_path, env, "final", None)
+    assert import_counts(tmp_path / "crm.db")["rows"]["final"] == ROWS
+    result = crm(env, "undo")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.startswith("undid change ")
+    assert f": imported {ROWS} interactions (final) (as change " in result.stderr
+    assert "final" not in import_counts(tmp_path / "crm.db")["rows"]
+    assert_check_passes(env)
+
+
+CLI_ROWS = 60_000
+
+
+def _big_csv(path: Path, tag: str) -> Path:
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write("client,at,channel,summary\n")
+        fh.writelines(f"ops@acme.test,2026-01-01T00:00:00Z,call,{tag} call {i}\n"
+                      for i in range(CLI_ROWS))
+    return path
+
+
+def test_crm_import_killed_at_any_point_is_wholly_present_or_wholly_absent(tmp_path):
+    env = crm_env(tmp_path)
+    (tmp_path / "config.yaml").write_text("timezone: UTC\n")
+    assert crm(env, "add", "Acme", "--email", "ops@acme.test", "-q").stdout.strip() == "1"
+    assert crm(env, "log", "Acme", "base call before any import").returncode == 0
+    # how long a whole import takes here: a scratch database, same size of file
+    scratch = {**env, "CRM_DB": str(tmp_path / "scratch.db")}
+    assert crm(scratch, "add", "Acme", "--email", "ops@acme.test").returncode == 0
+    started = time.monotonic()
+    result = crm(scratch, "import", "interactions", str(_big_csv(tmp_path / "s.csv", "s")))
+    whole = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+
+    kills, present, outcomes = 0, set(), []
+    for n, fraction in enumerate((0.3, 0.5, 0.7, 0.85, 0.95, 1.1)):
+        tag = f"cli{n}"
+        source = _big_csv(tmp_path / f"{tag}.csv", tag)
+        proc = subprocess.Popen([sys.executable, "-m", "crmcli", "import", "interactions",
+                                 str(source)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        time.sleep(whole * fraction)
+        proc.send_signal(signal.SIGKILL)
+        _, stderr = proc.communicate(timeout=120)
+        assert "Traceback" not in stderr, stderr
+        killed = proc.returncode == -signal.SIGKILL
+        assert killed or proc.returncode == 0, stderr
+        kills += killed
+        assert_check_passes(env)
+        counts = import_counts(tmp_path / "crm.db")
+        got = counts["rows"].get(tag, 0)
+        assert got in (0, CLI_ROWS), (fraction, got)
+        if got:
+            present.add(tag)
+        assert counts["rows"]["base"] == 1
+        assert set(counts["rows"]) == {"base"} | present
+        outcomes.append((fraction, killed, got))
+    assert kills >= 4, outcomes
+    print(f"crm import kills survived: {kills} of 6; outcomes {outcomes}")
+    # whatever landed is one change each, and the newest one undoes whole
+    conn = sqlite3.connect(tmp_path / "crm.db")
+    try:
+        imports = conn.execute("SELECT count(*) FROM changes WHERE command = 'import'"
+                               ).fetchone()[0]
+    finally:
+        conn.close()
+    assert imports == len(present)
+    if present:
+        result = crm(env, "undo")
+        assert result.returncode == 0 and "imported interactions from" in result.stderr
+        assert len(import_counts(tmp_path / "crm.db")["rows"]) == len(present)  # one gone
+        assert_check_passes(env)
+
+
+def test_undo_of_a_large_import_killed_midway_is_wholly_done_or_not_at_all(tmp_path):
+    env = crm_env(tmp_path)
+    (tmp_path / "config.yaml").write_text("timezone: UTC\n")
+    assert crm(env, "add", "Acme", "-q").returncode == 0
+    assert not run_and_kill(tmp_path, env, "big", None)
+    kills = 0
+    for delay in (0.5, 0.9, 1.3):
+        proc = subprocess.Popen([sys.executable, "-m", "crmcli", "undo"], cwd=ROOT, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        _, stderr = proc.communicate(timeout=60)
+        assert "Traceback" not in stderr
+        kills += proc.returncode == -signal.SIGKILL
+        assert_check_passes(env)
+        rows = import_counts(tmp_path / "crm.db")["rows"].get("big", 0)
+        assert rows in (0, ROWS)
+        if rows == 0:  # the undo got through before the kill: put the import back
+            assert crm(env, "undo").stderr.startswith("redid change 2: ")
+    assert kills >= 2
+    print(f"undo kills survived: {kills} of 3")
+    # and a clean run of the undo still removes the whole import
+    result = crm(env, "undo")
+    assert result.returncode == 0, result.stderr
+    assert import_counts(tmp_path / "crm.db")["rows"].get("big", 0) == 0
+    assert_check_passes(env)

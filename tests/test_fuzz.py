@@ -1,0 +1,370 @@
+"""Property-based tests (hypothesis): arbitrary text and bytes into the WHEN parser, the
+CLIENT resolver, the amount and score parsers and the commands add, log, deal and followup.
+
+The only outcomes allowed are success, or one clear error line on stderr with exit 1 (2 for
+usage) and the database exactly as it was: never a traceback, never a partial write.
+Inputs include NUL bytes, control characters, very long fields, SQL-looking strings,
+formula-injection strings, undecodable bytes (as Python passes them from a command line:
+surrogate escapes), dates out of range and repeated keys."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from crmcli import dates
+from crmcli.cli import app
+from crmcli.store import validate
+from crmcli.store.errors import AmbiguousClient, ClientNotFound, ValidationError
+
+ROOT = Path(__file__).resolve().parents[1]
+FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                      HealthCheck.too_slow])
+
+SQLISH = ["'; DROP TABLE clients; --", "1 OR 1=1", "Robert'); DELETE FROM changes;--",
+          "\" OR \"\"=\"", "%", "_", "\\", "' UNION SELECT * FROM sqlite_master --",
+          "NULL", "0x00", "\x00", "a\x00b", "é́", "张伟", "👩‍💻", "\u202e", "\r\n", "\t"]
+FORMULAS = ["=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(A1)", "=HYPERLINK(\"x\")"]
+NUMBERS = ["0", "19.99", "1,200.50", "1_000", "-5", "1e5", "NaN", "inf", ".5", "5.",
+           "999999999999999", "1000000000000000", "0x10", "١٢٣", "½", "10", "11", "-0",
+           " 7 ", "+3"]
+WHENS = ["today", "tomorrow", "yesterday", "monday", "+3d", "2w", "1m", "1y", "-2d", "eow",
+         "eom", "2026-02-30", "2026-13-01", "0000-01-01", "9999-12-31", "10000-01-01",
+         "+99999999999d", "-99999999999y", "999999999w", "2026-11-22T25:00", "2026-11-22 10:00",
+         "1970-01-01T00:00:00Z", "next tuesday", "3/4/2026", "32/13/2026", "Feb 30",
+         "now", "T", " ", ""]
+
+undecodable = st.binary(max_size=30).map(lambda b: b.decode("utf-8", "surrogateescape"))
+long_text = st.builds(lambda s, n: s * n, st.text(min_size=1, max_size=4),
+                      st.integers(min_value=500, max_value=40_000))
+nasty = st.one_of(
+    st.text(max_size=60),
+    st.text(alphabet=st.characters(codec="utf-8", categories=["Cc", "Zs", "So", "Lo"]),
+            max_size=30),
+    st.sampled_from(SQLISH + FORMULAS + NUMBERS + WHENS),
+    undecodable,
+    long_text,
+    st.builds(lambda a, b: a + b, st.sampled_from(SQLISH + FORMULAS), st.text(max_size=10)),
+)
+maybe = st.one_of(st.none(), nasty)
+number_like = st.one_of(st.sampled_from(NUMBERS), st.from_regex(r"-?[0-9,._]{0,25}",
+                                                                fullmatch=True), nasty)
+when_like = st.one_of(
+    st.sampled_from(WHENS),
+    st.from_regex(r"[+-]?[0-9]{1,25} ?[dwmyDWMY]", fullmatch=True),
+    st.builds(lambda y, m, d: f"{y:04d}-{m:02d}-{d:02d}", st.integers(0, 99999),
+              st.integers(0, 99), st.integers(0, 99)),
+    st.builds(lambda y, m, d, h, mi: f"{y:04d}-{m:02d}-{d:02d}T{h:02d}:{mi:02d}",
+              st.integers(1, 9999), st.integers(1, 12), st.integers(1, 28),
+              st.integers(0, 99), st.integers(0, 99)),
+    nasty,
+)
+
+
+# --- the WHEN parser ------------------------------------------------------------------
+
+@FUZZ
+@given(when_like)
+def test_the_when_parser_returns_a_date_or_raises_date_error_only(text):
+    try:
+        result = dates.parse_when(text)
+    except dates.DateError as exc:
+        assert str(exc) and "\n" not in str(exc)
+        return
+    assert isinstance(result, date | datetime)
+    if isinstance(result, datetime):
+        assert result.tzinfo is not None
+        dates.to_utc_iso(result)  # storable
+
+
+@pytest.mark.parametrize("text", WHENS + ["+2147483648d", "-999999999999999999999m",
+                                          "9" * 400, "2026-11-22T10:00:00+99:00"])
+def test_the_when_parser_on_edge_cases_returns_a_date_or_raises_date_error_only(text):
+    test_the_when_parser_returns_a_date_or_raises_date_error_only.hypothesis.inner_test(text)
+
+
+# --- the amount and score parsers -----------------------------------------------------
+
+@FUZZ
+@given(number_like)
+def test_the_amount_parser_returns_exact_canonical_text_or_a_validation_error(text):
+    try:
+        result = validate.amount(text)
+    except ValidationError as exc:
+        assert str(exc).startswith("amount ") and "\n" not in str(exc)
+        return
+    number = Decimal(result)
+    assert number >= 0 and number.is_finite()
+    assert "e" not in result.lower() and result.strip() == result
+    assert number == Decimal(text.strip().replace(",", "").replace("_", ""))
+    assert validate.amount(result) == result  # canonical: parsing it again changes nothing
+
+
+@FUZZ
+@given(st.decimals(min_value=0, max_value=Decimal(10) ** 15 - 1, allow_nan=False,
+                   allow_infinity=False, places=2))
+def test_every_plain_amount_round_trips_exactly(number):
+    assert Decimal(validate.amount(format(number, "f"))) == number
+
+
+@FUZZ
+@given(st.one_of(number_like, st.integers(-10**30, 10**30), st.none()))
+def test_the_score_parser_returns_0_to_10_none_or_a_validation_error(value):
+    try:
+        result = validate.score(value)
+    except ValidationError as exc:
+        assert str(exc).startswith("score ") and "\n" not in str(exc)
+        return
+    assert result is None or (isinstance(result, int) and 0 <= result <= 10)
+
+
+# --- the CLIENT resolver ----------------------------------------------------------------
+
+@pytest.fixture
+def book(store):
+    names = ["Acme", "Acme Labs", "Globex", "张伟", "100% Juice", "under_score", "O'Brien",
+             "Zoë", "Initech"]
+    ids = [store.add_client(n, email=f"c{i}@example.com", external_id=f"X-{i}")
+           for i, n in enumerate(names)]
+    return store, dict(zip(ids, names, strict=True))
+
+
+@FUZZ
+@given(st.one_of(nasty, st.integers(-5, 20).map(str), st.sampled_from(
+    ["Acme", "acme", "Acm", "c3@example.com", "X-4", "%", "_", "'", "张", "1", "01", "9" * 30])))
+def test_the_client_resolver_finds_one_client_or_raises_a_clear_error(book, ref):
+    store, clients = book
+    try:
+        row = store.resolve_client(ref)
+    except (ClientNotFound, AmbiguousClient, ValidationError) as exc:
+        assert "\n" not in str(exc)
+        return
+    assert clients[row["id"]] == row["name"]
+
+
+def test_the_client_resolver_treats_like_wildcards_literally(book):
+    store, clients = book
+    assert store.resolve_client("%")["name"] == "100% Juice"
+    assert store.resolve_client("_")["name"] == "under_score"
+    with pytest.raises(ClientNotFound):
+        store.resolve_client("'; DROP TABLE clients; --")
+    assert len(store.list_clients()) == len(clients)
+
+
+# --- the commands -----------------------------------------------------------------------
+
+RUNNER = CliRunner()
+
+
+def run_cli(*args: str, input: bytes | str | None = None):
+    return RUNNER.invoke(app, list(args), input=input, catch_exceptions=True)
+
+
+def assert_success_or_one_clean_error(result, before, after, detail_lines: str = "") -> bool:
+    """True on success; on failure: one error line, exit 1 or 2, and nothing written.
+    detail_lines: a prefix (an import's file name) that further lines may start with, one
+    per rejected row."""
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        import traceback
+
+        raise AssertionError("".join(traceback.format_exception(result.exception)))
+    assert "Traceback" not in result.stderr
+    if result.exit_code == 0:
+        return True
+    assert result.exit_code in (1, 2), (result.exit_code, result.stderr)
+    assert result.stderr.startswith("crm: error: "), result.stderr
+    first, *rest = result.stderr.splitlines()
+    assert result.stderr.endswith("\n")
+    if detail_lines:
+        assert all(line.startswith(detail_lines) for line in rest), result.stderr
+    else:
+        assert rest == [], result.stderr
+    assert after == before, "a failed command changed the database"
+    return False
+
+
+def opt(name: str, value: str | None) -> list[str]:
+    return [] if value is None else [f"{name}={value}"]
+
+
+@pytest.fixture
+def acme(crm, db_path):
+    crm("add", "Acme", "--email", "ops@acme.test")
+    return db_path
+
+
+@FUZZ
+@given(name=nasty, company=maybe, email=maybe, phone=maybe, note=maybe, tag=maybe,
+       custom=st.lists(st.one_of(nasty, st.builds(lambda k, v: f"{k}={v}", nasty, nasty)),
+                       max_size=3))
+def test_add_with_arbitrary_text_succeeds_exactly_or_fails_cleanly(
+        acme, store, snapshot, name, company, email, phone, note, tag, custom):
+    args = ["add", "-q", *opt("--company", company), *opt("--email", email),
+            *opt("--phone", phone), *opt("--note", note), *opt("--tag", tag)]
+    for pair in custom:
+        args += [f"--set={pair}"]
+    before = snapshot(acme)
+    result = run_cli(*args, "--", name)
+    if assert_success_or_one_clean_error(result, before, snapshot(acme)):
+        stored = store.get_client(int(result.stdout.strip()))
+        assert stored["name"] == name.strip()  # stored exactly as typed, whatever it held
+        if note is not None and note.strip():
+            assert stored["notes"] == note.strip()
+
+
+@FUZZ
+@given(client=st.one_of(st.just("Acme"), nasty), summary=nasty, channel=maybe, kind=maybe,
+       score=st.one_of(st.none(), number_like), at=st.one_of(st.none(), when_like),
+       nxt=st.one_of(st.none(), when_like))
+def test_log_with_arbitrary_text_succeeds_or_fails_cleanly(
+        acme, snapshot, client, summary, channel, kind, score, at, nxt):
+    args = ["log", *opt("--channel", channel), *opt("--kind", kind), *opt("--score", score),
+            *opt("--at", at), *opt("--next", nxt), "--", client, summary]
+    before = snapshot(acme)
+    assert_success_or_one_clean_error(run_cli(*args), before, snapshot(acme))
+
+
+@FUZZ
+@given(data=st.one_of(st.binary(max_size=200), st.text(max_size=200).map(str.encode),
+                      st.sampled_from([b"\xff\xfe\x00a", b"caf\xe9", b"\x00" * 10,
+                                       b"ok \xed\xa0\x80 surrogate", b"\xef\xbb\xbfBOM"])))
+def test_log_reading_arbitrary_bytes_from_stdin_succeeds_or_fails_cleanly(acme, snapshot,
+                                                                          data):
+    before = snapshot(acme)
+    assert_success_or_one_clean_error(run_cli("log", "Acme", "-", input=data), before,
+                                      snapshot(acme))
+
+
+@FUZZ
+@given(client=st.one_of(st.just("Acme"), nasty), amount=number_like, title=maybe,
+       currency=maybe, status=maybe, at=st.one_of(st.none(), when_like))
+def test_deal_with_arbitrary_text_succeeds_exactly_or_fails_cleanly(
+        acme, store, snapshot, client, amount, title, currency, status, at):
+    args = ["deal", "-q", *opt("--title", title), *opt("--currency", currency),
+            *opt("--status", status), *opt("--at", at), "--", client, amount]
+    before = snapshot(acme)
+    result = run_cli(*args)
+    if assert_success_or_one_clean_error(result, before, snapshot(acme)):
+        deal = store.get("deals", int(result.stdout.strip()))
+        assert Decimal(deal["amount"]) == Decimal(amount.strip().replace(",", "")
+                                                  .replace("_", ""))
+
+
+@FUZZ
+@given(client=st.one_of(st.just("Acme"), nasty), when=when_like, note=maybe,
+       every=st.one_of(st.none(), st.sampled_from(["2w", "monthly", "weekly on mon", "0d",
+                                                   "99999999y", "every day"]), nasty))
+def test_followup_with_arbitrary_text_succeeds_or_fails_cleanly(
+        acme, snapshot, client, when, note, every):
+    args = ["followup", "-q", *opt("--every", every), "--", client, when]
+    if note is not None:
+        args.append(note)
+    before = snapshot(acme)
+    assert_success_or_one_clean_error(run_cli(*args), before, snapshot(acme))
+
+
+# --- importers -------------------------------------------------------------------------------
+
+csv_cell = st.one_of(nasty, st.sampled_from(["", "ops@acme.test", "Acme", "2026-01-01", "call",
+                                             "1", "19.99", "\"", "a,b", "x\ny"]))
+
+
+@st.composite
+def import_files(draw):
+    """(kind, file name, bytes): arbitrary bytes, or well-formed files of arbitrary values."""
+    kind = draw(st.sampled_from(["clients", "interactions", "deals", "contacts", "followups"]))
+    ext = draw(st.sampled_from(["csv", "tsv", "json", "ndjson"]))
+    shape = draw(st.sampled_from(["bytes", "table", "records"]))
+    columns = {"clients": ["name", "email", "company", "phone", "tags", "external_id"],
+               "interactions": ["client", "at", "channel", "summary", "score"],
+               "deals": ["client", "amount", "at", "status", "currency"],
+               "contacts": ["client", "name", "email", "role"],
+               "followups": ["client", "due", "note", "every"]}[kind]
+    if shape == "bytes":
+        data = draw(st.binary(max_size=300))
+    elif shape == "table" or ext in ("csv", "tsv"):
+        import csv as csvmod
+        import io as iomod
+
+        buf = iomod.StringIO()
+        writer = csvmod.writer(buf, delimiter="\t" if ext == "tsv" else ",")
+        header = draw(st.lists(st.sampled_from(columns + ["id", "name", "bogus"]), min_size=1,
+                               max_size=6))  # repeated columns included
+        writer.writerow(header)
+        for _ in range(draw(st.integers(0, 4))):
+            writer.writerow([draw(csv_cell) for _ in header])
+        data = buf.getvalue().encode("utf-8", "surrogateescape")
+    else:
+        records = []
+        for _ in range(draw(st.integers(0, 4))):
+            keys = draw(st.lists(st.sampled_from(columns), min_size=1, max_size=5))
+            # duplicate keys written out literally: {"name": "a", "name": "b"}
+            records.append("{" + ", ".join(f"{json.dumps(k)}: {json.dumps(draw(csv_cell))}"
+                                           for k in keys) + "}")
+        if ext == "json":
+            data = ("[" + ", ".join(records) + "]").encode("utf-8", "surrogatepass")
+        else:
+            data = "\n".join(records).encode("utf-8", "surrogatepass")
+    return kind, f"input.{ext}", data
+
+
+@FUZZ
+@given(import_files())
+def test_importers_given_arbitrary_files_import_whole_or_fail_cleanly(acme, snapshot,
+                                                                       tmp_path, case):
+    kind, name, data = case
+    path = tmp_path / name
+    path.write_bytes(data)
+    before = snapshot(acme)
+    result = run_cli("import", kind, str(path))
+    assert_success_or_one_clean_error(result, before, snapshot(acme), detail_lines=f"{path}:")
+
+
+# --- real processes: undecodable bytes on the command line and in files --------------------
+
+def _env(tmp_path: Path) -> dict:
+    env = {**os.environ, "CRM_DB": str(tmp_path / "crm.db"),
+           "CRM_CONFIG": str(tmp_path / "config.yaml"), "CRM_NOW": "2026-11-22T10:00:00+00:00",
+           "TZ": "UTC"}
+    env.pop("CRM_DEBUG", None)
+    return env
+
+
+@pytest.mark.parametrize("args, stdin", [
+    ([b"add", b"Bad \xff name"], None),
+    ([b"add", b"Fine", b"--note", b"caf\xe9"], None),
+    ([b"log", b"Acme", b"\xfe\xff"], None),
+    ([b"log", b"\xff", b"a call"], None),
+    ([b"show", b"Ac\xe9me"], None),
+    ([b"followup", b"Acme", b"tomorrow", b"\xc3\x28"], None),
+    ([b"log", b"Acme", b"-"], b"latin-1 caf\xe9 from a file\n"),
+    ([b"log", b"Acme", b"-"], b"\xef\xbb\xbf\xff\xfe\x00\x00"),
+])
+def test_undecodable_bytes_from_a_real_command_line_or_file_fail_cleanly(
+        tmp_path, snapshot, args, stdin):
+    env = _env(tmp_path)
+    (tmp_path / "config.yaml").write_text("timezone: UTC\n")
+    subprocess.run([sys.executable, "-m", "crmcli", "add", "Acme"], cwd=ROOT, env=env,
+                   check=True, capture_output=True)
+    before = snapshot(tmp_path / "crm.db")
+    source = tmp_path / "input.txt"
+    source.write_bytes(stdin or b"")
+    with open(source, "rb") as fh:
+        result = subprocess.run([sys.executable.encode(), b"-m", b"crmcli", *args], cwd=ROOT,
+                                env=env, stdin=fh, capture_output=True, timeout=60)
+    err = result.stderr.decode("utf-8", "replace")
+    assert "Traceback" not in err, err
+    assert result.returncode == 1, err
+    assert err.startswith("crm: error: ") and err.count("\n") == 1, err
+    assert "UTF-8" in err or "no client matches" in err or "NUL byte" in err, err
+    assert snapshot(tmp_path / "crm.db") == before
