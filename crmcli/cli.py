@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import importlib
-from typing import Annotated
+from enum import Enum
+from typing import Annotated, get_args, get_origin
 
 import typer
 
@@ -39,9 +40,9 @@ def root(
     db: Annotated[str | None, typer.Option("--db", metavar="PATH", envvar=None,
                                            help="Database file (else $CRM_DB, db: in the config, "
                                                 "or the XDG data dir).")] = None,
-    config: Annotated[str | None, typer.Option("--config", metavar="PATH",
-                                               help="Config file (else $CRM_CONFIG or "
-                                                    "$XDG_CONFIG_HOME/crmcli/config.yaml).")] = None,
+    config: Annotated[str | None, typer.Option(
+        "--config", metavar="PATH",
+        help="Config file (else $CRM_CONFIG or $XDG_CONFIG_HOME/crmcli/config.yaml).")] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="Show the version and exit.")] = False,
@@ -58,5 +59,153 @@ for _name in COMMAND_MODULES:
     importlib.import_module(f"crmcli.commands.{_name}").register(app)
 
 
+_UNSURE = object()
+
+
+def _plain_coercion(descriptor, value, ctx):
+    """What Typer's Pydantic-based coercion returns for the plain cases, or _UNSURE.
+
+    Plain cases: text for a `str`, digits for an `int`/`float` within its bounds, a choice
+    of an Enum, text values of a `list[str]`. Anything else (and every value Typer would
+    reject, so that its own message is printed) is _UNSURE and goes to Typer.
+    """
+    info = descriptor.parameter_info
+    if descriptor.file_annotation is not None or info.parser is not None:
+        return _UNSURE
+    annotation = descriptor.annotation
+    if annotation is str:
+        return value if type(value) is str else _UNSURE
+    if annotation is int or annotation is float:
+        if type(value) is str and value.isascii() and value.isdigit():
+            number = annotation(value)
+        elif type(value) is int or (annotation is float and type(value) is float):
+            number = annotation(value)
+        else:
+            return _UNSURE
+        if info.clamp or (info.min is not None and number < info.min) or (
+                info.max is not None and number > info.max):
+            return _UNSURE
+        return number
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        from typer._param_types import coerce_cli_choice
+
+        try:
+            return coerce_cli_choice(value, choices=tuple(annotation),
+                                     case_sensitive=info.case_sensitive, ctx=ctx)
+        except ValueError:
+            return _UNSURE
+    if get_origin(annotation) is list and get_args(annotation) == (str,):
+        if isinstance(value, list | tuple) and all(type(v) is str for v in value):
+            return list(value)
+    return _UNSURE
+
+
+def _defer_typer_coercion() -> None:
+    """Let Typer skip Pydantic for values that need no real conversion.
+
+    Typer 0.29 builds a Pydantic TypeAdapter for every parameter it processes, even one left
+    at its default None, and importing Pydantic (plus building the adapter) costs more than
+    importing Typer itself. None (which Typer returns untouched) and the plain cases of
+    _plain_coercion are answered here; everything else still goes through Typer's own
+    coercion, built on first use as before. If Typer's internals are not what this expects,
+    nothing is changed.
+    """
+    try:
+        from typer import _coercion, core
+    except ImportError:  # pragma: no cover - another Typer layout
+        return
+    param_cls = getattr(core, "_TyperParameter", None)
+    build = getattr(_coercion, "build_runtime_param", None)
+    if param_cls is None or build is None or not hasattr(param_cls, "get_runtime_param"):
+        return  # pragma: no cover
+
+    class _Deferred:
+        __slots__ = ()
+
+        def coerce(self, value, param, ctx):
+            multi = param.multiple or param.nargs == -1
+            if value is None:
+                return () if multi else None
+            if multi and isinstance(value, str):
+                return build(param.type_descriptor).coerce(value, param=param, ctx=ctx)
+            plain = _plain_coercion(param.type_descriptor, value, ctx)
+            if plain is not _UNSURE:
+                return plain
+            real = build(param.type_descriptor)
+            param._runtime_param = real
+            return real.coerce(value, param=param, ctx=ctx)
+
+    deferred = _Deferred()
+
+    def get_runtime_param(self):
+        return deferred if self._runtime_param is None else self._runtime_param
+
+    param_cls.get_runtime_param = get_runtime_param
+
+
+_ROOT_OPTIONS_WITH_VALUE = ("--db", "--config")
+
+
+def _invoked_name(argv: list[str]) -> str | None:
+    """The command or group named on the command line, after the root options."""
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in _ROOT_OPTIONS_WITH_VALUE:
+            i += 2
+        elif arg == "--debug" or arg.startswith(tuple(o + "=" for o in _ROOT_OPTIONS_WITH_VALUE)):
+            i += 1
+        else:
+            return None if arg.startswith("-") else arg
+    return None
+
+
+def _summary_only(info):
+    """A copy of a command's registration with no parameters: enough to list it in help."""
+    import copy
+
+    original = info.callback
+
+    def listed() -> None:  # pragma: no cover - never invoked
+        raise RuntimeError("a help-only command was invoked")
+
+    listed.__name__ = getattr(original, "__name__", "command")
+    listed.__doc__ = getattr(original, "__doc__", None)
+    summary = copy.copy(info)
+    summary.callback = listed
+    return summary
+
+
+def _build_only_what_runs(typer_app: typer.Typer, argv: list[str]) -> None:
+    """Typer turns every registered command into a Click command before parsing; that costs
+    about a millisecond per command. Keep only the command (or group) that will run; for the
+    root help, a usage error or an unknown name, keep every command as a parameterless
+    summary, which lists exactly the same names and help lines."""
+    name = _invoked_name(argv)
+    commands = [c for c in typer_app.registered_commands if c.name == name]
+    groups = [g for g in typer_app.registered_groups if g.name == name]
+    if name is not None and len(commands) + len(groups) == 1:
+        typer_app.registered_commands = commands
+        typer_app.registered_groups = groups
+        return
+    if any(c.name is None for c in typer_app.registered_commands):
+        return  # a name derived from the function: leave Typer to it
+    typer_app.registered_commands = [_summary_only(c) for c in typer_app.registered_commands]
+    for group in typer_app.registered_groups:
+        if group.name is None or group.typer_instance is None:
+            continue
+        sub = group.typer_instance
+        if any(c.name is None for c in sub.registered_commands):
+            continue
+        sub.registered_commands = [_summary_only(c) for c in sub.registered_commands]
+
+
 def main() -> None:
+    import sys
+
+    _defer_typer_coercion()
+    _build_only_what_runs(app, sys.argv[1:])
+    if not sys.stdout.isatty():
+        # Plain help and usage errors for pipes and scripts: rich is only loaded for a terminal.
+        app.rich_markup_mode = None
     app(prog_name="crm")

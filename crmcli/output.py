@@ -57,6 +57,8 @@ def to_json(value: Any, indent: int | None = None) -> str:
 
 
 def cell_text(value: Any) -> str:
+    if type(value) is str:
+        return value
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -64,7 +66,9 @@ def cell_text(value: Any) -> str:
     if isinstance(value, Decimal):
         return format(value, "f")
     if isinstance(value, float):
-        return f"{value:.4g}" if abs(value) < 1e-3 and value else f"{value:,.2f}".rstrip("0").rstrip(".")
+        if abs(value) < 1e-3 and value:
+            return f"{value:.4g}"
+        return f"{value:,.2f}".rstrip("0").rstrip(".")
     if isinstance(value, list | tuple | set):
         return ", ".join(cell_text(v) for v in value)
     if isinstance(value, dict):
@@ -108,7 +112,8 @@ def is_terminal(stream=None) -> bool:
 
 
 def use_colour(stream=None) -> bool:
-    return is_terminal(stream) and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+    return (is_terminal(stream) and not os.environ.get("NO_COLOR")
+            and os.environ.get("TERM") != "dumb")
 
 
 def _columns_of(rows: Sequence[dict], columns: Sequence[str] | None) -> list[str]:
@@ -126,21 +131,27 @@ def _is_numeric(value: Any) -> bool:
 
 
 def _plain_table(rows: Sequence[dict], columns: list[str], headers: list[str]) -> str:
-    body = [[cell_text(row.get(c)).replace("\n", " ") for c in columns] for row in rows]
+    # Written for speed as well as looks: `crm due` on a large book prints tens of
+    # thousands of rows, and every cell passes through here once.
+    body = []
+    for row in rows:
+        line = [cell_text(row.get(c)) for c in columns]
+        body.append([t.replace("\n", " ") if "\n" in t else t for t in line])
     numeric = [bool(rows) and all(_is_numeric(r.get(c)) or r.get(c) is None for r in rows)
                for c in columns]
-    widths = [max([len(h)] + [_display_width(line[i]) for line in body])
-              for i, h in enumerate(headers)]
+    cell_widths = [[len(t) if t.isascii() else _display_width(t) for t in line]
+                   for line in body]
+    widths = [max([len(h)] + [w[i] for w in cell_widths]) for i, h in enumerate(headers)]
 
-    def fmt(cells: list[str]) -> str:
+    def fmt(cells: list[str], sizes: list[int]) -> str:
         parts = []
         for i, cell in enumerate(cells):
-            pad = widths[i] - _display_width(cell)
-            parts.append(" " * pad + cell if numeric[i] else cell + " " * pad)
+            pad = " " * (widths[i] - sizes[i])
+            parts.append(pad + cell if numeric[i] else cell + pad)
         return "  ".join(parts).rstrip()
 
-    lines = [fmt(headers), "  ".join("-" * w for w in widths)]
-    lines.extend(fmt(line) for line in body)
+    lines = [fmt(headers, [_display_width(h) for h in headers]), "  ".join("-" * w for w in widths)]
+    lines.extend(fmt(line, sizes) for line, sizes in zip(body, cell_widths, strict=True))
     return "\n".join(lines) + "\n"
 
 

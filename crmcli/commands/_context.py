@@ -48,11 +48,18 @@ def state() -> AppState:
 def get_config() -> Config:
     st = state()
     if st._config is None:
-        from crmcli import dates
+        import sys
+
         from crmcli.config import load_config
 
         st._config = load_config(st.config_option)
-        dates.set_timezone(st._config["timezone"])
+        zone = st._config["timezone"]
+        # No zone configured and the dates module not loaded yet: it starts out on the
+        # system zone already, so commands that never touch a date need not import it.
+        if zone is not None or "crmcli.dates" in sys.modules:
+            from crmcli import dates
+
+            dates.set_timezone(zone)
     return st._config
 
 

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import functools
 import os
-import sqlite3
 import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
 
 import typer
-
-from crmcli.config import ConfigError
-from crmcli.store.errors import CrmError
 
 
 def fail(message: str, hint: str | None = None, code: int = 1) -> NoReturn:
@@ -36,26 +32,6 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         except (typer.Exit, typer.Abort):
             raise
-        except CrmError as exc:
-            if debug_enabled():
-                raise
-            fail(str(exc), code=exc.exit_code)
-        except ConfigError as exc:
-            if debug_enabled():
-                raise
-            fail(str(exc))
-        except sqlite3.Error as exc:
-            if debug_enabled():
-                raise
-            from crmcli.store.store import _describe_db_error
-
-            fail(_describe_db_error(exc))
-        except ValueError as exc:
-            from crmcli.dates import DateError
-
-            if debug_enabled() or not isinstance(exc, DateError):
-                raise
-            fail(str(exc))
         except BrokenPipeError:
             # `crm ls | head` closes the pipe early; that is not an error.
             try:
@@ -66,13 +42,43 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except KeyboardInterrupt:
             sys.stderr.write("crm: interrupted\n")
             raise typer.Exit(130) from None
-        except OSError as exc:
-            if debug_enabled():
-                raise
-            where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
-            fail(f"{where}{exc.strerror or exc}")
+        except Exception as exc:
+            _fail_on(exc)
+            raise
 
     return wrapper
+
+
+def _fail_on(exc: Exception) -> None:
+    """fail() for a domain, config, database, date or OS error; return for anything else.
+
+    The error classes are imported here, on the way out, so that loading the command
+    modules (for `crm --help`, say) does not load the store.
+    """
+    import sqlite3
+
+    from crmcli.config import ConfigError
+    from crmcli.store.errors import CrmError
+
+    if debug_enabled():
+        return
+    if isinstance(exc, CrmError):
+        fail(str(exc), code=exc.exit_code)
+    if isinstance(exc, ConfigError):
+        fail(str(exc))
+    if isinstance(exc, sqlite3.Error):
+        from crmcli.store.store import _describe_db_error
+
+        fail(_describe_db_error(exc))
+    if isinstance(exc, ValueError):
+        from crmcli.dates import DateError
+
+        if isinstance(exc, DateError):
+            fail(str(exc))
+        return
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        fail(f"{where}{exc.strerror or exc}")
 
 
 def command(app: typer.Typer, name: str, **kwargs: Any) -> Callable[[Callable], Callable]:

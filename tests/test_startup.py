@@ -1,0 +1,203 @@
+"""Start-up stays light: what `crm` imports, checked in a fresh interpreter.
+
+A cron job or a script calls `crm` thousands of times, so the read path must not load
+modules it does not use (the metrics, mail and model code, numpy, scipy, sqlite_utils,
+pydantic, and rich or PyYAML when nothing needs them). Timings live in bench/; these
+tests look at sys.modules only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import crmcli.cli as cli
+
+# Never wanted on the read path.
+HEAVY = ("crmcli.metrics", "crmcli.metrics.bgnbd", "crmcli.metrics.segments", "crmcli.mail",
+         "crmcli.prediction", "numpy", "scipy", "sqlite_utils", "smtplib", "pandas",
+         "dateutil.parser", "tabulate")
+# Loaded only when they have something to do (a terminal to draw on, a config file to read,
+# a value that needs Pydantic's coercion).
+ON_DEMAND = ("rich", "yaml", "pydantic")
+
+PROBE = """
+import atexit, json, sys
+_path = sys.argv[1]
+def _dump():
+    with open(_path, "w") as f:
+        json.dump(sorted(sys.modules), f)
+atexit.register(_dump)
+sys.argv = ["crm"] + sys.argv[2:]
+from crmcli.cli import main
+main()
+"""
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({"CRM_DB": str(tmp_path / "crm.db"), "CRM_NOW": "2026-11-22T10:00:00+00:00",
+                "XDG_CONFIG_HOME": str(tmp_path / "xdg-config"),
+                "XDG_DATA_HOME": str(tmp_path / "xdg-data"), "TZ": "UTC"})
+    env.pop("CRM_CONFIG", None)
+    return env
+
+
+def run_crm(tmp_path: Path, *args: str, env: dict[str, str] | None = None):
+    """Run crm in a fresh interpreter (stdout a pipe); returns (result, modules loaded)."""
+    dump = tmp_path / "modules.json"
+    result = subprocess.run([sys.executable, "-c", PROBE, str(dump), *args],
+                            capture_output=True, text=True, env=env or _env(tmp_path),
+                            timeout=60)
+    return result, set(json.loads(dump.read_text()))
+
+
+def loaded(modules: set[str], names: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in modules if any(m == n or m.startswith(n + ".") for n in names))
+
+
+def test_importing_the_cli_loads_nothing_heavy(tmp_path):
+    code = "import crmcli.cli, json, sys; print(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=_env(tmp_path), check=True, timeout=60).stdout
+    modules = set(json.loads(out))
+    assert loaded(modules, HEAVY + ON_DEMAND) == []
+    # The store (and its SQL) is loaded by the commands that open it, not by the command list.
+    assert "crmcli.store.store" not in modules
+
+
+def test_due_on_an_empty_database_loads_nothing_heavy(tmp_path, store):
+    # `store` has created tmp_path/crm.db (creating a file runs the migrations, which
+    # use sqlite_utils; that happens once per file, not on every call).
+    result, modules = run_crm(tmp_path, "due")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    assert loaded(modules, HEAVY + ON_DEMAND) == []
+    assert "crmcli.store.store" in modules  # it really did open the database
+
+
+def test_read_commands_with_options_load_nothing_heavy(tmp_path):
+    env = _env(tmp_path)
+    for args in (("add", "王伟", "--email", "wang@example.cn", "--tag", "vip"),
+                 ("log", "王伟", "确认合同细节")):
+        subprocess.run([sys.executable, "-m", "crmcli", *args], env=env, check=True,
+                       capture_output=True, timeout=60)
+    # The card shows the client's revenue tier, from the (small, pure) segments module.
+    card_needs = ["crmcli.metrics", "crmcli.metrics.segments"]
+    for args, needed in ((("ls", "--tag", "vip", "-n", "5", "-f", "json"), []),
+                         (("show", "王伟"), card_needs),
+                         (("search", "合同"), []),
+                         (("due", "--within", "2w", "--json"), [])):
+        result, modules = run_crm(tmp_path, *args, env=env)
+        assert result.returncode == 0, (args, result.stderr)
+        assert result.stdout, args
+        assert loaded(modules, HEAVY + ON_DEMAND) == needed, args
+
+
+def test_help_on_a_pipe_is_plain_and_lists_every_command(tmp_path):
+    result, modules = run_crm(tmp_path, "--help")
+    assert result.returncode == 0
+    assert loaded(modules, HEAVY + ON_DEMAND) == []
+    assert "╭" not in result.stdout  # no rich panels when stdout is not a terminal
+    listed = result.stdout.split("Commands:", 1)[1]
+    names = {line.split()[0] for line in listed.splitlines() if line.strip()}
+    expected = {c.name for c in cli.app.registered_commands if not c.hidden}
+    expected |= {g.name for g in cli.app.registered_groups if not g.hidden}
+    assert names == expected
+
+
+def test_help_of_a_subcommand_and_an_unknown_command(tmp_path):
+    result, _ = run_crm(tmp_path, "ls", "--help")
+    assert result.returncode == 0
+    assert "--tag" in result.stdout and "Usage: crm ls" in result.stdout
+    result, _ = run_crm(tmp_path, "--db", str(tmp_path / "x.db"), "lss")
+    assert result.returncode == 2
+    assert "No such command 'lss'" in result.stderr
+
+
+def test_bad_option_values_get_typers_own_messages(tmp_path):
+    result, _ = run_crm(tmp_path, "ls", "-n", "0")
+    assert result.returncode == 2
+    assert "Invalid value for '--limit' / '-n'" in result.stderr
+    result, _ = run_crm(tmp_path, "ls", "-f", "xml")
+    assert result.returncode == 2
+    assert "'xml' is not one of" in result.stderr
+
+
+def test_yaml_is_read_when_a_config_file_exists(tmp_path):
+    env = _env(tmp_path)
+    config = tmp_path / "xdg-config" / "crmcli" / "config.yaml"
+    config.parent.mkdir(parents=True)
+    config.write_text("output:\n  format: json\n")
+    result, modules = run_crm(tmp_path, "due", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "[]\n"  # the config was honoured
+    assert "yaml" in modules
+
+
+def test_whole_process_output_matches_in_process_output(tmp_path, crm):
+    crm("add", "Amelia Hart", "--email", "amelia@example.com", "--tag", "vip", "--tag", "smb")
+    crm("add", "佐藤 花子", "--tag", "vip")
+    crm("add", "Lucas Moreau", "--tag", "smb")
+    env = _env(tmp_path)
+    env["CRM_CONFIG"] = str(tmp_path / "config.yaml")
+    for args in (("ls", "--tag", "vip", "--tag", "smb", "-f", "csv"),
+                 ("ls", "--tag", "vip", "--sort", "id", "--desc", "-n", "1", "--json"),
+                 ("ls", "-f", "MARKDOWN", "--limit", "2")):
+        result, _ = run_crm(tmp_path, *args, env=env)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == crm(*args).stdout, args
+
+
+# Typer (0.29) coerces option values with Pydantic; crm answers the plain cases itself
+# to avoid importing Pydantic. The answers must be exactly Typer's.
+CASES = ("5", "0", "12", "007", "-3", " 4", "1.5", "", "json", "JSON", "Json", "csv", "xml",
+         "vip", "王伟", 5, 0, 2.5, True, ("a", "b"), ["x"], ())
+
+
+def _all_params():
+    import typer.main
+
+    def walk(command, path):
+        for param in command.params:
+            if hasattr(param, "type_descriptor"):
+                yield path, command, param
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from walk(sub, (*path, name))
+
+    yield from walk(typer.main.get_command(cli.app), ("crm",))
+
+
+@pytest.mark.parametrize("value", CASES, ids=repr)
+def test_plain_coercion_agrees_with_typer(value):
+    from typer import _click
+    from typer._coercion import build_runtime_param
+
+    checked = 0
+    for path, command, param in _all_params():
+        ctx = _click.Context(command, info_name=path[-1])
+        plain = cli._plain_coercion(param.type_descriptor, value, ctx)
+        if plain is cli._UNSURE:
+            continue
+        real = build_runtime_param(param.type_descriptor)
+        try:
+            expected = real._coerce_value(value, param=param, ctx=ctx)
+        except Exception as exc:  # Typer rejects it: crm must have left it to Typer
+            pytest.fail(f"{path} {param.name}: crm accepted {value!r} as {plain!r}, "
+                        f"Typer says {exc}")
+        assert plain == expected and type(plain) is type(expected), (path, param.name)
+        checked += 1
+    if value in ("5", "json", "vip", 5):
+        assert checked > 0  # the fast path is really taken for the common cases
+
+
+def test_root_options_are_skipped_when_finding_the_command():
+    assert cli._invoked_name(["--db", "x.db", "--debug", "due", "-n", "3"]) == "due"
+    assert cli._invoked_name(["--config=c.yaml", "show", "Acme"]) == "show"
+    assert cli._invoked_name(["--help"]) is None
+    assert cli._invoked_name([]) is None
