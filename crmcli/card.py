@@ -71,6 +71,9 @@ def _value(store, client: dict) -> dict[str, Any]:
 
 def _prediction(store, client: dict) -> dict[str, Any]:
     """P(alive) and predicted CLV from the latest saved BG/NBD fit, when there is one."""
+    # Most books never fit a model: don't load the model code to find that out.
+    if store.latest_model_fit("bgnbd") is None:
+        return {}
     from crmcli.prediction import card_prediction
 
     prediction = card_prediction(store, store.config, client)

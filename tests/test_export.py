@@ -57,6 +57,13 @@ def test_json_export_writes_money_as_exact_numbers(crm, book):
     assert json.loads(out)[0]["currency"] == "EUR"
 
 
+def test_json_flag_is_the_json_format(crm, book):
+    assert crm("export", "deals", "--json").stdout == crm("export", "deals", "-f", "json").stdout
+    result = crm("export", "deals", "--json", "--format", "csv", ok=False)
+    assert result.exit_code == 2
+    assert result.stderr == "crm: error: --json and --format csv disagree: give one of them\n"
+
+
 def test_ndjson_and_tsv_exports(crm, book):
     lines = crm("export", "clients", "--format", "ndjson").stdout.splitlines()
     assert [json.loads(line)["name"] for line in lines] == ["Acme", "=cmd|' /C calc'!A0"]

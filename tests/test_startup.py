@@ -87,8 +87,10 @@ def test_read_commands_with_options_load_nothing_heavy(tmp_path):
                  ("log", "王伟", "确认合同细节")):
         subprocess.run([sys.executable, "-m", "crmcli", *args], env=env, check=True,
                        capture_output=True, timeout=60)
-    # The card shows the client's revenue tier, from the (small, pure) segments module.
-    card_needs = ["crmcli.metrics", "crmcli.metrics.segments"]
+    # The card shows the client's tier, lifecycle status and CLV, from the small, pure
+    # metrics modules that compute them (no numpy, no model code).
+    card_needs = ["crmcli.metrics", "crmcli.metrics.clv", "crmcli.metrics.lifecycle",
+                  "crmcli.metrics.periods", "crmcli.metrics.retention", "crmcli.metrics.segments"]
     for args, needed in ((("ls", "--tag", "vip", "-n", "5", "-f", "json"), []),
                          (("show", "王伟"), card_needs),
                          (("search", "合同"), []),

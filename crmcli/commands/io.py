@@ -182,9 +182,15 @@ def export_cmd(
     output: Annotated[str | None, typer.Option("--output", "-o", metavar="FILE|DIR",
                                                help="Write here instead of stdout (a "
                                                     "directory for all).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
 ) -> None:
     """Export every record of a kind (streamed); crm import reads it back unchanged."""
     from crmcli import exporter
+
+    if as_json:
+        if fmt is not None and fmt.lower() != "json":
+            fail(f"--json and --format {fmt} disagree: give one of them", code=2)
+        fmt = "json"
 
     if fmt is None and output and kind != "all":
         fmt = exporter.EXTENSIONS.get(Path(output).suffix.lower().lstrip("."))
