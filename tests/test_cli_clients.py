@@ -176,7 +176,7 @@ def test_ls_filters_sort_and_limit(crm):
 
 def test_ls_rejects_unknown_sort(crm):
     result = crm("ls", "--sort", "colour", ok=False)
-    assert result.exit_code == 1 and "--sort 'colour': must be one of" in result.stderr
+    assert result.exit_code == 2 and "--sort 'colour': must be one of" in result.stderr
 
 
 def test_empty_ls_prints_nothing_in_table_and_empty_array_in_json(crm):
@@ -251,6 +251,13 @@ def test_show_in_every_format(crm, fmt):
         assert "a@acme.test" in out
         assert "region" in out and "EU" in out
         assert "Jane Doe" in out and "Stage history" in out
+
+
+def test_card_title_is_underlined_to_its_width_on_screen(crm):
+    add(crm, "王伟")
+    lines = crm("show", "王伟").stdout.splitlines()
+    # "王伟 (#1)": two wide characters (2 columns each) and five narrow ones.
+    assert lines[:2] == ["王伟 (#1)", "=" * 9]
 
 
 def test_search_finds_latin_and_cjk_text(crm):

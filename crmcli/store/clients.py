@@ -7,7 +7,7 @@ from typing import Any
 
 from crmcli.store import validate
 from crmcli.store.errors import (AmbiguousClient, ClientNotFound, CrmError, NotFound,
-                                 UnknownStage, ValidationError)
+                                 UnknownStage, UsageError, ValidationError)
 from crmcli.store.store import utc_now_iso
 
 CLIENT_FIELDS = ("name", "company", "email", "phone", "industry", "size", "owner", "source",
@@ -287,7 +287,7 @@ class ClientsMixin:
             where.append(f"c.id IN ({', '.join('?' * len(ids))})")
             params.extend(ids)
         if sort not in SORTS:
-            raise ValidationError("--sort", sort, f"must be one of {', '.join(SORTS)}")
+            raise UsageError(f"--sort {sort!r}: must be one of {', '.join(SORTS)}")
         order = SORTS[sort] + (" DESC" if descending else "")
         sql = ("SELECT c.*, (SELECT group_concat(tag, ',') FROM (SELECT tag FROM tags "
                "WHERE client_id = c.id ORDER BY tag)) AS tags FROM clients c")
