@@ -108,7 +108,7 @@ def _localise(rows: list[dict]) -> list[dict]:
 
 
 def render_card(card: dict[str, Any], fmt: str, out=None) -> None:
-    from crmcli.output import emit, emit_record, to_json
+    from crmcli.output import display_width, emit, emit_record, to_json
 
     out = out or sys.stdout
     if fmt == "json":
@@ -130,7 +130,7 @@ def render_card(card: dict[str, Any], fmt: str, out=None) -> None:
     heading = (lambda text: f"## {text}\n\n") if fmt == "markdown" else (lambda text: f"{text}\n")
     out.write(("# " if fmt == "markdown" else "") + title + "\n")
     if fmt != "markdown":
-        out.write("=" * len(title) + "\n")
+        out.write("=" * display_width(title) + "\n")
     lines = []
     for key in ("company", "email", "phone", "industry", "size", "owner", "source", "stage",
                 "external_id", "status"):

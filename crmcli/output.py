@@ -139,7 +139,7 @@ def _plain_table(rows: Sequence[dict], columns: list[str], headers: list[str]) -
         body.append([t.replace("\n", " ") if "\n" in t else t for t in line])
     numeric = [bool(rows) and all(_is_numeric(r.get(c)) or r.get(c) is None for r in rows)
                for c in columns]
-    cell_widths = [[len(t) if t.isascii() else _display_width(t) for t in line]
+    cell_widths = [[len(t) if t.isascii() else display_width(t) for t in line]
                    for line in body]
     widths = [max([len(h)] + [w[i] for w in cell_widths]) for i, h in enumerate(headers)]
 
@@ -150,12 +150,12 @@ def _plain_table(rows: Sequence[dict], columns: list[str], headers: list[str]) -
             parts.append(pad + cell if numeric[i] else cell + pad)
         return "  ".join(parts).rstrip()
 
-    lines = [fmt(headers, [_display_width(h) for h in headers]), "  ".join("-" * w for w in widths)]
+    lines = [fmt(headers, [display_width(h) for h in headers]), "  ".join("-" * w for w in widths)]
     lines.extend(fmt(line, sizes) for line, sizes in zip(body, cell_widths, strict=True))
     return "\n".join(lines) + "\n"
 
 
-def _display_width(text: str) -> int:
+def display_width(text: str) -> int:
     """Terminal cell width: East Asian wide characters take two columns."""
     if text.isascii():
         return len(text)
