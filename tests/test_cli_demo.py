@@ -78,12 +78,15 @@ def test_demo_has_overdue_follow_ups_and_stale_clients(demo, crm):
     assert "Old Mill Furniture" not in {r["client"] for r in rows}  # archived
 
 
-def test_demo_prints_the_due_list_a_card_and_the_board(demo):
+def test_demo_prints_the_due_list_a_card_the_board_and_the_summary(demo):
     db, result = demo
     out = result.stdout
     assert "crm due" in out and "overdue" in out and "no contact for" in out
     assert "crm show 王伟" in out and "Recent timeline" in out and "Open follow-ups" in out
     assert "crm stage" in out and "negotiation" in out
+    summary = out.split("== crm report summary", 1)[1]
+    assert "Overview" in summary and "revenue_12m" in summary
+    assert "Won revenue by month" in summary and "At-risk clients" in summary
     assert str(db) in result.stderr
     assert "crm --db" in result.stderr
 

@@ -53,7 +53,7 @@ def run_demo(
                                                               "the path.")] = False,
 ) -> None:
     """Build a realistic demo book of business in a scratch database and show what `crm`
-    does with it: the due list, a client card and the pipeline board."""
+    does with it: the due list, a client card, the pipeline board and the summary report."""
     from crmcli import dates
     from crmcli.store import CrmStore
 
@@ -76,6 +76,7 @@ def run_demo(
             return
         from crmcli.card import build_card, render_card
         from crmcli.commands.due import render_due
+        from crmcli.commands.report import render_summary, summary_data
         from crmcli.commands.stage import render_board
         from crmcli.due import compute_due
 
@@ -90,13 +91,16 @@ def run_demo(
         render_card(build_card(store, featured), "table")
         _heading("crm stage — the pipeline board")
         render_board(store.pipeline_board(), "table")
+        _heading("crm report summary — how the book of business is doing")
+        render_summary(summary_data(store, config), "table")
     quoted = str(target) if " " not in str(target) else f"'{target}'"
     message("")
     message("Explore the demo (it is a normal crm database):")
     for example in (f"crm --db {quoted} due", f"crm --db {quoted} ls --tag vip",
                     f"crm --db {quoted} show 김민준", f"crm --db {quoted} search 报价",
                     f"crm --db {quoted} deals --status open",
-                    f"crm --db {quoted} report summary"):
+                    f"crm --db {quoted} report retention --period quarter",
+                    f"crm --db {quoted} report cohorts"):
         message(f"  {example}")
     if not named:
         message("(a scratch file: delete its folder when done; your own database was not "

@@ -195,10 +195,12 @@ def _horizon_months(text: str) -> int:
 
 def summary(fmt: FormatOption = None, as_json: JsonOption = False) -> None:
     """The dashboard: clients by stage and status, revenue by month, due, NPS, response, risk."""
+    render_summary(summary_data(get_store(), get_config()), output_format(fmt, as_json))
+
+
+def render_summary(data: dict, fmt_name: str) -> None:
     from crmcli.report_render import emit_sections
 
-    data = _summary_data(get_store(), get_config())
-    fmt_name = output_format(fmt, as_json)
     if fmt_name == "table":
         from crmcli.report_render import bar, sparkline
 
@@ -220,23 +222,14 @@ def summary(fmt: FormatOption = None, as_json: JsonOption = False) -> None:
                           "at_risk": "At-risk clients (revenue at stake)"})
 
 
-def _optional(module: str, name: str, store, config) -> dict | None:
-    """A summary from another metrics module, None until that module exists."""
-    import importlib
-
-    try:
-        fn = getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        return None
-    return fn(store, config)
-
-
-def _summary_data(store, config) -> dict:
+def summary_data(store, config) -> dict:
     from decimal import Decimal
 
     from crmcli import dates
     from crmcli.due import compute_due
     from crmcli.metrics import lifecycle, periods
+    from crmcli.metrics.nps import nps_summary
+    from crmcli.metrics.response import response_summary
 
     today = dates.today()
     currency = config.get("currency") or "USD"
@@ -252,8 +245,8 @@ def _summary_data(store, config) -> dict:
     live = store.live_client_count()
     risky = lifecycle.at_risk(life)
     due = compute_due(store, config)
-    nps = _optional("crmcli.metrics.nps", "nps_summary", store, config) or {}
-    response = _optional("crmcli.metrics.response", "response_summary", store, config) or {}
+    nps = nps_summary(store, config)
+    response = response_summary(store, config)
     order = {s: n for n, s in enumerate(config.pipeline)}
     stages = sorted(store.clients_by_stage(),
                     key=lambda r: (r["stage"] is None, order.get(r["stage"], len(order)),
