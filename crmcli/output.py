@@ -130,6 +130,24 @@ def _is_numeric(value: Any) -> bool:
     return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
 
 
+def _align_decimals(rows: list[dict], columns: list[str]) -> list[dict]:
+    """For the eye only: a column of exact amounts shows one number of decimal places
+    (51300 beside 117049.00 becomes 51300.00). The value is unchanged; machine formats
+    keep each amount exactly as stored."""
+    candidates = [c for c in columns if rows and isinstance(rows[0].get(c), Decimal)]
+    places = {}
+    for col in candidates:
+        values = [r.get(col) for r in rows]
+        if all(isinstance(v, Decimal) and v.is_finite() or v is None for v in values):
+            most = max((-v.as_tuple().exponent for v in values if v is not None), default=0)
+            if most > 0:
+                places[col] = Decimal(1).scaleb(-most)
+    if not places:
+        return rows
+    return [{**r, **{c: r[c].quantize(q) for c, q in places.items() if r.get(c) is not None}}
+            for r in rows]
+
+
 def _plain_table(rows: Sequence[dict], columns: list[str], headers: list[str]) -> str:
     # Written for speed as well as looks: `crm due` on a large book prints tens of
     # thousands of rows, and every cell passes through here once.
@@ -239,6 +257,7 @@ def emit(rows: Iterable[dict], fmt: str = "table", *, columns: Sequence[str] | N
     heads = list(headers) if headers else cols
     if not rows and fmt == "table":
         return
+    rows = _align_decimals(rows, cols)
     if fmt == "markdown":
         out.write(_markdown(rows, cols, heads))
     elif is_terminal(out):

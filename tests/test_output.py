@@ -64,6 +64,24 @@ def test_plain_table_aligns_wide_characters_and_numbers():
                    " 2  王伟  1000.10\n")
 
 
+def test_tables_show_a_column_of_amounts_with_one_number_of_decimals():
+    rows = [{"month": "2026-05", "revenue": Decimal("51300")},
+            {"month": "2026-06", "revenue": Decimal("117049.5")},
+            {"month": "2026-07", "revenue": Decimal("19.99")},
+            {"month": "2026-08", "revenue": None}]
+    assert render("table", rows) == ("month      revenue\n"
+                                     "-------  ---------\n"
+                                     "2026-05   51300.00\n"
+                                     "2026-06  117049.50\n"
+                                     "2026-07      19.99\n"
+                                     "2026-08\n")
+    assert render("markdown", rows).splitlines()[2] == "| 2026-05 | 51300.00 |"
+    # the machine formats keep every amount exactly as stored
+    assert [r["revenue"] for r in json.loads(render("json", rows))] == [51300, 117049.5, 19.99,
+                                                                         None]
+    assert render("csv", rows).splitlines()[1:3] == ["2026-05,51300", "2026-06,117049.5"]
+
+
 def test_markdown_table():
     out = render("markdown", columns=["name", "amount"])
     assert out.splitlines() == ["| name | amount |", "| --- | ---: |", "| Acme | 19.99 |",
