@@ -4,7 +4,7 @@
   is returned in the configured zone (``set_timezone``; default: the system zone).
 - Instants are stored as UTC ``YYYY-MM-DDTHH:MM:SSZ`` (``to_utc_iso`` / ``from_utc_iso``) and
   shown as local ``YYYY-MM-DD HH:MM`` (``format_local``).
-- ``parse_when`` reads the WHEN grammar (see ``WHEN_FORMS`` and docs/readme/dates.md) and
+- ``parse_when`` reads the WHEN grammar (see ``WHEN_FORMS`` and the README's Dates section) and
   returns a ``date``, or an aware ``datetime`` when the text includes a time of day.
 - ``parse_every`` turns ``--every`` text into an RRULE string (no ``RRULE:`` prefix);
   ``next_occurrence`` steps a series, clamping monthly/yearly rules to the month end through

@@ -89,3 +89,20 @@ def test_config_example_lists_every_config_key():
     for dotted in keys(DEFAULTS):
         leaf = dotted.rsplit(".", 1)[-1]
         assert re.search(rf"^\s*#?\s*{re.escape(leaf)}:", text, re.M), dotted
+
+
+def test_readme_documents_every_config_key():
+    from crmcli.config import DEFAULTS
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Configuration", 1)[1]
+
+    def keys(mapping, prefix=""):
+        for key, value in mapping.items():
+            if isinstance(value, dict) and value:
+                yield from keys(value, f"{prefix}{key}.")
+            else:
+                yield f"{prefix}{key}"
+
+    missing = [dotted for dotted in keys(DEFAULTS) if f"`{dotted}`" not in section]
+    assert missing == []
