@@ -41,6 +41,15 @@ def _commands():
 COMMANDS = _commands()
 
 
+def config_keys(mapping, prefix=""):
+    """Every dotted key of the config defaults (the leaves)."""
+    for key, value in mapping.items():
+        if isinstance(value, dict) and value:
+            yield from config_keys(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}"
+
+
 def test_the_surface_has_the_commands_of_the_spec():
     names = {name for name, _ in COMMANDS}
     for expected in ["add", "edit", "show", "ls", "search", "rm", "merge", "contact add",
@@ -78,15 +87,7 @@ def test_config_example_lists_every_config_key():
     from crmcli.config import DEFAULTS
 
     text = (ROOT / "config.example.yaml").read_text(encoding="utf-8")
-
-    def keys(mapping, prefix=""):
-        for key, value in mapping.items():
-            if isinstance(value, dict) and value:
-                yield from keys(value, f"{prefix}{key}.")
-            else:
-                yield f"{prefix}{key}"
-
-    for dotted in keys(DEFAULTS):
+    for dotted in config_keys(DEFAULTS):
         leaf = dotted.rsplit(".", 1)[-1]
         assert re.search(rf"^\s*#?\s*{re.escape(leaf)}:", text, re.M), dotted
 
@@ -96,13 +97,5 @@ def test_readme_documents_every_config_key():
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Configuration", 1)[1]
-
-    def keys(mapping, prefix=""):
-        for key, value in mapping.items():
-            if isinstance(value, dict) and value:
-                yield from keys(value, f"{prefix}{key}.")
-            else:
-                yield f"{prefix}{key}"
-
-    missing = [dotted for dotted in keys(DEFAULTS) if f"`{dotted}`" not in section]
+    missing = [dotted for dotted in config_keys(DEFAULTS) if f"`{dotted}`" not in section]
     assert missing == []
