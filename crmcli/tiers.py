@@ -1,7 +1,7 @@
 """Revenue tiers of the live book, for `crm ls --tier`, the client card and cadence rules.
 
 A/B/C by cumulative share of won revenue in the configured currency (see
-crmcli.metrics.segments.abc_tiers); clients without such revenue are C.
+crmcli.metrics.segments.abc_tiers and tier_of_client); clients without such revenue are C.
 """
 
 from __future__ import annotations
@@ -12,13 +12,14 @@ TIERS = ("A", "B", "C")
 
 
 def tiers_by_client(store) -> dict[int, str]:
-    from crmcli.metrics.segments import abc_tiers
+    """{client_id: 'A' | 'B' | 'C'} for every live client."""
+    from crmcli.metrics.segments import tier_of_client
 
     cfg = store.config
-    revenue = {cid: r["revenue"] for cid, r in store.client_revenue(cfg["currency"]).items()}
-    rows = abc_tiers(revenue, store.live_client_ids(), cfg.get("tiers.a_share", 0.8),
-                     cfg.get("tiers.b_share", 0.95))
-    return {row.client_id: row.tier for row in rows}
+    units = {r["client_id"]: r["units"]
+             for r in store.won_by_client(cfg["currency"], names=False)}
+    return tier_of_client(units, store.live_client_ids(), cfg.get("tiers.a_share", 0.8),
+                          cfg.get("tiers.b_share", 0.95))
 
 
 def check_tier(tier: str, option: str = "--tier") -> str:

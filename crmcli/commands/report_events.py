@@ -23,6 +23,14 @@ PENDING_COLUMNS = ["id", "client", "channel", "kind", "at", "age_days", "summary
 BAR = "█"
 
 
+def _shown(rows: list[dict], fmt: str, percent: tuple[str, ...]) -> list[dict]:
+    """For the text tables only: the percent fields with a % sign (0.3 -> '0.3%'); the
+    machine formats keep plain numbers."""
+    if fmt not in ("table", "markdown"):
+        return rows
+    return [{**r, **{k: f"{r[k]:g}%" for k in percent if r.get(k) is not None}} for r in rows]
+
+
 def _bar(value: float | None, top: float, width: int = 20) -> str:
     if not value or not top:
         return ""
@@ -47,11 +55,14 @@ def report_response(
     """Response time: inbound to the next outbound reply (count, median, p90, share within
     the SLA); awaiting-reply list with ages."""
     from crmcli.metrics import response
+    from crmcli.store.errors import UsageError
 
     store, config = get_store(), get_config()
     kind_name = (kind or "response").strip().lower()
     by_name = by.strip().lower() if by else None
     fmt_name = output_format(fmt, as_json)
+    if awaiting and by:
+        raise UsageError("--by groups the report, --awaiting lists the items: choose one")
     if awaiting:
         rows = response.pending_list(store, kind=kind_name, since=since, until=until,
                                      limit=limit)
@@ -60,7 +71,14 @@ def report_response(
         return
     rows = response.response_report(store, config, by=by_name, kind=kind_name, since=since,
                                      until=until)
-    emit(rows[:limit] if limit else rows, fmt_name)
+    columns = [*([by_name] if by_name else []),
+               *response.FIELDS["complaint" if kind_name == "complaint" else "response"]]
+    what = ("Complaint handling time (complaint to resolution" if kind_name == "complaint"
+            else "Response time (inbound to the next outbound reply")
+    title = (f"{what}; SLA {config.get('response.sla_hours', 24.0):g} h)"
+             + (f" by {by_name}" if by_name else ""))
+    emit(_shown(rows[:limit] if limit else rows, fmt_name, ("within_sla",)), fmt_name,
+         columns=columns, title=title)
     if fmt_name == "table":
         pending = response.pending_list(store, kind=kind_name, since=since, until=until,
                                         limit=AWAITING_SHOWN)
@@ -87,12 +105,14 @@ def report_nps(
 
     rows = nps_report(get_store(), period=period, since=since, until=until)
     fmt_name = output_format(fmt, as_json)
+    title = "Net Promoter Score (each client's latest score)" + (
+        f" by {period.strip().lower()}" if period else "")
     if fmt_name == "table" and period:
         for row in rows:
             row["trend"] = ("-" if (row["nps"] or 0) < 0 else "") + _bar(row["nps"], 100)
-        emit(rows, fmt_name, columns=[*FIELDS, "trend"])
-        return
-    emit(rows, fmt_name, columns=FIELDS)
+    shown = _shown(rows, fmt_name, ("promoters_pct", "passives_pct", "detractors_pct"))
+    emit(shown, fmt_name, columns=[*FIELDS, "trend"] if fmt_name == "table" and period
+         else FIELDS, title=title)
 
 
 def report_funnel(fmt: FormatOption = None, as_json: JsonOption = False) -> None:
@@ -106,9 +126,10 @@ def report_funnel(fmt: FormatOption = None, as_json: JsonOption = False) -> None
         top = max((r["reached"] for r in rows), default=0)
         for row in rows:
             row["bar"] = _bar(row["reached"], top)
-        emit(rows, fmt_name, columns=[*FIELDS, "bar"])
+        emit(_shown(rows, fmt_name, ("conversion", "win_rate")), fmt_name,
+             columns=[*FIELDS, "bar"], title="Pipeline funnel")
         return
-    emit(rows, fmt_name, columns=FIELDS)
+    emit(_shown(rows, fmt_name, ("conversion", "win_rate")), fmt_name, columns=FIELDS)
 
 
 CLIENT_FIELDS = ["client_id", "name", "owner", "recency_days", "frequency", "monetary", "r",
@@ -151,16 +172,19 @@ def report_segments(
 
         wanted_tier = check_tier(tier)
     store, config = get_store(), get_config()
-    rfm, tier_rows = seg.book_segments(store, config)
+    rfm, tier_of = seg.book_segments(store, config)
     _warn_other_currencies(store, config["currency"])
     fmt_name = output_format(fmt, as_json)
+    currency = config["currency"]
     if tiers:
-        emit(seg.tier_summary(tier_rows), fmt_name)
+        emit(_shown(seg.tier_totals(tier_of, {r.client_id: r.monetary for r in rfm}),
+                    fmt_name, ("client_share", "revenue_share")), fmt_name,
+             title=f"A/B/C tiers by cumulative share of won revenue ({currency})")
         return
     if not clients:
-        emit(seg.segment_summary(rfm), fmt_name)
+        emit(_shown(seg.segment_summary(rfm), fmt_name, ("share",)), fmt_name,
+             title=f"RFM segments (clients with won deals in {currency})")
         return
-    tier_of = {t.client_id: t.tier for t in tier_rows}
     rows = []
     for r in sorted(rfm, key=lambda r: (-r.monetary, r.client_id)):
         if wanted_segment and r.segment != wanted_segment:
@@ -173,7 +197,7 @@ def report_segments(
                      "segment": r.segment, "tier": tier_of.get(r.client_id, "C")})
         if limit and len(rows) >= limit:
             break
-    emit(rows, fmt_name, columns=CLIENT_FIELDS)
+    emit(rows, fmt_name, columns=CLIENT_FIELDS, title=f"Clients by RFM score ({currency})")
 
 
 def _warn_other_currencies(store, currency: str) -> None:

@@ -45,6 +45,8 @@ def nps_report(store, *, period: str | None = None, since: str | None = None,
         label = "all" if not (since or until) else f"{since or ''}..{until or ''}"
         return [{"period": label, **nps_row(*_counts(row))}]
     unit = periods.check_unit(period)
+    if since and until:
+        time_window(since, until)  # --since after --until is an error, even in one period
     win = periods.window(unit, since, until)
     months = periods.MONTHS[unit]
     first_m, last_m = win.first * months, (win.last + 1) * months - 1

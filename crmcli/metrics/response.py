@@ -28,6 +28,9 @@ from crmcli.store.errors import UsageError
 
 BY = ("channel", "owner", "month")
 KINDS = ("response", "complaint")
+# The fields of a report row (after the `by` key when grouped), per kind.
+FIELDS = {kind: ["count", pending, "median_hours", "p90_hours", "within_sla", "sla_hours"]
+          for kind, pending in (("response", "awaiting"), ("complaint", "unresolved"))}
 ALL_TIME = ("", "9999")  # UTC text bounds that hold every stored time
 
 
@@ -105,8 +108,8 @@ def _row(stats: dict, kind: str, sla_hours: float) -> dict:
     pending = "unresolved" if kind == "complaint" else "awaiting"
     n = stats["count"]
     decided = n + stats["late_pending"]
-    med = interpolate(stats["median_lo"], stats["median_hi"], n, 1, 2)
-    p90 = interpolate(stats["p90_lo"], stats["p90_hi"], n, 9, 10)
+    med = quantile(stats["secs"], Fraction(1, 2))
+    p90 = quantile(stats["secs"], Fraction(9, 10))
     return {"count": n, pending: stats["pending"],
             "median_hours": None if med is None else round(med / 3600, 2),
             "p90_hours": None if p90 is None else round(p90 / 3600, 2),
@@ -131,7 +134,7 @@ def response_report(store, config, *, by: str | None = None, kind: str = "respon
                                  sla_seconds=round(float(sla_hours) * 3600), by=by, mm=mm)
     if not stats and by is None:
         stats = [{"grp": None, "count": 0, "pending": 0, "within": 0, "late_pending": 0,
-                  "median_lo": None, "median_hi": None, "p90_lo": None, "p90_hi": None}]
+                  "secs": []}]
     rows = []
     for s in stats:
         row = _row(s, kind, sla_hours)
@@ -147,10 +150,10 @@ def pending_list(store, *, kind: str = "response", since: str | None = None,
 
     _check(kind, None)
     lo, hi = time_window(since, until)
-    now = dates.now()
     rows = []
-    for r in store.pending_events(kind, since=lo, until=hi, limit=limit):
-        age = (now - dates.from_utc_iso(r["at"])).total_seconds() / 3600
+    for r in store.pending_events(kind, since=lo, until=hi, now=dates.to_utc_iso(dates.now()),
+                                  limit=limit):
+        age = r["age_secs"] / 3600
         rows.append({"id": r["id"], "client_id": r["client_id"], "client": r["client"],
                      "owner": r["owner"], "channel": r["channel"], "kind": r["kind"],
                      "at": r["at"], "age_hours": round(age, 2), "age_days": round(age / 24, 1),

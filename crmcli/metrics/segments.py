@@ -1,13 +1,14 @@
 """Segments: RFM scores with named segments, and A/B/C revenue tiers.
 
 RFM is computed over won deals in the configured currency, for live clients with at least
-one such deal: recency = whole days since the last one, frequency = their number,
-monetary = their total. Each becomes a score 1-5 by quintile among those clients, with
-ties sharing a score: a client's *mid-rank percentile* is p = (clients with a worse value
-+ half the clients with the same value) / clients, and its score is 1 + floor(5p) —
-integer arithmetic, 1 + (5 * (2 * worse + same)) // (2 * n). Five distinct values score
-1..5; a lone client (or a value everyone shares) scores 3. Fewer days is better for
-recency, more is better for frequency and monetary.
+one such deal: recency = local calendar days from the day of the last one to today (as
+the lifecycle's days_since), frequency = their number, monetary = their total. Each
+becomes a score 1-5 by quintile among those clients, with ties sharing a score: a
+client's *mid-rank percentile* is p = (clients with a worse value + half the clients with
+the same value) / clients, and its score is 1 + floor(5p) — integer arithmetic,
+1 + (5 * (2 * worse + same)) // (2 * n). Five distinct values score 1..5; a lone client
+(or a value everyone shares) scores 3. Fewer days is better for recency, more is better
+for frequency and monetary.
 
 The named segment comes from the R and F scores (the usual R-F grid; M is reported
 beside it), see SEGMENTS.
@@ -19,6 +20,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from fractions import Fraction
 
 # (name, recency scores, frequency scores), in report order; together they cover all
 # 25 (R, F) pairs exactly once.
@@ -37,11 +39,14 @@ SEGMENTS: list[tuple[str, str, str]] = [
 SEGMENT_NAMES = [name for name, _, _ in SEGMENTS]
 
 
+_SEGMENT_OF = {(int(r), int(f)): name for name, rs, fs in SEGMENTS for r in rs for f in fs}
+
+
 def segment_of(r: int, f: int) -> str:
-    for name, rs, fs in SEGMENTS:
-        if str(r) in rs and str(f) in fs:
-            return name
-    raise ValueError(f"no segment for R={r} F={f}")
+    try:
+        return _SEGMENT_OF[(r, f)]
+    except KeyError:
+        raise ValueError(f"no segment for R={r} F={f}") from None
 
 
 def quintile_scores(values: list) -> list[int]:
@@ -76,15 +81,28 @@ class RfmRow:
         return f"{self.r}{self.f}{self.m}"
 
 
+def _local_days_ago(today, zone, utc_iso: str) -> int:
+    """Local calendar days from the day of a stored UTC time to today (0 for later)."""
+    from datetime import UTC
+
+    when = datetime.fromisoformat(utc_iso.replace("Z", "+00:00"))
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0, (today - when.astimezone(zone).date()).days)
+
+
 def rfm_scores(inputs: list[dict], now: datetime) -> list[RfmRow]:
     """inputs: per client client_id, name, owner, deals, revenue (Decimal), last_at (UTC
-    text or datetime); now: an aware datetime. Returns one RfmRow per input, same order."""
+    text); now: an aware datetime (its local date is today). Returns one RfmRow per input,
+    same order."""
     from crmcli import dates
 
-    recency = [max(0, (now - dates.from_utc_iso(row["last_at"])).days) for row in inputs]
+    zone = dates.zone()
+    today = now.astimezone(zone).date()
+    recency = [_local_days_ago(today, zone, row["last_at"]) for row in inputs]
     r = quintile_scores([-d for d in recency])
     f = quintile_scores([row["deals"] for row in inputs])
-    m = quintile_scores([row["revenue"] for row in inputs])
+    m = quintile_scores([row.get("units", row["revenue"]) for row in inputs])
     return [RfmRow(row["client_id"], row.get("name", ""), row.get("owner"), recency[i],
                    row["deals"], row["revenue"], r[i], f[i], m[i], segment_of(r[i], f[i]))
             for i, row in enumerate(inputs)]
@@ -99,6 +117,36 @@ class TierRow:
     tier: str
 
 
+def _ratio(share: float) -> Fraction:
+    """A configured share (0.8) as the exact fraction it was written as (4/5)."""
+    return Fraction(str(share))
+
+
+def tier_of_client(revenues: dict[int, Decimal | int], client_ids: list[int],
+                   a_share: float = 0.8, b_share: float = 0.95) -> dict[int, str]:
+    """The tier of each client in client_ids (see abc_tiers), exactly and without a
+    division per client: 'before < share' is tested as before * den < num * total.
+    The total is the sum of every revenue given, client_ids or not. Revenues may be
+    Decimals or ints (exact units), as long as they are all alike."""
+    a, b = _ratio(a_share), _ratio(b_share)
+    total = sum(revenues.values())
+    paying = sorted((cid for cid in client_ids if revenues.get(cid, 0) > 0),
+                    key=lambda cid: (-revenues[cid], cid))
+    tiers = dict.fromkeys(client_ids, "C")
+    running = 0
+    a_line, b_line = a.numerator * total, b.numerator * total
+    for cid in paying:
+        before = running
+        running += revenues[cid]
+        if before * a.denominator < a_line:
+            tiers[cid] = "A"
+        elif before * b.denominator < b_line:
+            tiers[cid] = "B"
+        else:
+            break  # everyone after is C
+    return tiers
+
+
 def abc_tiers(revenues: dict[int, Decimal], client_ids: list[int], a_share: float = 0.8,
               b_share: float = 0.95) -> list[TierRow]:
     """A/B/C tiers by cumulative revenue share.
@@ -106,26 +154,19 @@ def abc_tiers(revenues: dict[int, Decimal], client_ids: list[int], a_share: floa
     Clients are ranked by won revenue (ties by id). A client is A while the
     cumulative share *before* it is under a_share (so the client that crosses
     the line is still A), B likewise up to b_share, and C after that; clients
-    with no revenue are always C.
+    with no revenue are always C. Rows come in rank order, clients without revenue
+    last (by id).
     """
+    tiers = tier_of_client(revenues, client_ids, a_share, b_share)
     total = sum(revenues.values(), Decimal(0))
     ranked = sorted(client_ids, key=lambda cid: (-revenues.get(cid, Decimal(0)), cid))
     rows: list[TierRow] = []
     running = Decimal(0)
     for cid in ranked:
         revenue = revenues.get(cid, Decimal(0))
-        before = float(running / total) if total else 1.0
         running += revenue
-        share = float(revenue / total) if total else 0.0
-        if revenue <= 0:
-            tier = "C"
-        elif before < a_share:
-            tier = "A"
-        elif before < b_share:
-            tier = "B"
-        else:
-            tier = "C"
-        rows.append(TierRow(cid, revenue, share, float(running / total) if total else 0.0, tier))
+        rows.append(TierRow(cid, revenue, float(revenue / total) if total else 0.0,
+                            float(running / total) if total else 0.0, tiers[cid]))
     return rows
 
 
@@ -153,27 +194,35 @@ def segment_summary(rows: list[RfmRow]) -> list[dict]:
 
 def tier_summary(tiers: list[TierRow]) -> list[dict]:
     """One row per tier A, B, C: clients, share of clients, revenue, share of revenue."""
-    n = len(tiers)
-    total = sum((t.revenue for t in tiers), Decimal(0))
-    out = []
-    for tier in "ABC":
-        members = [t for t in tiers if t.tier == tier]
-        revenue = sum((t.revenue for t in members), Decimal(0))
-        out.append({"tier": tier, "clients": len(members),
-                    "client_share": round(100 * len(members) / n, 1) if n else None,
-                    "revenue": revenue,
-                    "revenue_share": round(float(100 * revenue / total), 1) if total else None})
-    return out
+    return tier_totals({t.client_id: t.tier for t in tiers},
+                       {t.client_id: t.revenue for t in tiers})
 
 
-def book_segments(store, config) -> tuple[list[RfmRow], list[TierRow]]:
-    """RFM rows of the clients with won deals in the configured currency, and the A/B/C
-    tier of every live client."""
+def tier_totals(tier_of: dict[int, str], revenues: dict[int, Decimal]) -> list[dict]:
+    """One row per tier A, B, C over the clients of tier_of: clients, client_share
+    (percent of clients), revenue (exact) and revenue_share (percent of revenue)."""
+    n = len(tier_of)
+    counts = Counter(tier_of.values())
+    money = dict.fromkeys("ABC", Decimal(0))
+    for cid, revenue in revenues.items():
+        if cid in tier_of:
+            money[tier_of[cid]] += revenue
+    total = sum(money.values(), Decimal(0))
+    return [{"tier": tier, "clients": counts[tier],
+             "client_share": round(100 * counts[tier] / n, 1) if n else None,
+             "revenue": money[tier],
+             "revenue_share": round(float(100 * money[tier] / total), 1) if total else None}
+            for tier in "ABC"]
+
+
+def book_segments(store, config) -> tuple[list[RfmRow], dict[int, str]]:
+    """RFM rows of the live clients with won deals in the configured currency, and the
+    A/B/C tier of every live client ({client_id: tier})."""
     from crmcli import dates
 
     inputs = store.rfm_inputs(config["currency"])
     rfm = rfm_scores(inputs, dates.now())
-    revenues = {row["client_id"]: row["revenue"] for row in inputs}
-    tiers = abc_tiers(revenues, store.live_client_ids(), config.get("tiers.a_share", 0.8),
-                      config.get("tiers.b_share", 0.95))
+    units = {row["client_id"]: row["units"] for row in inputs}
+    tiers = tier_of_client(units, store.live_client_ids(), config.get("tiers.a_share", 0.8),
+                           config.get("tiers.b_share", 0.95))
     return rfm, tiers

@@ -4,30 +4,38 @@ Everything is aggregated in SQL; Python receives one row per group (or per clien
 the segments, which rank clients against each other). Archived clients are left out.
 
 Response time pairs each inbound interaction with the first outbound interaction of the
-same client at *or after* its time, with a correlated subquery that walks the
-`interactions_client_at` index from the inbound's time forward (`ORDER BY at LIMIT 1`)
-and stops at the first outbound row. An outbound logged at the very same second counts as
-the reply (response time 0): timestamps have a one-second grain and imports often carry a
+same client at *or after* its time, with a correlated subquery that seeks the
+`interactions_client_at` index on (client_id, at, direction, channel) from the inbound's
+time forward (`ORDER BY at LIMIT 1`) and stops at the first outbound entry. The outer pass
+reads that same index in client order, so the seeks land on neighbouring pages and the
+table itself is never read. An outbound logged at the very same second counts as the
+reply (response time 0): timestamps have a one-second grain and imports often carry a
 date only, so an in and an out at the same instant are a conversation logged together.
 
-Quantiles are numpy's default (linear interpolation between closest ranks): for n sorted
-values and q = a/b, position (n-1)·a/b splits into an integer rank lo and a fraction; SQL
-returns the values at ranks lo and lo+1 (row_number over the sorted values) and Python
-interpolates (crmcli.metrics.response.interpolate). Rank arithmetic is integer, so it is
-exact.
+Response and complaint quantiles are numpy's default (linear interpolation between closest
+ranks), taken in Python from the handling times of each group, which SQL hands over as one
+JSON array per group (json_group_array): sorting a few hundred thousand integers in
+Python costs a fraction of SQLite's row_number() window over them. The funnel's stays are
+few, and keep the SQL form: for n sorted values and q = a/b, position (n-1)·a/b splits
+into an integer rank lo and a fraction; SQL returns the values at ranks lo and lo+1
+(row_number over the sorted values) and Python interpolates
+(crmcli.metrics.response.interpolate). Rank arithmetic is integer, so it is exact.
 
 Local months (`--by month`, `crm report nps --period`) come from the UTC time with plain
 SQL arithmetic and a few exact fixes around daylight-saving month starts
 (crmcli.metrics.periods.MonthMap, the same mapping the retention reports use), so the
 interactions table is read in one sequential pass instead of one index range per period.
 
-The outer scans read the table itself (`+i.at` keeps SQLite off the index on `at`, whose
-random row look-ups cost far more than a sequential pass when a report spans months).
+`+i.at` keeps SQLite off the index on `at`, whose random row look-ups cost far more than a
+sequential pass when a report spans months: the response pass reads the (client_id, at,
+direction, channel) index end to end instead (it holds every column the pass needs), the
+NPS pass reads the table.
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 
 # Group-key SQL for `--by` (month is filled in from a MonthMap).
 _BY_SQL = {None: "NULL", "channel": "i.channel", "owner": "c.owner"}
@@ -35,12 +43,11 @@ _BY_SQL = {None: "NULL", "channel": "i.channel", "owner": "c.owner"}
 _LIVE_JOIN = "CROSS JOIN clients c ON c.id = i.client_id AND c.archived_at IS NULL"
 _NEXT_OUT = ("(SELECT o.at FROM interactions o WHERE o.client_id = i.client_id "
              "AND o.at >= i.at AND o.direction = 'out' ORDER BY o.at LIMIT 1)")
-# The index that makes response-time pairing a seek per inbound interaction.
-REPLY_INDEX_SQL = ("CREATE INDEX interactions_client_at_direction "
-                   "ON interactions(client_id, at, direction)")
 # Whole seconds from a to b (stored times have a one-second grain; rounding removes the
 # floating-point noise of julianday).
 _SECS = "CAST(round((julianday({b}) - julianday({a})) * 86400) AS INTEGER)"
+# Evaluate a CTE once (SQLite 3.35+; older versions give the same rows, only slower).
+_MATERIALIZED = "MATERIALIZED " if sqlite3.sqlite_version_info >= (3, 35, 0) else ""
 # (a, b) of the quantiles returned by _quantile_sql: q = a / b.
 QUANTILES = {"median": (1, 2), "p90": (9, 10)}
 
@@ -72,8 +79,9 @@ class EventReportsMixin:
     # --- response time and complaint handling -----------------------------------------
 
     def _has_reply_index(self) -> bool:
-        """Whether an index on interactions(client_id, at, direction) exists: with it the
-        reply of each inbound is one index seek (see REPLY_INDEX_SQL)."""
+        """Whether an index on interactions(client_id, at, direction, ...) exists (migration
+        m011 gives interactions_client_at that shape, channel last): with it the reply of
+        each inbound is one index seek; a file without it takes the window pass."""
         cached = getattr(self, "_reply_index", None)
         if cached is None:
             cached = False
@@ -84,20 +92,25 @@ class EventReportsMixin:
             self._reply_index = cached
         return cached
 
-    def _event_base(self, kind: str, by: str | None, mm) -> str:
-        """CTE `ev(grp, id, client_id, at, done_at)`: the inbound interactions (kind
-        'response', done_at = the reply) or complaints (kind 'complaint', done_at =
-        resolved_at) of live clients in [:since, :until), grouped by `by` (mm: the
-        MonthMap for by == 'month')."""
+    def _event_base(self, kind: str, by: str | None, mm, materialize: bool = True) -> str:
+        """CTE `ev(grp, id, client_id, at, secs)`: the inbound interactions (kind 'response';
+        secs = seconds to the reply) or complaints (kind 'complaint'; secs = seconds to
+        resolved_at) of live clients in [:since, :until), grouped by `by` (mm: the MonthMap
+        for by == 'month'); secs is NULL while pending. Materialized (where SQLite allows)
+        so that the reply look-up runs once per row however often secs is used; a caller
+        that reads secs once can do without (materialize=False)."""
         grp = _group_sql(by, mm)
+        mat = _MATERIALIZED if materialize else ""
         cols = f"{grp} AS grp, i.id, i.client_id, i.at"
         if kind == "complaint":
             # few rows: the partial index on complaints finds them
-            return (f"WITH ev AS (SELECT {cols}, i.resolved_at AS done_at "
+            return (f"WITH ev AS {mat}(SELECT {cols}, "
+                    f"{_SECS.format(a='i.at', b='i.resolved_at')} AS secs "
                     f"FROM interactions i {_LIVE_JOIN} WHERE i.kind = 'complaint' "
                     "AND i.at >= :since AND i.at < :until)")
         if self._has_reply_index():
-            return (f"WITH ev AS (SELECT {cols}, {_NEXT_OUT} AS done_at "
+            return (f"WITH ev AS {mat}(SELECT {cols}, "
+                    f"{_SECS.format(a='i.at', b=_NEXT_OUT)} AS secs "
                     f"FROM interactions i {_LIVE_JOIN} WHERE i.direction = 'in' "
                     "AND +i.at >= :since AND +i.at < :until)")
         # Without that index: one sequential pass, sorted per client newest first; the
@@ -107,40 +120,48 @@ class EventReportsMixin:
                 "direction = 'out' THEN at END) OVER (PARTITION BY client_id ORDER BY at DESC "
                 "RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS next_out "
                 "FROM interactions NOT INDEXED WHERE at >= :since), "
-                f"ev AS (SELECT {cols}, i.next_out AS done_at FROM w i {_LIVE_JOIN} "
+                f"ev AS {mat}(SELECT {cols}, "
+                f"{_SECS.format(a='i.at', b='i.next_out')} AS secs FROM w i {_LIVE_JOIN} "
                 "WHERE i.direction = 'in' AND i.at < :until)")
 
     def handling_stats(self, kind: str, *, since: str, until: str, now: str, sla_seconds: int,
                        by: str | None = None, mm=None) -> list[dict]:
-        """Per group: count (answered / resolved), pending (awaiting reply / unresolved),
-        late_pending (pending for longer than the SLA at `now`), within (answered within
-        sla_seconds), and the seconds at the ranks around the median and p90
-        (median_lo/hi, p90_lo/hi; None without answers). Times are UTC ISO text; mm is the
-        periods.MonthMap that by == 'month' needs."""
-        secs = _SECS.format(a="at", b="done_at")
+        """Per group (grp): count (answered / resolved), pending (awaiting reply /
+        unresolved), late_pending (pending for longer than the SLA at `now`), within
+        (answered within sla_seconds) and secs: the handling times in seconds, sorted.
+        Times are UTC ISO text; mm is the periods.MonthMap that by == 'month' needs.
+
+        The quantiles are taken in Python from secs: SQLite's window functions
+        (row_number over the sorted times) cost more than the whole pairing does."""
         age = _SECS.format(a="at", b=":now")
-        sql = (f"{self._event_base(kind, by, mm)}, "
-               f"d AS (SELECT grp, CASE WHEN done_at IS NOT NULL THEN {secs} END "
-               f"AS secs, {age} AS age FROM ev), "
-               "r AS (SELECT grp, secs, age, row_number() OVER (PARTITION BY grp ORDER BY secs "
-               "NULLS LAST) - 1 AS rn, count(secs) OVER (PARTITION BY grp) AS n FROM d) "
+        sql = (f"{self._event_base(kind, by, mm)} "
                "SELECT grp, count(secs) AS count, count(*) - count(secs) AS pending, "
                "coalesce(sum(secs <= :sla), 0) AS within, "
-               "coalesce(sum(secs IS NULL AND age > :sla), 0) AS late_pending, "
-               f"{_quantile_sql('secs', 'n', 'rn')} FROM r GROUP BY grp ORDER BY grp")
-        return self.query(sql, {"since": since, "until": until, "now": now,
+               f"coalesce(sum(secs IS NULL AND {age} > :sla), 0) AS late_pending, "
+               "json_group_array(secs) AS secs FROM ev GROUP BY grp ORDER BY grp")
+        rows = self.query(sql, {"since": since, "until": until, "now": now,
                                 "sla": sla_seconds})
+        for row in rows:
+            row["secs"] = sorted(s for s in json.loads(row["secs"]) if s is not None)
+        return rows
 
-    def pending_events(self, kind: str, *, since: str, until: str,
+    def pending_events(self, kind: str, *, since: str, until: str, now: str,
                        limit: int | None = None) -> list[dict]:
         """Inbound interactions still awaiting a reply (kind 'response') or unresolved
-        complaints (kind 'complaint') of live clients in [since, until), oldest first."""
-        sql = (f"{self._event_base(kind, None, None)} "
+        complaints (kind 'complaint') of live clients in [since, until), oldest first, with
+        age_secs: their age in seconds at `now` (UTC ISO text).
+
+        `+at`: sort the pending rows of the one pass over the index; walking the index on
+        `at` in order instead looks every row up in the table, fast only while the oldest
+        pending rows are near the start and very slow when few rows are pending."""
+        sql = (f"{self._event_base(kind, None, None, materialize=False)}, "
+               "p AS (SELECT id, at FROM ev WHERE secs IS NULL ORDER BY +at, id LIMIT :limit) "
                "SELECT i.id, i.client_id, c.name AS client, c.owner, i.channel, i.kind, i.at, "
-               "i.summary FROM ev JOIN interactions i ON i.id = ev.id "
-               "JOIN clients c ON c.id = i.client_id WHERE ev.done_at IS NULL "
-               "ORDER BY i.at, i.id" + (" LIMIT :limit" if limit else ""))
-        return self.query(sql, {"since": since, "until": until, "limit": limit})
+               f"{_SECS.format(a='i.at', b=':now')} AS age_secs, "
+               "i.summary FROM p JOIN interactions i ON i.id = p.id "
+               "JOIN clients c ON c.id = i.client_id ORDER BY p.at, p.id")
+        return self.query(sql, {"since": since, "until": until, "now": now,
+                                "limit": limit if limit else -1})
 
     def first_event_at(self, kind: str) -> str | None:
         """The earliest inbound interaction (or complaint) time, any client."""
@@ -220,17 +241,36 @@ class EventReportsMixin:
 
     # --- segments -------------------------------------------------------------------------
 
-    def rfm_inputs(self, currency: str) -> list[dict]:
-        """Per live client with won deals in currency: client_id, name, owner, deals,
-        revenue (exact Decimal), first_at and last_at (UTC)."""
-        revenue = self.client_revenue(currency)
-        if not revenue:
-            return []
+    def won_by_client(self, currency: str, *, names: bool = True) -> list[dict]:
+        """Per live client with won deals in currency, by id: client_id, deals, last_at
+        (UTC), units (the exact won revenue as an int of 10**-12 units, for ranking and
+        shares without Decimal arithmetic); with names also revenue (the exact Decimal,
+        as typed), name and owner.
+
+        One grouped pass over the won deals (in client order on an index by status and
+        client where there is one), plain tuples: a dict per client costs more than the
+        query."""
+        from crmcli.store.reports import _FRAC_DIGITS, _LIVE, _money_sql, exact_sum
+
+        cols, join = ("c.name, c.owner", "JOIN clients c ON c.id = r.client_id") if names \
+            else ("NULL, NULL", "")
+        sql = ("WITH r AS (SELECT client_id, count(*) AS deals, max(at) AS last_at, "
+               f"{_money_sql('amount')} FROM deals WHERE status = 'won' "
+               f"AND currency = :currency AND {_LIVE} GROUP BY client_id) "
+               "SELECT r.client_id, r.deals, r.last_at, r.m_int, r.m_frac, r.m_scale, "
+               f"{cols} FROM r {join} ORDER BY r.client_id")
+        scale = 10 ** _FRAC_DIGITS
         rows = []
-        for c in self.iter_query("SELECT id, name, owner FROM clients "
-                                 "WHERE archived_at IS NULL ORDER BY id"):
-            r = revenue.get(c["id"])
-            if r is not None:
-                rows.append({"client_id": c["id"], "name": c["name"], "owner": c["owner"],
-                             **r})
+        for cid, deals, last_at, m_int, m_frac, m_scale, name, owner in self.conn.execute(
+                sql, {"currency": currency}):
+            row = {"client_id": cid, "deals": deals, "last_at": last_at,
+                   "units": m_int * scale + (m_frac or 0)}
+            if names:
+                row.update(revenue=exact_sum(m_int, m_frac, m_scale), name=name, owner=owner)
+            rows.append(row)
         return rows
+
+    def rfm_inputs(self, currency: str) -> list[dict]:
+        """Per live client with won deals in currency, by id: client_id, name, owner, deals,
+        revenue (exact Decimal), units (see won_by_client) and last_at (UTC)."""
+        return self.won_by_client(currency)
