@@ -81,7 +81,12 @@ def followups_calendar(store, *, component: str = "event") -> bytes:
         item.add("x-crm-followup-id", str(row["id"]))
         item.add("x-crm-client-id", str(row["client_id"]))
         cal.add_component(item)
-    if any(isinstance(c.get("dtstart").dt, datetime) for c in cal.subcomponents
-           if c.get("dtstart") is not None):
-        cal.add_missing_timezones()
+    timed = [c.get("dtstart").dt for c in cal.subcomponents
+             if c.get("dtstart") is not None and isinstance(c.get("dtstart").dt, datetime)]
+    if timed:
+        # icalendar writes the zone's rules for 1970-2038 unless told otherwise: cover every
+        # timed entry (a year past the last, for recurring ones near it).
+        first = min(date(1970, 1, 1), min(timed).date())
+        last = max(date(2038, 1, 1), date(max(timed).year + 2, 1, 1))
+        cal.add_missing_timezones(first_date=first, last_date=last)
     return cal.to_ical()

@@ -298,6 +298,39 @@ def _reply(code, text) -> str:
     return " ".join(f"{code} {text}".split())
 
 
+class _Utf8Text(str):
+    """Text that smtplib's AUTH code encodes as UTF-8 where it would insist on ASCII.
+
+    smtplib sends the AUTH PLAIN / LOGIN responses (and the CRAM-MD5 key) through
+    `.encode('ascii')`, so a password such as 'pässwörd' raised UnicodeEncodeError. RFC 4616
+    (PLAIN) and every server in practice take the credentials as UTF-8."""
+
+    def encode(self, encoding: str = "utf-8", errors: str = "strict") -> bytes:
+        return str.encode(self, "utf-8", errors)
+
+
+def _utf8_auth(base):
+    """smtplib.SMTP or SMTP_SSL with AUTH responses in UTF-8 (see _Utf8Text)."""
+
+    class Utf8Auth(base):
+        def auth_plain(self, challenge=None):
+            return _Utf8Text(super().auth_plain(challenge))
+
+        def auth_login(self, challenge=None):
+            return _Utf8Text(super().auth_login(challenge))
+
+        def auth_cram_md5(self, challenge=None):
+            import hmac
+
+            if challenge is None:
+                return None
+            key = self.password.encode("utf-8")
+            return _Utf8Text(f"{self.user} {hmac.HMAC(key, challenge, 'md5').hexdigest()}")
+
+    Utf8Auth.__name__ = base.__name__
+    return Utf8Auth
+
+
 class SmtpSession:
     """One SMTP connection for all the digests of a run; `send(msg)` returns when the
     server accepted the message and raises MailError otherwise."""
@@ -319,7 +352,22 @@ class SmtpSession:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _hide_password(self, error: MailError) -> MailError:
+        """The error with the password blanked out, should the server have quoted it."""
+        name = self.config.get("smtp.password_env")
+        secret = os.environ.get(str(name)) if name and self.config.get("smtp.username") else None
+        text = str(error)
+        if not secret or len(secret) < 3 or secret not in text:
+            return error
+        return MailError(text.replace(secret, "(password hidden)"))
+
     def connect(self) -> None:
+        try:
+            self._connect()
+        except MailError as exc:
+            raise self._hide_password(exc) from None
+
+    def _connect(self) -> None:
         import smtplib
         import ssl
 
@@ -328,10 +376,10 @@ class SmtpSession:
         try:
             if self.security == "tls":
                 stage = "TLS"
-                self.smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=timeout,
-                                             context=ssl.create_default_context())
+                self.smtp = _utf8_auth(smtplib.SMTP_SSL)(
+                    self.host, self.port, timeout=timeout, context=ssl.create_default_context())
             else:
-                self.smtp = smtplib.SMTP(self.host, self.port, timeout=timeout)
+                self.smtp = _utf8_auth(smtplib.SMTP)(self.host, self.port, timeout=timeout)
             self.smtp.ehlo()
             if self.security == "starttls":
                 stage = "STARTTLS"
@@ -371,6 +419,15 @@ class SmtpSession:
         except smtplib.SMTPException as exc:
             self.close()
             raise MailError(f"SMTP server {self.where} failed at {stage}: {exc}") from None
+        except UnicodeError:
+            # Never the exception's text: at login it would quote part of the password.
+            self.close()
+            if stage == "login":
+                raise MailError(f"SMTP server {self.where}: the login of "
+                                f"{self.config.get('smtp.username')!r} cannot be encoded"
+                                ) from None
+            raise MailError(f"cannot reach SMTP server {self.where}: {self.host!r} is not a "
+                            "valid host name (smtp.host)") from None
         except TimeoutError:
             self.close()
             raise MailError(f"cannot reach SMTP server {self.where}: no answer within "
@@ -381,6 +438,12 @@ class SmtpSession:
                             f"{exc.strerror or exc}") from None
 
     def send(self, msg: EmailMessage) -> None:
+        try:
+            self._send(msg)
+        except MailError as exc:
+            raise self._hide_password(exc) from None
+
+    def _send(self, msg: EmailMessage) -> None:
         import smtplib
 
         if self.smtp is None:

@@ -373,6 +373,42 @@ def test_history_filters_by_client_since_and_limit(crm):
     assert len({r["change_id"] for r in crm.json("history", "--since", "2026-11-22")}) == 4
 
 
+def test_history_since_a_weekday_or_a_bare_offset_looks_back(crm, monkeypatch):
+    # today is Sunday 2026-11-22; history has no future, so `--since monday` is last Monday
+    for at, name in (("2026-11-16T09:00:00+00:00", "Monday Co"),
+                     ("2026-11-20T09:00:00+00:00", "Friday Co"),
+                     ("2026-11-22T09:00:00+00:00", "Sunday Co")):
+        monkeypatch.setenv("CRM_NOW", at)
+        add(crm, name)
+    monkeypatch.setenv("CRM_NOW", "2026-11-22T10:00:00+00:00")
+
+    def since(text: str) -> list[int]:
+        return [r["change_id"] for r in crm.json("history", "--since", text)]
+
+    assert since("monday") == since("Mon") == [3, 2, 1]
+    assert since("friday") == [3, 2]
+    assert since("sunday") == since("today") == [3]  # the latest Sunday is today
+    assert since("1w") == since("7 days") == since("-1w") == [3, 2, 1]
+    assert since("3d") == [3, 2]
+    assert since("2h") == [3]
+    # explicit forms keep their meaning
+    assert since("next monday") == since("+1d") == since("in 2w") == []
+    assert since("last monday") == [3, 2, 1]
+
+
+def test_history_since_a_date_starts_at_local_midnight_of_that_day_across_dst(
+        crm, tmp_path, monkeypatch):
+    (tmp_path / "config.yaml").write_text("timezone: Europe/Berlin\n")
+    monkeypatch.setenv("CRM_NOW", "2026-06-30T21:30:00+00:00")  # 23:30 on 30 June in Berlin
+    add(crm, "June Co")
+    monkeypatch.setenv("CRM_NOW", "2026-06-30T22:30:00+00:00")  # 00:30 on 1 July (CEST)
+    add(crm, "July Co")
+    monkeypatch.setenv("CRM_NOW", "2026-11-22T10:00:00+00:00")  # now it is winter time (CET)
+    assert [r["summary"] for r in crm.json("history", "--since", "2026-07-01")] == [
+        "added client 2 July Co"]
+    assert len(crm.json("history", "--since", "2026-06-30")) == 2
+
+
 def test_history_of_an_unknown_client_or_a_bad_since_fails_cleanly(crm, db_path, snapshot):
     add(crm, "Acme")
     before = snapshot(db_path)
@@ -382,6 +418,13 @@ def test_history_of_an_unknown_client_or_a_bad_since_fails_cleanly(crm, db_path,
     assert result.exit_code == 1 and result.stderr.startswith("crm: error: ")
     assert result.stderr.count("\n") == 1
     assert snapshot(db_path) == before
+
+
+@pytest.mark.parametrize("ref", ["²", "١٢٣", "٣"])
+def test_history_of_a_client_named_by_non_ascii_digits_fails_cleanly(crm, ref):
+    add(crm, "Acme")
+    result = crm("history", ref, ok=False)
+    assert (result.exit_code, result.stderr) == (1, f"crm: error: no client matches '{ref}'\n")
 
 
 def test_history_marks_undone_changes_in_the_table(crm):
@@ -409,4 +452,206 @@ def test_a_whole_crm_import_is_one_change_that_undo_reverts_and_redo_restores(cr
     assert data(db_path) == before
     assert crm("undo").stderr.startswith("redid change 2: ")
     assert data(db_path) == imported
+    check_ok(crm)
+
+
+# --- every mutating command: exactly one change, undone fully, redone fully ------------------
+
+def _leaf_commands() -> set[str]:
+    """Every command of the Typer app, as typed after `crm` ('contact add', 'db check' ...)."""
+    import typer.main
+
+    from crmcli.cli import app
+
+    found: set[str] = set()
+
+    def walk(group, prefix: str) -> None:
+        for name, cmd in group.commands.items():
+            if hasattr(cmd, "commands"):
+                walk(cmd, f"{prefix}{name} ")
+            else:
+                found.add(f"{prefix}{name}")
+
+    walk(typer.main.get_command(app), "")
+    return found
+
+
+# Commands that never write the book.
+READ_ONLY = {"show", "ls", "search", "tags", "deals", "followups", "export", "history",
+             "contact ls", "db path", "db check", "db migrate", "db backup", "config show",
+             "config path", "config init", "demo", "report summary", "report retention",
+             "report cohorts", "report churn", "report response", "report nps",
+             "report funnel", "report segments"}
+# Commands that write something that is not the book itself: the digest ledger
+# (`due --email`) or a saved model fit (`report clv --model bgnbd`). Both show in history
+# (test_mail.py, test_predict_cli.py) and undo passes over them.
+NOT_UNDOABLE = {"due", "report clv"}
+
+VCARD = ("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Vera Vcard\r\nEMAIL:vera@acme.test\r\n"
+         "ORG:Acme\r\nEND:VCARD\r\n")
+
+# (case id, command as typed after `crm`, files to write first {name: text}, stdin)
+MUTATIONS = [
+    ("add", ["add", "Initech", "--tag", "new", "--stage", "lead", "--set", "k=v", "--note", "n",
+             "--email", "hi@initech.test", "--owner", "sam"], {}, None),
+    ("edit", ["edit", "Acme", "--name", "Acme Ltd", "--email", "new@acme.test", "--set",
+              "region=EU", "--set", "tier=", "--note", "renamed"], {}, None),
+    ("rm", ["rm", "Globex"], {}, None),
+    ("rm --purge", ["rm", "Acme", "--purge", "--yes"], {}, None),
+    ("merge", ["merge", "Acme", "Globex"], {}, None),
+    ("contact add", ["contact", "add", "Globex", "Gina", "--role", "CEO", "--primary"], {}, None),
+    ("contact edit", ["contact", "edit", "1", "--role", "CFO", "--not-primary",
+                      "--level", "influencer"], {}, None),
+    ("contact rm", ["contact", "rm", "1"], {}, None),
+    ("tag", ["tag", "Globex", "hot", "cold"], {}, None),
+    ("tag --remove", ["tag", "Acme", "vip", "--remove"], {}, None),
+    ("stage", ["stage", "Acme", "qualified", "--note", "went well"], {}, None),
+    ("log", ["log", "Acme", "Call about the renewal", "--score", "9", "--contact", "Jane",
+             "--next", "friday"], {}, None),
+    ("log -", ["log", "Globex", "-", "--channel", "email", "--in"], {}, "read from stdin\n"),
+    ("resolve", ["resolve", "1"], {}, None),
+    ("deal", ["deal", "Globex", "19.99", "--status", "won", "--title", "Starter"], {}, None),
+    ("followup", ["followup", "Globex", "tomorrow", "send the deck", "--every", "2w"], {}, None),
+    ("done", ["done", "2"], {}, None),
+    ("done recurring", ["done", "1"], {}, None),
+    ("snooze", ["snooze", "2", "2026-12-15"], {}, None),
+    ("cadence", ["cadence", "Acme", "2w", "--max", "4w"], {}, None),
+    ("cadence --clear", ["cadence", "Globex", "--clear"], {}, None),
+    ("import clients", ["import", "clients", "{tmp}/clients.csv", "--key", "email"],
+     {"clients.csv": "name,email,company,tags,stage,region\n"
+                     "Acme,ops@acme.test,Acme Corp,a;b,qualified,EU\n"
+                     "NewCo,hi@newco.test,NewCo,x,lead,\n"}, None),
+    ("import clients -", ["import", "clients", "-", "--format", "ndjson"], {},
+     '{"name": "Piped", "email": "p@piped.test", "tags": "a;b"}\n'),
+    ("import contacts", ["import", "contacts", "{tmp}/contacts.csv"],
+     {"contacts.csv": "client,name,email\nops@acme.test,Carl,carl@acme.test\n"}, None),
+    ("import contacts vcf", ["import", "contacts", "{tmp}/people.vcf"],
+     {"people.vcf": VCARD}, None),
+    ("import interactions", ["import", "interactions", "{tmp}/calls.csv"],
+     {"calls.csv": "client,at,channel,summary\nops@acme.test,2026-11-01,call,imported call\n"
+                   "hi@globex.test,2026-11-02,email,imported mail\n"}, None),
+    ("import deals", ["import", "deals", "{tmp}/deals.json"],
+     {"deals.json": '[{"client": "hi@globex.test", "amount": "1200.50", "at": "2026-10-01",'
+                    ' "status": "won"}]'}, None),
+    ("import followups", ["import", "followups", "{tmp}/fu.tsv"],
+     {"fu.tsv": "client\tdue\tnote\nops@acme.test\t2026-12-24\tChristmas card\n"}, None),
+    ("import all", ["import", "all", "{tmp}/dump"],
+     {"dump/clients.csv": "name,email\nDumped,d@dump.test\n",
+      "dump/interactions.csv": "client,at,channel,summary\nd@dump.test,2026-11-03,call,hi\n"},
+     None),
+    ("undo", ["undo"], {}, None),
+]
+COVERED = {args[0] if args[0] not in ("contact",) else " ".join(args[:2])
+           for _, args, _, _ in MUTATIONS}
+
+
+def test_every_command_of_the_app_is_read_only_or_has_an_undo_case_below():
+    commands = _leaf_commands()
+    unknown = commands - READ_ONLY - NOT_UNDOABLE - COVERED
+    assert not unknown, f"commands with no case in MUTATIONS (or READ_ONLY): {sorted(unknown)}"
+    assert COVERED <= commands
+
+
+FULL_BOOK = [
+    ("add", "Acme", "--email", "ops@acme.test", "--tag", "vip", "--stage", "lead",
+     "--owner", "alex", "--set", "tier=gold", "-q"),                              # client 1
+    ("add", "Globex", "--email", "hi@globex.test", "--tag", "eu", "-q"),           # client 2
+    ("contact", "add", "Acme", "Jane", "--email", "jane@acme.test", "--primary"),  # contact 1
+    ("log", "Acme", "Invoice was wrong", "--kind", "complaint", "--in"),          # interaction 1
+    ("followup", "Acme", "2026-12-01", "quarterly review", "--every", "monthly"),  # follow-up 1
+    ("followup", "Globex", "2026-11-25", "call back"),                             # follow-up 2
+    ("deal", "Acme", "100", "--title", "Pilot"),
+    ("cadence", "Globex", "1m"),
+    ("tag", "Globex", "later"),  # the last change: what `crm undo` as a case reverts
+]
+
+
+@pytest.fixture(scope="module")
+def full_book_file(tmp_path_factory):
+    """The book of FULL_BOOK built once through the CLI; each test gets a copy."""
+    from conftest import NOW, Crm
+
+    folder = tmp_path_factory.mktemp("full-book")
+    (folder / "config.yaml").write_text("timezone: UTC\n")
+    with pytest.MonkeyPatch.context() as mp:
+        for var, value in (("CRM_DB", folder / "crm.db"), ("CRM_CONFIG", folder / "config.yaml"),
+                           ("CRM_NOW", NOW), ("TZ", "UTC"),
+                           ("XDG_CONFIG_HOME", folder / "xdg-config"),
+                           ("XDG_DATA_HOME", folder / "xdg-data")):
+            mp.setenv(var, str(value))
+        mp.delenv("CRM_DEBUG", raising=False)
+        crm = Crm()
+        for step in FULL_BOOK:
+            crm(*step)
+    return folder / "crm.db"
+
+
+@pytest.fixture
+def full_book(crm, db_path, full_book_file):
+    """Two clients with one of every kind of record; the last change is an undoable tag."""
+    src = sqlite3.connect(full_book_file)
+    dest = sqlite3.connect(db_path)
+    try:
+        src.backup(dest)
+    finally:
+        src.close()
+        dest.close()
+    db_path.chmod(0o600)
+    return crm
+
+
+def _changes(db_path) -> list[tuple]:
+    conn = sqlite3.connect(db_path)
+    try:
+        return conn.execute("SELECT id, command, undo_of, undone_by FROM changes ORDER BY id"
+                            ).fetchall()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("case, args, files, stdin", MUTATIONS, ids=[m[0] for m in MUTATIONS])
+def test_every_mutating_command_is_one_change_in_history_that_undo_reverts_and_redo_restores(
+        full_book, db_path, tmp_path, case, args, files, stdin):
+    crm = full_book
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    before, log_before = data(db_path), _changes(db_path)
+
+    crm(*args, input=stdin)
+    after, log_after = data(db_path), _changes(db_path)
+    assert after != before, f"crm {case} changed nothing"
+    # exactly one new change, named after the command, visible in history in every format
+    assert log_after[:len(log_before) - 1] == log_before[:-1]
+    assert len(log_after) == len(log_before) + 1, log_after[len(log_before):]
+    change_id, command = log_after[-1][0], log_after[-1][1]
+    if case == "undo":
+        assert command == "undo" and log_after[-1][2] == log_before[-1][0]
+    else:  # named after the command: 'contact add', 'rm' or 'rm --purge', 'import' ...
+        assert command.startswith(" ".join(args[:2]) if args[0] == "contact" else args[0])
+    records = crm.json("history", "--limit", "1")
+    assert {r["change_id"] for r in records} == {change_id}
+    assert all(r["op"] in ("insert", "update", "delete", "insert_range") for r in records)
+    for r in records:
+        if r["op"] == "update":
+            assert r["old"] and r["new"] and set(r["old"]) == set(r["new"])
+        elif r["op"] == "delete":
+            assert r["old"] and r["new"] is None
+        else:
+            assert r["new"] and r["old"] is None
+    for fmt in ("table", "csv", "ndjson", "markdown"):
+        out = crm("history", "--limit", "1", "--format", fmt).stdout
+        assert str(change_id) in out and records[0]["summary"][:20] in out
+
+    # undo puts back every row of every table and the search index, and says what it undid
+    result = crm("undo")
+    assert data(db_path) == before, f"crm undo did not fully revert crm {case}"
+    verb = "redid" if case == "undo" else "undid"
+    assert result.stderr.startswith(f"{verb} change ")
+    assert result.stderr.count("\n") == 1
+    check_ok(crm)
+    # and undo of that undo redoes it, with the same ids
+    crm("undo")
+    assert data(db_path) == after
     check_ok(crm)

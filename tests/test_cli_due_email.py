@@ -333,6 +333,34 @@ def test_a_new_item_sends_a_new_mail_with_everything_and_the_new_one_marked(
     assert "Items marked * are new since the digest sent earlier today." in second.text
 
 
+def test_with_owners_mapped_a_new_item_is_mailed_only_to_its_owner(
+        book, server, tmp_path, monkeypatch, db_path):
+    handler, port = server
+    write_config(tmp_path, port, smtp_lines="""\
+        owners:
+          alex: alex@example.com
+          sam: sam@example.com
+        """)
+    book("due", "--email")
+    assert sorted(m.rcpt_tos[0] for m in handler.messages) == [
+        "alex@example.com", "me@example.com", "sam@example.com"]
+    monkeypatch.setenv("CRM_NOW", "2026-11-22T14:00:00+00:00")
+    book("followup", "Beta", "today", "call back about the quote")   # 5: Beta is Sam's
+    for hour in ("14", "15", "16"):                                   # hourly cron
+        monkeypatch.setenv("CRM_NOW", f"2026-11-22T{hour}:05:00+00:00")
+        book("due", "--email")
+    assert len(handler.messages) == 4
+    fourth = handler.messages[3]
+    assert fourth.rcpt_tos == ["sam@example.com"]
+    assert fourth.subject == "crm: 1 due, 1 overdue — 2026-11-22 (1 new)"
+    assert table_ids(fourth.text) == ["1", "5"]
+    assert [line.split()[1] for line in fourth.text.splitlines() if line.startswith("* ")] == [
+        "5"]
+    sent = [d[2] for d in digests(db_path)]
+    assert sorted(sent[:3]) == ["alex@example.com", "me@example.com", "sam@example.com"]
+    assert sent[3:] == ["sam@example.com"]
+
+
 def test_a_snoozed_item_coming_back_counts_as_new(book, server, tmp_path):
     handler, port = server
     write_config(tmp_path, port)
@@ -354,10 +382,29 @@ def test_nothing_due_sends_nothing_prints_nothing(crm, server, tmp_path, db_path
     assert digests(db_path) == []
 
 
-def test_nothing_due_needs_no_smtp_config(crm, tmp_path):
+@pytest.mark.parametrize("options", [[], ["--dry-run"], ["--force"], ["--sendmail"],
+                                     ["--within", "0d", "--overdue"]])
+def test_nothing_due_needs_no_smtp_config(crm, tmp_path, db_path, options):
     (tmp_path / "config.yaml").write_text("timezone: UTC\n")
-    result = crm("due", "--email")
+    crm("add", "Acme", "--tag", "vip")
+    crm("followup", "Acme", "2027-03-01", "later")
+    result = crm("due", "--email", *options)
     assert (result.exit_code, result.stdout, result.stderr) == (0, "", "")
+    assert digests(db_path) == []
+
+
+def test_nothing_due_from_cron_with_no_config_file_at_all_is_silent(tmp_path):
+    """As cron runs it: a real process, no config file anywhere, a fresh database."""
+    import os
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRM_")}
+    env.update(CRM_DB=str(tmp_path / "cron.db"), XDG_CONFIG_HOME=str(tmp_path / "nothing"),
+               HOME=str(tmp_path), CRM_NOW="2026-11-22T10:00:00+00:00")
+    for args in (["due", "--email"], ["due", "--email"], ["due"]):
+        done = subprocess.run([sys.executable, "-m", "crmcli", *args], env=env,
+                              capture_output=True, text=True, timeout=60)
+        assert (done.returncode, done.stdout, done.stderr) == (0, "", ""), args
 
 
 # --- login and TLS --------------------------------------------------------------------
@@ -432,6 +479,83 @@ def test_password_is_nowhere_in_output_or_database(book, smtp_server, tmp_path, 
     for path in tmp_path.iterdir():
         if path.is_file():
             assert PASSWORD.encode() not in path.read_bytes(), path
+
+
+UNICODE_PASSWORD = "pässwörd-密码"
+
+
+def utf8_authenticator(server, session, envelope, mechanism, auth_data):
+    ok = (isinstance(auth_data, LoginPassword) and auth_data.login == b"alex"
+          and auth_data.password == UNICODE_PASSWORD.encode("utf-8"))
+    return AuthResult(success=ok, handled=False)
+
+
+@pytest.mark.parametrize("exclude", [[], ["PLAIN"]], ids=["AUTH PLAIN", "AUTH LOGIN"])
+def test_a_password_with_non_ascii_characters_logs_in_as_utf8(
+        book, smtp_server, tmp_path, monkeypatch, db_path, exclude):
+    handler, port = smtp_server(authenticator=utf8_authenticator, auth_required=True,
+                                auth_require_tls=False, auth_exclude_mechanism=exclude)
+    write_config(tmp_path, port, smtp_lines=LOGIN)
+    monkeypatch.setenv("CRM_TEST_SMTP_PASSWORD", UNICODE_PASSWORD)
+    result = book("due", "--email")
+    assert result.stdout == result.stderr == ""
+    assert len(handler.messages) == 1
+    assert len(digests(db_path)) == 1
+
+
+def test_a_wrong_non_ascii_password_is_refused_in_one_line_that_shows_none_of_it(
+        book, smtp_server, tmp_path, monkeypatch, db_path, snapshot):
+    handler, port = smtp_server(authenticator=utf8_authenticator, auth_required=True,
+                                auth_require_tls=False)
+    write_config(tmp_path, port, smtp_lines=LOGIN)
+    wrong = "wrông-" + UNICODE_PASSWORD
+    monkeypatch.setenv("CRM_TEST_SMTP_PASSWORD", wrong)
+    before = snapshot(db_path)
+    result = book("due", "--email", ok=False)
+    assert result.exit_code == 1
+    assert result.stderr == (f"crm: error: SMTP server 127.0.0.1:{port} refused the login of "
+                             "'alex': 535 5.7.8 Authentication credentials invalid\n")
+    # --debug shows the traceback on purpose: still no trace of the password in it
+    import traceback
+
+    from crmcli.mail import MailError
+
+    with pytest.raises(MailError) as raised:
+        book("--debug", "due", "--email", ok=False)
+    for shown in (result.stdout + result.stderr,
+                  "".join(traceback.format_exception(raised.value))):
+        assert "pässw" not in shown and "wrông" not in shown
+        assert not any(not ch.isascii() and ch in shown for ch in wrong)  # not a character
+    assert handler.messages == []
+    assert snapshot(db_path) == before
+
+
+def test_a_server_that_quotes_the_password_back_does_not_get_it_printed(
+        book, smtp_server, tmp_path, monkeypatch, db_path):
+    def echoing(server, session, envelope, mechanism, auth_data):
+        return AuthResult(success=False, handled=False,
+                          message=f"535 5.7.8 wrong password {auth_data.password.decode()}")
+
+    handler, port = smtp_server(authenticator=echoing, auth_required=True,
+                                auth_require_tls=False)
+    write_config(tmp_path, port, smtp_lines=LOGIN)
+    monkeypatch.setenv("CRM_TEST_SMTP_PASSWORD", PASSWORD)
+    result = book("due", "--email", ok=False)
+    assert result.exit_code == 1
+    assert result.stderr == (f"crm: error: SMTP server 127.0.0.1:{port} refused the login of "
+                             "'alex': 535 5.7.8 wrong password (password hidden)\n")
+    assert handler.messages == [] and digests(db_path) == []
+
+
+def test_a_host_name_that_cannot_be_looked_up_is_one_clear_line(book, tmp_path, db_path,
+                                                                snapshot):
+    write_config(tmp_path, None, smtp_lines="host: mail..example.com\nport: 2525\n")
+    before = snapshot(db_path)
+    result = book("due", "--email", ok=False)
+    assert result.exit_code == 1
+    assert result.stderr == ("crm: error: cannot reach SMTP server mail..example.com:2525: "
+                             "'mail..example.com' is not a valid host name (smtp.host)\n")
+    assert snapshot(db_path) == before
 
 
 def test_missing_password_variable_names_it(book, server, tmp_path, monkeypatch):
@@ -702,3 +826,68 @@ def test_sendmail_does_not_need_an_smtp_host_or_from(book, tmp_path):
     book("due", "--email", "--sendmail")
     msg = email.message_from_bytes(out.read_bytes(), policy=email.policy.default)
     assert msg["From"] is None and msg["To"] == "me@example.com"
+
+
+# --- a ledger that cannot be written: nothing is sent -------------------------------------
+
+
+def test_a_read_only_database_sends_nothing_so_the_next_hour_does_not_mail_again(
+        book, server, tmp_path, db_path):
+    """Mail that went out but could not be recorded would go out again every hour."""
+    import os
+    import sys
+
+    from test_safety import _without_root_override
+
+    handler, port = server
+    write_config(tmp_path, port)
+    before = db_path.read_bytes()
+    db_path.chmod(0o400)
+    env = {**os.environ}
+    env.pop("CRM_DEBUG", None)
+    try:
+        for _ in range(2):  # two hourly runs
+            done = subprocess.run([sys.executable, "-m", "crmcli", "due", "--email"], env=env,
+                                  capture_output=True, text=True, timeout=60,
+                                  preexec_fn=_without_root_override)
+            assert done.returncode == 1, done.stderr
+            assert done.stderr == (f"crm: error: {db_path}: the database is read-only (check "
+                                   "the permissions of the file and its folder)\n")
+    finally:
+        db_path.chmod(0o600)
+    assert handler.messages == []
+    assert db_path.read_bytes() == before
+    book("due", "--email")  # writable again: the digest goes out, once
+    book("due", "--email")
+    assert len(handler.messages) == 1
+
+
+def test_a_database_locked_by_another_process_sends_nothing_and_records_nothing(
+        book, server, tmp_path, db_path, snapshot):
+    """Another process holds the write lock longer than the busy timeout (a huge import)."""
+    import sqlite3
+
+    from crmcli.commands.due_mail import send_digest
+    from crmcli.config import load_config
+    from crmcli.due import compute_due
+    from crmcli.store import CrmStore, StoreError
+
+    handler, port = server
+    write_config(tmp_path, port)
+    config = load_config(tmp_path / "config.yaml")
+    before = snapshot(db_path)
+    other = sqlite3.connect(db_path, isolation_level=None)
+    try:
+        with CrmStore(db_path, config) as store:
+            rows = compute_due(store, config, within=None, overdue_only=False, stale=True,
+                               owner=None, tag=None)
+            assert len(rows) == 3
+            store.conn.execute("PRAGMA busy_timeout = 200")  # instead of waiting 15 s
+            other.execute("BEGIN IMMEDIATE")
+            with pytest.raises(StoreError, match="the database is busy"):
+                send_digest(store, config, rows)
+            other.execute("ROLLBACK")
+    finally:
+        other.close()
+    assert handler.messages == []
+    assert snapshot(db_path) == before

@@ -1,13 +1,16 @@
 """A process killed with SIGKILL in the middle of a large import (or of undoing one) leaves a
 database that passes `crm db check`, with the import either wholly present or wholly absent.
 
-The first test runs the real `crm import interactions big.csv` and kills it at points spread
-over its run time (measured first on this machine). In the second the importer is a real
-subprocess doing what an import of interactions does: one `store.change()` holding one
-`_insert_many` of 100,000 rows (the store's bulk path, with the change log and the search
-index kept in the same transaction). It reports its progress on stdout, and the test kills it with SIGKILL at chosen points: early in the insert, half-way,
+One test runs the real `crm import interactions big.csv` and kills it at points spread over
+its run time (measured first, on the same database), and once the moment its commit is
+visible to a reader (while the process closes the store and checkpoints the write-ahead log).
+In another the importer is a real subprocess doing what an import of interactions does: one
+`store.change()` holding one `_insert_many` of 100,000 rows (the store's bulk path, with the
+change log and the search index kept in the same transaction). It reports its progress on
+stdout, and the test kills it with SIGKILL at chosen points: early in the insert, half-way,
 while the change log and the search index are written, during COMMIT, and right after the
-commit while the store closes and checkpoints the write-ahead log."""
+commit while the store closes and checkpoints the write-ahead log. The third kills `crm undo`
+of a 100,000-row import midway."""
 
 from __future__ import annotations
 
@@ -167,62 +170,88 @@ CLI_ROWS = 60_000
 def _big_csv(path: Path, tag: str) -> Path:
     with open(path, "w", encoding="utf-8") as fh:
         fh.write("client,at,channel,summary\n")
-        fh.writelines(f"ops@acme.test,2026-01-01T00:00:00Z,call,{tag} call {i}\n"
-                      for i in range(CLI_ROWS))
+        # one call a second, as a phone system's export would have them
+        fh.writelines(f"ops@acme.test,2026-01-01T{i // 3600 % 24:02d}:{i // 60 % 60:02d}:"
+                      f"{i % 60:02d}Z,call,{tag} call {i}\n" for i in range(CLI_ROWS))
     return path
+
+
+def _committed(db: Path, source: Path) -> bool:
+    """Whether the import of source has committed (read through WAL, never blocking it)."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.05)
+    try:
+        return bool(conn.execute("SELECT 1 FROM changes WHERE command = 'import' AND summary "
+                                 "LIKE ?", (f"%{source}%",)).fetchone())
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        conn.close()
 
 
 def test_crm_import_killed_at_any_point_is_wholly_present_or_wholly_absent(tmp_path):
     env = crm_env(tmp_path)
     (tmp_path / "config.yaml").write_text("timezone: UTC\n")
+    db = tmp_path / "crm.db"
     assert crm(env, "add", "Acme", "--email", "ops@acme.test", "-q").stdout.strip() == "1"
     assert crm(env, "log", "Acme", "base call before any import").returncode == 0
-    # how long a whole import takes here: a scratch database, same size of file
-    scratch = {**env, "CRM_DB": str(tmp_path / "scratch.db")}
-    assert crm(scratch, "add", "Acme", "--email", "ops@acme.test").returncode == 0
+    # how long a whole import takes here, on this database
     started = time.monotonic()
-    result = crm(scratch, "import", "interactions", str(_big_csv(tmp_path / "s.csv", "s")))
+    result = crm(env, "import", "interactions", str(_big_csv(tmp_path / "whole.csv", "whole")))
     whole = time.monotonic() - started
     assert result.returncode == 0, result.stderr
+    present = {"whole"}
 
-    kills, present, outcomes = 0, set(), []
-    for n, fraction in enumerate((0.3, 0.5, 0.7, 0.85, 0.95, 1.1)):
+    # kills spread over the run time, then one the moment the import is seen committed
+    # (while the process closes the store and checkpoints the write-ahead log)
+    points: list[float | str] = [0.1, 0.25, 0.4, 0.55, 0.7, 0.85, "committed"]
+    kills, outcomes = 0, []
+    for n, point in enumerate(points):
         tag = f"cli{n}"
         source = _big_csv(tmp_path / f"{tag}.csv", tag)
         proc = subprocess.Popen([sys.executable, "-m", "crmcli", "import", "interactions",
                                  str(source)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
-        time.sleep(whole * fraction)
-        proc.send_signal(signal.SIGKILL)
-        _, stderr = proc.communicate(timeout=120)
+        try:
+            if point == "committed":
+                deadline = time.monotonic() + 120
+                while not _committed(db, source) and proc.poll() is None:
+                    assert time.monotonic() < deadline, "the import did not commit in 120 s"
+                    time.sleep(0.005)
+            else:
+                time.sleep(whole * point)
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            _, stderr = proc.communicate(timeout=120)
         assert "Traceback" not in stderr, stderr
         killed = proc.returncode == -signal.SIGKILL
         assert killed or proc.returncode == 0, stderr
         kills += killed
         assert_check_passes(env)
-        counts = import_counts(tmp_path / "crm.db")
+        counts = import_counts(db)
         got = counts["rows"].get(tag, 0)
-        assert got in (0, CLI_ROWS), (fraction, got)
+        assert got in (0, CLI_ROWS), (point, got)
         if got:
             present.add(tag)
         assert counts["rows"]["base"] == 1
         assert set(counts["rows"]) == {"base"} | present
-        outcomes.append((fraction, killed, got))
+        outcomes.append((point, killed, got))
     assert kills >= 4, outcomes
-    print(f"crm import kills survived: {kills} of 6; outcomes {outcomes}")
+    assert outcomes[0] == (0.1, True, 0), outcomes          # killed early: nothing
+    assert outcomes[-1][2] == CLI_ROWS, outcomes            # killed after COMMIT: all of it
+    print(f"crm import kills survived: {kills} of {len(points)} (a whole import took "
+          f"{whole:.1f} s); outcomes {outcomes}")
     # whatever landed is one change each, and the newest one undoes whole
-    conn = sqlite3.connect(tmp_path / "crm.db")
+    conn = sqlite3.connect(db)
     try:
         imports = conn.execute("SELECT count(*) FROM changes WHERE command = 'import'"
                                ).fetchone()[0]
     finally:
         conn.close()
     assert imports == len(present)
-    if present:
-        result = crm(env, "undo")
-        assert result.returncode == 0 and "imported interactions from" in result.stderr
-        assert len(import_counts(tmp_path / "crm.db")["rows"]) == len(present)  # one gone
-        assert_check_passes(env)
+    result = crm(env, "undo")
+    assert result.returncode == 0 and "imported interactions from" in result.stderr
+    assert len(import_counts(db)["rows"]) == len(present)  # base stays, one import gone
+    assert_check_passes(env)
 
 
 def test_undo_of_a_large_import_killed_midway_is_wholly_done_or_not_at_all(tmp_path):

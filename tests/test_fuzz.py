@@ -18,7 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -28,8 +28,11 @@ from crmcli.store import validate
 from crmcli.store.errors import AmbiguousClient, ClientNotFound, ValidationError
 
 ROOT = Path(__file__).resolve().parents[1]
-FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                      HealthCheck.too_slow])
+# 100 examples a test by default (about 30 s for the file on two cores); set CRM_FUZZ_EXAMPLES
+# for a longer campaign, e.g. CRM_FUZZ_EXAMPLES=2000 pytest tests/test_fuzz.py.
+EXAMPLES = int(os.environ.get("CRM_FUZZ_EXAMPLES") or 100)
+FUZZ = settings(deadline=None, max_examples=EXAMPLES,
+                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 SQLISH = ["'; DROP TABLE clients; --", "1 OR 1=1", "Robert'); DELETE FROM changes;--",
           "\" OR \"\"=\"", "%", "_", "\\", "' UNION SELECT * FROM sqlite_master --",
@@ -142,6 +145,9 @@ def book(store):
 @FUZZ
 @given(st.one_of(nasty, st.integers(-5, 20).map(str), st.sampled_from(
     ["Acme", "acme", "Acm", "c3@example.com", "X-4", "%", "_", "'", "张", "1", "01", "9" * 30])))
+@example("\x01\n\udc80")  # control characters and an undecodable byte: still one line
+@example("²")  # a digit to str.isdigit(), not to int()
+@example("١٢٣")
 def test_the_client_resolver_finds_one_client_or_raises_a_clear_error(book, ref):
     store, clients = book
     try:
@@ -276,15 +282,17 @@ def test_followup_with_arbitrary_text_succeeds_or_fails_cleanly(
 # --- importers -------------------------------------------------------------------------------
 
 csv_cell = st.one_of(nasty, st.sampled_from(["", "ops@acme.test", "Acme", "2026-01-01", "call",
-                                             "1", "19.99", "\"", "a,b", "x\ny"]))
+                                             "1", "19.99", "\"", "a,b", "x\ny", "²", "١٢٣"]))
 
 
 @st.composite
 def import_files(draw):
     """(kind, file name, bytes): arbitrary bytes, or well-formed files of arbitrary values."""
     kind = draw(st.sampled_from(["clients", "interactions", "deals", "contacts", "followups"]))
-    ext = draw(st.sampled_from(["csv", "tsv", "json", "ndjson"]))
+    ext = draw(st.sampled_from(["csv", "tsv", "json", "ndjson"] + ["vcf"] * (kind == "contacts")))
     shape = draw(st.sampled_from(["bytes", "table", "records"]))
+    if ext == "vcf" and shape != "bytes":
+        return kind, "input.vcf", draw(vcards())
     columns = {"clients": ["name", "email", "company", "phone", "tags", "external_id"],
                "interactions": ["client", "at", "channel", "summary", "score"],
                "deals": ["client", "amount", "at", "status", "currency"],
@@ -318,8 +326,32 @@ def import_files(draw):
     return kind, f"input.{ext}", data
 
 
+VCARD_PROPS = ["FN", "N", "EMAIL", "TEL", "ORG", "TITLE", "NOTE", "UID", "REV", "X-CRM-CLIENT-ID",
+               "X-CRM-LEVEL", "X-CRM-PRIMARY", "X-CRM-CREATED", "BDAY", "PHOTO;ENCODING=b",
+               "FN;ENCODING=QUOTED-PRINTABLE", "BEGIN", "END"]
+
+
+@st.composite
+def vcards(draw):
+    """vCard-shaped text with arbitrary property values, lines and line endings."""
+    cards = []
+    for _ in range(draw(st.integers(0, 3))):
+        version = draw(st.sampled_from(["VERSION:3.0", "VERSION:4.0", "", "VERSION:x"]))
+        lines = ["BEGIN:VCARD", version]
+        for _ in range(draw(st.integers(0, 6))):
+            value = draw(st.one_of(csv_cell, st.just("Acme"), st.just("1"),
+                                   st.just("crmcli-contact-1")))
+            lines.append(f"{draw(st.sampled_from(VCARD_PROPS))}:{value}")
+        if draw(st.booleans()):
+            lines.append("END:VCARD")
+        cards.append(draw(st.sampled_from(["\r\n", "\n"])).join(lines))
+    return "\n".join(cards).encode("utf-8", "surrogateescape")
+
+
 @FUZZ
 @given(import_files())
+@example(("clients", "input.csv", "id,name\n²,Squared\n".encode()))  # int('²') fails
+@example(("deals", "input.json", '[{"client": "١٢٣", "amount": "1"}]'.encode()))
 def test_importers_given_arbitrary_files_import_whole_or_fail_cleanly(acme, snapshot,
                                                                        tmp_path, case):
     kind, name, data = case
@@ -328,6 +360,20 @@ def test_importers_given_arbitrary_files_import_whole_or_fail_cleanly(acme, snap
     before = snapshot(acme)
     result = run_cli("import", kind, str(path))
     assert_success_or_one_clean_error(result, before, snapshot(acme), detail_lines=f"{path}:")
+
+
+@FUZZ
+@given(import_files(), st.booleans())
+@example(("clients", "input.csv", "id,name\n²,Squared\n".encode()), True)
+def test_importers_reading_arbitrary_bytes_from_stdin_import_whole_or_fail_cleanly(
+        acme, snapshot, case, named):
+    kind, name, data = case
+    fmt = name.rpartition(".")[2]
+    before = snapshot(acme)
+    # `cat leads.csv | crm import clients -`: the format named, or the CSV default
+    args = ["import", kind, "-", *(["--format", fmt] if named or fmt == "vcf" else [])]
+    result = run_cli(*args, input=data)
+    assert_success_or_one_clean_error(result, before, snapshot(acme), detail_lines="<stdin>:")
 
 
 # --- real processes: undecodable bytes on the command line and in files --------------------

@@ -106,3 +106,17 @@ def test_crm_export_followups_ics_round_trips_with_stable_uids(book):
     uids = sorted(str(e["UID"]) for e in cal.walk("VEVENT"))
     assert [u.split("@")[0] for u in uids] == ["followup-1", "followup-2", "followup-3"]
     assert sorted(str(e["UID"]) for e in Calendar.from_ical(second).walk("VEVENT")) == uids
+
+
+def test_the_time_zone_definition_covers_timed_entries_beyond_2037(book, db_path):
+    book("followup", "Acme", "2046-07-01T09:00", "far-future check-in")       # summer time
+    _, cal, identity = feed(db_path)
+    [zone] = cal.walk("VTIMEZONE")
+    assert str(zone["TZID"]) == "Europe/Paris"
+    # the summer-time switch of 2046 (last Sunday of March, 02:00 -> 03:00) is defined
+    text = zone.to_ical().decode().replace("\r\n ", "")  # unfolded
+    assert "20460325T030000" in text
+    # and the entry itself is at 09:00 Paris summer time
+    event = by_uid(cal)[f"followup-6@{identity}"]
+    assert event["DTSTART"].dt == datetime(2046, 7, 1, 9, 0, tzinfo=ZoneInfo("Europe/Paris"))
+    assert event["DTSTART"].dt.utcoffset() == timedelta(hours=2)

@@ -213,7 +213,7 @@ def test_a_digest_shows_in_history_but_undo_skips_it(store):
                         item_keys=["k"])
     history = store.history()
     assert history[0]["command"] == "due --email"
-    assert history[0]["summary"] == "mailed 1 due items to me@x.org (smtp)"
+    assert history[0]["summary"] == "mailed 1 due item to me@x.org (smtp)"
     # The last undoable change is still the client's creation.
     assert store.undoable_changes(limit=1)[0]["client_id"] == client_id
 

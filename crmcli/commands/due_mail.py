@@ -11,7 +11,10 @@ Rules (documented in the README, docs/readme/mail.md):
 - nothing due, or nothing new: no message, no output, exit 0;
 - `--dry-run` prints the messages that would go out (headers and body) and changes nothing;
 - a recipient's items are recorded only after the server (or sendmail) accepted the
-  message; any failure is one line on stderr and exit 1, so the next run retries.
+  message; any failure is one line on stderr and exit 1, so the next run retries;
+- nothing is sent when the ledger cannot be written (a read-only database, one locked by
+  another process past the busy timeout): the record is rehearsed (written and rolled
+  back) first.
 """
 
 from __future__ import annotations
@@ -68,6 +71,13 @@ def send_digest(store, config, rows: list[dict], *, dry_run: bool = False, force
         return len(messages)
 
     transport = "sendmail" if sendmail else "smtp"
+    # Before anything goes out, make sure the ledger can record it: mail sent but not recorded
+    # (a read-only database, or one locked past the busy timeout) would go out again on every
+    # run of the cron job.
+    for digest, msg in messages:
+        store.rehearse_digest(day=day, transport=transport, recipient=digest.address,
+                              subject=str(msg["Subject"]),
+                              item_keys=[r["item_key"] for r in digest.rows])
     failures: list[str] = []
     sent = 0
 
@@ -108,5 +118,6 @@ def send_digest(store, config, rows: list[dict], *, dry_run: bool = False, force
     if is_terminal(sys.stderr):
 
         for digest, _ in messages:
-            message(f"mailed {len(digest.rows)} due items to {digest.recipient} ({transport})")
+            noun = "item" if len(digest.rows) == 1 else "items"
+            message(f"mailed {len(digest.rows)} due {noun} to {digest.recipient} ({transport})")
     return sent

@@ -37,16 +37,39 @@ def _values_text(rec: dict) -> str:
                      if k not in _QUIET_COLUMNS and v not in (None, "", "{}"))
 
 
+def _looking_back(text: str):
+    """--since looks back, and history has no future: a bare weekday is the latest one (today
+    included) and a bare offset such as `2w` or `3 days` is that long ago. Anything else
+    (`-2d`, `+1d`, `in 2w`, `next monday`, a date) means what it means everywhere.
+    Returns a date (a datetime for hours and minutes), or None for any other text."""
+    import re
+    from datetime import timedelta
+
+    from crmcli import dates
+
+    t = " ".join(text.split()).lower()
+    if t in dates._WEEKDAYS:
+        today = dates.today()
+        return today - timedelta(days=(today.weekday() - dates._WEEKDAYS[t]) % 7)
+    if re.fullmatch(r"\d{1,6} ?[a-z]+", t):
+        try:
+            return dates.parse_when(f"-{t}")
+        except dates.DateError:
+            return None
+    return None
+
+
 def _since_iso(text: str) -> str:
     from datetime import date, datetime, time
 
     from crmcli import dates
 
     when = dates.parse_when(text)
+    when = _looking_back(text) or when
     if not isinstance(when, datetime):
         assert isinstance(when, date)
-        # midnight of that day in the configured zone
-        when = datetime.combine(when, time(0, 0), tzinfo=dates.local(dates.now()).tzinfo)
+        # midnight of that day in the configured zone (with that day's UTC offset)
+        when = dates.local(datetime.combine(when, time(0, 0)))
     return dates.to_utc_iso(when)
 
 
@@ -55,7 +78,8 @@ def show_history(
         metavar="[CLIENT]", help="Only changes to this client (id, email, name...; the id of a "
                                  "deleted client works too).")] = None,
     since: Annotated[str | None, typer.Option("--since", metavar="WHEN",
-                                              help="Only changes at or after WHEN.")] = None,
+                                              help="Only changes at or after WHEN (looking back: "
+                                                   "monday, 2w, 3 days).")] = None,
     limit: LimitOption = None,
     fmt: FormatOption = None,
     as_json: JsonOption = False,
@@ -71,7 +95,7 @@ def show_history(
         except ClientNotFound:
             ref = client.strip()
             # A purged or merged-away client can no longer be resolved; its id still can.
-            if not (ref.isdigit() and len(ref) < 19 and store.scalar(
+            if not (ref.isascii() and ref.isdigit() and len(ref) < 19 and store.scalar(
                     "SELECT 1 FROM changes WHERE client_id = ? LIMIT 1", (int(ref),))):
                 raise
             client_id = int(ref)

@@ -13,6 +13,10 @@ from collections.abc import Iterable
 DIGEST_FIELDS = ["id", "sent_at", "day", "transport", "recipients", "subject", "item_count"]
 
 
+class _Rehearsal(Exception):
+    """Rolls back the rehearsal of a digest record."""
+
+
 class DigestMixin:
     def mailed_item_keys(self, day: str, recipient: str) -> set[str]:
         """The item keys already mailed to recipient (compared case-insensitively) on day."""
@@ -27,20 +31,40 @@ class DigestMixin:
         Items already in the ledger for (day, recipient) (a --force resend) are not recorded
         twice; item_count is the number of items the message carried.
         """
+        keys = list(dict.fromkeys(item_keys))
+        noun = "item" if len(keys) == 1 else "items"
+        with self.change("due --email", f"mailed {len(keys)} due {noun} to {recipient} "
+                                        f"({transport})"):
+            return self._write_digest(day, transport, recipient, subject, keys)
+
+    def rehearse_digest(self, *, day: str, transport: str, recipient: str, subject: str,
+                        item_keys: Iterable[str]) -> None:
+        """Write the record of a digest as record_digest would, then roll it back.
+
+        Raises StoreError (read-only file or folder, database busy) before the
+        message goes out: a digest whose sending could not be recorded would be mailed again
+        by every run of the cron job."""
+        try:
+            with self.change("due --email", "rehearsal"):
+                self._write_digest(day, transport, recipient, subject,
+                                   list(dict.fromkeys(item_keys)))
+                raise _Rehearsal
+        except _Rehearsal:
+            pass
+
+    def _write_digest(self, day: str, transport: str, recipient: str, subject: str,
+                      keys: list[str]) -> int:
         from crmcli.store.store import utc_now_iso
 
-        keys = list(dict.fromkeys(item_keys))
         who = recipient.strip().lower()
-        with self.change("due --email", f"mailed {len(keys)} due items to {recipient} "
-                                        f"({transport})"):
-            known = self.mailed_item_keys(day, who)
-            digest_id = self._insert("digests", {
-                "sent_at": utc_now_iso(), "day": day, "transport": transport,
-                "recipients": recipient, "subject": subject, "item_count": len(keys)})
-            for key in keys:
-                if key not in known:
-                    self._insert("digest_items", {"digest_id": digest_id, "day": day,
-                                                  "recipient": who, "item_key": key})
+        known = self.mailed_item_keys(day, who)
+        digest_id = self._insert("digests", {
+            "sent_at": utc_now_iso(), "day": day, "transport": transport,
+            "recipients": recipient, "subject": subject, "item_count": len(keys)})
+        for key in keys:
+            if key not in known:
+                self._insert("digest_items", {"digest_id": digest_id, "day": day,
+                                              "recipient": who, "item_key": key})
         return digest_id
 
     def digests_sent(self, day: str | None = None) -> list[dict]:
