@@ -30,13 +30,17 @@ from typing import Any
 from crmcli.output import defuse_formula
 from crmcli.store import validate
 from crmcli.store.bulk import EXPORT_COLUMNS, TABLE_COLUMNS
-from crmcli.store.errors import CrmError, UsageError, ValidationError
+from crmcli.store.errors import CrmError, UnknownStage, UsageError, ValidationError
 
 KINDS = ("clients", "contacts", "interactions", "deals", "followups")
 FORMATS = ("csv", "tsv", "json", "ndjson", "vcf")
 EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".json": "json", ".ndjson": "ndjson",
               ".jsonl": "ndjson", ".vcf": "vcf", ".vcard": "vcf"}
 CLIENT_REFS = ("client", "client_id", "client_email", "client_external_id", "client_name")
+# How each of those columns names the client ("auto": an id, else an email, else an
+# external id; "org": the client's name, else its company, as vCards do).
+_REF_HOW = {"client": "auto", "client_id": "id", "client_email": "email",
+            "client_external_id": "external_id", "client_name": "org"}
 # Fields each kind accepts (besides the client reference columns of child kinds).
 FIELDS: dict[str, tuple[str, ...]] = dict(EXPORT_COLUMNS)
 KEYS = {"clients": ("id", "external_id", "email")}
@@ -98,12 +102,34 @@ class Source:
 
                 yield from read_vcards(self.text())
         except UnicodeDecodeError as exc:
-            hint = ("; try --encoding gb18030" if self.encoding.replace("-", "").lower()
-                    in ("utf8sig", "utf8") else "")
-            raise CrmError(f"{self.name}: cannot decode the input as {self.encoding} "
-                           f"(byte {exc.object[exc.start:exc.start + 1]!r}){hint}") from None
+            raise CrmError(self._decode_problem(exc)) from None
         except csv.Error as exc:
             raise CrmError(f"{self.name}: not valid {self.fmt.upper()}: {exc}") from None
+
+    def _decode_problem(self, exc: UnicodeDecodeError) -> str:
+        """One line: where the input stops being text in its encoding (line and column
+        found by reading a file again from the start; stdin says only the byte)."""
+        utf8 = self.encoding == "utf-8-sig"
+        shown = "UTF-8" if utf8 else self.encoding
+        hint = ("; give the file's encoding, e.g. --encoding gb18030" if utf8
+                else "; is it the right --encoding?")
+        byte = exc.object[exc.start:exc.start + 1]
+        where = self.name
+        if self.name != "<stdin>":
+            try:
+                with open(self.name, "rb") as raw:
+                    decoder = codecs.getincrementaldecoder(self.encoding)()
+                    for number, line in enumerate(raw, 1):
+                        try:
+                            decoder.decode(line)
+                        except UnicodeDecodeError as bad:
+                            before = line[:max(bad.start, 0)].decode(self.encoding, "replace")
+                            byte = line[bad.start:bad.start + 1] or byte
+                            where = f"{self.name}:{number}: column {len(before) + 1}"
+                            break
+            except OSError:
+                pass
+        return f"{where}: cannot read byte 0x{byte.hex()} as {shown}{hint}"
 
     def _delimited(self) -> Iterator[tuple[int, list[str], dict | None]]:
         reader = csv.reader(self.text(), delimiter="\t" if self.fmt == "tsv" else ",")
@@ -130,14 +156,15 @@ class Source:
             yield start, cells, None
 
     def _ndjson(self) -> Iterator[tuple[int, Any, dict | None]]:
+        decode = json.JSONDecoder(parse_float=Decimal).decode
         for number, text in enumerate(self.text(), 1):
             if not text.strip():
                 continue
             try:
-                obj = json.loads(text, parse_float=Decimal)
+                obj = decode(text)
             except json.JSONDecodeError as exc:
-                yield number, {"raw": text.rstrip("\r\n")}, {ERROR_COLUMN: f"not valid JSON: "
-                                                                           f"{exc.msg}"}
+                yield number, {"raw": text.rstrip("\r\n")}, {
+                    ERROR_COLUMN: f"column {exc.colno}: not valid JSON: {exc.msg}"}
                 continue
             yield number, obj, None
 
@@ -160,7 +187,8 @@ class Source:
             try:
                 obj, end = decoder.raw_decode(text, pos)
             except json.JSONDecodeError as exc:
-                raise CrmError(f"{self.name}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+                raise CrmError(f"{self.name}:{exc.lineno}: column {exc.colno}: not valid JSON: "
+                               f"{exc.msg}") from None
             line += text.count("\n", counted, pos)
             counted = pos
             yield line, obj, None
@@ -240,6 +268,8 @@ _ISO_Z = re.compile(r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"
                     r"T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\dZ")
 _DAY_OK: dict[str, bool] = {}
 _TS_REASON = "is not a date and time (expected ISO 8601 such as 2026-11-22T10:00:00Z)"
+# Dates in an import name their year (2026-11-22, 22 Nov 2026): no "today" or "+3d".
+_YEAR = re.compile(r"\d{4}")
 
 
 def _day_ok(day: str) -> bool:
@@ -258,7 +288,9 @@ def _day_ok(day: str) -> bool:
 
 def timestamp(name: str, value: Any, required: bool = False) -> str | None:
     """An instant as stored: UTC 'YYYY-MM-DDTHH:MM:SSZ' (other ISO forms are converted;
-    a time without offset is local time in the configured zone)."""
+    a time without offset is local time in the configured zone, a date alone is 12:00
+    local). Words relative to today (yesterday, friday, +3d) are refused: an import means
+    the same whichever day it runs."""
     if value is None or value == "":
         if required:
             raise ValidationError(name, value, "is required")
@@ -270,10 +302,17 @@ def timestamp(name: str, value: Any, required: bool = False) -> str | None:
         return None
     if _ISO_Z.fullmatch(text) and _day_ok(text[:10]):
         return text
+    if not _YEAR.search(text):
+        raise ValidationError(name, value, _TS_REASON)
+    from datetime import datetime, time
+
     from crmcli import dates
 
     try:
-        return dates.to_utc_iso(dates.parse_at(text))
+        when = dates.parse_when(text)
+        if not isinstance(when, datetime):
+            when = dates.local(datetime.combine(when, time(12, 0)))
+        return dates.to_utc_iso(when)
     except (ValueError, OverflowError):
         raise ValidationError(name, value, _TS_REASON) from None
 
@@ -293,7 +332,7 @@ def row_id(name: str, value: Any) -> int | None:
     if type(value) is int and value > 0:
         return value
     text = str(value).strip()
-    if text.isdigit() and 0 < len(text) < 19 and int(text) > 0:
+    if text.isascii() and text.isdigit() and 0 < len(text) < 19 and int(text) > 0:
         return int(text)
     if not text:
         return None
@@ -341,6 +380,8 @@ class Context:
         self.misses = 0
         self.auto: dict[str, int] = {}
         self.maps: tuple | None = None
+        self.tag_sets: dict[Any, list[str]] = {}
+        self.stages: dict[str, str] = {}
 
     def now_iso(self) -> str:
         if self.now is None:
@@ -351,7 +392,7 @@ class Context:
 
     def client_id(self, rec: dict) -> int:
         ref = rec.get("client")
-        if ref:
+        if type(ref) is str:
             found = self.auto.get(ref)
             if found is not None:
                 return found
@@ -360,8 +401,7 @@ class Context:
             if value is None or value == "":
                 continue
             value = str(value).strip()
-            how = {"client": "auto", "client_id": "id", "client_email": "email",
-                   "client_external_id": "external_id", "client_name": "org"}[column]
+            how = _REF_HOW[column]
             found = self.clients.get((how, value))
             if found is None:
                 found = self._find(column, how, value)
@@ -434,36 +474,97 @@ def clean_client(ctx: Context, rec: dict) -> dict:
     extra: dict[str, Any] = {}
     basic: dict[str, Any] = {}
     tags = custom = history = None
+    plain = fields  # text that needs no cleaning goes straight in (see _CLIENT_TEXT)
     for key, value in rec.items():
         if key in _CLIENT_BASIC:
-            basic[key] = _as_text(value)
+            limit = _CLIENT_TEXT.get(key)
+            if (limit is not None and type(value) is str and value and len(value) <= limit
+                    and "\x00" not in value and value.strip() == value
+                    and (key != "name" or ("\n" not in value and "\r" not in value))):
+                plain[key] = value
+            else:
+                basic[key] = _as_text(_single(key, value))
         elif key in ("created_at", "updated_at", "archived_at"):
-            fields[key] = timestamp(key, value)
+            fields[key] = timestamp(key, _single(key, value))
         elif key in ("cadence_ideal", "cadence_max"):
-            fields[key] = validate.text(key, value, max_len=64)
+            fields[key] = _interval(key, _single(key, value))
         elif key == "tags":
-            tags = _tags(value)
+            cache_key = value if type(value) is str else (
+                tuple(value) if type(value) is list and all(type(t) is str for t in value)
+                else None)
+            tags = ctx.tag_sets.get(cache_key) if cache_key is not None else None
+            if tags is None:
+                tags = _tags(value)
+                if cache_key is not None and len(ctx.tag_sets) < 10_000:
+                    ctx.tag_sets[cache_key] = tags
         elif key == "custom":
             custom = _custom(value)
         elif key == "stage_history":
             history = _history(value)
         elif key == "id":
-            continue
+            _single(key, value)
         else:
-            extra[key] = None if value is None or value == "" else (
-                value if isinstance(value, str | int | bool) else str(value))
-    cleaned = clean_client_fields(basic)
-    if "stage" in cleaned:
-        cleaned["stage"] = ctx.store.check_stage(cleaned["stage"]) if cleaned["stage"] else None
-    if "email" in basic and cleaned.get("email"):
-        cleaned["email"] = cleaned["email"]
-    fields.update(cleaned)
+            # a custom column keeps its JSON value (number, list, ...); "" or null removes it
+            extra[key] = None if value is None or value == "" else value
+    if fields.get("cadence_ideal") and fields.get("cadence_max"):
+        from datetime import date
+
+        probe = date(2000, 1, 1)
+        if probe + _interval_of(fields["cadence_max"]) < probe + _interval_of(
+                fields["cadence_ideal"]):
+            raise ValidationError("cadence_max", fields["cadence_max"], "is shorter than the "
+                                  f"ideal interval {fields['cadence_ideal']}")
+    if basic:
+        fields.update(clean_client_fields(basic))
+    if "stage" in fields:
+        stage = fields["stage"]
+        if stage:
+            known = ctx.stages.get(stage)
+            if known is None:
+                try:
+                    known = ctx.store.check_stage(stage)
+                except UnknownStage:
+                    raise ValidationError("stage", stage, "is not a stage of the pipeline ("
+                                          + " → ".join(ctx.store.pipeline) + ")") from None
+                ctx.stages[stage] = known
+            fields["stage"] = known
+        else:
+            fields["stage"] = None
     return {"id": row_id("id", rec.get("id")), "fields": fields, "tags": tags,
             "custom": custom, "extra": extra, "history": history}
 
 
+_INTERVALS: dict[str, Any] = {}
+
+
+def _interval(name: str, value: Any) -> str | None:
+    """A cadence interval as crm cadence takes it (2w, 30d, 1m), kept as typed."""
+    text = validate.text(name, value, max_len=64)
+    if text is not None:
+        _interval_of(text, name)
+    return text
+
+
+def _interval_of(text: str, name: str = "cadence") -> Any:
+    found = _INTERVALS.get(text)
+    if found is None:
+        from crmcli.cadence import parse_interval
+
+        found = parse_interval(text, name)
+        if len(_INTERVALS) < 1000:
+            _INTERVALS[text] = found
+    return found
+
+
 _CLIENT_BASIC = frozenset(("name", "company", "email", "phone", "industry", "size", "owner",
                            "source", "stage", "external_id", "notes"))
+# Client fields that clients.clean_client_fields checks only as text, with their length
+# limits: a string value already stripped, without NUL, within the limit (and, for the
+# name, on one line) is what it would return, so it skips the call.
+_CLIENT_TEXT = {"name": validate.MAX_NAME, "company": validate.MAX_NAME,
+                "industry": validate.MAX_NAME, "size": validate.MAX_NAME,
+                "owner": validate.MAX_NAME, "source": validate.MAX_NAME,
+                "external_id": validate.MAX_NAME, "notes": validate.MAX_TEXT, "stage": 64}
 
 
 def _tags(value: Any) -> list[str]:
@@ -477,7 +578,10 @@ def _tags(value: Any) -> list[str]:
         if not isinstance(value, list):
             raise ValidationError("tags", value, "is not a JSON list of tags")
     items = value if isinstance(value, list) else re.split(r"[,;]", str(value))
-    return sorted({validate.tag(t) for t in items if str(t).strip()})
+    try:
+        return sorted({validate.tag(t) for t in items if str(t).strip()})
+    except ValidationError as exc:
+        raise ValidationError("tags", exc.value, exc.reason) from None
 
 
 def _custom(value: Any) -> dict:
@@ -518,22 +622,24 @@ def _history(value: Any) -> list[dict]:
 
 
 _CHANNELS = frozenset(validate.CHANNELS)
+# Kinds whose interactions default to inbound (crmcli.commands.log.INBOUND_KINDS).
+INBOUND_KINDS = frozenset(("complaint", "feedback", "inquiry", "request"))
 _SCORES = {**{str(i): i for i in range(11)}, **{i: i for i in range(11)}}
 _KIND_RE = re.compile(r"[\w\-]+")
 
 
 def clean_interaction(ctx: Context, rec: dict) -> tuple:
     get = rec.get
-    client_id = ctx.client_id(rec)
+    ref = get("client")
+    client_id = ctx.auto.get(ref) if type(ref) is str else None  # a client seen before
+    if client_id is None:
+        client_id = ctx.client_id(rec)
     at = get("at")
     if not (type(at) is str and _ISO_Z.fullmatch(at) and _day_ok(at[:10])):
         at = timestamp("at", at, required=True)
     channel = get("channel") or "other"
     if channel not in _CHANNELS:
         channel = validate.choice("channel", channel, validate.CHANNELS)
-    direction = get("direction") or "out"
-    if direction != "out" and direction != "in":
-        direction = validate.choice("direction", direction, ("in", "out"))
     kind = get("kind") or "note"
     if kind not in ctx.kinds_ok:
         raw = kind
@@ -543,6 +649,13 @@ def clean_interaction(ctx: Context, rec: dict) -> tuple:
                                                "feedback")
         if raw == kind:
             ctx.kinds_ok.add(kind)
+    direction = get("direction")
+    if direction != "out" and direction != "in":
+        if direction is None or direction == "":
+            # as crm log: complaints, feedback, inquiries and requests come in
+            direction = "in" if kind in INBOUND_KINDS else "out"
+        else:
+            direction = validate.choice("direction", direction, ("in", "out"))
     summary = get("summary")
     if summary:
         if type(summary) is not str or "\x00" in summary or len(summary) > validate.MAX_TEXT \
@@ -568,7 +681,9 @@ def clean_interaction(ctx: Context, rec: dict) -> tuple:
     else:
         resolved = None
     created = get("created_at")
-    if not (type(created) is str and _ISO_Z.fullmatch(created)):
+    if created is None or created == "":
+        created = ctx.now or ctx.now_iso()
+    elif not (type(created) is str and _ISO_Z.fullmatch(created) and _day_ok(created[:10])):
         created = timestamp("created_at", created) or ctx.now_iso()
     return (client_id, at, channel, direction, kind, summary, score, contact, resolved, created)
 
@@ -585,10 +700,18 @@ def clean_contact(ctx: Context, rec: dict) -> tuple:
             created, updated)
 
 
+_THOUSANDS = re.compile(r"\d{1,3}(,\d{3})+(\.\d+)?")
+
+
 def clean_deal(ctx: Context, rec: dict) -> tuple:
     client_id = ctx.client_id(rec)
     get = rec.get
     amount = get("amount")
+    if type(amount) is str and "," in amount and not _THOUSANDS.fullmatch(amount.strip()):
+        # 19,99 is not 1999: a comma only separates thousands
+        raise ValidationError("amount", amount, "is not an amount (a comma only separates "
+                                                "thousands, as in 1,200.50; decimals take a "
+                                                "point: 19.99)")
     amount = validate.amount(format(amount, "f") if isinstance(amount, Decimal) else amount)
     currency = validate.text("currency", get("currency"), max_len=8) or ctx.store.currency
     if not re.fullmatch(r"[A-Za-z]{3}", currency or ""):
@@ -608,6 +731,9 @@ def clean_followup(ctx: Context, rec: dict) -> tuple:
     due_at = timestamp("due_at", get("due_at"))
     if len(due_text) == 10 and _day_ok(due_text):
         due = due_text
+    elif not _YEAR.search(due_text):
+        raise ValidationError("due", due_text, "is not a date (expected YYYY-MM-DD, or a date "
+                                               "and time)")
     else:
         try:
             due, due_at2 = split_due(due_text)
@@ -625,6 +751,16 @@ def clean_followup(ctx: Context, rec: dict) -> tuple:
             raise ValidationError("every", every, "is not a recurrence (daily, weekly, 2w, "
                                                   "monthly, or an RRULE)") from None
     anchor = validate.text("anchor", get("anchor"), max_len=32)
+    if anchor is not None and not _ANCHOR.fullmatch(anchor):
+        raise ValidationError("anchor", anchor, "is not a local date or date and time "
+                                                "(YYYY-MM-DD or YYYY-MM-DDTHH:MM)")
+    if anchor is not None:
+        from datetime import datetime
+
+        try:
+            datetime.fromisoformat(anchor)
+        except ValueError:
+            raise ValidationError("anchor", anchor, "is not a real date") from None
     if every and not anchor:
         anchor = _anchor_of(due, due_at)
     interaction = get("interaction_id")
@@ -634,6 +770,9 @@ def clean_followup(ctx: Context, rec: dict) -> tuple:
             anchor, interaction, timestamp("done_at", get("done_at")),
             timestamp("created_at", get("created_at")) or ctx.now_iso())
 
+
+# The first occurrence of a recurring follow-up, in local time (as crm followup stores it).
+_ANCHOR = re.compile(r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2})?")
 
 CLEANERS: dict[str, Callable[[Context, dict], Any]] = {
     "clients": clean_client, "contacts": clean_contact, "interactions": clean_interaction,
@@ -671,7 +810,9 @@ class Mapper:
     def __init__(self, kind: str, maps: dict[str, str]):
         self.kind = kind
         self.maps = maps
-        self.lower_maps = {k.lower(): v for k, v in maps.items()}
+        self.lower_maps = {k.lower(): k for k in maps}
+        self.used: set[str] = set()
+        self.plans: dict[tuple, tuple[list[str], bool]] = {}
         self.accepted = set(FIELDS[kind]) | (set(CLIENT_REFS) if kind != "clients" else set())
         if kind == "clients":
             self.accepted.discard("client")
@@ -686,10 +827,10 @@ class Mapper:
 
     def _target(self, name: str) -> str:
         stripped = name.strip()
-        if stripped in self.maps:
-            return self.maps[stripped]
-        if stripped.lower() in self.lower_maps:
-            return self.lower_maps[stripped.lower()]
+        source = stripped if stripped in self.maps else self.lower_maps.get(stripped.lower())
+        if source is not None:
+            self.used.add(source)
+            return self.maps[source]
         norm = stripped.lower()
         if norm == ERROR_COLUMN:
             return _DROP
@@ -704,13 +845,28 @@ class Mapper:
                                                   "with --map 'Column=field' or drop it with "
                                                   "--map 'Column='")
 
+    def check_used(self, name: str, header: list[str] | None) -> None:
+        """A --map whose source column the input does not have is a typo: refuse it."""
+        unused = [k for k in self.maps if k not in self.used]
+        if not unused:
+            return
+        item = f"{unused[0]}={'' if self.maps[unused[0]] == _DROP else self.maps[unused[0]]}"
+        shown = ", ".join(header[:20]) + (", ..." if len(header) > 20 else "") if header else ""
+        where = f" (its columns: {shown})" if header is not None else ""
+        raise UsageError(f"--map {item!r}: {name} has no column {unused[0]!r}{where}")
+
     def record(self, obj: dict) -> dict:
-        target = self.target
-        out = {}
-        for key, value in obj.items():
-            name = target(key)
-            if name != _DROP:
-                out[name] = value
+        """obj with field names for keys (the plan for each set of keys is kept)."""
+        keys = tuple(obj)
+        plan = self.plans.get(keys)
+        if plan is None:
+            targets = [self.target(k) for k in keys]
+            plan = (targets, _DROP in targets)
+            if len(self.plans) < 1000:
+                self.plans[keys] = plan
+        out = dict(zip(plan[0], obj.values(), strict=True))
+        if plan[1]:
+            out.pop(_DROP, None)
         return out
 
 
@@ -758,11 +914,15 @@ def _error_line(name: str, line: int, exc: Exception) -> str:
     return f"{name}:{line}: {' '.join(str(exc).splitlines())}"
 
 
+def check_key(kind: str, key: str | None) -> None:
+    if key is not None and key not in KEYS.get(kind, ("id",)):
+        allowed = KEYS.get(kind, ("id",))
+        raise UsageError(f"--key {key}: {kind} can be matched by {' or '.join(allowed)}")
+
+
 def choose_key(kind: str, key: str | None, columns: set[str]) -> str | None:
     if key is not None:
-        allowed = KEYS.get(kind, ("id",))
-        if key not in allowed:
-            raise UsageError(f"--key {key}: {kind} can be matched by {' or '.join(allowed)}")
+        check_key(kind, key)
         if key not in columns:
             raise UsageError(f"--key {key}: the input has no {key!r} column")
         return key
@@ -781,13 +941,11 @@ def run_import(store: Any, kind: str, source: Source, *, maps: list[str] | None 
         raise UsageError(f"unknown kind {kind!r}: use {', '.join(KINDS)}")
     if source.fmt == "vcf" and kind != "contacts":
         raise UsageError("vCard files import as contacts: crm import contacts FILE.vcf")
+    check_key(kind, key)
     mapper = Mapper(kind, parse_maps(kind, maps))
     summary = Summary(kind=kind, file=source.name, format=source.fmt, dry_run=dry_run)
     records = source.records()
     first = next(records, None)
-    if first is None:
-        summary.key = key
-        return summary
     # Field names of the input (CSV header or the first object's keys) decide the key.
     try:
         if source.header is not None:
@@ -796,6 +954,13 @@ def run_import(store: Any, kind: str, source: Source, *, maps: list[str] | None 
             if dupes:
                 raise UsageError(f"{source.name}: several columns map to "
                                  f"{', '.join(sorted(dupes))}")
+            mapper.check_used(source.name, source.header)
+            if first is None:
+                summary.key = choose_key(kind, key, set(names))
+                return summary
+        elif first is None:
+            summary.key = key
+            return summary
         else:
             names = None
             if isinstance(first[1], dict):
@@ -815,7 +980,7 @@ def run_import(store: Any, kind: str, source: Source, *, maps: list[str] | None 
     seen: dict[str, dict[Any, int]] = {}
     dedupe = ([k for k in ("id", "email", "external_id") if k in columns]
               if kind == "clients" else (["id"] if key == "id" else []))
-    fast = kind != "clients" and key is None
+    fast = False
     undef = source.fmt in ("csv", "tsv")
     name = source.name
     counts = {"inserted": 0, "updated": 0, "unchanged": 0}
@@ -835,8 +1000,13 @@ def run_import(store: Any, kind: str, source: Source, *, maps: list[str] | None 
         yield from records
 
     try:
-        with store.change("import", f"imported {kind} from {name}") as ch:
+        with store.import_cache(), store.change("import", f"imported {kind} from {name}") as ch:
+            rows_before = ch.rows
             writer = store.child_writer(kind, key == "id") if kind != "clients" else None
+            clients = store.client_writer() if kind == "clients" else None
+            # Rows go straight into the insert buffer when there is no key and nothing
+            # stored to match them against.
+            fast = writer is not None and key is None and writer.existing_top is None
             writing = True
             n = 0
             stream = all_records()
@@ -866,6 +1036,9 @@ def run_import(store: Any, kind: str, source: Source, *, maps: list[str] | None 
                         rec.pop(_DROP, None)
                     elif isinstance(raw, dict):
                         rec = mapper.record(raw)
+                        if kind != "clients" and not _NESTED.isdisjoint(map(type,
+                                                                            rec.values())):
+                            _check_scalars(kind, rec)  # (clean_client checks its own)
                     else:
                         raise CrmError("expected an object with field names")
                     row = clean(ctx, rec)
@@ -884,17 +1057,7 @@ def run_import(store: Any, kind: str, source: Source, *, maps: list[str] | None 
                         values["id"] = row_id("id", rec.get("id")) if key == "id" else None
                         counts[writer.put(values, present)] += 1
                     else:
-                        store.conn.execute("SAVEPOINT import_row")
-                        logged = ch.rows
-                        try:
-                            outcome = store.import_client(row, key)
-                        except BaseException:
-                            ch.rows = logged
-                            store.conn.execute("ROLLBACK TO import_row")
-                            store.conn.execute("RELEASE import_row")
-                            raise
-                        store.conn.execute("RELEASE import_row")
-                        counts[outcome] += 1
+                        counts[store.import_client(row, key, clients)] += 1
                 except (CrmError, ValueError) as exc:
                     if isinstance(exc, ValueError) and not _is_user_value_error(exc):
                         raise
@@ -902,6 +1065,8 @@ def run_import(store: Any, kind: str, source: Source, *, maps: list[str] | None 
                     writing = writing and skip_invalid
             if writer is not None and writing:
                 writer.finish()
+            if clients is not None and writing:
+                clients.flush()
             if progress is not None:
                 progress(n, source.bytes_read())
             summary.inserted, summary.updated, summary.unchanged = (
@@ -910,9 +1075,13 @@ def run_import(store: Any, kind: str, source: Source, *, maps: list[str] | None 
             summary.errors = errors
             if bad and not skip_invalid:
                 raise ImportFailed(errors, bad)
+            if names is None:
+                mapper.check_used(name, None)
             ch.summary = (f"imported {kind} from {name}: {summary.inserted} inserted, "
                           f"{summary.updated} updated")
-            summary.change_id = ch.id
+            # The change that crm undo reverts; none when this import changed nothing
+            # (an import of nothing new leaves no entry in the audit log).
+            summary.change_id = ch.id if ch.rows > rows_before else None
             if dry_run:
                 raise _DryRun
     except _DryRun:
@@ -920,9 +1089,6 @@ def run_import(store: Any, kind: str, source: Source, *, maps: list[str] | None 
     finally:
         if rejects_out is not None:
             rejects_out.close()
-    if summary.change_id is not None and not store.scalar(
-            "SELECT 1 FROM changes WHERE id = ?", (summary.change_id,)):
-        summary.change_id = None  # nothing changed: no entry in the audit log
     return summary
 
 
@@ -957,6 +1123,33 @@ def _fast_rows(stream, names, undef, clean, ctx, writer, counts, progress, every
     finally:
         writer.inserted_fast = inserted
         counts["inserted"] += inserted
+
+
+# Fields whose JSON value may be a list or an object.
+_STRUCTURED = frozenset(("tags", "custom", "stage_history"))
+_NESTED = frozenset((list, dict))
+
+
+def _check_scalars(kind: str, rec: dict) -> None:
+    """JSON values of plain fields are strings, numbers, booleans or null, not lists or
+    objects (clients' custom columns may hold any JSON value)."""
+    fields = FIELDS[kind]
+    for key, value in rec.items():
+        if key not in _STRUCTURED and (kind != "clients" or key in fields):
+            _single(key, value)
+
+
+def _single(key: str, value: Any) -> Any:
+    if type(value) is list or type(value) is dict:
+        raise ValidationError(key, _short_json(value), "must be a single value, not a "
+                              + ("list" if type(value) is list else "JSON object"))
+    return value
+
+
+def _short_json(value: Any) -> str:
+    from crmcli.output import to_json
+
+    return to_json(value)
 
 
 def _is_user_value_error(exc: ValueError) -> bool:

@@ -1,9 +1,9 @@
 """vCard 3.0 for contacts, through vobject (parsing and escaping are its job, not ours).
 
-Export: one card per contact: FN, N, EMAIL, TEL, ORG (the client's name), TITLE (role),
-NOTE, UID `crmcli-contact-<id>`, REV (updated_at) and X-CRM-* properties for what
-vCard has no field for (client id, decision level, primary flag, created_at), so an
-export re-imports to the same contacts.
+Export: one card per contact: FN, N, EMAIL, TEL, ORG (the client's company, else its
+name), TITLE (role), NOTE, UID `crmcli-contact-<id>`, REV (updated_at) and X-CRM-*
+properties for what vCard has no field for (client id, decision level, primary flag,
+created_at), so an export re-imports to the same contacts.
 
 Import: each card becomes a contact record. Its client is X-CRM-CLIENT-ID when
 present, else the client whose name (or company) is the card's ORG.
@@ -121,7 +121,7 @@ def card_text(contact: dict) -> str:
         email.type_param = "INTERNET"
     if contact.get("phone"):
         card.add("tel").value = contact["phone"]
-    card.add("org").value = [contact["client_name"]]
+    card.add("org").value = [contact.get("client_company") or contact["client_name"]]
     if contact.get("role"):
         card.add("title").value = contact["role"]
     if contact.get("notes"):

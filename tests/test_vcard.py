@@ -75,3 +75,21 @@ def test_vcf_export_reimports_to_the_same_contacts(crm, store, tmp_path):
     assert crm("export", "contacts").stdout == before
     result = crm("import", "contacts", path)
     assert "0 inserted, 0 updated, 2 unchanged" in result.stderr
+
+
+def test_vcf_org_is_the_clients_company_and_a_card_without_crm_ids_finds_it(crm, store,
+                                                                             tmp_path):
+    wang = store.add_client("王伟", company="北京科技有限公司")
+    store.add_contact(wang, "赵敏", role="CEO")
+    out = crm("export", "contacts", "--format", "vcf").stdout
+    [card] = list(vobject.readComponents(out))
+    assert card.org.value == ["北京科技有限公司"]
+    # an address book's own card: no UID or X-CRM-* of ours, ORG names the company
+    plain = tmp_path / "phone.vcf"
+    plain.write_text("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:李娜\r\nORG:北京科技有限公司\r\n"
+                     "TEL:+86 10 1234 5678\r\nEND:VCARD\r\n", encoding="utf-8")
+    result = crm("import", "contacts", plain)
+    assert "1 inserted" in result.stderr
+    assert contacts(store)[-1] == {"client_id": wang, "name": "李娜", "role": None,
+                                   "email": None, "phone": "+86 10 1234 5678",
+                                   "decision_level": None, "is_primary": 0}

@@ -65,7 +65,8 @@ def import_cmd(
     rejects: Annotated[str | None, typer.Option("--rejects", metavar="FILE",
                                                 help="With --skip-invalid: write the bad rows "
                                                      "here, in the input's format, with an "
-                                                     "error column.")] = None,
+                                                     "error column (a directory for all).")
+                       ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and count; write "
                                                             "nothing.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on "
@@ -81,7 +82,8 @@ def import_cmd(
         fmt = fmt.lower()
     store = get_store()
     if kind == "all":
-        summaries = _import_all(store, file, fmt, encoding, maps, key, skip_invalid, dry_run)
+        summaries = _import_all(store, file, fmt, encoding, maps, key, skip_invalid, rejects,
+                                dry_run)
     elif kind not in importer.KINDS:
         fail(f"unknown kind {kind!r}: use {', '.join(importer.KINDS)} or all", code=2)
     else:
@@ -126,8 +128,10 @@ def _run(store, kind, source, **options):
         raise typer.Exit(1) from None
 
 
-def _import_all(store, directory, fmt, encoding, maps, key, skip_invalid, dry_run):
-    """Every kind file found in directory, in dependency order, as one change."""
+def _import_all(store, directory, fmt, encoding, maps, key, skip_invalid, rejects, dry_run):
+    """Every kind file found in directory, in dependency order, as one change.
+
+    rejects: a directory that gets one rejects file per kind that had bad rows."""
     from crmcli import importer
 
     folder = Path(directory)
@@ -144,16 +148,31 @@ def _import_all(store, directory, fmt, encoding, maps, key, skip_invalid, dry_ru
         fail(f"{directory}: no clients.csv, contacts.csv, ... files to import")
     if maps:
         fail("--map applies to one kind; import the files one by one to map columns", code=2)
+    if key is not None:
+        importer.check_key("clients", key)
+    out = Path(rejects) if rejects else None
+    if out is not None:
+        if out.exists() and not out.is_dir():
+            fail(f"{rejects}: is a file; with crm import all, --rejects names a directory",
+                 code=2)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            fail(f"{rejects}: cannot create directory: {exc.strerror or exc}")
     summaries = []
     try:
-        with store.change("import", f"imported {directory}") as ch:
+        with store.import_cache(), store.change("import", f"imported {directory}") as ch:
             for kind, path in found:
                 source = importer.open_source(str(path), None, encoding)
+                target = str(out / path.name) if out is not None else None
                 try:
-                    summaries.append(_run(store, kind, source, key=key if kind == "clients"
-                                          else None, skip_invalid=skip_invalid))
+                    summary = _run(store, kind, source, key=key if kind == "clients" else None,
+                                   skip_invalid=skip_invalid, rejects=target)
                 finally:
                     source.binary.close()
+                if target is not None and not summary.rejected:
+                    Path(target).unlink(missing_ok=True)
+                summaries.append(summary)
             ch.summary = f"imported {directory}: " + ", ".join(
                 f"{s.inserted + s.updated} {s.kind}" for s in summaries)
             if dry_run:

@@ -4,9 +4,12 @@
 database inside the one `change("import", ...)` that the importer opens, so an
 import is all-or-nothing and `crm undo` reverts it whole. Child rows without an
 id (the million-interaction case) go through `_insert_many` in chunks: batched
-`executemany`, one `insert_range` audit row per chunk. Rows that carry an id or
-match an existing record by key are compared with what is stored and counted as
-inserted, updated or unchanged; unchanged rows write nothing.
+`executemany`, one `insert_range` audit row per chunk; new clients likewise
+(ClientWriter), with their tags and stage moves. Rows that carry an id or match an
+existing record by key are compared with what is stored and counted as inserted,
+updated or unchanged; unchanged rows write nothing. A child row without an id that
+equals a record stored before the import is unchanged too, so a second import of the
+same file adds nothing.
 
 Exports stream rows ordered by id (`export_rows`).
 """
@@ -15,6 +18,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 from crmcli.store.errors import ValidationError
@@ -41,16 +47,39 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
 # Child rows inserted per `_insert_many` call: bounds the memory of the search-index
 # rebuild of each chunk; each chunk is one insert_range row in the audit log.
 CHUNK = 50_000
+# Columns of a new client written by an import (preceded by the id when the input gives
+# one, else SQLite assigns it), and how many new clients are inserted at a time.
+CLIENT_COLUMNS = ("name", "company", "email", "phone", "industry", "size", "owner", "source",
+                  "stage", "external_id", "custom", "notes", "cadence_ideal", "cadence_max",
+                  "created_at", "updated_at", "archived_at")
+CLIENT_CHUNK = 5_000
+# The page cache of an import (KiB): see BulkMixin.import_cache.
+IMPORT_CACHE_KIB = 64 * 1024
 # Compared when deciding whether a keyed row changed (created_at/updated_at are not).
 _NOT_COMPARED = {"created_at", "updated_at"}
+
+
+def _documents(kind: str):
+    """row tuple (TABLE_COLUMNS order) -> (search body, client_id), as search.document_for."""
+    from crmcli.store.search import document_for, segment
+
+    columns = TABLE_COLUMNS[kind]
+    if kind == "interactions":
+        at = columns.index("summary")
+        return lambda row: (segment(row[at]) if row[at] else "", row[0])
+    return lambda row: document_for(kind, dict(zip(columns, row, strict=True)))
 
 
 class ChildWriter:
     """Writes contacts, interactions, deals or follow-ups for one import.
 
     put(row, present) takes a dict of table columns (id may be None) and the set of
-    columns the input gave; returns 'inserted', 'updated' or 'unchanged'.
-    put_fast(values) takes a tuple in TABLE_COLUMNS order for rows without id.
+    columns the input gave; returns 'inserted', 'updated' or 'unchanged'. A row without
+    id that equals a record stored before the import began (same client, same value in
+    every column; created_at/updated_at only when the input gave them) is 'unchanged':
+    importing the same file twice adds nothing.
+    put_fast(values) takes a tuple in TABLE_COLUMNS order for rows without id, and is only
+    used when the table was empty when the import began (nothing to match).
     """
 
     def __init__(self, store: Any, kind: str, keyed: bool):
@@ -61,6 +90,12 @@ class ChildWriter:
         self.buffer: list[Sequence] = []
         self.id_buffer: list[Sequence] = []
         self.inserted = 0
+        self.documents = _documents(kind)
+        # Records with ids up to this one existed before the import (None: the table was
+        # empty); rows without id are matched against them only.
+        self.existing_top: int | None = store.scalar(f"SELECT max(id) FROM {kind}")
+        self.plain_inserted = False  # rows without id went in (their ids are SQLite's)
+        self._match_sql: dict[frozenset, tuple[str, tuple[str, ...]]] = {}
 
     def put_fast(self, values: Sequence) -> str:
         buf = self.buffer
@@ -69,12 +104,37 @@ class ChildWriter:
             self._flush_plain()
         return "inserted"
 
+    def _stored_before(self, row: dict, present: set[str]) -> bool:
+        """Whether a record stored before the import equals row (see the class doc)."""
+        compared = frozenset(c for c in self.columns
+                             if c not in _NOT_COMPARED or c in present)
+        found = self._match_sql.get(compared)
+        if found is None:
+            cols = tuple(c for c in self.columns if c in compared)
+            where = " AND ".join(("client_id = ?" if c == "client_id" else f"{c} IS ?")
+                                 for c in cols)
+            found = (f"SELECT 1 FROM {self.table} WHERE {where} AND id <= ? LIMIT 1", cols)
+            self._match_sql[compared] = found
+        sql, cols = found
+        params = [row[c] for c in cols]
+        params.append(self.existing_top)
+        return self.store.conn.execute(sql, params).fetchone() is not None
+
     def put(self, row: dict, present: set[str]) -> str:
         row_id = row.get("id")
         if row_id is None:
+            if self.existing_top is not None and self._stored_before(row, present):
+                return "unchanged"
             self._flush_ids()
             return self.put_fast(tuple(row[c] for c in self.columns))
-        old = self.store.get(self.table, row_id)
+        if self.buffer:
+            self._flush_plain()  # so that the ids SQLite gives them are taken
+        if self.existing_top is None and not self.plain_inserted:
+            # The table was empty and the importer refuses an id twice in one file, so this
+            # id is new: no look-up (a restore of a million rows needs none).
+            old = None
+        else:
+            old = self.store.get(self.table, row_id)
         if old is not None:
             wanted = {c: row[c] for c in self.columns
                       if c in present and c not in _NOT_COMPARED}
@@ -85,7 +145,6 @@ class ChildWriter:
                 changed["updated_at"] = utc_now_iso()
             self.store._update(self.table, row_id, changed)
             return "updated"
-        self._flush_plain()
         self.id_buffer.append((row_id, *(row[c] for c in self.columns)))
         if len(self.id_buffer) >= CHUNK // 10:
             self._flush_ids()
@@ -93,13 +152,17 @@ class ChildWriter:
 
     def _flush_plain(self) -> None:
         if self.buffer:
-            self.store._insert_many(self.table, self.columns, self.buffer)
+            self.store._insert_many(self.table, self.columns, self.buffer,
+                                    documents=self.documents)
+            self.plain_inserted = True
             self.inserted += len(self.buffer)
             self.buffer = []
 
     def _flush_ids(self) -> None:
         if self.id_buffer:
-            self.store._insert_many(self.table, ("id", *self.columns), self.id_buffer)
+            documents = self.documents
+            self.store._insert_many(self.table, ("id", *self.columns), self.id_buffer,
+                                    documents=lambda row: documents(row[1:]))
             self.inserted += len(self.id_buffer)
             self.id_buffer = []
 
@@ -108,7 +171,96 @@ class ChildWriter:
         self._flush_ids()
 
 
+# The client fields of its search document, in search.document_for's order (a test holds
+# the two to the same text).
+_CLIENT_DOCUMENT_FIELDS = itemgetter(*(CLIENT_COLUMNS.index(c) for c in (
+    "name", "company", "email", "phone", "industry", "notes", "external_id")))
+
+
+def _client_document(row: tuple) -> tuple[str, None]:
+    """The search document of a new client (CLIENT_COLUMNS order); None: its own id."""
+    from crmcli.store.search import segment
+
+    return segment(" ".join([str(p) for p in _CLIENT_DOCUMENT_FIELDS(row) if p])), None
+
+
+class ClientWriter:
+    """New clients of one import, inserted CLIENT_CHUNK at a time with their tags and
+    stage moves (per chunk one insert_range audit row per table, or one row per client
+    when the input gives the ids). A chunk holds rows without ids (SQLite numbers them)
+    or rows with ids (a restore of crm export into an empty database), not both."""
+
+    def __init__(self, store: Any):
+        self.store = store
+        self.rows: list[tuple] = []
+        self.tags: list[list[str]] = []
+        self.history: list[list[dict]] = []
+        self.with_ids = False
+        self.auto_inserted = False  # rows without ids went in: ids are now taken
+        # No client existed when the import began: a row can then only clash with another
+        # row of the same input, which the importer refuses as a duplicate key before it
+        # gets here, so rows are not looked up in the database one by one.
+        self.started_empty = store.scalar("SELECT 1 FROM clients LIMIT 1") is None
+
+    def add(self, record: dict, tags: list[str], history: list[dict],
+            row_id: int | None = None) -> None:
+        if self.rows and self.with_ids != (row_id is not None):
+            self.flush()
+        self.with_ids = row_id is not None
+        values = tuple(map(record.get, CLIENT_COLUMNS))
+        self.rows.append(values if row_id is None else (row_id, *values))
+        self.tags.append(tags)
+        self.history.append(history)
+        if len(self.rows) >= CLIENT_CHUNK:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.rows:
+            return
+        store = self.store
+        if self.with_ids:
+            store._insert_many("clients", ("id", *CLIENT_COLUMNS), self.rows,
+                               documents=lambda row: _client_document(row[1:]))
+            ids = [row[0] for row in self.rows]
+        else:
+            first = store.scalar("SELECT coalesce(max(id), 0) FROM clients") + 1
+            store._insert_many("clients", CLIENT_COLUMNS, self.rows,
+                               documents=_client_document)
+            # SQLite gives rows inserted without an id max(id) + 1, one after the other.
+            if store.scalar("SELECT max(id) FROM clients") != first + len(self.rows) - 1:
+                raise RuntimeError("imported clients did not get consecutive ids")
+            ids = range(first, first + len(self.rows))
+            self.auto_inserted = True
+        tags = [(cid, tag) for cid, names in zip(ids, self.tags, strict=True) for tag in names]
+        if tags:
+            store._insert_many("tags", ("client_id", "tag"), tags)
+        moves = [(cid, h["from"], h["to"], h["at"], h["note"])
+                 for cid, entries in zip(ids, self.history, strict=True) for h in entries]
+        if moves:
+            store._insert_many("stage_changes",
+                               ("client_id", "from_stage", "to_stage", "at", "note"), moves)
+        self.rows, self.tags, self.history = [], [], []
+
+
 class BulkMixin:
+    @contextmanager
+    def import_cache(self) -> Iterator[None]:
+        """A page cache of IMPORT_CACHE_KIB for the length of an import, then the old one.
+
+        The indexes of a big import are written in random order; with SQLite's default
+        2 MB cache their pages are spilled to the WAL over and over (a million interactions:
+        10 s of system time, a third of the import). Memory stays bounded: the cache only
+        grows to this size, whatever the size of the input."""
+        old = self.conn.execute("PRAGMA cache_size").fetchone()[0]
+        current_kib = -old if old < 0 else old * self.conn.execute(
+            "PRAGMA page_size").fetchone()[0] // 1024
+        if current_kib < IMPORT_CACHE_KIB:
+            self.conn.execute(f"PRAGMA cache_size = -{IMPORT_CACHE_KIB}")
+        try:
+            yield
+        finally:
+            self.conn.execute(f"PRAGMA cache_size = {old}")
+
     # --- lookups used while validating an import ------------------------
 
     def client_ref_lookup(self, how: str, value: str) -> list[int]:
@@ -177,24 +329,66 @@ class BulkMixin:
             return rows[0] if rows else None
         return self.query_one("SELECT * FROM clients WHERE external_id = ?", (value,))
 
-    def import_client(self, row: dict, key: str | None) -> str:
+    def client_writer(self) -> ClientWriter:
+        self._require_change()
+        return ClientWriter(self)
+
+    def import_client(self, row: dict, key: str | None,
+                      writer: ClientWriter | None = None) -> str:
         """Insert or update one client of an import; returns the outcome.
 
         row: {"id", "fields": {column: value} (only the columns the input gave),
         "tags": list or None, "custom": dict or None (the whole custom object),
         "extra": {key: value or None} (unknown columns: merged into custom),
         "history": list of {at, from, to, note} or None}.
+        A new client without an id goes into writer (inserted in batches) when given;
+        anything else is written at once, all or nothing for the row (a savepoint), so
+        that --skip-invalid can leave out a row that fails half-way.
         """
-        existing = self.find_client_for_import(key, row) if key else None
+        given_id = key == "id" and row.get("id") is not None
+        if writer is not None and given_id and writer.rows and not writer.with_ids:
+            writer.flush()  # the id may be one that the buffered rows are about to take
+        # Into a table empty at the start, a row needs no look-up unless it names an id
+        # that a row without one may have taken.
+        fresh = writer is not None and writer.started_empty and not (
+            given_id and writer.auto_inserted)
+        existing = self.find_client_for_import(key, row) if key and not fresh else None
+        if existing is None and writer is not None and (fresh or not given_id):
+            record = self._new_client_record(row, check_unique=not fresh)
+            writer.add(record, sorted(set(row["tags"] or ())), _first_history(row, record),
+                       row["id"] if given_id else None)
+            return "inserted"
+        if writer is not None:
+            writer.flush()
+        with self._row_savepoint():
+            if existing is None:
+                return self._import_new_client(row, key)
+            return self._import_existing_client(row, existing, key)
+
+    @contextmanager
+    def _row_savepoint(self) -> Iterator[None]:
+        ch = self._require_change()
+        logged = ch.rows
+        self.conn.execute("SAVEPOINT import_row")
+        try:
+            yield
+        except BaseException:
+            ch.rows = logged
+            self.conn.execute("ROLLBACK TO import_row")
+            self.conn.execute("RELEASE import_row")
+            raise
+        self.conn.execute("RELEASE import_row")
+
+    def _import_existing_client(self, row: dict, existing: dict, key: str | None) -> str:
         fields = row["fields"]
-        if existing is None:
-            return self._import_new_client(row, key)
         cid = existing["id"]
         values = {k: v for k, v in fields.items() if k not in _NOT_COMPARED}
+        if key == "email" and (existing["email"] or "").lower() == (values["email"] or "").lower():
+            values.pop("email")  # the key matched (ignoring case): keep the stored spelling
         if "stage" in values and values["stage"] is None and existing["stage"] is None:
             values.pop("stage")
         self._check_unique(values.get("email"), values.get("external_id"), exclude_id=cid)
-        current = json.loads(existing["custom"] or "{}")
+        current = json.loads(existing["custom"] or "{}", parse_float=Decimal)
         custom = dict(row["custom"]) if row["custom"] is not None else dict(current)
         for k, v in row["extra"].items():
             if v is None:
@@ -240,33 +434,32 @@ class BulkMixin:
         self._update("clients", cid, {"updated_at": utc_now_iso()})
         return "updated"
 
-    def _import_new_client(self, row: dict, key: str | None) -> str:
+    def _new_client_record(self, row: dict, check_unique: bool = True) -> dict:
+        """The clients row of a new client of an import (checked: name, unique keys)."""
         fields = row["fields"]
         if not fields.get("name"):
             raise ValidationError("name", fields.get("name"), "is required for a new client")
-        self._check_unique(fields.get("email"), fields.get("external_id"))
-        now = utc_now_iso()
+        if check_unique:
+            self._check_unique(fields.get("email"), fields.get("external_id"))
         custom = dict(row["custom"] or {})
         custom.update({k: v for k, v in row["extra"].items() if v is not None})
         record = dict(fields)
         record["custom"] = _custom_json(custom)
-        record["created_at"] = fields.get("created_at") or now
+        record["created_at"] = fields.get("created_at") or utc_now_iso()
         record["updated_at"] = fields.get("updated_at") or record["created_at"]
+        return record
+
+    def _import_new_client(self, row: dict, key: str | None) -> str:
+        record = self._new_client_record(row)
         if key == "id" and row.get("id") is not None:
             record["id"] = row["id"]
         cid = self._insert("clients", record)
         for tag in sorted(set(row["tags"] or ())):
             self._insert("tags", {"client_id": cid, "tag": tag})
-        history = row["history"]
-        if history:
-            for h in history:
-                self._insert("stage_changes", {"client_id": cid, "from_stage": h["from"],
-                                               "to_stage": h["to"], "at": h["at"],
-                                               "note": h["note"]})
-        elif fields.get("stage"):
-            self._insert("stage_changes", {"client_id": cid, "from_stage": None,
-                                           "to_stage": fields["stage"],
-                                           "at": record["created_at"], "note": None})
+        for h in _first_history(row, record):
+            self._insert("stage_changes", {"client_id": cid, "from_stage": h["from"],
+                                           "to_stage": h["to"], "at": h["at"],
+                                           "note": h["note"]})
         return "inserted"
 
     # --- export --------------------------------------------------------
@@ -286,7 +479,7 @@ class BulkMixin:
                 "c.created_at, c.updated_at, c.archived_at FROM clients c ORDER BY c.id")
             for row in self.iter_query(sql):
                 row["tags"] = row["tags"].split(",") if row["tags"] else []
-                row["custom"] = json.loads(row["custom"] or "{}")
+                row["custom"] = json.loads(row["custom"] or "{}", parse_float=Decimal)
                 row["stage_history"] = json.loads(row["stage_history"] or "[]")
                 yield row
             return
@@ -300,7 +493,20 @@ class BulkMixin:
             "FROM contacts k JOIN clients c ON c.id = k.client_id ORDER BY k.id")
 
 
+def _first_history(row: dict, record: dict) -> list[dict]:
+    """Stage moves of a new client: the input's stage_history, else its stage (reached
+    when the client was created)."""
+    if row["history"]:
+        return row["history"]
+    if record.get("stage"):
+        return [{"at": record["created_at"], "from": None, "to": record["stage"],
+                 "note": None}]
+    return []
+
+
 def _custom_json(custom: dict) -> str:
+    if not custom:
+        return "{}"
     from crmcli.output import to_json
 
     return to_json(dict(sorted(custom.items())))

@@ -16,7 +16,7 @@ import os
 import shutil
 import sqlite3
 import stat
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -120,7 +120,8 @@ def _not_utf8(exc: UnicodeEncodeError) -> ValidationError:
     lo = max(0, exc.start - 30)
     shown = ("…" if lo else "") + "".join(
         f"\\x{ord(ch) - 0xDC00:02x}" if "\udc80" <= ch <= "\udcff"
-        else f"\\u{ord(ch):04x}" if "\ud800" <= ch <= "\udfff" else ch
+        else f"\\u{ord(ch):04x}" if "\ud800" <= ch <= "\udfff"
+        else f"\\x{ord(ch):02x}" if ch < " " or ch == "\x7f" else ch
         for ch in text[lo:exc.start + 10]) + ("…" if exc.start + 10 < len(text) else "")
     reason = f"is not valid UTF-8 text ({what}); nothing was written"
     error = ValidationError("text", shown, reason)
@@ -413,8 +414,11 @@ class StoreBase:
         return True
 
     def _insert_many(self, table: str, columns: Sequence[str], rows: Iterable[Sequence],
-                     batch_size: int = 5000) -> int:
-        """Insert many rows fast; the change log records the id range, not each row."""
+                     batch_size: int = 5000, documents: Callable | None = None) -> int:
+        """Insert many rows fast; the change log records the id range, not each row.
+
+        documents(row) -> (search body, client_id; None: the row's own id): the search
+        documents are then made from the rows as given instead of read back."""
         self._require_change()
         sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
         first = self.scalar(f"SELECT coalesce(max(id), 0) FROM {table}") + 1
@@ -422,10 +426,18 @@ class StoreBase:
         given_ids: list[int] = []
         count = 0
         batch: list[Sequence] = []
+        docs: list[tuple] | None = (
+            [] if documents is not None and table in SEARCHABLE else None)
         for row in rows:
             batch.append(row)
             if id_at is not None:
                 given_ids.append(row[id_at])
+            if docs is not None:
+                body, client_id = documents(row)
+                if body:
+                    row_id = first + count + len(batch) - 1 if id_at is None else row[id_at]
+                    docs.append((row_id * 4 + SEARCHABLE[table], body,
+                                 row_id if client_id is None else client_id))
             if len(batch) >= batch_size:
                 self.conn.executemany(sql, batch)
                 count += len(batch)
@@ -439,12 +451,18 @@ class StoreBase:
                 # Caller-chosen ids need not form the range first..last: log every row.
                 self._log_rows_sql(table, "insert", "id IN (SELECT value FROM json_each(?))",
                                    (json.dumps(given_ids),))
-                if table in SEARCHABLE:
+                if docs is not None:
+                    self.conn.executemany("INSERT OR REPLACE INTO search_index (rowid, body, "
+                                          "client_id) VALUES (?, ?, ?)", docs)
+                elif table in SEARCHABLE:
                     for row_id in given_ids:
                         self._reindex(table, int(row_id))
             else:
                 self._log_row(table, first, "insert_range", None, {"first": first, "last": last})
-                if table in SEARCHABLE:
+                if docs is not None and last == first + count - 1:
+                    self.conn.executemany("INSERT OR REPLACE INTO search_index (rowid, body, "
+                                          "client_id) VALUES (?, ?, ?)", docs)
+                elif table in SEARCHABLE:
                     self._reindex_range(table, first, last)
         return count
 

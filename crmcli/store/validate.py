@@ -16,7 +16,7 @@ DEAL_STATUSES = ("won", "open", "lost")
 _EMAIL = re.compile(r"^[^@\s<>(),;:\"]+@[^@\s<>(),;:\"]+\.[^@\s<>(),;:\".]{2,}$")
 _PHONE = re.compile(r"^\+?[0-9 ()./\-]{3,40}(\s*(x|ext\.?)\s*[0-9]{1,6})?$", re.IGNORECASE)
 _TAG = re.compile(r"^[^\s,]{1,64}$")
-_FIELD_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\- ]{0,63}$")
+_FIELD_KEY = re.compile(r"^[^\W\d][\w.\- ]{0,63}\Z")  # \w: letters of any script (地区)
 
 
 def text(field: str, value: object, *, required: bool = False, max_len: int = MAX_TEXT
@@ -61,7 +61,7 @@ def phone(value: object, field: str = "phone") -> str | None:
     result = text(field, value, max_len=60)
     if result is None:
         return None
-    if not _PHONE.match(result) or sum(ch.isdigit() for ch in result) < 3:
+    if not _PHONE.match(result) or sum(map(str.isdigit, result)) < 3:
         raise ValidationError(field, result, "is not a phone number (digits, spaces, + - ( ) .)")
     return result
 
