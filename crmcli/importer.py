@@ -700,18 +700,10 @@ def clean_contact(ctx: Context, rec: dict) -> tuple:
             created, updated)
 
 
-_THOUSANDS = re.compile(r"\d{1,3}(,\d{3})+(\.\d+)?")
-
-
 def clean_deal(ctx: Context, rec: dict) -> tuple:
     client_id = ctx.client_id(rec)
     get = rec.get
     amount = get("amount")
-    if type(amount) is str and "," in amount and not _THOUSANDS.fullmatch(amount.strip()):
-        # 19,99 is not 1999: a comma only separates thousands
-        raise ValidationError("amount", amount, "is not an amount (a comma only separates "
-                                                "thousands, as in 1,200.50; decimals take a "
-                                                "point: 19.99)")
     amount = validate.amount(format(amount, "f") if isinstance(amount, Decimal) else amount)
     currency = validate.text("currency", get("currency"), max_len=8) or ctx.store.currency
     if not re.fullmatch(r"[A-Za-z]{3}", currency or ""):

@@ -87,6 +87,21 @@ def test_non_numeric_amounts_are_rejected(crm, db_path, snapshot):
                                      "digits such as 1200 or 19.99)")
 
 
+def test_a_decimal_comma_is_refused_not_read_as_thousands(crm, db_path, snapshot):
+    crm("add", "Acme")
+    before = snapshot(db_path)
+    for bad in ("19,99", "1,2", "12,34,567", "1,000_000", ",5"):
+        result = crm("deal", "Acme", bad, ok=False)
+        assert result.exit_code == 1, bad
+        assert result.stderr == (f"crm: error: amount '{bad}': is not an amount (a comma only "
+                                 "separates thousands, as in 1,200.50; decimals take a point: "
+                                 "19.99)\n")
+        assert snapshot(db_path) == before
+    crm("deal", "Acme", "1,200,000")
+    crm("deal", "Acme", "1_000.5")
+    assert _amounts(db_path) == ["1200000", "1000.5"]
+
+
 def test_bad_status_and_currency_are_rejected(crm, db_path, snapshot):
     crm("add", "Acme")
     before = snapshot(db_path)

@@ -16,6 +16,7 @@ DEAL_STATUSES = ("won", "open", "lost")
 _EMAIL = re.compile(r"^[^@\s<>(),;:\"]+@[^@\s<>(),;:\"]+\.[^@\s<>(),;:\".]{2,}$")
 _PHONE = re.compile(r"^\+?[0-9 ()./\-]{3,40}(\s*(x|ext\.?)\s*[0-9]{1,6})?$", re.IGNORECASE)
 _TAG = re.compile(r"^[^\s,]{1,64}$")
+_GROUPED = re.compile(r"-?\s*\d{1,3}(?:(?:,\d{3})+|(?:_\d{3})+)(?:\.\d+)?")
 _FIELD_KEY = re.compile(r"^[^\W\d][\w.\- ]{0,63}\Z")  # \w: letters of any script (地区)
 
 
@@ -89,6 +90,11 @@ def amount(value: object, field: str = "amount") -> str:
     """A non-negative decimal amount, returned as its exact canonical text."""
     raw = text(field, value, required=True, max_len=40)
     assert raw is not None
+    if ("," in raw or "_" in raw) and not _GROUPED.fullmatch(raw.strip()):
+        # 19,99 is a decimal comma in much of the world: never read it as 1999.
+        raise ValidationError(field, raw, "is not an amount (a comma only separates "
+                                          "thousands, as in 1,200.50; decimals take a "
+                                          "point: 19.99)")
     cleaned = raw.replace(",", "").replace("_", "")
     if not re.fullmatch(r"\d+(\.\d+)?|\.\d+", cleaned):
         if re.fullmatch(r"-\s*\d+(\.\d+)?", cleaned):
