@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 from dateutil.relativedelta import relativedelta
 
@@ -58,45 +59,91 @@ def parse_interval(text: str, where: str) -> relativedelta:
 
 
 def _pair(ideal_text, max_text, where: str, source: str) -> Cadence:
-    ideal = parse_interval(str(ideal_text), f"{where} ideal")
-    if max_text in (None, ""):
-        maximum = ideal * 2
-        max_text = format_interval(maximum)
-    else:
-        maximum = parse_interval(str(max_text), f"{where} max")
-    probe = date(2000, 1, 1)
-    if probe + maximum < probe + ideal:
+    ideal, maximum, max_text = _parsed_pair(str(ideal_text), None if max_text in (None, "")
+                                            else str(max_text), where)
+    return Cadence(ideal, maximum, str(ideal_text).strip(), max_text, source)
+
+
+def _parsed_pair(ideal_text: str, max_text: str | None, where: str
+                 ) -> tuple[relativedelta, relativedelta, str]:
+    """(ideal, max, max text) of a cadence's texts, checked; errors name `where`."""
+    try:
+        return _parsed_pair_cached(ideal_text, max_text)
+    except _BadInterval as bad:
         from crmcli.store.errors import ValidationError
 
-        raise ValidationError(f"{where} max", str(max_text),
-                              f"is shorter than the ideal interval {ideal_text}")
-    return Cadence(ideal, maximum, str(ideal_text).strip(), str(max_text).strip(), source)
+        part, raw, reason = bad.args
+        raise ValidationError(f"{where} {part}", raw, reason) from None
+
+
+class _BadInterval(Exception):  # noqa: N818 - internal, never shown
+    """(ideal|max, text, reason): raised without the `where` a message needs, so that the
+    parsing can be cached for every client that shares a cadence."""
+
+
+@lru_cache(maxsize=1024)  # `crm due` resolves a cadence for every client of the book
+def _parsed_pair_cached(ideal_text: str, max_text: str | None
+                        ) -> tuple[relativedelta, relativedelta, str]:
+    from crmcli.store.errors import ValidationError
+
+    try:
+        ideal = parse_interval(ideal_text, "ideal")
+        if max_text is None:
+            maximum = ideal * 2
+            max_text = format_interval(maximum)
+        else:
+            maximum = parse_interval(max_text, "max")
+    except ValidationError as exc:
+        raise _BadInterval(exc.field, exc.value, exc.reason) from None
+    probe = date(2000, 1, 1)
+    if probe + maximum < probe + ideal:
+        raise _BadInterval("max", max_text, f"is shorter than the ideal interval {ideal_text}")
+    return ideal, maximum, max_text.strip()
 
 
 def resolve_cadence(client: dict, tags, tier: str | None, config) -> Cadence | None:
     """The cadence that applies to a client, or None when no rule gives one."""
-    if client.get("cadence_ideal"):
-        return _pair(client["cadence_ideal"], client.get("cadence_max"),
-                     f"client {client.get('id')} cadence", "client")
-    tag_set = {t.lower() for t in tags or []}
+    return cadence_resolver(config)(client, tags, tier)
+
+
+def cadence_resolver(config):
+    """resolve_cadence with the config read once: a function (client, tags, tier) ->
+    Cadence | None, for resolving the cadence of every client of a book."""
+    rules = []
     for i, rule in enumerate(config.get("cadence.rules", []) or [], 1):
+        where = f"config cadence.rules[{i}]"
         if "tag" in rule:
-            hit = str(rule["tag"]).strip().lower() in tag_set
-            source = f"tag {rule['tag']}"
+            rules.append(("tag", str(rule["tag"]).strip().lower(), f"tag {rule['tag']}",
+                          rule, where))
         elif "stage" in rule:
-            hit = (client.get("stage") or "").lower() == str(rule["stage"]).strip().lower()
-            source = f"stage {rule['stage']}"
+            rules.append(("stage", str(rule["stage"]).strip().lower(),
+                          f"stage {rule['stage']}", rule, where))
         elif "tier" in rule:
-            hit = tier is not None and tier.upper() == str(rule["tier"]).strip().upper()
-            source = f"tier {str(rule['tier']).upper()}"
-        else:
-            hit = False
-        if hit:
-            return _pair(rule["ideal"], rule.get("max"), f"config cadence.rules[{i}]", source)
-    if config.get("cadence.default_ideal"):
-        return _pair(config.get("cadence.default_ideal"), config.get("cadence.default_max"),
-                     "config cadence.default", "default")
-    return None
+            rules.append(("tier", str(rule["tier"]).strip().upper(),
+                          f"tier {str(rule['tier']).upper()}", rule, where))
+    default = (config.get("cadence.default_ideal"), config.get("cadence.default_max"))
+
+    def resolve(client: dict, tags, tier: str | None) -> Cadence | None:
+        if client.get("cadence_ideal"):
+            return _pair(client["cadence_ideal"], client.get("cadence_max"),
+                         f"client {client.get('id')} cadence", "client")
+        tag_set = None
+        for kind, wanted, source, rule, where in rules:
+            if kind == "tag":
+                if tag_set is None:
+                    tag_set = {t.lower() for t in tags or []}
+                hit = wanted in tag_set
+            elif kind == "stage":
+                hit = (client.get("stage") or "").lower() == wanted
+            else:
+                hit = tier is not None and tier.upper() == wanted
+            if hit:
+                return _pair(rule["ideal"], rule.get("max"), where, source)
+        if default[0]:
+            return _pair(default[0], default[1], "config cadence.default", "default")
+        return None
+
+    return resolve
 
 
 def cadence_for(client: dict, tags, tier: str | None, config

@@ -22,8 +22,9 @@ def _profile(store, client: dict) -> dict[str, Any]:
     return profile
 
 
-def _activity(store, client: dict) -> dict[str, Any]:
-    """Timeline, open follow-ups, revenue and cadence (the daily loop)."""
+def _activity(store, client: dict, tier: str | None = None) -> dict[str, Any]:
+    """Timeline, open follow-ups, revenue and cadence (the daily loop); tier: the client's
+    revenue tier when it is known already (cadence rules may go by tier)."""
     from datetime import date as _date
 
     from crmcli import dates
@@ -39,7 +40,8 @@ def _activity(store, client: dict) -> dict[str, Any]:
                           "repeats": dates.describe_every(f["every"]) if f["every"] else None,
                           "status": "overdue" if late > 0 else "due" if late == 0
                           else "upcoming"})
-    info = cadence_info(store, client, store.config)
+    info = cadence_info(store, client, store.config,
+                        tiers=None if tier is None else {client["id"]: tier})
     cadence = {k: info[k] for k in ("ideal", "max", "last_contact", "status", "days_since")}
     cadence["source"] = info["source"]
     return {"timeline": store.timeline(client["id"], limit=15),
@@ -48,11 +50,34 @@ def _activity(store, client: dict) -> dict[str, Any]:
             "cadence": cadence}
 
 
-def _value(store, client: dict) -> dict[str, Any]:
+def client_tier(store, client: dict) -> str:
+    """The client's A/B/C revenue tier, as crmcli.tiers.tiers_by_client has it, without
+    ranking the whole book in Python: one pass gives the client's won revenue, the revenue
+    of the clients ranked ahead of it and the book's total (exact integers), and the tier
+    rule itself (crmcli.metrics.segments.tier_of_client) is applied to those three: "the
+    clients ahead" ranks just ahead of the client, "the rest" counts only in the total."""
+    from crmcli.metrics.segments import tier_of_client
+
+    if client.get("archived_at"):
+        return "C"  # tiers rank the live book only
+    config = store.config
+    mine, ahead, total = store.revenue_rank(config["currency"], client["id"])
+    if mine <= 0:
+        return "C"
+    ahead_id, rest_id = -1, -2  # ids no client has; ahead_id sorts first on a tie
+    revenues = {client["id"]: mine, rest_id: total - mine - ahead}
+    ranked = [client["id"]]
+    if ahead:
+        revenues[ahead_id] = ahead
+        ranked.insert(0, ahead_id)
+    return tier_of_client(revenues, ranked, config.get("tiers.a_share", 0.8),
+                          config.get("tiers.b_share", 0.95))[client["id"]]
+
+
+def _value(store, client: dict, tier: str | None = None) -> dict[str, Any]:
     """Tier, lifecycle status and CLV (the metrics)."""
     from crmcli.metrics.clv import client_clv
     from crmcli.metrics.lifecycle import lifecycle_rows
-    from crmcli.tiers import tiers_by_client
 
     config = store.config
     rows = lifecycle_rows(store, config, client_id=client["id"])
@@ -62,7 +87,7 @@ def _value(store, client: dict) -> dict[str, Any]:
                      "days_since": row["days_since"], "usual_gap_days": row["usual_gap_days"]}
     else:
         lifecycle = {"status": "never"}
-    value = {"tier": tiers_by_client(store).get(client["id"], "C"),
+    value = {"tier": tier if tier is not None else client_tier(store, client),
              "lifecycle": lifecycle,
              "clv": client_clv(store, config, client["id"])}
     value.update(_prediction(store, client))
@@ -90,8 +115,9 @@ def build_card(store, client: dict) -> dict[str, Any]:
         "contacts": [{k: v for k, v in c.items() if k not in ("client_id", "client")}
                      for c in store.list_contacts(client["id"])],
     }
-    card.update(_activity(store, client))
-    card.update(_value(store, client))
+    tier = client_tier(store, client)
+    card.update(_activity(store, client, tier))
+    card.update(_value(store, client, tier))
     return card
 
 

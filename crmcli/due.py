@@ -11,10 +11,15 @@ ROW_KEYS = ("kind", "id", "client_id", "client", "owner", "due", "due_at", "what
             "days_late", "last_contact", "item_key")
 
 
-def _local_day(iso: str) -> date:
-    from crmcli import dates
-
-    return dates.local_date_of(iso)
+def _local_day(iso: str, zone=None) -> date:
+    """dates.local_date_of, fast (see local_day): the local date of a stored timestamp."""
+    text = str(iso).strip()
+    if len(text) == 10:
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            pass
+    return date.fromisoformat(local_day(text, zone))
 
 
 def _window_end(today: date, within: str | None, config) -> date:
@@ -44,32 +49,51 @@ def _row(**values) -> dict:
 
 
 def followup_rows(store, today: date, until: date, *, owner=None, tag=None) -> list[dict]:
-    last = None
+    found = store.due_followups(until=until.isoformat(), owner=owner, tag=tag)
+    last = store.last_contacts(sorted({f[1] for f in found})) if found else {}
     rows = []
-    found = store.open_followups(until=until.isoformat(), owner=owner, tag=tag)
-    if found:
-        last = store.last_contacts(sorted({r["client_id"] for r in found}))
-    for f in found:
-        due = date.fromisoformat(f["due"])
-        late = (today - due).days
-        status = "overdue" if late > 0 else "due" if late == 0 else "upcoming"
-        rows.append(_row(kind="followup", id=f["id"], client_id=f["client_id"],
-                         client=f["client"], owner=f["owner"], due=f["due"], due_at=f["due_at"],
-                         what=f["note"] or "follow up", status=status, days_late=late,
-                         last_contact=(last or {}).get(f["client_id"]),
-                         item_key=f"followup:{f['id']}:{f['due']}"))
+    append = rows.append
+    ordinal = today.toordinal()
+    late_of: dict[str, int] = {}  # few distinct due dates, many rows
+    for fid, client_id, client, owner_, due, due_at, note in found:
+        late = late_of.get(due)
+        if late is None:
+            late = late_of[due] = ordinal - date.fromisoformat(due).toordinal()
+        append({"kind": "followup", "id": fid, "client_id": client_id, "client": client,
+                "owner": owner_, "due": due, "due_at": due_at, "what": note or "follow up",
+                "status": "overdue" if late > 0 else "due" if late == 0 else "upcoming",
+                "days_late": late, "last_contact": last.get(client_id),
+                "item_key": f"followup:{fid}:{due}"})
+    # due_followups returns them in this order already; the sort keeps it a guarantee
     rows.sort(key=lambda r: (r["due"], r["due_at"] or "", r["id"]))
     return rows
 
 
+def local_day(iso: str, zone=None) -> str:
+    """'YYYY-MM-DD' in the configured zone (or zone) of a stored UTC timestamp: what
+    dates.format_local(iso)[:10] gives, at a fraction of the cost (`crm due` shows one per
+    row, for tens of thousands of rows; pass zone=dates.zone() to look it up once)."""
+    from datetime import UTC, datetime
+
+    from crmcli import dates
+
+    try:
+        moment = datetime.fromisoformat(iso)
+    except (TypeError, ValueError):
+        return dates.format_local(iso)[:10]
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(zone or dates.zone()).date().isoformat()
+
+
 def cadence_rows(store, config, today: date, *, owner=None, tag=None) -> list[dict]:
     """Clients past the ideal interval of their cadence (live clients only)."""
-    from crmcli.cadence import cadence_status, resolve_cadence, rules_use_tier
+    from crmcli.cadence import cadence_resolver, cadence_status, rules_use_tier
 
     if not (config.get("cadence.default_ideal") or config.get("cadence.rules")
             or store.has_client_cadences()):
         return []
-    clients = store.list_clients(owner=owner, tags=[tag] if tag else None, sort="id")
+    clients = store.cadence_clients(owner=owner, tag=tag)
     if not clients:
         return []
     tiers = {}
@@ -78,14 +102,25 @@ def cadence_rows(store, config, today: date, *, owner=None, tag=None) -> list[di
 
         tiers = tiers_by_client(store)
     last = store.last_contacts()
+    from crmcli import dates
+
+    zone = dates.zone()
+    # A book has few cadences and a few thousand distinct days: the status of a (cadence,
+    # day) pair is worked out once (dateutil's month arithmetic costs microseconds a call).
+    statuses: dict[tuple, tuple] = {}
+    resolve = cadence_resolver(config)
     rows = []
     for client in clients:
-        cadence = resolve_cadence(client, client["tags"], tiers.get(client["id"], "C"), config)
+        cadence = resolve(client, client["tags"], tiers.get(client["id"], "C"))
         if cadence is None:
             continue
         last_iso = last.get(client["id"])
-        since = _local_day(last_iso or client["created_at"])
-        status, due_on, days = cadence_status(cadence, since, today)
+        since = _local_day(last_iso or client["created_at"], zone)
+        key = (cadence.ideal_text, cadence.max_text, since)
+        found = statuses.get(key)
+        if found is None:
+            found = statuses[key] = cadence_status(cadence, since, today)
+        status, due_on, days = found
         if status == "ok":
             continue
         if last_iso:
@@ -121,6 +156,21 @@ def compute_due(store, config, *, within: str | None = None, overdue_only: bool 
     if overdue_only:
         rows = [r for r in rows if r["status"] == "overdue"]
     return rows
+
+
+def due_counts(store, config, *, within: str | None = None, stale: bool = True
+               ) -> dict[str, int]:
+    """{'overdue', 'due', 'upcoming'}: how many rows of compute_due (same arguments) have
+    each status; the follow-ups are counted in SQL (the summary needs no rows)."""
+    from crmcli import dates
+
+    today = dates.today()
+    until = _window_end(today, within, config)
+    counts = store.due_followup_counts(today=today.isoformat(), until=until.isoformat())
+    if stale:
+        for row in cadence_rows(store, config, today):
+            counts[row["status"]] += 1
+    return counts
 
 
 def late_text(days_late: int) -> str:

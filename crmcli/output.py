@@ -59,6 +59,8 @@ def to_json(value: Any, indent: int | None = None) -> str:
 def cell_text(value: Any) -> str:
     if type(value) is str:
         return value
+    if type(value) is int:
+        return str(value)
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -150,26 +152,38 @@ def _align_decimals(rows: list[dict], columns: list[str]) -> list[dict]:
 
 def _plain_table(rows: Sequence[dict], columns: list[str], headers: list[str]) -> str:
     # Written for speed as well as looks: `crm due` on a large book prints tens of
-    # thousands of rows, and every cell passes through here once.
-    body = []
-    for row in rows:
-        line = [cell_text(row.get(c)) for c in columns]
-        body.append([t.replace("\n", " ") if "\n" in t else t for t in line])
-    numeric = [bool(rows) and all(_is_numeric(r.get(c)) or r.get(c) is None for r in rows)
-               for c in columns]
-    cell_widths = [[len(t) if t.isascii() else display_width(t) for t in line]
-                   for line in body]
-    widths = [max([len(h)] + [w[i] for w in cell_widths]) for i, h in enumerate(headers)]
-
-    def fmt(cells: list[str], sizes: list[int]) -> str:
-        parts = []
-        for i, cell in enumerate(cells):
-            pad = " " * (widths[i] - sizes[i])
-            parts.append(pad + cell if numeric[i] else cell + pad)
-        return "  ".join(parts).rstrip()
-
-    lines = [fmt(headers, [display_width(h) for h in headers]), "  ".join("-" * w for w in widths)]
-    lines.extend(fmt(line, sizes) for line, sizes in zip(body, cell_widths, strict=True))
+    # thousands of rows, and every cell passes through here once. Column by column: an
+    # all-ASCII column (most of them) is measured with len() and padded by the line's
+    # format string; only a column with wide characters is padded cell by cell.
+    cells_by_column = []
+    specs = []
+    widths = []
+    right = []
+    for col, head in zip(columns, headers, strict=True):
+        values = [row.get(col) for row in rows]
+        numeric = bool(rows) and all(v is None or _is_numeric(v) for v in values)
+        texts = [v if type(v) is str else cell_text(v) for v in values]
+        if any("\n" in t for t in texts):
+            texts = [t.replace("\n", " ") for t in texts]
+        if "".join(texts).isascii():
+            width = max([display_width(head), *map(len, texts)])
+            specs.append(f"{{:>{width}}}" if numeric else f"{{:<{width}}}")
+        else:
+            sizes = [len(t) if t.isascii() else display_width(t) for t in texts]
+            width = max([display_width(head), *sizes])
+            texts = [" " * (width - n) + t if numeric else t + " " * (width - n)
+                     for t, n in zip(texts, sizes, strict=True)]
+            specs.append("{}")
+        cells_by_column.append(texts)
+        widths.append(width)
+        right.append(numeric)
+    head_cells = []
+    for head, width, numeric in zip(headers, widths, right, strict=True):
+        pad = " " * (width - display_width(head))
+        head_cells.append(pad + head if numeric else head + pad)
+    line = "  ".join(specs).format
+    lines = ["  ".join(head_cells).rstrip(), "  ".join("-" * w for w in widths)]
+    lines.extend(line(*cells).rstrip() for cells in zip(*cells_by_column, strict=True))
     return "\n".join(lines) + "\n"
 
 

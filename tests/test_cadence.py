@@ -164,3 +164,19 @@ def test_config_rules_apply_by_tag_in_due(crm, tmp_path):
     assert row["client"] == "Vip Co"
     assert row["what"] == "no contact for 21 days (cadence 2w, max 4w)"
     assert (row["status"], row["due"], row["days_late"]) == ("due", "2026-11-15", 7)
+
+
+def test_a_shared_bad_interval_is_reported_where_each_use_is():
+    # Parsed intervals are cached for the whole book; an error must still name its place.
+    from crmcli.store.errors import ValidationError
+
+    config = _config("cadence:\n  default_ideal: 2w\n")
+    for cid in (7, 8):
+        with pytest.raises(ValidationError, match=rf"client {cid} cadence ideal 'often'"):
+            resolve_cadence({"id": cid, "cadence_ideal": "often"}, [], None, config)
+        with pytest.raises(ValidationError, match=rf"client {cid} cadence max '1w'"):
+            resolve_cadence({"id": cid, "cadence_ideal": "2w", "cadence_max": "1w"}, [], None,
+                            config)
+    a = resolve_cadence({"id": 1}, [], None, config)
+    b = resolve_cadence({"id": 2}, [], None, config)
+    assert a == b and (a.ideal_text, a.max_text, a.source) == ("2w", "4w", "default")

@@ -293,3 +293,29 @@ def test_search_follows_edits_and_hides_archived(crm):
     crm("rm", "Acme")
     assert crm.json("search", "red") == []
     assert len(crm.json("search", "red", "--all")) == 1
+
+
+def test_the_card_tier_is_the_book_tier_of_every_client(store):
+    # The card ranks one client without ranking the whole book in Python; it must agree
+    # with crmcli.tiers (which `crm ls --tier` and the segments report use) for everyone,
+    # ties of revenue and archived clients included.
+    import random
+
+    from crmcli.card import client_tier
+    from crmcli.tiers import tiers_by_client
+
+    rng = random.Random(7)
+    ids = [store.add_client(f"Client {i}") for i in range(40)]
+    for cid in ids:
+        for _ in range(rng.choice((0, 1, 1, 2, 3))):
+            amount = rng.choice(("100", "100.00", "250.5", "19.99", "1000", "0.001", "7"))
+            store.add_deal(cid, amount, at="2026-10-01T10:00:00Z",
+                           status=rng.choice(("won", "won", "won", "lost")),
+                           currency=rng.choice(("USD", "USD", "USD", "EUR")))
+    for cid in rng.sample(ids, 4):
+        store.archive_client(cid)
+    book = tiers_by_client(store)
+    for cid in ids:
+        client = store.get_client(cid)
+        assert client_tier(store, client) == book.get(cid, "C"), cid
+    assert set(book.values()) >= {"A", "C"}

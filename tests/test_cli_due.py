@@ -179,3 +179,44 @@ def store_date(text):
     from datetime import date
 
     return date.fromisoformat(text)
+
+
+def test_summary_counts_agree_with_the_due_rows(store):
+    from crmcli.config import Config
+    from crmcli.due import due_counts
+
+    a = store.add_client("Acme")
+    b = store.add_client("Beta")
+    gone = store.add_client("Gone")
+    for client, day in ((a, "2026-11-01"), (a, "2026-11-22"), (b, "2026-11-22"),
+                        (b, "2026-11-26"), (b, "2026-12-20"), (gone, "2026-11-02")):
+        store.add_followup(client, store_date(day), "call")
+    store.complete_followup(store.add_followup(a, store_date("2026-11-03"), "done one"))
+    store.archive_client(gone)
+    store.set_cadence(b, "1w", None)  # never contacted, added today: not stale yet
+    store.set_cadence(a, "1d", None)
+    for kwargs in ({}, {"within": "30d"}, {"within": "0"}, {"stale": False}):
+        rows = compute_due(store, Config(), **kwargs)
+        expected = {s: sum(1 for r in rows if r["status"] == s)
+                    for s in ("overdue", "due", "upcoming")}
+        assert due_counts(store, Config(), **kwargs) == expected, kwargs
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Tokyo", "America/New_York", "Asia/Kolkata",
+                                  "Australia/Lord_Howe", "Pacific/Chatham"])
+def test_the_due_list_shows_the_local_day_of_the_last_contact(zone, monkeypatch):
+    # local_day is the fast path of dates.format_local(iso)[:10], one per row of the list.
+    from datetime import UTC, datetime, timedelta
+
+    from crmcli import dates
+    from crmcli.due import local_day
+
+    monkeypatch.setattr(dates, "_tz", dates._tz)  # restored after the test
+    dates.set_timezone(zone)
+    moment = datetime(2026, 3, 7, 0, 0, tzinfo=UTC)
+    for _ in range(24 * 4 * 70):  # every quarter hour for ten weeks, DST changes included
+        iso = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+        assert local_day(iso) == dates.format_local(iso)[:10], (zone, iso)
+        assert local_day(iso, dates.zone()) == local_day(iso)
+        moment += timedelta(minutes=15)
+    assert local_day("2026-11-22T10:00:00") == dates.format_local("2026-11-22T10:00:00")[:10]

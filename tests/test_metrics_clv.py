@@ -104,3 +104,28 @@ def test_client_clv_for_the_card(store, book):
 def test_percentile_matches_numpy_linear(values, q):
     assert float(percentile([Decimal(v) for v in values], q)) == pytest.approx(
         float(np.percentile(values, float(q) * 100)))
+
+
+def test_exact_sums_of_any_number_of_decimals(store):
+    # Revenue is summed in SQL from integer pieces; the result is the exact Decimal sum,
+    # written with as many decimals as the most precise amount.
+    import random
+
+    from crmcli.store.reports import exact_sum
+
+    rng = random.Random(3)
+    cid = store.add_client("Acme")
+    amounts = []
+    for _ in range(60):
+        whole = str(rng.randint(0, 10 ** rng.randint(0, 9)))
+        amount = whole if rng.random() < 0.3 else (
+            whole + "." + "".join(rng.choice("0123456789") for _ in range(rng.randint(1, 6))))
+        amounts.append(Decimal(amount))
+        store.add_deal(cid, amount, at="2026-10-01T10:00:00Z")
+    total = store.revenue_total("USD", client_id=cid)["revenue"]
+    assert total == sum(amounts)
+    assert -total.as_tuple().exponent == max(-a.as_tuple().exponent for a in amounts)
+    assert store.client_revenue("USD")[cid]["revenue"] == total
+    assert exact_sum(None, None, None) == Decimal(0)
+    assert str(exact_sum(12, 340000000000, 2)) == "12.34"
+    assert str(exact_sum(5, 0, 0)) == "5"

@@ -84,3 +84,51 @@ def test_thresholds_come_from_the_config(store):
 def test_empty_book(store):
     assert lifecycle_rows(store, Config()) == []
     assert status_counts([], 0) == {"active": 0, "at-risk": 0, "churned": 0, "never": 0}
+
+
+def _days_by_hand(events):
+    """first, last, distinct days and median gap of (UTC ISO) times, the slow obvious way."""
+    from datetime import date
+
+    days = sorted({at[:10] for at in events})
+    gaps = sorted((date.fromisoformat(b) - date.fromisoformat(a)).days
+                  for a, b in zip(days, days[1:], strict=False))
+    n = len(gaps)
+    median = None if not gaps else (gaps[(n - 1) // 2] + gaps[n // 2]) / 2
+    return days[0], days[-1], len(days), median
+
+
+@pytest.mark.parametrize("activity", ["deals", "interactions", "any"])
+def test_activity_days_match_a_by_hand_count(store, activity):
+    import random
+
+    rng = random.Random(activity)
+    ids = [store.add_client(f"C{i}") for i in range(12)]
+    events: dict[int, list[str]] = {cid: [] for cid in ids}
+    for cid in ids[:-1]:  # the last one never does anything
+        for _ in range(rng.randint(1, 9)):
+            at = (f"2026-{rng.randint(1, 11):02d}-{rng.randint(1, 28):02d}"
+                  f"T{rng.randint(0, 23):02d}:00:00Z")
+            if rng.random() < 0.5:
+                status = rng.choice(("won", "won", "lost"))
+                store.add_deal(cid, "10", at=at, status=status)
+                if status == "won" and activity in ("deals", "any"):
+                    events[cid].append(at)
+            else:
+                store.log_interaction(cid, "x", at=at)
+                if activity in ("interactions", "any"):
+                    events[cid].append(at)
+    store.archive_client(ids[0])
+    rows = store.activity_days(activity)
+    expected = {cid: _days_by_hand(ev) for cid, ev in events.items() if ev and cid != ids[0]}
+    assert [r["client_id"] for r in rows] == sorted(expected)
+    for r in rows:
+        assert (r["first_day"], r["last_day"], r["days"], r["median_gap"]) == \
+            expected[r["client_id"]], r
+        assert r["name"] == f"C{ids.index(r['client_id'])}"
+    # one client: archived or not, the same figures
+    if events[ids[0]]:
+        (one,) = store.activity_days(activity, client_id=ids[0])
+        assert (one["first_day"], one["last_day"], one["days"], one["median_gap"]) == \
+            _days_by_hand(events[ids[0]])
+    assert store.activity_days(activity, client_id=ids[-1]) == []

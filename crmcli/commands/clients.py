@@ -132,15 +132,9 @@ def list_clients(
         from crmcli.tiers import client_ids_in_tier
 
         ids = client_ids_in_tier(store, tier)
-    # A big tier would overflow SQLite's limit on bound parameters: filter afterwards.
-    big = ids is not None and len(ids) > 20_000
     rows = store.list_clients(stage=stage, tags=tag, industry=industry, owner=owner, text=text,
-                              archived=archived, include_archived=all_,
-                              ids=None if big else ids, sort=sort, descending=desc,
-                              limit=None if big else limit)
-    if big:
-        wanted = set(ids)
-        rows = [r for r in rows if r["id"] in wanted][:limit]
+                              archived=archived, include_archived=all_, ids=ids, sort=sort,
+                              descending=desc, limit=limit)
     fmt_name = output_format(fmt, as_json)
     if fmt_name == "table" or fmt_name == "markdown":
         emit(rows, fmt_name, columns=ListColumns)

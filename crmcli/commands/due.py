@@ -218,20 +218,27 @@ def render_due(rows: list[dict], fmt: str, late_text=None) -> None:
     if fmt not in ("table", "markdown"):
         emit(rows, fmt)
         return
+    from crmcli.due import local_day
+
     if late_text is None:
         from crmcli.due import late_text
+    lates: dict[int, str] = {}  # one text per distinct number of days
+    zone = dates.zone()
     shown = []
     for row in rows:
+        late = lates.get(row["days_late"])
+        if late is None:
+            late = lates[row["days_late"]] = late_text(row["days_late"])
         shown.append({
             "id": row["id"] if row["id"] is not None else "-",
             "client": row["client"],
             "status": row["status"],
             "due": row["due"] + (f" {dates.format_local(row['due_at'])[11:]}"
                                  if row["due_at"] else ""),
-            "late": late_text(row["days_late"]),
+            "late": late,
             "what": row["what"],
-            "last_contact": dates.format_local(row["last_contact"])[:10]
-            if row["last_contact"] else "never",
+            "last_contact": local_day(row["last_contact"], zone) if row["last_contact"]
+            else "never",
         })
     emit(shown, fmt, columns=DUE_TABLE, headers=["id", "client", "status", "due", "late", "what",
                                                  "last contact"],

@@ -222,16 +222,44 @@ def render_summary(data: dict, fmt_name: str) -> None:
                           "at_risk": "At-risk clients (revenue at stake)"})
 
 
-def summary_data(store, config) -> dict:
-    from decimal import Decimal
-
-    from crmcli import dates
-    from crmcli.due import compute_due
-    from crmcli.metrics import lifecycle, periods
+def _event_figures(path, config) -> tuple[dict, dict]:
+    """NPS and response time of the book, on a connection of their own (see summary_data)."""
     from crmcli.metrics.nps import nps_summary
     from crmcli.metrics.response import response_summary
+    from crmcli.store import CrmStore
 
-    today = dates.today()
+    with CrmStore(path, config, migrate=False) as events:
+        return nps_summary(events, config), response_summary(events, config)
+
+
+def summary_data(store, config) -> dict:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from crmcli import dates
+
+    # NPS and response time are two long SQL passes over the interactions, which SQLite
+    # runs without holding Python's lock: on a second connection in a thread they overlap
+    # with the rest (the lifecycle pass is mostly Python) on a second core.
+    pool = ThreadPoolExecutor(max_workers=1)
+    events = pool.submit(_event_figures, store.path, config)
+    try:
+        data = _summary_rest(store, config, dates.today())
+        nps, response = events.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    data["overview"].update({
+        "nps": nps.get("nps"), "nps_responses": nps.get("responses"),
+        "response_median_hours": response.get("median_hours"),
+        "awaiting_reply": response.get("awaiting")})
+    return data
+
+
+def _summary_rest(store, config, today) -> dict:
+    from decimal import Decimal
+
+    from crmcli.due import due_counts
+    from crmcli.metrics import lifecycle, periods
+
     currency = config.get("currency") or "USD"
     last = periods.index_of(today, "month")
     mm = periods.month_map(last - 11, last)
@@ -244,9 +272,7 @@ def summary_data(store, config) -> dict:
     life = lifecycle.lifecycle_rows(store, config)
     live = store.live_client_count()
     risky = lifecycle.at_risk(life)
-    due = compute_due(store, config)
-    nps = nps_summary(store, config)
-    response = response_summary(store, config)
+    due = due_counts(store, config)
     order = {s: n for n, s in enumerate(config.pipeline)}
     stages = sorted(store.clients_by_stage(),
                     key=lambda r: (r["stage"] is None, order.get(r["stage"], len(order)),
@@ -255,12 +281,11 @@ def summary_data(store, config) -> dict:
         "today": today.isoformat(), "currency": currency, "clients": live,
         "revenue_12m": sum((m["revenue"] for m in months), Decimal(0)),
         "deals_12m": sum(m["deals"] for m in months),
-        "overdue": sum(1 for r in due if r["status"] == "overdue"),
-        "due_today": sum(1 for r in due if r["status"] == "due"),
-        "upcoming": sum(1 for r in due if r["status"] == "upcoming"),
-        "nps": nps.get("nps"), "nps_responses": nps.get("responses"),
-        "response_median_hours": response.get("median_hours"),
-        "awaiting_reply": response.get("awaiting"),
+        "overdue": due["overdue"],
+        "due_today": due["due"],
+        "upcoming": due["upcoming"],
+        "nps": None, "nps_responses": None, "response_median_hours": None,
+        "awaiting_reply": None,  # filled in by summary_data
         "at_risk": len(risky),
         "revenue_at_stake": sum((r["revenue_at_stake"] for r in risky), Decimal(0)),
     }

@@ -66,13 +66,23 @@ def _times(until: str | None) -> tuple[str, str, str, str]:
 
 def book_rates(store, config, until: str | None = None) -> dict:
     """AOV, purchases per year, annual churn and expected lifetime of the book."""
-    from crmcli.metrics.retention import activity_setting
-
     end, trailing, previous, day = _times(until)
     currency = config.get("currency") or "USD"
     year = store.revenue_total(currency, since=trailing, until=end)
     aov = money(year["revenue"] / year["deals"]) if year["deals"] else None
     per_year = round(year["deals"] / year["clients"], 4) if year["clients"] else None
+    life = book_lifetime(store, config, previous, trailing, end)
+    return {"until": day, "trailing_year_start": trailing, "trailing_year_end": end,
+            "currency": currency, "aov": aov, "purchases_per_year": per_year,
+            "paying_clients_trailing_year": year["clients"],
+            "deals_trailing_year": year["deals"], **life}
+
+
+def book_lifetime(store, config, previous: str, trailing: str, end: str) -> dict:
+    """Annual churn of the book (active in [previous, trailing) and again in [trailing,
+    end)) and the expected lifetime in years it gives, capped at clv.lifetime_cap_years."""
+    from crmcli.metrics.retention import activity_setting
+
     both = store.active_in_windows(activity_setting(config), previous, trailing, end)
     churn = (round(1 - both["in_both"] / both["in_first"], 4) if both["in_first"] else None)
     cap = float(config.get("clv.lifetime_cap_years", 10.0))
@@ -82,11 +92,7 @@ def book_rates(store, config, until: str | None = None) -> dict:
         lifetime = cap
     else:
         lifetime = round(min(1 / churn, cap), 4)
-    return {"until": day, "trailing_year_start": trailing, "trailing_year_end": end,
-            "currency": currency, "aov": aov, "purchases_per_year": per_year,
-            "paying_clients_trailing_year": year["clients"],
-            "deals_trailing_year": year["deals"],
-            "active_previous_year": both["in_first"], "retained_trailing_year": both["in_both"],
+    return {"active_previous_year": both["in_first"], "retained_trailing_year": both["in_both"],
             "annual_churn": churn, "expected_lifetime_years": lifetime}
 
 
@@ -155,12 +161,15 @@ def clv_report(store, config, *, top: int = 10, until: str | None = None,
 def client_clv(store, config, client_id: int) -> dict:
     """A client's historical CLV and its predicted value: the client's own AOV x its won
     deals over the trailing year x the book's expected lifetime x margin."""
-    end, trailing, _, _ = _times(None)
+    end, trailing, previous, _ = _times(None)
     currency = config.get("currency") or "USD"
     history = store.revenue_total(currency, until=end, client_id=client_id)
-    year = store.revenue_total(currency, since=trailing, until=end, client_id=client_id)
-    rates = book_rates(store, config)
     aov = money(history["revenue"] / history["deals"]) if history["deals"] else None
-    predicted = predictive(aov, float(year["deals"]), rates["expected_lifetime_years"],
-                           float(config.get("clv.margin", 1.0))) if aov is not None else None
+    predicted = None
+    if aov is not None:
+        # Only the book's expected lifetime is needed from the book (not its AOV).
+        year = store.revenue_total(currency, since=trailing, until=end, client_id=client_id)
+        lifetime = book_lifetime(store, config, previous, trailing, end)
+        predicted = predictive(aov, float(year["deals"]), lifetime["expected_lifetime_years"],
+                               float(config.get("clv.margin", 1.0)))
     return {"historical": history["revenue"], "predicted": predicted}

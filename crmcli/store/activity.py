@@ -15,6 +15,7 @@ Conventions shared with imports and reports:
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date, datetime
 from decimal import Decimal
@@ -189,15 +190,18 @@ class ActivityMixin:
 
     def last_contacts(self, client_ids: list[int] | None = None) -> dict[int, str]:
         """Latest interaction time (UTC ISO) per client, any channel and direction."""
-        sql = "SELECT client_id, max(at) AS last FROM interactions"
-        params: list[Any] = []
-        if client_ids is not None:
-            if not client_ids:
-                return {}
-            sql += f" WHERE client_id IN ({', '.join('?' * len(client_ids))})"
-            params.extend(client_ids)
-        sql += " GROUP BY client_id"
-        return {r["client_id"]: r["last"] for r in self.query(sql, params)}
+        if client_ids is None:
+            sql, params = ("SELECT client_id, max(at) AS last FROM interactions "
+                           "GROUP BY client_id"), ()
+        elif not client_ids:
+            return {}
+        else:
+            # One min/max seek of the (client_id, at) index per client; the ids travel as one
+            # JSON text (a list of any length, where `IN (?, ?, ...)` has a variable limit).
+            sql = ("SELECT value, (SELECT max(at) FROM interactions WHERE client_id = value) "
+                   "FROM json_each(?)")
+            params = (json.dumps([int(i) for i in client_ids]),)
+        return {cid: last for cid, last in self.conn.execute(sql, params) if last is not None}
 
     def has_client_cadences(self) -> bool:
         """Whether any live client has its own cadence (lets `crm due` skip the stale scan)."""
@@ -391,6 +395,35 @@ class ActivityMixin:
 
         until: only those due on or before this local date 'YYYY-MM-DD'.
         """
+        sql, params = self._open_followups_sql(
+            "f.id, f.client_id, c.name AS client, c.owner, f.due, f.due_at, f.note, f.every, "
+            "f.anchor, f.interaction_id, f.created_at", client_id, until, owner, tag,
+            include_archived, limit)
+        return self.query(sql, params)
+
+    def due_followups(self, *, until: str, owner: str | None = None, tag: str | None = None
+                      ) -> list[tuple]:
+        """What `crm due` lists of open_followups (live clients, due on or before until), as
+        plain tuples (id, client_id, client, owner, due, due_at, note), same order: the due
+        list of a large book has tens of thousands of rows."""
+        sql, params = self._open_followups_sql(
+            "f.id, f.client_id, c.name, c.owner, f.due, f.due_at, f.note", None, until, owner,
+            tag, False, None)
+        return self.conn.execute(sql, params).fetchall()
+
+    def due_followup_counts(self, *, today: str, until: str) -> dict[str, int]:
+        """How many of the follow-ups `crm due` lists (open, live clients, due on or before
+        until) are overdue, due today and upcoming: the summary's counts, without the rows."""
+        row = self.conn.execute(
+            "SELECT coalesce(sum(f.due < :today), 0), coalesce(sum(f.due = :today), 0), "
+            "coalesce(sum(f.due > :today), 0) FROM followups f JOIN clients c "
+            "ON c.id = f.client_id WHERE f.done_at IS NULL AND c.archived_at IS NULL "
+            "AND f.due <= :until", {"today": today, "until": until}).fetchone()
+        return dict(zip(("overdue", "due", "upcoming"), row, strict=True))
+
+    @staticmethod
+    def _open_followups_sql(columns: str, client_id, until, owner, tag, include_archived,
+                            limit) -> tuple[str, list]:
         where, params = ["f.done_at IS NULL"], []
         if client_id is not None:
             where.append("f.client_id = ?")
@@ -406,23 +439,31 @@ class ActivityMixin:
         if tag:
             where.append("EXISTS (SELECT 1 FROM tags t WHERE t.client_id = c.id AND t.tag = ?)")
             params.append(tag.strip().lower())
-        sql = ("SELECT f.id, f.client_id, c.name AS client, c.owner, f.due, f.due_at, f.note, "
-               "f.every, f.anchor, f.interaction_id, f.created_at FROM followups f "
-               "JOIN clients c ON c.id = f.client_id WHERE " + " AND ".join(where)
-               + " ORDER BY f.due, coalesce(f.due_at, ''), f.id")
+        sql = (f"SELECT {columns} FROM followups f JOIN clients c ON c.id = f.client_id "
+               "WHERE " + " AND ".join(where) + " ORDER BY f.due, coalesce(f.due_at, ''), f.id")
         if limit:
             sql += " LIMIT ?"
             params.append(limit)
-        return self.query(sql, params)
+        return sql, params
 
     # --- timeline ------------------------------------------------------
 
     def timeline(self, client_id: int, limit: int | None = 20) -> list[dict]:
         """Recent events of a client, newest first: interactions, deals, stage moves and
-        completed follow-ups. Rows: at, type, id, detail, summary."""
+        completed follow-ups. Rows: at, type, id, detail, summary.
+
+        With a limit each source gives only its newest `limit` rows (newest first by time,
+        then id, as the merged order has it), so a client with thousands of interactions
+        costs an index walk of a few entries."""
         rows: list[dict] = []
+        top = " LIMIT ?" if limit else ""
+
+        def args(*params):
+            return (*params, limit) if limit else params
+
         for r in self.query("SELECT id, at, channel, direction, kind, summary, score, "
-                            "resolved_at FROM interactions WHERE client_id = ?", (client_id,)):
+                            "resolved_at FROM interactions WHERE client_id = ? "
+                            f"ORDER BY at DESC, id DESC{top}", args(client_id)):
             detail = f"{r['channel']} {r['direction']}"
             if r["kind"] != "note":
                 detail += f" {r['kind']}"
@@ -433,17 +474,20 @@ class ActivityMixin:
             rows.append({"at": r["at"], "type": "interaction", "id": r["id"], "detail": detail,
                          "summary": r["summary"]})
         for r in self.query("SELECT id, at, amount, currency, status, title FROM deals "
-                            "WHERE client_id = ?", (client_id,)):
+                            f"WHERE client_id = ? ORDER BY at DESC, id DESC{top}",
+                            args(client_id)):
             rows.append({"at": r["at"], "type": "deal", "id": r["id"],
                          "detail": f"{r['status']} {r['amount']} {r['currency']}",
                          "summary": r["title"] or ""})
         for r in self.query("SELECT id, at, from_stage, to_stage, note FROM stage_changes "
-                            "WHERE client_id = ?", (client_id,)):
+                            f"WHERE client_id = ? ORDER BY at DESC, id DESC{top}",
+                            args(client_id)):
             rows.append({"at": r["at"], "type": "stage", "id": r["id"],
                          "detail": f"{r['from_stage'] or '(none)'} → {r['to_stage']}",
                          "summary": r["note"] or ""})
         for r in self.query("SELECT id, done_at, due, note, every FROM followups "
-                            "WHERE client_id = ? AND done_at IS NOT NULL", (client_id,)):
+                            "WHERE client_id = ? AND done_at IS NOT NULL "
+                            f"ORDER BY done_at DESC, id DESC{top}", args(client_id)):
             rows.append({"at": r["done_at"], "type": "followup", "id": r["id"],
                          "detail": f"done (due {r['due']})" + (" recurring" if r["every"]
                                                                else ""),

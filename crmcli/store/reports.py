@@ -14,6 +14,7 @@ Archived clients are left out of every report.
 from __future__ import annotations
 
 import json
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -22,22 +23,35 @@ _FRAC_DIGITS = 12
 
 
 def _money_sql(col: str = "d.amount") -> str:
-    """SELECT-list fragment: exact pieces of sum(col) (see money_of)."""
+    """SELECT-list fragment: exact pieces of sum(col) (see money_of).
+
+    col holds canonical decimal text ('1200', '19.99'). m_int sums the integer parts
+    (CAST takes the leading digits), m_frac the fractions padded to _FRAC_DIGITS digits
+    (zero when there is no '.'), m_scale is the most decimals seen. Few SQL function calls
+    a row: this runs over every won deal of the book."""
     dot = f"instr({col}, '.')"
-    return (f"sum(CAST(CASE WHEN {dot} THEN substr({col}, 1, {dot} - 1) ELSE {col} END "
-            f"AS INTEGER)) AS m_int, "
-            f"sum(CASE WHEN {dot} THEN CAST(substr(substr({col}, {dot} + 1) || "
-            f"'{'0' * _FRAC_DIGITS}', 1, {_FRAC_DIGITS}) AS INTEGER) ELSE 0 END) AS m_frac, "
-            f"max(CASE WHEN {dot} THEN length({col}) - {dot} ELSE 0 END) AS m_scale")
+    return (f"sum(CAST({col} AS INTEGER)) AS m_int, "
+            f"sum(CAST(substr({col} || '{'0' * _FRAC_DIGITS}', {dot} + 1, {_FRAC_DIGITS}) "
+            f"AS INTEGER) * ({dot} > 0)) AS m_frac, "
+            f"max((length({col}) - {dot}) * ({dot} > 0)) AS m_scale")
 
 
 def money_of(row: dict) -> Decimal:
     """The exact Decimal sum from the pieces of _money_sql (0 when there were no rows)."""
-    if row.get("m_int") is None:
+    return exact_sum(row.get("m_int"), row.get("m_frac"), row.get("m_scale"))
+
+
+def exact_sum(m_int: int | None, m_frac: int | None, m_scale: int | None) -> Decimal:
+    """The Decimal written with m_scale decimals (at most _FRAC_DIGITS) whose value is
+    m_int + m_frac * 10**-_FRAC_DIGITS: integer arithmetic, then one exact conversion."""
+    if m_int is None:
         return Decimal(0)
-    scale = min(row["m_scale"] or 0, _FRAC_DIGITS)
-    total = Decimal(row["m_int"]) + Decimal(row["m_frac"] or 0).scaleb(-_FRAC_DIGITS)
-    return total.quantize(Decimal(1).scaleb(-scale)) if scale else total.quantize(Decimal(1))
+    scale = min(m_scale or 0, _FRAC_DIGITS)
+    units = m_int * 10 ** _FRAC_DIGITS + (m_frac or 0)
+    # every amount's fraction was padded to _FRAC_DIGITS digits, so the sum is a whole
+    # number of 10**-scale: the division is exact
+    whole = units // 10 ** (_FRAC_DIGITS - scale)
+    return Decimal(f"{whole}E-{scale}") if scale else Decimal(whole)
 
 
 def _check_activity(activity: str) -> str:
@@ -102,16 +116,6 @@ def _period_pairs_sql(activity: str, mm, months: int) -> str:
             f"FROM ({union}) WHERE {_LIVE})")
 
 
-def _events_sql(activity: str) -> str:
-    """(client_id, at) of every activity event (any client; callers filter live ones)."""
-    parts = []
-    if activity in ("deals", "any"):
-        parts.append("SELECT client_id, at FROM deals WHERE status = 'won'")
-    if activity in ("interactions", "any"):
-        parts.append("SELECT client_id, at FROM interactions")
-    return " UNION ALL ".join(parts)
-
-
 class ReportsMixin:
     def won_revenue_by_client(self) -> dict[int, Decimal]:
         """Total won revenue per client, summed exactly."""
@@ -122,7 +126,17 @@ class ReportsMixin:
         return totals
 
     def live_client_ids(self) -> list[int]:
-        return [r["id"] for r in self.query("SELECT id FROM clients WHERE archived_at IS NULL")]
+        return [r[0] for r in self._tuples("SELECT id FROM clients WHERE archived_at IS NULL")]
+
+    def _tuples(self, sql: str, params=()):
+        """A cursor of plain tuples: for the queries that hand Python one row per client,
+        where building a dict per row would cost more than the query."""
+        from crmcli.store.store import _not_utf8
+
+        try:
+            return self.conn.execute(sql, params)
+        except UnicodeEncodeError as exc:
+            raise _not_utf8(exc) from None
 
     # --- time-based reports -------------------------------------------------
 
@@ -201,44 +215,66 @@ class ReportsMixin:
     def client_revenue(self, currency: str, since: str | None = None, until: str | None = None
                        ) -> dict[int, dict[str, Any]]:
         """Per live client with won deals in currency (at in [since, until)): revenue
-        (exact), deals, first and last deal time (UTC)."""
-        where = ["d.status = 'won'", "d.currency = :currency", "c.archived_at IS NULL"]
+        (exact), deals, first and last deal time (UTC).
+
+        One pass over the (status, client_id, at, currency, amount) index, in client order:
+        no sort and no table look-ups (`+at` keeps SQLite from trading that for the range
+        on the index by time)."""
+        where = ["status = 'won'", "currency = :currency", _LIVE]
         params: dict[str, Any] = {"currency": currency}
         if since:
-            where.append("d.at >= :since")
+            where.append("+at >= :since")
             params["since"] = since
         if until:
-            where.append("d.at < :until")
+            where.append("+at < :until")
             params["until"] = until
-        sql = (f"SELECT d.client_id, count(*) AS deals, min(d.at) AS first_at, "
-               f"max(d.at) AS last_at, {_money_sql()} FROM deals d "
-               f"JOIN clients c ON c.id = d.client_id WHERE {' AND '.join(where)} "
-               "GROUP BY d.client_id")
-        return {r["client_id"]: {"revenue": money_of(r), "deals": r["deals"],
-                                 "first_at": r["first_at"], "last_at": r["last_at"]}
-                for r in self.iter_query(sql, params)}
+        sql = (f"SELECT client_id, count(*), min(at), max(at), {_money_sql('amount')} "
+               f"FROM deals WHERE {' AND '.join(where)} GROUP BY client_id")
+        return {cid: {"revenue": exact_sum(m_int, m_frac, m_scale), "deals": deals,
+                      "first_at": first_at, "last_at": last_at}
+                for cid, deals, first_at, last_at, m_int, m_frac, m_scale
+                in self._tuples(sql, params)}
+
+    def revenue_rank(self, currency: str, client_id: int) -> tuple[int, int, int]:
+        """Where one client's won revenue in currency stands in the live book, exactly:
+        (its revenue, the revenue of the clients ranked ahead of it -- more revenue, or as
+        much and a smaller id -- and the whole book's), as ints of 10**-_FRAC_DIGITS units.
+        One grouped pass in client order (the by-client deals index); a client that is
+        archived or has no such revenue gets 0 for its own."""
+        scale = 10 ** _FRAC_DIGITS
+        mine, units = 0, []
+        for cid, m_int, m_frac, _ in self._tuples(
+                f"SELECT client_id, {_money_sql('amount')} FROM deals WHERE status = 'won' "
+                f"AND currency = :currency AND {_LIVE} GROUP BY client_id",
+                {"currency": currency}):
+            value = m_int * scale + (m_frac or 0)
+            units.append((cid, value))
+            if cid == client_id:
+                mine = value
+        total = sum(u for _, u in units)
+        ahead = sum(u for cid, u in units if u > mine or (u == mine and cid < client_id))
+        return mine, ahead if mine else 0, total
 
     def revenue_total(self, currency: str, since: str | None = None, until: str | None = None,
                       client_id: int | None = None) -> dict[str, Any]:
         """Won revenue (exact), deals and paying clients of live clients in [since, until),
         or of one client."""
-        where = ["d.status = 'won'", "d.currency = :currency"]
+        where = ["status = 'won'", "currency = :currency"]
         params: dict[str, Any] = {"currency": currency}
         if client_id is None:
-            where.append("c.archived_at IS NULL")
+            where.append(_LIVE)
         else:
-            where.append("d.client_id = :cid")
+            where.append("client_id = :cid")
             params["cid"] = client_id
         if since:
-            where.append("d.at >= :since")
+            where.append("at >= :since")
             params["since"] = since
         if until:
-            where.append("d.at < :until")
+            where.append("at < :until")
             params["until"] = until
         row = self.query_one(
-            f"SELECT count(*) AS deals, count(DISTINCT d.client_id) AS clients, {_money_sql()} "
-            f"FROM deals d JOIN clients c ON c.id = d.client_id WHERE {' AND '.join(where)}",
-            params) or {}
+            f"SELECT count(*) AS deals, count(DISTINCT client_id) AS clients, "
+            f"{_money_sql('amount')} FROM deals WHERE {' AND '.join(where)}", params) or {}
         return {"deals": row.get("deals") or 0, "clients": row.get("clients") or 0,
                 "revenue": money_of(row)}
 
@@ -252,32 +288,53 @@ class ReportsMixin:
                       client_id: int | None = None) -> list[dict]:
         """Per live client with activity: first_day, last_day (local 'YYYY-MM-DD'), days (the
         number of distinct active days) and median_gap (median of the day gaps between
-        consecutive active days; None with fewer than two days).
+        consecutive active days; None with fewer than two days), by client id. With
+        client_id: that client only (archived or not).
 
-        day_shift is an SQLite modifier turning UTC into local time (e.g. '+540 minutes')."""
+        day_shift is an SQLite modifier turning UTC into local time (e.g. '+540 minutes').
+
+        SQL groups each event's local day by client straight from the (client_id, at)
+        indexes and hands over one row per client, its days joined by commas; the gaps
+        and their median are taken here. A median is a sort per client: SQLite's window
+        functions would sort the whole book several times over."""
         _check_activity(activity)
-        events = _events_sql(activity)
-        one = "WHERE client_id = :cid" if client_id is not None else ""
-        sql = (f"WITH ev AS (SELECT DISTINCT client_id, date(at, :shift) AS day "
-               f"FROM ({events}) {one}), "
-               "g AS (SELECT client_id, day, julianday(day) - julianday(lag(day) OVER "
-               "(PARTITION BY client_id ORDER BY day)) AS gap FROM ev), "
-               "r AS (SELECT client_id, gap, row_number() OVER (PARTITION BY client_id "
-               "ORDER BY gap) AS rn, count(*) OVER (PARTITION BY client_id) AS n "
-               "FROM g WHERE gap IS NOT NULL), "
-               "med AS (SELECT client_id, avg(gap) AS median_gap FROM r "
-               "WHERE rn IN ((n + 1) / 2, (n + 2) / 2) GROUP BY client_id), "
-               "span AS (SELECT client_id, min(day) AS first_day, max(day) AS last_day, "
-               "count(*) AS days FROM ev GROUP BY client_id) "
-               "SELECT s.client_id, c.name, c.owner, c.stage, s.first_day, s.last_day, s.days, "
-               "m.median_gap FROM span s JOIN clients c ON c.id = s.client_id "
-               "LEFT JOIN med m ON m.client_id = s.client_id "
-               + ("" if client_id is not None else "WHERE c.archived_at IS NULL ") +
-               "ORDER BY s.client_id")
-        params: dict[str, Any] = {"shift": day_shift}
-        if client_id is not None:
-            params["cid"] = client_id
-        return self.query(sql, params)
+        one = " AND client_id = :cid" if client_id is not None else ""
+        live = "" if client_id is not None else "WHERE c.archived_at IS NULL"
+        arms = []
+        if activity in ("deals", "any"):
+            arms.append(f"deals WHERE status = 'won'{one}")
+        if activity in ("interactions", "any"):
+            arms.append(f"interactions WHERE 1{one}")
+        params = {"shift": day_shift, "cid": client_id}
+        found: dict[int, list] = {}
+        for arm in arms:
+            # grouped in the index's (client, time) order: no sort of the book
+            for cid, name, owner, stage, joined in self._tuples(
+                    "SELECT a.client_id, c.name, c.owner, c.stage, a.days FROM (SELECT "
+                    f"client_id, group_concat(date(at, :shift)) AS days FROM {arm} "
+                    f"GROUP BY client_id) a JOIN clients c ON c.id = a.client_id {live}",
+                    params):
+                if not joined:
+                    continue  # no time SQLite can read (never for stored UTC text)
+                if cid in found:
+                    found[cid][3] += "," + joined
+                else:
+                    found[cid] = [name, owner, stage, joined]
+        ordinal = date.fromisoformat
+        rows = []
+        for cid in sorted(found):
+            name, owner, stage, joined = found[cid]
+            days = sorted(dict.fromkeys(joined.split(",")))  # distinct, in order
+            median = None
+            if len(days) > 1:
+                n = [ordinal(d).toordinal() for d in days]
+                gaps = sorted([b - a for a, b in zip(n, n[1:], strict=False)])
+                k = len(gaps)
+                median = (gaps[(k - 1) // 2] + gaps[k // 2]) / 2
+            rows.append({"client_id": cid, "name": name, "owner": owner, "stage": stage,
+                         "first_day": days[0], "last_day": days[-1], "days": len(days),
+                         "median_gap": median})
+        return rows
 
     def clients_by_stage(self) -> list[dict]:
         """Live clients per stage (stage None for clients without one)."""
