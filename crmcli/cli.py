@@ -7,13 +7,50 @@ from enum import Enum
 from typing import Annotated, get_args, get_origin
 
 import typer
+from typer.core import TyperGroup
 
 from crmcli import __version__
 from crmcli.commands import _context
 from crmcli.commands._context import AppState
 
+class OneLineErrors(TyperGroup):
+    """Bad usage (unknown option, missing argument, bad value) is one line on stderr and
+    exit 2, like every other crm error, instead of Click's usage block."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True,
+             **extra):
+        import sys
+
+        # Typer 0.29 carries its own copy of Click: its exceptions, not click's.
+        from typer import Abort
+        from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+
+        try:
+            # Not standalone: Click raises its errors here and returns the code of an Exit.
+            code = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
+                                standalone_mode=False, **extra)
+        except NoArgsIsHelpError as exc:
+            exc.show()  # `crm` or `crm report` alone: the help, on stderr, exit 2
+            code = exc.exit_code
+        except UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx is not None else "crm"
+            text = " ".join(exc.format_message().split()).replace("Value error, ", "")
+            sys.stderr.write(f"crm: error: {text} (see '{where} --help')\n")
+            code = exc.exit_code
+        except ClickException as exc:
+            exc.show()
+            code = exc.exit_code
+        except Abort:
+            sys.stderr.write("crm: aborted\n")
+            code = 1
+        if not standalone_mode:
+            return code
+        sys.exit(code or 0)
+
+
 app = typer.Typer(
     name="crm",
+    cls=OneLineErrors,
     no_args_is_help=True,
     add_completion=False,
     help="A customer-relationship manager for the terminal, on one SQLite file.",

@@ -119,16 +119,42 @@ def test_help_of_a_subcommand_and_an_unknown_command(tmp_path):
     assert "--tag" in result.stdout and "Usage: crm ls" in result.stdout
     result, _ = run_crm(tmp_path, "--db", str(tmp_path / "x.db"), "lss")
     assert result.returncode == 2
-    assert "No such command 'lss'" in result.stderr
+    assert result.stderr == ("crm: error: No such command 'lss'. Did you mean 'ls'? "
+                             "(see 'crm --help')\n")
+    assert not (tmp_path / "x.db").exists()
 
 
-def test_bad_option_values_get_typers_own_messages(tmp_path):
+def test_bad_option_values_are_one_line_with_typers_own_words(tmp_path):
     result, _ = run_crm(tmp_path, "ls", "-n", "0")
     assert result.returncode == 2
-    assert "Invalid value for '--limit' / '-n'" in result.stderr
+    assert result.stderr == ("crm: error: Invalid value for '--limit' / '-n': Input should be "
+                             "greater than or equal to 1 (see 'crm ls --help')\n")
     result, _ = run_crm(tmp_path, "ls", "-f", "xml")
     assert result.returncode == 2
-    assert "'xml' is not one of" in result.stderr
+    assert result.stderr == ("crm: error: Invalid value for '--format' / '-f': 'xml' is not one "
+                             "of 'table', 'json', 'ndjson', 'csv', 'tsv', 'markdown'. "
+                             "(see 'crm ls --help')\n")
+
+
+@pytest.mark.parametrize("args,text", [
+    (("add",), "crm: error: Missing argument 'name'. (see 'crm add --help')"),
+    (("ls", "--bogus"), "crm: error: No such option: --bogus (see 'crm ls --help')"),
+    (("report", "bogus"), "crm: error: No such command 'bogus'. (see 'crm report --help')"),
+    (("report", "clv", "--top", "x"), "crm: error: Invalid value for '--top' / '-n': Input "
+     "should be a valid integer, unable to parse string as an integer "
+     "(see 'crm report clv --help')"),
+])
+def test_usage_errors_are_one_line_and_exit_2_in_process_too(crm, db_path, args, text):
+    result = crm(*args, ok=False)
+    assert (result.exit_code, result.stderr, result.stdout) == (2, text + "\n", "")
+    assert not db_path.exists()
+
+
+def test_a_group_or_crm_alone_shows_its_help_and_exits_2(crm):
+    result = crm(ok=False)
+    assert result.exit_code == 2 and "Usage: crm [OPTIONS] COMMAND" in result.output
+    result = crm("contact", ok=False)
+    assert result.exit_code == 2 and "Usage: crm contact" in result.output
 
 
 def test_yaml_is_read_when_a_config_file_exists(tmp_path):

@@ -27,9 +27,10 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Turn domain and database errors into fail(); keeps fn's signature for Typer."""
 
     @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: Any, **kwargs: Any) -> None:
         try:
-            return fn(*args, **kwargs)
+            # A command's return value is never its exit code (see cli.OneLineErrors).
+            fn(*args, **kwargs)
         except (typer.Exit, typer.Abort):
             raise
         except BrokenPipeError:
