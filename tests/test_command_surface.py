@@ -99,3 +99,59 @@ def test_readme_documents_every_config_key():
     section = readme.split("## Configuration", 1)[1]
     missing = [dotted for dotted in config_keys(DEFAULTS) if f"`{dotted}`" not in section]
     assert missing == []
+
+
+# Arguments that make each record-printing command print something on the demo book.
+RECORD_ARGS = {
+    "show": ["王伟"], "ls": [], "search": ["报价"], "tags": [], "deals": [], "followups": [],
+    "due": ["--within", "14d"], "export": ["clients"], "history": ["--limit", "3"],
+    "contact ls": ["王伟"], "db check": [], "config show": [],
+    **{f"report {name}": [] for name in ("summary", "retention", "cohorts", "churn", "clv",
+                                          "response", "nps", "funnel", "segments")},
+}
+RECORD_COMMANDS = [n for n, _ in COMMANDS if n not in NOT_RECORD_PRINTING]
+
+
+@pytest.fixture(scope="module")
+def demo_book(tmp_path_factory):
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path_factory.mktemp("demo") / "demo.db"
+    env = {**os.environ, "CRM_NOW": "2026-11-22T10:00:00+00:00", "TZ": "UTC"}
+    env.pop("CRM_CONFIG", None)
+    subprocess.run([sys.executable, "-m", "crmcli", "demo", str(path), "-q"], env=env,
+                   check=True, capture_output=True, timeout=120)
+    return path
+
+
+def test_every_record_printing_command_has_its_arguments_here():
+    assert sorted(RECORD_ARGS) == sorted(RECORD_COMMANDS)
+
+
+@pytest.mark.parametrize("name", RECORD_COMMANDS)
+def test_every_record_printing_command_prints_every_format_well_formed(crm, demo_book, name):
+    import csv
+    import io
+    import json
+
+    formats = (["csv", "tsv", "json", "ndjson"] if name == "export"
+               else ["table", "json", "ndjson", "csv", "tsv", "markdown"])
+    outputs = {}
+    for fmt in formats:
+        result = crm("--db", demo_book, *name.split(), *RECORD_ARGS[name], "--format", fmt)
+        assert result.stdout.strip(), (name, fmt)
+        assert "\x1b[" not in result.stdout, (name, fmt)  # piped: never a colour code
+        outputs[fmt] = result.stdout
+    as_json = json.loads(outputs["json"])
+    lines = [json.loads(line) for line in outputs["ndjson"].splitlines()]
+    if isinstance(as_json, list):
+        assert lines == as_json, name
+    for fmt, delimiter in (("csv", ","), ("tsv", "\t")):
+        rows = list(csv.reader(io.StringIO(outputs[fmt]), delimiter=delimiter))
+        assert len(rows) >= 2 and all(len(r) == len(rows[0]) for r in rows), (name, fmt)
+    if "markdown" in outputs:
+        assert any(line.startswith("| ") for line in outputs["markdown"].splitlines()), name
+    assert crm("--db", demo_book, *name.split(), *RECORD_ARGS[name], "--json").stdout == \
+        outputs["json"]
