@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import gc
 import io
 import itertools
 import json
@@ -24,6 +25,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,12 @@ from crmcli.output import defuse_formula
 from crmcli.store import validate
 from crmcli.store.bulk import EXPORT_COLUMNS, TABLE_COLUMNS
 from crmcli.store.errors import CrmError, UnknownStage, UsageError, ValidationError
+from crmcli.store.store import utc_now_iso
+
+_EMAIL_MATCH = validate._EMAIL.match
+_PHONE_MATCH = validate._PHONE.match
+_MAX_NAME = validate.MAX_NAME
+_MAX_TEXT = validate.MAX_TEXT
 
 KINDS = ("clients", "contacts", "interactions", "deals", "followups")
 FORMATS = ("csv", "tsv", "json", "ndjson", "vcf")
@@ -50,6 +58,9 @@ MAX_ERRORS_SHOWN = 10
 # After this many distinct client references, load every client's keys in one query.
 PRELOAD_AFTER = 500
 _DROP = "\x00drop"
+# New clients into an empty table take _ClientFastPath when their values allow it (a test
+# turns it off to hold the general path to the same result).
+QUICK_CLIENTS = True
 
 
 class ImportFailed(CrmError):
@@ -156,16 +167,25 @@ class Source:
             yield start, cells, None
 
     def _ndjson(self) -> Iterator[tuple[int, Any, dict | None]]:
-        decode = json.JSONDecoder(parse_float=Decimal).decode
+        decoder = json.JSONDecoder(parse_float=Decimal)
+        decode, scan = decoder.decode, decoder.scan_once
         for number, text in enumerate(self.text(), 1):
-            if not text.strip():
-                continue
+            # The common line, one value from its first character to the line end, is
+            # scanned directly; any other line (blank, space around the value, an error)
+            # goes through decode as before.
             try:
-                obj = decode(text)
-            except json.JSONDecodeError as exc:
-                yield number, {"raw": text.rstrip("\r\n")}, {
-                    ERROR_COLUMN: f"column {exc.colno}: not valid JSON: {exc.msg}"}
-                continue
+                obj, end = scan(text, 0)
+            except (StopIteration, json.JSONDecodeError):
+                end = -1
+            if end < 0 or text[end:] not in _LINE_ENDS:
+                if not text.strip():
+                    continue
+                try:
+                    obj = decode(text)
+                except json.JSONDecodeError as exc:
+                    yield number, {"raw": text.rstrip("\r\n")}, {
+                        ERROR_COLUMN: f"column {exc.colno}: not valid JSON: {exc.msg}"}
+                    continue
             yield number, obj, None
 
     def _json(self) -> Iterator[tuple[int, Any, dict | None]]:
@@ -200,6 +220,10 @@ class Source:
                 return
             lineno = line + text.count("\n", counted, pos)
             raise CrmError(f"{self.name}:{lineno}: not valid JSON: expected ',' or ']'")
+
+
+# What may follow a JSON value on its line (JSON whitespace only, as decode allows).
+_LINE_ENDS = frozenset(("", "\n", "\r\n", "\r"))
 
 
 def _skip_ws(text: str, pos: int) -> int:
@@ -266,6 +290,7 @@ def _sniff(binary) -> str:
 
 _ISO_Z = re.compile(r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"
                     r"T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\dZ")
+_ISO_Z_MATCH = _ISO_Z.fullmatch
 _DAY_OK: dict[str, bool] = {}
 _TS_REASON = "is not a date and time (expected ISO 8601 such as 2026-11-22T10:00:00Z)"
 # Dates in an import name their year (2026-11-22, 22 Nov 2026): no "today" or "+3d".
@@ -987,10 +1012,11 @@ def run_import(store: Any, kind: str, source: Source, *, maps: list[str] | None 
         if rejects_out is not None:
             rejects_out.write(raw, text.split(": ", 1)[1] if ": " in text else text)
 
-    def all_records():
-        yield first
-        yield from records
-
+    # The rows of an import make no reference cycles, but millions of them would set off
+    # the cyclic garbage collector over and over, each full pass walking every live
+    # object: it waits until the import is done.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         with store.import_cache(), store.change("import", f"imported {kind} from {name}") as ch:
             rows_before = ch.rows
@@ -1001,7 +1027,7 @@ def run_import(store: Any, kind: str, source: Source, *, maps: list[str] | None 
             fast = writer is not None and key is None and writer.existing_top is None
             writing = True
             n = 0
-            stream = all_records()
+            stream = itertools.chain([first], records)
             if fast and names is not None and writing:
                 # The hot path (a million interactions): no key, rows straight into the
                 # insert buffer; anything unusual goes through the general loop below.
@@ -1010,10 +1036,23 @@ def run_import(store: Any, kind: str, source: Source, *, maps: list[str] | None 
                 if leftover is not None:
                     stream = itertools.chain([leftover], stream)
                     n -= 1
+            # New clients into an empty table: rows whose every value is plainly valid
+            # go straight into the writer's buffers; the others take the general path.
+            quick = (_ClientFastPath(ctx, clients, mapper, names, undef, seen, dedupe)
+                     if clients is not None and clients.started_empty and QUICK_CLIENTS
+                     else None)
+            if quick is not None and not quick.usable:
+                quick = None
+            quick_put = quick.put if quick is not None else None
+            quick_n = 0
             for line, raw, problem in stream:
                 n += 1
                 if progress is not None and n % every == 0:
                     progress(n, source.bytes_read())
+                if quick_put is not None and problem is None and writing:
+                    if quick_put(line, raw):
+                        quick_n += 1
+                        continue
                 if problem is not None:
                     reject(line, raw, CrmError(problem[ERROR_COLUMN]))
                     writing = writing and skip_invalid
@@ -1055,10 +1094,11 @@ def run_import(store: Any, kind: str, source: Source, *, maps: list[str] | None 
                         raise
                     reject(line, raw, exc)
                     writing = writing and skip_invalid
+            counts["inserted"] += quick_n
             if writer is not None and writing:
                 writer.finish()
             if clients is not None and writing:
-                clients.flush()
+                clients.finish()
             if progress is not None:
                 progress(n, source.bytes_read())
             summary.inserted, summary.updated, summary.unchanged = (
@@ -1079,6 +1119,8 @@ def run_import(store: Any, kind: str, source: Source, *, maps: list[str] | None 
     except _DryRun:
         summary.change_id = None
     finally:
+        if collecting:
+            gc.enable()
         if rejects_out is not None:
             rejects_out.close()
     return summary
@@ -1115,6 +1157,216 @@ def _fast_rows(stream, names, undef, clean, ctx, writer, counts, progress, every
     finally:
         writer.inserted_fast = inserted
         counts["inserted"] += inserted
+
+
+# Fields of a new client that _ClientFastPath handles, in the order it reads them: the
+# text and timestamp fields, then the tags (which may be a JSON list).
+_QUICK_FIELDS = ("name", "company", "email", "phone", "industry", "size", "owner", "source",
+                 "stage", "external_id", "notes", "created_at", "updated_at", "archived_at",
+                 "tags")
+_QUICK_SET = frozenset(_QUICK_FIELDS)
+_ABSENT = object()  # a key no record has
+_QUICK_SCALARS = len(_QUICK_FIELDS) - 1
+
+
+class _ClientFastPath:
+    """New clients (no id, into a table empty when the import began) whose every value is
+    one that clean_client keeps as it is: text already stripped, without NUL, within its
+    limit; an email and a phone that validate; tags, a stage and ISO 'Z' timestamps met
+    before (the caches of Context and _DAY_OK). put(line, raw) appends such a row to the
+    ClientWriter's buffers exactly as clean_client + import_client would, and returns
+    True; for any other row it changes nothing and returns False, and the general path
+    takes the row (with its errors, --skip-invalid and rejects).
+
+    The checks are the validators' own, done once per row where they can be (one NUL
+    test and one strip test over all the cells); a test holds the two paths to the same
+    database on clean and on awkward rows."""
+
+    def __init__(self, ctx: Context, writer: Any, mapper: Mapper, names: list[str] | None,
+                 undef: bool, seen: dict, dedupe: list[str]):
+        from crmcli.store import bulk
+
+        self.ctx = ctx
+        self.writer = writer
+        self.mapper = mapper
+        self.undef = undef
+        self.chunk = bulk.CLIENT_CHUNK
+        self.seen_email = seen.setdefault("email", {}) if "email" in dedupe else None
+        self.seen_ext = seen.setdefault("external_id", {}) if "external_id" in dedupe else None
+        self.plans: dict[tuple, Any] = {}
+        self.usable = True
+        self.values: Callable[[Any], tuple | None] = self._object
+        if names is not None:
+            fields = set(names) - {_DROP}
+            if not fields <= _QUICK_SET or "name" not in fields:
+                self.usable = False
+                return
+            width = len(names)
+            self.getter = itemgetter(*(names.index(f) if f in fields else width
+                                       for f in _QUICK_FIELDS))
+            self.values = self._cells if fields == _QUICK_SET else self._short_cells
+
+    # --- the values of a row, checked for NUL, surrounding space and length -----------
+
+    def _cells(self, cells: list[str]) -> tuple | None:
+        """A CSV row with every _QUICK_FIELDS column."""
+        return self._checked(cells, False)
+
+    def _short_cells(self, cells: list[str]) -> tuple | None:
+        """A CSV row that lacks some _QUICK_FIELDS columns (None for them)."""
+        return self._checked(cells, True)
+
+    def _checked(self, cells: list[str], short: bool) -> tuple | None:
+        joined = "".join(cells)
+        if "'" in joined and self.undef:
+            cells = [undefuse(c) for c in cells]
+            joined = "".join(cells)
+        if "\x00" in joined or list(map(str.strip, cells)) != cells:
+            return None
+        values = self.getter([*cells, None] if short else cells)
+        if len(joined) > _MAX_NAME and not _within_limits(values):
+            return None
+        return values
+
+    def _object(self, obj: Any) -> tuple | None:
+        """A JSON object: text fields are strings or null; tags a string, list or null."""
+        if type(obj) is not dict:
+            return None
+        plan = self.plans.get(tuple(obj), _ABSENT)
+        if plan is _ABSENT:
+            plan = self._plan(tuple(obj))
+        if plan is None:
+            return None
+        values = tuple(map(obj.get, plan))
+        scalars = values[:-1]
+        texts = list(filter(None, scalars))
+        try:
+            joined = "".join(texts)  # (a number, true, a list or an object: TypeError)
+        except TypeError:
+            return None
+        # ... and 0, false, [] or {}: neither text nor null, nor '' (which is no value)
+        if (len(texts) + scalars.count(None) + scalars.count("") != _QUICK_SCALARS
+                or "\x00" in joined or list(map(str.strip, texts)) != texts):
+            return None
+        if len(joined) > _MAX_NAME and not _within_limits(values):
+            return None
+        return values
+
+    def _plan(self, keys: tuple) -> Any:
+        """For a JSON object's keys: the source key of each _QUICK_FIELDS entry, or None
+        when an object with these keys cannot take the fast path."""
+        plan = None
+        try:
+            targets = [self.mapper.target(k) for k in keys]
+        except ValidationError:
+            targets = None
+        if targets is not None:
+            fields = set(targets) - {_DROP}
+            if fields <= _QUICK_SET and "name" in fields:
+                source = dict(zip(targets, keys, strict=True))
+                plan = tuple(source.get(f, _ABSENT) for f in _QUICK_FIELDS)
+        if len(self.plans) < 1000:
+            self.plans[keys] = plan
+        return plan
+
+    # --- one row ---------------------------------------------------------------------
+
+    def put(self, line: int, raw: Any) -> bool:
+        values = self.values(raw)
+        if values is None:
+            return False
+        (name, company, email, phone, industry, size, owner, source, stage, ext, notes,
+         created, updated, archived, tags) = values
+        # Every text value is a string without NUL or surrounding space, within its
+        # limit, or None; '' is no value (validate.text).
+        if not name or "\n" in name or "\r" in name:
+            return False
+        if email:
+            if not (len(email) <= 320 and _EMAIL_MATCH(email)):
+                return False
+        else:
+            email = None
+        if phone:
+            if not (len(phone) <= 60 and _PHONE_MATCH(phone)
+                    and (phone[-3:].isdigit() or sum(map(str.isdigit, phone)) >= 3)):
+                return False
+        else:
+            phone = None
+        ctx = self.ctx
+        if stage:
+            stage = ctx.stages.get(stage)  # a stage met before (clean_client's cache)
+            if stage is None:
+                return False
+        else:
+            stage = None
+        # tags: a string or a list of strings met before (clean_client's cache)
+        if type(tags) is str:
+            if tags:
+                tags = ctx.tag_sets.get(tags)
+                if tags is None:
+                    return False
+        elif type(tags) is list:
+            if tags:
+                try:
+                    tags = ctx.tag_sets.get(tuple(tags))
+                except TypeError:  # a list holding lists or objects
+                    return False
+                if tags is None:
+                    return False
+        elif tags is not None:
+            return False
+        if created:
+            if not (_ISO_Z_MATCH(created) and _DAY_OK.get(created[:10])):
+                return False
+        else:
+            created = utc_now_iso()  # as BulkMixin._new_client_record
+        if updated:
+            if not (_ISO_Z_MATCH(updated) and _DAY_OK.get(updated[:10])):
+                return False
+        else:
+            updated = created
+        if archived:
+            if not (_ISO_Z_MATCH(archived) and _DAY_OK.get(archived[:10])):
+                return False
+        else:
+            archived = None
+        # keys met earlier in the input: the general path names both lines
+        seen_email, seen_ext = self.seen_email, self.seen_ext
+        lower = None
+        if seen_email is not None and email:
+            lower = email.lower()
+            if lower in seen_email:
+                return False
+        if seen_ext is not None and ext and ext in seen_ext:
+            return False
+        if lower is not None:
+            seen_email[lower] = line
+        if seen_ext is not None and ext:
+            seen_ext[ext] = line
+        # as ClientWriter.add
+        writer = self.writer
+        if writer.with_ids:
+            writer.flush()
+            writer.with_ids = False
+        rows = writer.rows
+        pos = len(rows)
+        rows.append((name, company or None, email, phone, industry or None, size or None,
+                     owner or None, source or None, stage, ext or None, "{}", notes or None,
+                     None, None, created, updated, archived))
+        if tags:
+            writer.tag_refs.append((pos, tags))
+        if stage:
+            writer.moves.append((pos, None, stage, created, None))
+        if pos + 1 >= self.chunk:
+            writer.flush()
+        return True
+
+
+def _within_limits(values: tuple) -> bool:
+    """The text values of a _QUICK_FIELDS row within clean_client's length limits."""
+    return (all(v is None or len(v) <= _MAX_NAME for v in values[:10])
+            and (values[10] is None or len(values[10]) <= _MAX_TEXT)
+            and all(v is None or len(v) <= 64 for v in values[11:14]))
 
 
 # Fields whose JSON value may be a list or an object.

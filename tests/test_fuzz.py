@@ -414,3 +414,91 @@ def test_undecodable_bytes_from_a_real_command_line_or_file_fail_cleanly(
     assert err.startswith("crm: error: ") and err.count("\n") == 1, err
     assert "UTF-8" in err or "no client matches" in err or "NUL byte" in err, err
     assert snapshot(tmp_path / "crm.db") == before
+
+
+# --- new clients: the fast path and the general path agree ---------------------------------
+
+CLIENT_FIELDS = ["name", "company", "email", "phone", "industry", "size", "owner", "source",
+                 "stage", "external_id", "notes", "tags", "created_at", "updated_at",
+                 "archived_at"]
+client_value = st.one_of(
+    nasty,
+    st.sampled_from(["", " ", "Acme", "ada@example.com", "ADA@example.com", "a@b.c", "a@b.cd\n",
+                     "+1 555 0100", "555", "12", "+1 555 0100 ext 7", "lead", "Won", " won ",
+                     "vip", "vip;smb", '["vip", "SMB"]', '["two words"]', "[]", "C1", "C1 ",
+                     "2026-01-02T03:04:05Z", "2026-02-30T03:04:05Z", "2026-01-02",
+                     "2026-01-02T03:04:05+02:00", "'=1+1", "O'Connor", "王伟", "a\x00b",
+                     "x" * 501, "line\nbreak"]),
+)
+json_value = st.one_of(client_value, st.none(), st.integers(-2, 2), st.booleans(),
+                       st.lists(st.sampled_from(["vip", "smb", "Vip", 1, "two words"]),
+                                max_size=3),
+                       st.dictionaries(st.sampled_from(["vip", "a"]), st.integers(), max_size=1))
+
+
+def _client_files(draw, ext):
+    header = draw(st.lists(st.sampled_from(CLIENT_FIELDS + ["name", "email", "tags"]),
+                           min_size=1, max_size=8, unique=True))
+    if "name" not in header and draw(st.booleans()):
+        header.insert(0, "name")
+    rows = [[draw(client_value) for _ in header] for _ in range(draw(st.integers(1, 8)))]
+    # a clean row first and last: the general path fills the caches, the fast path uses them
+    clean = {"name": "Ada", "email": "ada@example.com", "tags": "vip", "stage": "lead",
+             "created_at": "2026-01-02T03:04:05Z", "phone": "+1 555 0100"}
+    rows.insert(0, [clean.get(h, "") for h in header])
+    rows.append([clean.get(h, "") if h != "email" else "zed@example.com" for h in header])
+    if ext == "csv":
+        import csv as csvmod
+        import io as iomod
+
+        buf = iomod.StringIO()
+        writer = csvmod.writer(buf)
+        writer.writerow(header)
+        writer.writerows(rows)
+        return buf.getvalue()
+    lines = []
+    for row in rows:
+        obj = dict(zip(header, row, strict=True))
+        for key in list(obj):
+            if draw(st.integers(0, 4)) == 0:
+                obj[key] = draw(json_value)
+            elif draw(st.integers(0, 9)) == 0:
+                del obj[key]
+        lines.append(json.dumps(obj, ensure_ascii=False))
+    return "\n".join(lines) + "\n"
+
+
+@st.composite
+def client_files(draw):
+    ext = draw(st.sampled_from(["csv", "ndjson"]))
+    return ext, _client_files(draw, ext)
+
+
+@FUZZ
+@given(client_files(), st.sampled_from([5000, 2]))
+def test_new_clients_take_the_fast_path_or_the_general_one_with_the_same_result(
+        tmp_path, monkeypatch, case, chunk):
+    import crmcli.importer as importer
+    import crmcli.store.bulk as bulk
+    from tests.conftest import db_snapshot
+
+    ext, text = case
+    monkeypatch.setattr(bulk, "CLIENT_CHUNK", chunk)
+    src = tmp_path / f"input.{ext}"
+    src.write_text(text, encoding="utf-8", errors="surrogateescape", newline="")
+    outcomes = []
+    for quick in (True, False):
+        monkeypatch.setattr(importer, "QUICK_CLIENTS", quick)
+        db = tmp_path / "fast.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+        rejects = tmp_path / f"rejects.{ext}"
+        rejects.unlink(missing_ok=True)
+        result = run_cli("--db", str(db), "import", "clients", str(src), "--skip-invalid",
+                         "--rejects", str(rejects))
+        assert result.exception is None or isinstance(result.exception, SystemExit), \
+            result.exception
+        rows = [(t, r) for t, r in db_snapshot(db) if t != "_sqlite_migrations"]
+        outcomes.append((result.exit_code, result.stderr, rows,
+                         rejects.read_bytes() if rejects.exists() else None))
+    assert outcomes[0] == outcomes[1]

@@ -715,3 +715,182 @@ def test_search_documents_of_imported_clients_are_those_the_store_makes():
                   external_id="CN-1", owner="sam", stage="lead", custom="{}")
     row = tuple(record[c] for c in CLIENT_COLUMNS)
     assert _client_document(row) == (document_for("clients", {**record, "id": 7})[0], None)
+
+
+# --- the fast path of new clients ---------------------------------------------------------------
+
+AWKWARD_CSV = (
+    "external_id,name,company,email,phone,industry,size,owner,source,stage,tags,notes,"
+    "created_at\n"
+    'C1,Ada Lovelace,Acme Ltd,ada@example.com,+44 20 7946 0001,software,1-10,sam,web,lead,'
+    '"[""vip"", ""smb""]",,2026-01-02T03:04:05Z\n'
+    "C2,Bob,,bob@example.com,+1 555 0100,,,,,won,vip;smb,Second line,2026-01-02T03:04:05Z\n"
+    "C3,  Spaced Name  , Spaced Co ,  cy@example.com , +1 555 0101 ,,,,, lead ,,,\n"
+    "C4,,Nameless,nameless@example.com,,,,,,,,,\n"
+    'C5,"Two\nLines",,two@example.com,,,,,,,,,\n'
+    "C6,Dup Email,,ADA@EXAMPLE.COM,,,,,,,,,\n"
+    "C1,Dup External,,dupext@example.com,,,,,,,,,\n"
+    "C8,Bad Email,,not-an-email,,,,,,,,,\n"
+    "C9,Ext Phone,,ext@example.com,+1 555 0102 ext 12,,,,,,,,\n"
+    "C10,Short Phone,,short@example.com,1-2,,,,,,,,\n"
+    "C11,Few Digits,,few@example.com,(1) 2,,,,,,,,\n"
+    "C12,Case Stage,,case@example.com,,,,,,Won,,,\n"
+    "C13,Unknown Stage,,unknown@example.com,,,,,,flying,,,\n"
+    'C14,Bad Tag,,badtag@example.com,,,,,,,"[""two words""]",,\n'
+    "C15,Bad Day,,badday@example.com,,,,,,,,,2026-02-30T10:00:00Z\n"
+    "C16,Date Only,,dateonly@example.com,,,,,,,,,2026-03-01\n"
+    "C17,Offset,,offset@example.com,,,,,,,,,2026-03-01T10:00:00+02:00\n"
+    "C18,Formula,'=1+1,formula@example.com,,,,,,,,'+notes,\n"
+    "C19,Sinéad O'Connor,Ö Co,oconnor@example.com,,,,,,,,,\n"
+    "C20,王伟,北京科技有限公司,wang@example.cn,+86 10 1234 5678,,,,,proposal,asia,第一行,\n"
+    f"C21,Long Company,{'x' * 501},long@example.com,,,,,,,,,\n"
+    f"C22,Long Notes,,longnotes@example.com,,,,,,,,{'n' * 600},\n"
+    "C23,Nul\x00Name,,nul@example.com,,,,,,,,,\n"
+    "C24,Tab\tInside,,tab@example.com,,,,,,lead,newsletter,,2026-01-02T03:04:05Z\n"
+    ",No External,,noext@example.com,,,,,,,,,\n"
+    ",No External Either,,,,,,,,,,,\n"
+    "C27,Last,,last@example.com,+1 555 0199,,,,,lead,\"[\"\"vip\"\", \"\"smb\"\"]\",,"
+    "2026-01-02T03:04:05Z\n")
+
+AWKWARD_NDJSON = "\n".join([
+    '{"external_id": "C1", "name": "Ada", "email": "ada@example.com", "tags": ["vip", "smb"], '
+    '"stage": "lead", "created_at": "2026-01-02T03:04:05Z"}',
+    '{"name": "Bob", "email": "bob@example.com", "tags": "vip;smb", "stage": "won", '
+    '"notes": null, "company": ""}',
+    '{"name": "Int Size", "size": 50}',
+    '{"name": "Zero Company", "company": 0}',
+    '{"name": "False Notes", "notes": false}',
+    '{"name": "List Tags Again", "tags": ["vip", "smb"], "stage": "lead"}',
+    '{"name": "Dict Tags", "tags": {"vip": 1}}',
+    '{"name": "Zero Tags", "tags": 0}',
+    '{"name": "Empty Tags", "tags": []}',
+    '{"name": "Empty Dict Tags", "tags": {}}',
+    '{"name": "Nested Tags", "tags": [["vip"]]}',
+    '{"name": "Number Tags", "tags": [1, 2]}',
+    '{"name": 5}',
+    '{"name": null, "email": "noname@example.com"}',
+    '{"email": "absent@example.com"}',
+    '{"name": "Nul\\u0000", "email": "nul@example.com"}',
+    '{"name": " Spaced ", "phone": " +1 555 0100 "}',
+    '{"name": "Custom", "地区": "华北"}',
+    '{"name": "With Id", "id": 40}',
+    '{"name": "Mapped", "Company Name": "Mapped Co"}',
+    '{"name": "List Name", "company": ["a"]}',
+    '{"name": "Decimal", "owner": 1.5}',
+    '  {"name": "Leading Space"}',
+    '{"name": "Trailing Space"}  ',
+    '',
+    '{"name": "After Blank", "email": "BOB@example.com"}',
+    '{not json',
+    '{"name": "Archived", "archived_at": "2026-01-01T00:00:00Z", '
+    '"updated_at": "2026-01-03T00:00:00Z", "created_at": "2026-01-02T00:00:00Z"}',
+    '{"name": "Last", "email": "last@example.com", "tags": ["vip", "smb"], "stage": "lead", '
+    '"created_at": "2026-01-02T03:04:05Z"}',
+]) + "\n"
+
+
+def _import_both_ways(crm, tmp_path, monkeypatch, name, text, *args):
+    """Import text into two empty databases, with the fast path and without; returns the
+    two (snapshot, stderr, rejects) and how many rows the fast path took."""
+    import crmcli.importer as importer
+    from tests.conftest import db_snapshot
+
+    taken = []
+    real_put = importer._ClientFastPath.put
+
+    def counting_put(self, line, raw):
+        ok = real_put(self, line, raw)
+        taken.append(ok)
+        return ok
+
+    monkeypatch.setattr(importer._ClientFastPath, "put", counting_put)
+    src = write(tmp_path / name, text)
+    outcomes = []
+    for quick in (True, False):
+        monkeypatch.setattr(importer, "QUICK_CLIENTS", quick)
+        db = tmp_path / f"{'quick' if quick else 'general'}.db"
+        rejects = tmp_path / f"rejects-{quick}{Path(name).suffix}"
+        result = crm("--db", db, "import", "clients", src, "--skip-invalid", "--rejects",
+                     rejects, *args)
+        rows = [(t, r) for t, r in db_snapshot(db) if t != "_sqlite_migrations"]  # (when)
+        outcomes.append((rows, result.stderr.replace(str(rejects), "REJECTS"),
+                         rejects.read_text(encoding="utf-8") if rejects.exists() else None))
+    return outcomes[0], outcomes[1], sum(taken)
+
+
+@pytest.mark.parametrize("chunk", [5000, 3])
+def test_new_clients_fast_path_writes_what_the_general_path_writes_csv(crm, tmp_path,
+                                                                      monkeypatch, chunk):
+    import crmcli.store.bulk as bulk
+
+    monkeypatch.setattr(bulk, "CLIENT_CHUNK", chunk)
+    quick, general, taken = _import_both_ways(crm, tmp_path, monkeypatch, "c.csv", AWKWARD_CSV)
+    assert taken >= 5  # clean rows went the fast way
+    assert quick == general
+    assert "rejected" in quick[1]
+
+
+@pytest.mark.parametrize("chunk", [5000, 2])
+def test_new_clients_fast_path_writes_what_the_general_path_writes_ndjson(crm, tmp_path,
+                                                                         monkeypatch, chunk):
+    import crmcli.store.bulk as bulk
+
+    monkeypatch.setattr(bulk, "CLIENT_CHUNK", chunk)
+    quick, general, taken = _import_both_ways(crm, tmp_path, monkeypatch, "c.ndjson",
+                                              AWKWARD_NDJSON, "--map", "Company Name=company")
+    assert taken >= 3
+    assert quick == general
+
+
+def test_new_clients_fast_path_with_a_map_and_a_dropped_column(crm, tmp_path, monkeypatch):
+    text = ("Full Name,EMAIL,junk,Tags\nAda,ada@example.com,x,vip\nBob,bob@example.com,,\n"
+            "Cy,CY@example.com , ,smb;vip\nDee,dee@example.com,,vip\nEve,ada@EXAMPLE.com,,\n")
+    quick, general, taken = _import_both_ways(crm, tmp_path, monkeypatch, "c.csv", text,
+                                              "--map", "Full Name=name", "--map", "junk=")
+    assert taken >= 1
+    assert quick == general
+
+
+def test_a_big_import_into_an_empty_book_keeps_every_index_and_its_definition(
+        crm, store, tmp_path, monkeypatch, db_path):
+    import crmcli.store.bulk as bulk
+
+    monkeypatch.setattr(bulk, "CLIENT_CHUNK", 2)  # the first chunk is full: indexes deferred
+    indexes = "SELECT name, sql FROM sqlite_master WHERE type = 'index' ORDER BY name"
+    before = store.query(indexes)
+    src = write(tmp_path / "c.csv", "name,email,stage,tags\nAda,ada@example.com,lead,vip\n"
+                                    "Bob,bob@example.com,won,\nCy,cy@example.com,,smb\n")
+    assert "3 inserted" in crm("import", "clients", src).stderr
+    assert store.query(indexes) == before
+    assert store.integrity_check() == []
+    assert [r["name"] for r in store.query(
+        "SELECT name FROM clients WHERE email = 'BOB@example.com' COLLATE NOCASE")] == ["Bob"]
+    assert "Cy" in crm("ls", "--tag", "smb").stdout
+
+
+def test_a_failed_big_import_leaves_the_indexes_as_they_were(crm, store, tmp_path,
+                                                             monkeypatch, db_path, snapshot):
+    import crmcli.store.bulk as bulk
+
+    monkeypatch.setattr(bulk, "CLIENT_CHUNK", 2)
+    indexes = "SELECT name, sql FROM sqlite_master WHERE type = 'index' ORDER BY name"
+    before, rows_before = store.query(indexes), snapshot(db_path)
+    src = write(tmp_path / "c.csv", "name,email\nAda,ada@example.com\nBob,bob@example.com\n"
+                                    "Cy,cy@example.com\nDee,not-an-email\n")
+    crm("import", "clients", src, ok=False)
+    assert store.query(indexes) == before
+    assert snapshot(db_path) == rows_before
+
+
+def test_rows_with_ids_after_a_full_first_chunk_are_looked_up_with_the_indexes_back(
+        crm, store, tmp_path, monkeypatch):
+    import crmcli.store.bulk as bulk
+
+    monkeypatch.setattr(bulk, "CLIENT_CHUNK", 1)
+    indexes = "SELECT name, sql FROM sqlite_master WHERE type = 'index' ORDER BY name"
+    before = store.query(indexes)
+    src = write(tmp_path / "c.csv", "id,name,email\n,Ada,ada@example.com\n"
+                                    "1,Ada Lovelace,lovelace@example.com\n7,Bob,bob@example.com\n")
+    assert "2 inserted, 1 updated, 0 unchanged" in crm("import", "clients", src).stderr
+    assert [(r["id"], r["name"]) for r in clients(store)] == [(1, "Ada Lovelace"), (7, "Bob")]
+    assert store.query(indexes) == before

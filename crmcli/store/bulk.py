@@ -5,11 +5,12 @@ database inside the one `change("import", ...)` that the importer opens, so an
 import is all-or-nothing and `crm undo` reverts it whole. Child rows without an
 id (the million-interaction case) go through `_insert_many` in chunks: batched
 `executemany`, one `insert_range` audit row per chunk; new clients likewise
-(ClientWriter), with their tags and stage moves. Rows that carry an id or match an
-existing record by key are compared with what is stored and counted as inserted,
-updated or unchanged; unchanged rows write nothing. A child row without an id that
-equals a record stored before the import is unchanged too, so a second import of the
-same file adds nothing.
+(ClientWriter), with their tags and stage moves (a big import into an empty book
+builds some indexes once at the end instead of row by row: DEFERRED_INDEXES). Rows
+that carry an id or match an existing record by key are compared with what is stored
+and counted as inserted, updated or unchanged; unchanged rows write nothing. A child
+row without an id that equals a record stored before the import is unchanged too, so a
+second import of the same file adds nothing.
 
 Exports stream rows ordered by id (`export_rows`).
 """
@@ -181,26 +182,44 @@ def _client_document(row: tuple) -> tuple[str, None]:
     """The search document of a new client (CLIENT_COLUMNS order); None: its own id."""
     from crmcli.store.search import segment
 
-    return segment(" ".join([str(p) for p in _CLIENT_DOCUMENT_FIELDS(row) if p])), None
+    return segment(" ".join(map(str, filter(None, _CLIENT_DOCUMENT_FIELDS(row))))), None
+
+
+# Indexes that an import of many clients into an empty table builds once at the end
+# instead of row by row (their keys arrive in random order: a sort is cheaper). The unique
+# index on external_id stays: it keeps guarding the data, and its keys usually come in
+# order. Only dropped inside the import's transaction, so a failure or a kill brings them
+# back with everything else.
+DEFERRED_INDEXES = {"clients": ("clients_email", "clients_name", "clients_stage",
+                                "clients_owner"),
+                    "tags": ("tags_tag",)}
 
 
 class ClientWriter:
     """New clients of one import, inserted CLIENT_CHUNK at a time with their tags and
     stage moves (per chunk one insert_range audit row per table, or one row per client
     when the input gives the ids). A chunk holds rows without ids (SQLite numbers them)
-    or rows with ids (a restore of crm export into an empty database), not both."""
+    or rows with ids (a restore of crm export into an empty database), not both.
+
+    rows: value tuples (CLIENT_COLUMNS order, preceded by the id in a chunk with ids);
+    tag_refs: (position in rows, sorted tags) for rows with tags; moves: (position,
+    from_stage, to_stage, at, note). The lists are emptied in place by flush(), so a
+    caller may keep references to them (the importer's fast path appends directly)."""
 
     def __init__(self, store: Any):
         self.store = store
         self.rows: list[tuple] = []
-        self.tags: list[list[str]] = []
-        self.history: list[list[dict]] = []
+        self.tag_refs: list[tuple[int, list[str]]] = []
+        self.moves: list[tuple] = []
         self.with_ids = False
         self.auto_inserted = False  # rows without ids went in: ids are now taken
         # No client existed when the import began: a row can then only clash with another
         # row of the same input, which the importer refuses as a duplicate key before it
         # gets here, so rows are not looked up in the database one by one.
         self.started_empty = store.scalar("SELECT 1 FROM clients LIMIT 1") is None
+        # Indexes dropped for the length of the import: [(name, sql)] (see DEFERRED_INDEXES)
+        self.deferred: list[tuple[str, str]] = []
+        self._may_defer = self.started_empty
 
     def add(self, record: dict, tags: list[str], history: list[dict],
             row_id: int | None = None) -> None:
@@ -208,38 +227,67 @@ class ClientWriter:
             self.flush()
         self.with_ids = row_id is not None
         values = tuple(map(record.get, CLIENT_COLUMNS))
+        pos = len(self.rows)
         self.rows.append(values if row_id is None else (row_id, *values))
-        self.tags.append(tags)
-        self.history.append(history)
+        if tags:
+            self.tag_refs.append((pos, tags))
+        for h in history:
+            self.moves.append((pos, h["from"], h["to"], h["at"], h["note"]))
         if len(self.rows) >= CLIENT_CHUNK:
             self.flush()
 
     def flush(self) -> None:
-        if not self.rows:
+        rows = self.rows
+        if not rows:
             return
         store = self.store
+        if self._may_defer:
+            self._may_defer = False
+            if len(rows) >= CLIENT_CHUNK:  # a big import: build those indexes at the end
+                self._defer_indexes()
         if self.with_ids:
-            store._insert_many("clients", ("id", *CLIENT_COLUMNS), self.rows,
+            store._insert_many("clients", ("id", *CLIENT_COLUMNS), rows,
                                documents=lambda row: _client_document(row[1:]))
-            ids = [row[0] for row in self.rows]
+            ids: Sequence[int] = [row[0] for row in rows]
         else:
             first = store.scalar("SELECT coalesce(max(id), 0) FROM clients") + 1
-            store._insert_many("clients", CLIENT_COLUMNS, self.rows,
-                               documents=_client_document)
+            store._insert_many("clients", CLIENT_COLUMNS, rows, documents=_client_document)
             # SQLite gives rows inserted without an id max(id) + 1, one after the other.
-            if store.scalar("SELECT max(id) FROM clients") != first + len(self.rows) - 1:
+            if store.scalar("SELECT max(id) FROM clients") != first + len(rows) - 1:
                 raise RuntimeError("imported clients did not get consecutive ids")
-            ids = range(first, first + len(self.rows))
+            ids = range(first, first + len(rows))
             self.auto_inserted = True
-        tags = [(cid, tag) for cid, names in zip(ids, self.tags, strict=True) for tag in names]
+        tags = [(ids[pos], tag) for pos, names in self.tag_refs for tag in names]
         if tags:
             store._insert_many("tags", ("client_id", "tag"), tags)
-        moves = [(cid, h["from"], h["to"], h["at"], h["note"])
-                 for cid, entries in zip(ids, self.history, strict=True) for h in entries]
-        if moves:
+        if self.moves:
             store._insert_many("stage_changes",
-                               ("client_id", "from_stage", "to_stage", "at", "note"), moves)
-        self.rows, self.tags, self.history = [], [], []
+                               ("client_id", "from_stage", "to_stage", "at", "note"),
+                               [(ids[m[0]], *m[1:]) for m in self.moves])
+        rows.clear()
+        self.tag_refs.clear()
+        self.moves.clear()
+
+    def finish(self) -> None:
+        """Write what is buffered and rebuild the deferred indexes."""
+        self.flush()
+        self.restore_indexes()
+
+    def _defer_indexes(self) -> None:
+        conn = self.store.conn
+        for table, names in DEFERRED_INDEXES.items():
+            for name in names:
+                row = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND "
+                                   "name = ? AND tbl_name = ?", (name, table)).fetchone()
+                if row is not None and row[0]:
+                    conn.execute(f'DROP INDEX "{name}"')
+                    self.deferred.append((name, row[0]))
+
+    def restore_indexes(self) -> None:
+        """Build the deferred indexes again (before anything needs to look rows up)."""
+        self._may_defer = False
+        while self.deferred:
+            self.store.conn.execute(self.deferred.pop(0)[1])
 
 
 class BulkMixin:
@@ -352,6 +400,8 @@ class BulkMixin:
         # that a row without one may have taken.
         fresh = writer is not None and writer.started_empty and not (
             given_id and writer.auto_inserted)
+        if not fresh and writer is not None and writer.deferred:
+            writer.restore_indexes()  # look-ups ahead: they need the indexes
         existing = self.find_client_for_import(key, row) if key and not fresh else None
         if existing is None and writer is not None and (fresh or not given_id):
             record = self._new_client_record(row, check_unique=not fresh)

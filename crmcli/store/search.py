@@ -22,7 +22,7 @@ def segment(text: str) -> str:
     """Text as stored in the index: CJK characters spaced apart."""
     if not text:
         return ""
-    if not _CJK_CHAR.search(text):
+    if text.isascii() or not _CJK_CHAR.search(text):  # (no CJK character is ASCII)
         return text
     return _CJK_CHAR.sub(lambda m: f" {m.group(0)} ", text)
 

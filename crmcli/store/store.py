@@ -460,8 +460,15 @@ class StoreBase:
             else:
                 self._log_row(table, first, "insert_range", None, {"first": first, "last": last})
                 if docs is not None and last == first + count - 1:
-                    self.conn.executemany("INSERT OR REPLACE INTO search_index (rowid, body, "
-                                          "client_id) VALUES (?, ?, ?)", docs)
+                    # New ids: a plain INSERT, unless a document of a removed row is in the
+                    # way (REPLACE looks every rowid up first).
+                    kind = SEARCHABLE[table]
+                    taken = self.conn.execute(
+                        "SELECT 1 FROM search_index WHERE rowid BETWEEN ? AND ? AND rowid % 4 = ? "
+                        "LIMIT 1", (first * 4 + kind, last * 4 + kind, kind)).fetchone()
+                    verb = "INSERT OR REPLACE" if taken else "INSERT"
+                    self.conn.executemany(f"{verb} INTO search_index (rowid, body, client_id) "
+                                          "VALUES (?, ?, ?)", docs)
                 elif table in SEARCHABLE:
                     self._reindex_range(table, first, last)
         return count
