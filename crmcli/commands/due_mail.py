@@ -1,6 +1,6 @@
 """`crm due --email`: the due list as one digest per recipient, once a day.
 
-Rules (documented in the README, docs/readme/mail.md):
+Rules (documented in the README, "The due digest by mail"):
 
 - one message per recipient: an owner mapped in smtp.owners gets their clients' rows,
   every address in smtp.to gets the other rows;
