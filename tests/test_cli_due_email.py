@@ -315,6 +315,68 @@ def test_force_resends_what_was_already_mailed(book, server, tmp_path, db_path):
     assert len(ledger(db_path)) == 3
 
 
+class SlowHandler(Handler):
+    """Takes its time over DATA, so that two runs started together overlap."""
+
+    async def handle_DATA(self, server, session, envelope):
+        import asyncio
+
+        await asyncio.sleep(1.5)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_two_cron_jobs_firing_together_send_one_mail(book, tmp_path, db_path):
+    import os
+    import sys
+
+    handler = SlowHandler()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        write_config(tmp_path, port)
+        env = {k: v for k, v in os.environ.items() if k != "CRM_DEBUG"}
+        runs = [subprocess.Popen([sys.executable, "-m", "crmcli", "due", "--email"], env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for _ in range(3)]
+        outcomes = [(run.wait(timeout=60), *run.communicate()) for run in runs]
+    finally:
+        controller.stop()
+    assert outcomes == [(0, "", "")] * 3
+    assert len(handler.messages) == 1
+    assert len(digests(db_path)) == 1
+    assert len(ledger(db_path)) == 3
+    assert oct((tmp_path / "crm.db.mail-lock").stat().st_mode & 0o777) == "0o600"
+
+
+def test_a_run_that_cannot_get_the_sender_lock_in_time_sends_nothing(
+        book, server, tmp_path, db_path, snapshot):
+    import fcntl
+
+    from crmcli.commands import due_mail
+    from crmcli.config import load_config
+    from crmcli.due import compute_due
+    from crmcli.mail import MailError
+    from crmcli.store import CrmStore
+
+    handler, port = server
+    write_config(tmp_path, port)
+    config = load_config(tmp_path / "config.yaml")
+    before = snapshot(db_path)
+    with open(f"{db_path}.mail-lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with CrmStore(db_path, config) as store:
+            rows = compute_due(store, config, within=None, overdue_only=False, stale=True,
+                               owner=None, tag=None)
+            with pytest.raises(MailError, match=r"mail-lock: another 'crm due --email' has "
+                                                r"been sending for over 0.2 s; nothing sent"):
+                with due_mail.one_sender(db_path, wait=0.2):
+                    due_mail._send_digest(store, config, rows, dry_run=False, force=False,
+                                          sendmail=False)
+    assert handler.messages == []
+    assert snapshot(db_path) == before
+
+
 def test_a_new_item_sends_a_new_mail_with_everything_and_the_new_one_marked(
         book, server, tmp_path, monkeypatch):
     handler, port = server

@@ -14,18 +14,67 @@ Rules (documented in the README, "The due digest by mail"):
   message; any failure is one line on stderr and exit 1, so the next run retries;
 - nothing is sent when the ledger cannot be written (a read-only database, one locked by
   another process past the busy timeout): the record is rehearsed (written and rolled
-  back) first.
+  back) first;
+- one sender at a time: two runs that overlap (two cron lines firing in the same minute)
+  take turns on a lock file beside the database, and the second reads the ledger only
+  after the first has recorded what it sent, so it sends nothing twice.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
+import time
+
+# Long enough for another run to finish talking to a slow server (each SMTP step has its own
+# timeout); past it the run fails loudly rather than wait for ever under cron.
+LOCK_WAIT_SECONDS = 300.0
 
 
 def _today() -> str:
     from crmcli import dates
 
     return dates.today().isoformat()
+
+
+@contextlib.contextmanager
+def one_sender(db_path, wait: float = LOCK_WAIT_SECONDS):
+    """Hold an exclusive lock on `<database>.mail-lock` while a digest is planned and sent.
+
+    A separate file, because SQLite's own POSIX locks on the database are dropped when any
+    other descriptor of that file is closed in the same process. The kernel releases the
+    lock when the process dies, so a killed run never leaves it held. Where no lock file can
+    be made (a read-only directory), the run goes on unlocked: the ledger rehearsal then
+    refuses to send anything it could not record.
+    """
+    from crmcli.mail import MailError
+
+    try:
+        import fcntl
+    except ImportError:  # not a POSIX system: no flock
+        yield
+        return
+    lock_path = f"{db_path}.mail-lock"
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        yield
+        return
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise MailError(f"{lock_path}: another 'crm due --email' has been sending "
+                                    f"for over {wait:g} s; nothing sent") from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def send_digest(store, config, rows: list[dict], *, dry_run: bool = False, force: bool = False,
@@ -36,6 +85,14 @@ def send_digest(store, config, rows: list[dict], *, dry_run: bool = False, force
     """
     if not rows:
         return 0
+    if dry_run:
+        return _send_digest(store, config, rows, dry_run=True, force=force, sendmail=sendmail)
+    with one_sender(store.path):
+        return _send_digest(store, config, rows, dry_run=False, force=force, sendmail=sendmail)
+
+
+def _send_digest(store, config, rows: list[dict], *, dry_run: bool, force: bool,
+                 sendmail: bool) -> int:
     from crmcli.mail import (
         MailError,
         SmtpSession,
