@@ -702,7 +702,14 @@ def clean_interaction(ctx: Context, rec: dict) -> tuple:
         contact = None
     resolved = get("resolved_at")
     if resolved:
+        raw = resolved
         resolved = timestamp("resolved_at", resolved)
+        # as `crm resolve`: only complaints are resolved, and not before they were made
+        if kind != "complaint":
+            raise ValidationError("resolved_at", raw, f"only a complaint can be resolved "
+                                                      f"(this row's kind is {kind})")
+        if resolved < at:  # both 'YYYY-MM-DDTHH:MM:SSZ': the strings sort as the instants
+            raise ValidationError("resolved_at", raw, f"is before the complaint itself ({at})")
     else:
         resolved = None
     created = get("created_at")

@@ -18,6 +18,7 @@ from crmcli.config import Config
 from crmcli.store import CrmStore
 
 NOW = "2026-11-22T10:00:00+00:00"
+ROOT = Path(__file__).resolve().parent.parent
 id_re = re.compile(r"\b\d+\b")
 
 
@@ -31,6 +32,10 @@ def env_setup(tmp_path, monkeypatch):
     monkeypatch.setenv("TZ", "UTC")
     monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.delenv("CRM_DEBUG", raising=False)
+    # Subprocesses (crash, concurrency and cron tests) import this checkout, whatever is
+    # installed, and from scripts written to tmp_path as well.
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p))
     (tmp_path / "config.yaml").write_text("timezone: UTC\n")
     dates.set_timezone("UTC")
     yield

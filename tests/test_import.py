@@ -335,6 +335,30 @@ def test_interactions_with_ids_upsert_by_id(crm, acme, store, tmp_path):
     assert store.query("SELECT id, summary FROM interactions") == [{"id": 7, "summary": "edited"}]
 
 
+def test_resolved_complaints_import_and_bad_resolutions_are_refused_like_crm_resolve(
+        crm, acme, store, tmp_path, db_path, snapshot):
+    good = write(tmp_path / "ok.csv", "client,at,kind,resolved_at\n"
+                 "A1,2026-01-01T10:00:00Z,complaint,2026-01-01T10:00:00Z\n"
+                 "A1,2026-01-02T10:00:00Z,complaint,2026-01-03T09:30:00+01:00\n")
+    crm("import", "interactions", good)
+    assert [r["resolved_at"] for r in store.query(
+        "SELECT resolved_at FROM interactions ORDER BY id")] == [
+        "2026-01-01T10:00:00Z", "2026-01-03T08:30:00Z"]
+    before = snapshot(db_path)
+    early = write(tmp_path / "early.csv", "client,at,kind,resolved_at\n"
+                  "A1,2026-01-05T10:00:00Z,complaint,2026-01-05T09:59:59Z\n")
+    result = crm("import", "interactions", early, ok=False)
+    assert result.exit_code == 1
+    assert (f"{early}:2: field 'resolved_at': value '2026-01-05T09:59:59Z': is before the "
+            "complaint itself (2026-01-05T10:00:00Z)") in result.stderr
+    note = write(tmp_path / "note.csv", "client,at,kind,resolved_at\n"
+                 "A1,2026-01-05T10:00:00Z,note,2026-01-06T10:00:00Z\n")
+    result = crm("import", "interactions", note, ok=False)
+    assert (f"{note}:2: field 'resolved_at': value '2026-01-06T10:00:00Z': only a complaint "
+            "can be resolved (this row's kind is note)") in result.stderr
+    assert snapshot(db_path) == before
+
+
 # --- stdin -------------------------------------------------------------------------------
 
 def test_stdin_through_a_real_pipe(tmp_path, store):
