@@ -1002,6 +1002,7 @@ def run_import(store: Any, kind: str, source: Source, *, maps: list[str] | None 
     errors: list[str] = []
     bad = 0
     seen: dict[str, dict[Any, int]] = {}
+    primaries: dict[int, int] = {}  # client id: line of its primary contact in this file
     dedupe = ([k for k in ("id", "email", "external_id") if k in columns]
               if kind == "clients" else (["id"] if key == "id" else []))
     fast = False
@@ -1035,9 +1036,10 @@ def run_import(store: Any, kind: str, source: Source, *, maps: list[str] | None 
             writing = True
             n = 0
             stream = itertools.chain([first], records)
-            if fast and names is not None and writing:
+            if fast and names is not None and writing and kind != "contacts":
                 # The hot path (a million interactions): no key, rows straight into the
                 # insert buffer; anything unusual goes through the general loop below.
+                # (Not contacts, whose primary flags are checked across rows below.)
                 n, leftover = _fast_rows(stream, names, undef, clean, ctx, writer, counts,
                                          progress, every, source)
                 if leftover is not None:
@@ -1082,6 +1084,8 @@ def run_import(store: Any, kind: str, source: Source, *, maps: list[str] | None 
                     row = clean(ctx, rec)
                     if dedupe:
                         _check_duplicates(kind, dedupe, rec, row, seen, line)
+                    if kind == "contacts" and row[_CONTACT_PRIMARY]:
+                        _check_one_primary(rec, row[0], primaries, line)
                     if not writing:
                         continue
                     if fast:
@@ -1407,6 +1411,17 @@ def _is_user_value_error(exc: ValueError) -> bool:
     from crmcli.dates import DateError
 
     return isinstance(exc, DateError)
+
+
+_CONTACT_PRIMARY = TABLE_COLUMNS["contacts"].index("is_primary")
+
+
+def _check_one_primary(rec: dict, client_id: int, primaries: dict[int, int], line: int) -> None:
+    first = primaries.setdefault(client_id, line)
+    if first != line:
+        raise ValidationError("is_primary", rec.get("is_primary"),
+                              f"client {client_id} already has its primary contact on line "
+                              f"{first} (one per client)")
 
 
 def _check_duplicates(kind: str, keys: list[str], rec: dict, row: Any,

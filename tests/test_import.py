@@ -359,6 +359,51 @@ def test_resolved_complaints_import_and_bad_resolutions_are_refused_like_crm_res
     assert snapshot(db_path) == before
 
 
+def primaries(store) -> list[tuple]:
+    return [(r["client_id"], r["name"]) for r in store.query(
+        "SELECT client_id, name FROM contacts WHERE is_primary = 1 ORDER BY client_id")]
+
+
+def test_an_imported_primary_contact_takes_over_as_crm_contact_add_primary_does(
+        crm, acme, store, tmp_path):
+    crm("contact", "add", "Acme", "Old Boss", "--primary")
+    src = write(tmp_path / "k.csv", "client,name,is_primary\nA1,New Boss,yes\n"
+                                    "A1,Clerk,no\nG2,Gail,true\n")
+    crm("import", "contacts", src)
+    assert primaries(store) == [(1, "New Boss"), (2, "Gail")]
+    result = crm("import", "contacts", src)  # the same file again changes nothing
+    assert "0 inserted, 0 updated, 3 unchanged" in result.stderr
+    assert primaries(store) == [(1, "New Boss"), (2, "Gail")]
+    crm("undo")  # the first import, demotion included
+    crm("undo", "--list")
+    assert primaries(store) == [(1, "Old Boss")]
+
+
+def test_an_update_by_id_making_a_contact_primary_demotes_the_other(crm, acme, store, tmp_path):
+    crm("contact", "add", "Acme", "Ann", "--primary")
+    crm("contact", "add", "Acme", "Bob")
+    src = write(tmp_path / "k.csv", "id,client,name,is_primary\n2,A1,Bob,1\n")
+    result = crm("import", "contacts", src, "--key", "id")
+    assert "0 inserted, 1 updated" in result.stderr
+    assert primaries(store) == [(1, "Bob")]
+
+
+def test_two_primary_contacts_of_one_client_in_one_file_are_refused(
+        crm, acme, store, tmp_path, db_path, snapshot):
+    before = snapshot(db_path)
+    src = write(tmp_path / "k.csv", "client,name,is_primary\nA1,Ann,yes\nG2,Gail,yes\n"
+                                    "ops@acme.com,Bob,yes\n")
+    result = crm("import", "contacts", src, ok=False)
+    assert result.exit_code == 1
+    assert (f"{src}:4: field 'is_primary': value 'yes': client 1 already has its primary "
+            "contact on line 2 (one per client)") in result.stderr
+    assert snapshot(db_path) == before
+    rejects = tmp_path / "bad.csv"
+    crm("import", "contacts", src, "--skip-invalid", "--rejects", rejects)
+    assert primaries(store) == [(1, "Ann"), (2, "Gail")]
+    assert rejects.read_text().splitlines()[1].startswith("ops@acme.com,Bob,yes,")
+
+
 # --- stdin -------------------------------------------------------------------------------
 
 def test_stdin_through_a_real_pipe(tmp_path, store):

@@ -122,6 +122,23 @@ class ChildWriter:
         return self.store.conn.execute(sql, params).fetchone() is not None
 
     def put(self, row: dict, present: set[str]) -> str:
+        outcome = self._put(row, present)
+        if (self.table == "contacts" and row["is_primary"] and outcome != "unchanged"
+                and self.existing_top is not None):
+            self._demote_other_primaries(row["client_id"], row.get("id"))
+        return outcome
+
+    def _demote_other_primaries(self, client_id: int, keep: int | None) -> None:
+        """A client has one primary contact: as `crm contact add --primary`, the imported one
+        takes over. (The importer refuses two primaries of one client in one file, and rows
+        of this import not yet written are not primary, so stored rows are all there is.)"""
+        for other in self.store.conn.execute(
+                "SELECT id FROM contacts WHERE client_id = ? AND is_primary = 1 AND id IS NOT ?",
+                (client_id, keep)).fetchall():
+            self.store._update("contacts", other[0], {"is_primary": 0,
+                                                      "updated_at": utc_now_iso()})
+
+    def _put(self, row: dict, present: set[str]) -> str:
         row_id = row.get("id")
         if row_id is None:
             if self.existing_top is not None and self._stored_before(row, present):
