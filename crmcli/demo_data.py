@@ -119,6 +119,15 @@ IN_TEXT = {
     "visit": ["Dropped by to talk about {t}"],
     "other": ["Sent a referral our way", "Forwarded a tender about {t}"],
 }
+# The consultant's answers to inbound messages (what the response-time report measures).
+REPLY_TEXT = ["Replied about {t}", "Answered the question on {t}", "Sent the details on {t}",
+              "Called back about {t}"]
+CJK_REPLIES = {"zh": ["已回复客户的问题", "回电说明了报价细节"],
+               "ja": ["問い合わせに返信しました", "折り返し電話で回答"],
+               "ko": ["문의에 답장했습니다", "회신 전화로 답변"]}
+THANKS = ["Thanked them for the feedback", "Wrote back to thank them for the review"]
+CJK_THANKS = {"zh": ["感谢客户的反馈"], "ja": ["フィードバックへのお礼を送信"],
+              "ko": ["피드백에 감사 인사 전달"]}
 COMPLAINTS = ["Invoice was wrong: charged twice", "Delivery was two weeks late",
               "The report had errors in the Q{q} numbers", "Support took three days to answer",
               "Workshop started late and ran short"]
@@ -167,6 +176,8 @@ class DemoBuilder:
 
         self.store = store
         self.rng = random.Random(seed)
+        # Replies draw from their own generator so that the rest of the book stays as it was.
+        self.reply_rng = random.Random(seed * 7919 + 1)
         self.now = dates.now()
         self.local_now = dates.local(self.now)
         self.today = dates.today()
@@ -323,17 +334,46 @@ class DemoBuilder:
         if kind == "complaint":
             self.counts["complaints"] += 1
             fix = moment + timedelta(hours=rng.randint(3, 24 * 6))
-            if rng.random() < 0.75 and fix < self.local_now:
+            # Open complaints are recent ones: nobody leaves a complaint open for months.
+            if ((rng.random() < 0.75 or moment < self.local_now - timedelta(days=40))
+                    and fix < self.local_now):
                 self.store.resolve_interaction(ids["interaction_id"], self.store_at(fix))
                 self.counts["resolved"] += 1
         if kind == "feedback":
             self.counts["feedback"] += 1
+        if direction == "in":
+            self.reply(client_id, culture, channel, moment, thanks=kind == "feedback")
         if ids["followup_id"]:
             self.counts["followups"] += 1
             done = moment + timedelta(days=rng.randint(2, 9))
             if done < self.local_now - timedelta(days=1):
                 self.store.complete_followup(ids["followup_id"], at=self.store_at(done))
                 self.counts["followups_done"] += 1
+
+    def reply(self, client_id: int, culture: str, channel: str, asked: datetime, *,
+              thanks: bool) -> None:
+        """Most inbound messages get an answer: mostly within the working day, some the next
+        day, a few after several days; some of the latest are still waiting."""
+        rng = self.reply_rng
+        if rng.random() >= (0.7 if thanks else 0.93):
+            return
+        band = rng.random()
+        hours = (rng.uniform(0.5, 8) if band < 0.7 else rng.uniform(8, 30) if band < 0.9
+                 else rng.uniform(30, 120))
+        moment = (asked + timedelta(hours=hours)).replace(second=0, microsecond=0)
+        if moment >= self.local_now:
+            return
+        if thanks:
+            summary = rng.choice(CJK_THANKS.get(culture, THANKS)) if rng.random() < 0.75 \
+                else THANKS[0]
+        elif culture in CJK_REPLIES and rng.random() < 0.75:
+            summary = rng.choice(CJK_REPLIES[culture])
+        else:
+            summary = rng.choice(REPLY_TEXT).format(t=rng.choice(TOPICS).format(q=self.q()))
+        self.store.log_interaction(
+            client_id, summary, at=moment, direction="out", kind="note",
+            channel=channel if channel in ("email", "chat", "call") else "email")
+        self.counts["interactions"] += 1
 
     def followup_note(self, culture: str) -> str:
         if culture in CJK_NOTES and self.rng.random() < 0.7:

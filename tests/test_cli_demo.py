@@ -54,6 +54,20 @@ def test_demo_builds_a_book_with_every_kind_of_record(demo):
     assert count("SELECT count(*) FROM changes") == 1
 
 
+def test_the_demo_consultant_answers_messages_and_complaints_like_a_real_one(crm, demo):
+    """The response report on the demo should look like a business, not a neglected inbox."""
+    db, _ = demo
+    [reply] = crm.json("--db", db, "report", "response")
+    assert reply["count"] > 100
+    assert reply["median_hours"] < 24
+    assert reply["awaiting"] <= reply["count"] * 0.05
+    assert reply["within_sla"] > 50
+    [complaints] = crm.json("--db", db, "report", "response", "--kind", "complaint")
+    assert 0 < complaints["unresolved"] < complaints["count"] / 4
+    open_ones = crm.json("--db", db, "report", "response", "--kind", "complaint", "--awaiting")
+    assert open_ones and all(r["age_days"] <= 40 for r in open_ones)
+
+
 def test_demo_has_chinese_japanese_and_korean_names(demo):
     db, _ = demo
     conn = sqlite3.connect(db)
