@@ -383,6 +383,25 @@ def test_funnel_table_draws_bars(crm, pipeline):
     assert lines[7].startswith("won") and lines[7].endswith("█" * 5)   # 1 of 4
 
 
+def test_funnel_until_is_the_funnel_as_it_stood_then(crm, pipeline):
+    # at the end of 01-10: A, C, D leads, B lost on 01-09 (after qualified on 01-05), G lost
+    # from the start, F (archived) left out; B's lead stay (4 days) is the only one complete
+    rows = crm.json("report", "funnel", "--until", "2026-01-10")
+    assert rows[0] == {"stage": "lead", "reached": 4, "conversion": 25.0, "in_stage": 3,
+                       "median_days": 4.0, "won": 0, "lost": 1, "win_rate": 0.0}
+    assert rows[-1]["stage"] == "lost" and (rows[-1]["reached"], rows[-1]["in_stage"]) == (2, 2)
+    title = crm("report", "funnel", "--until", "2026-01-10").stdout.splitlines()[0]
+    assert title == ("Pipeline funnel of the clients who entered it ever..2026-01-10, as at "
+                     "the end of 2026-01-10")
+
+
+def test_funnel_window_the_wrong_way_round_is_a_usage_error(crm, pipeline):
+    result = crm("report", "funnel", "--since", "2026-03-01", "--until", "2026-02-01", ok=False)
+    assert result.exit_code == 2
+    assert result.stderr == "crm: error: --since '2026-03-01' is not before --until '2026-02-01'\n"
+    assert result.stdout == ""
+
+
 @pytest.fixture
 def revenue(crm):
     """As tests/test_metrics_segments.py, `book`: clients 1-8 are A..H."""
@@ -402,6 +421,18 @@ def revenue(crm):
 
 def dec_json(result):
     return json.loads(result.stdout, parse_float=Decimal)
+
+
+
+def test_segments_window_takes_its_deals_and_says_so(crm, revenue):
+    rows = crm.json("report", "segments", "--clients", "--since", "2026-06-01", "--until",
+                    "2026-10-31")
+    # as tests/test_metrics_segments.py: A (300 + 200, 30 days) and D (600, 9 days)
+    assert [(r["name"], r["recency_days"], r["frequency"], r["rfm"], r["segment"], r["tier"])
+            for r in rows] == [("Client D", 9, 3, "444", "Loyal", "A"),
+                               ("Client A", 30, 2, "222", "Hibernating", "A")]
+    title = crm("report", "segments", "--until", "2026-10-31").stdout.splitlines()[0]
+    assert title == "RFM segments (clients with won deals in USD, deals ever..2026-10-31)"
 
 
 def test_segments_clients_and_tiers_json(crm, revenue):

@@ -116,3 +116,58 @@ def test_a_configured_pipeline(db_path):
         stage("gone", 1, None, 1, None, None, None, None),
         stage("dead", 0, None, 0, None, None, None, None),
     ]
+
+
+def _cohort_book(store):
+    client(store, "A", ["lead", ("qualified", "01-11"), ("proposal", "01-31"), ("won", "02-10")])
+    client(store, "B", ["lead", ("qualified", "02-15"), ("lost", "03-01")], created="02-05")
+    client(store, "C", ["lead", ("proposal", "03-20")], created="03-10")
+    client(store, "D", [None], created="02-20")                  # never in the pipeline
+
+
+def test_since_keeps_the_clients_who_entered_the_pipeline_from_that_day(store):
+    _cohort_book(store)
+    # entered from 02-01: B (02-05) and C (03-10); A entered 01-01. Stages now: B lost,
+    # C proposal. Furthest: B qualified, C proposal (skipping qualified).
+    # reached: lead 2, qualified 2, proposal 1 -> conversion 100, 50, 0 (then 0 of 0: None)
+    # stays: B lead 10 d, B qualified 14 d, C lead 10 d -> lead median 10, qualified 14
+    # decided: B lost, C not -> win rate 0 down to qualified; proposal on, nobody decided
+    assert funnel_report(store, CFG, since="2026-02-01") == [
+        stage("lead", 2, 100.0, 0, 10.0, 0, 1, 0.0),
+        stage("qualified", 2, 50.0, 0, 14.0, 0, 1, 0.0),
+        stage("proposal", 1, 0.0, 1, None, 0, 0, None),
+        stage("negotiation", 0, None, 0, None, 0, 0, None),
+        stage("won", 0, None, 0, None, 0, 0, None),
+        stage("lost", 1, None, 1, None, None, None, None),
+    ]
+
+
+def test_until_shows_the_funnel_as_it_stood_at_the_end_of_that_day(store):
+    _cohort_book(store)
+    # by the end of 02-12: A had entered (01-01) and won (02-10), B had entered (02-05) and
+    # was still a lead; C did not exist. B's move on 02-15 has not happened, so B's lead stay
+    # is not over: completed stays are A's lead 10 d, qualified 20 d, proposal 10 d.
+    # reached: lead 2, then A alone (skipping negotiation) -> 50, 100, 100, 100
+    # decided: A won -> 100 everywhere; B undecided
+    assert funnel_report(store, CFG, until="2026-02-12") == [
+        stage("lead", 2, 50.0, 1, 10.0, 1, 0, 100.0),
+        stage("qualified", 1, 100.0, 0, 20.0, 1, 0, 100.0),
+        stage("proposal", 1, 100.0, 0, 10.0, 1, 0, 100.0),
+        stage("negotiation", 1, 100.0, 0, None, 1, 0, 100.0),
+        stage("won", 1, None, 1, None, 1, 0, 100.0),
+        stage("lost", 0, None, 0, None, None, None, None),
+    ]
+
+
+def test_a_window_nobody_entered_in_is_an_empty_funnel(store):
+    _cohort_book(store)
+    rows = funnel_report(store, CFG, since="2026-04-01", until="2026-04-30")
+    assert [(r["stage"], r["reached"], r["in_stage"]) for r in rows] == [
+        ("lead", 0, 0), ("qualified", 0, 0), ("proposal", 0, 0), ("negotiation", 0, 0),
+        ("won", 0, 0), ("lost", 0, 0)]
+
+
+def test_the_whole_window_is_the_whole_book(store):
+    _cohort_book(store)
+    assert funnel_report(store, CFG, since="2000-01-01", until="2100-01-01") == \
+        funnel_report(store, CFG)

@@ -111,6 +111,29 @@ def test_abc_tiers(store, book):
     ]
 
 
+def test_a_window_takes_its_deals_and_counts_recency_to_its_end(store, book):
+    rfm, tiers = book_segments(store, CFG, since="2026-06-01", until="2026-10-31")
+    # won USD deals in [06-01 00:00, 11-01 00:00): A 300 (06-01, on the edge: in) and 200
+    # (10-01); D 250, 250, 100 (last 10-22). B's deal at 11-01 00:00 is just past the end,
+    # C's and E's are before the start. Today is 10-31: recency A 30, D 9 days.
+    # n = 2, score = 1 + 5(2w + s) // 4: the worse one 1 + 5 // 4 = 2, the better 1 + 15 // 4 = 4
+    # A: R 2, F 2, M 2 -> Hibernating; D: R 4, F 4, M 4 -> Loyal
+    got = [(r.name, r.recency_days, r.frequency, r.monetary, r.rfm, r.segment) for r in rfm]
+    assert got == [("Client A", 30, 2, Decimal("500"), "222", "Hibernating"),
+                   ("Client D", 9, 3, Decimal("600"), "444", "Loyal")]
+    # tiers on the window's revenue: D 600 (share before 0) and A 500 (600/1100 < .8) are A
+    n = {v: k for k, v in book.items()}
+    assert {n[cid]: t for cid, t in tiers.items()} == {
+        "A": "A", "B": "C", "C": "C", "D": "A", "E": "C", "F": "C", "H": "C"}
+
+
+def test_since_alone_keeps_recency_to_today(store, book):
+    rfm, _ = book_segments(store, CFG, since="2026-10-01")
+    # deals from 10-01: A 100 (11-21 23:00, yesterday) and 200; B 1000; D 100 (10-22)
+    assert [(r.name, r.recency_days, r.frequency) for r in rfm] == [
+        ("Client A", 1, 2), ("Client B", 21, 1), ("Client D", 31, 1)]
+
+
 def test_tier_lines_are_exact():
     # 80 of 100 before the third client: not under 0.8, so it is B (a float 0.8 test
     # would depend on rounding); the one that crosses the line (50 -> 80) is still A

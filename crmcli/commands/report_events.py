@@ -115,19 +115,32 @@ def report_nps(
          else FIELDS, title=title)
 
 
-def report_funnel(fmt: FormatOption = None, as_json: JsonOption = False) -> None:
+def report_funnel(
+    since: Annotated[str | None, typer.Option(
+        "--since", help="Only the clients who entered the pipeline from this day (WHEN).")
+    ] = None,
+    until: Annotated[str | None, typer.Option(
+        "--until", help="The funnel as it stood at the end of this day (WHEN); with --since, "
+                        "clients who entered up to it.")] = None,
+    fmt: FormatOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """The pipeline funnel: per stage, clients who reached it, conversion to the next stage,
     median days in stage and win rate."""
     from crmcli.metrics.funnel import FIELDS, funnel_report
 
-    rows = funnel_report(get_store(), get_config())
+    rows = funnel_report(get_store(), get_config(), since=since, until=until)
     fmt_name = output_format(fmt, as_json)
     if fmt_name == "table":
         top = max((r["reached"] for r in rows), default=0)
         for row in rows:
             row["bar"] = _bar(row["reached"], top)
+        title = "Pipeline funnel"
+        if since or until:
+            title += (f" of the clients who entered it {since or 'ever'}..{until or 'today'}"
+                      + (f", as at the end of {until}" if until else ""))
         emit(_shown(rows, fmt_name, ("conversion", "win_rate")), fmt_name,
-             columns=[*FIELDS, "bar"], title="Pipeline funnel")
+             columns=[*FIELDS, "bar"], title=title)
         return
     emit(_shown(rows, fmt_name, ("conversion", "win_rate")), fmt_name, columns=FIELDS)
 
@@ -146,6 +159,11 @@ def report_segments(
                                                                   "segment.")] = None,
     tier: Annotated[str | None, typer.Option("--tier", help="With --clients: only this tier "
                                                             "(A, B or C).")] = None,
+    since: Annotated[str | None, typer.Option(
+        "--since", help="Only the won deals from this day (WHEN).")] = None,
+    until: Annotated[str | None, typer.Option(
+        "--until", help="Only the won deals up to this day (WHEN), recency counted to it: "
+                        "the segments as they were then.")] = None,
     limit: LimitOption = None,
     fmt: FormatOption = None,
     as_json: JsonOption = False,
@@ -172,18 +190,19 @@ def report_segments(
 
         wanted_tier = check_tier(tier)
     store, config = get_store(), get_config()
-    rfm, tier_of = seg.book_segments(store, config)
+    rfm, tier_of = seg.book_segments(store, config, since=since, until=until)
     _warn_other_currencies(store, config["currency"])
     fmt_name = output_format(fmt, as_json)
     currency = config["currency"]
+    window = f", deals {since or 'ever'}..{until or 'today'}" if since or until else ""
     if tiers:
         emit(_shown(seg.tier_totals(tier_of, {r.client_id: r.monetary for r in rfm}),
                     fmt_name, ("client_share", "revenue_share")), fmt_name,
-             title=f"A/B/C tiers by cumulative share of won revenue ({currency})")
+             title=f"A/B/C tiers by cumulative share of won revenue ({currency}{window})")
         return
     if not clients:
         emit(_shown(seg.segment_summary(rfm), fmt_name, ("share",)), fmt_name,
-             title=f"RFM segments (clients with won deals in {currency})")
+             title=f"RFM segments (clients with won deals in {currency}{window})")
         return
     rows = []
     for r in sorted(rfm, key=lambda r: (-r.monetary, r.client_id)):
@@ -197,7 +216,8 @@ def report_segments(
                      "segment": r.segment, "tier": tier_of.get(r.client_id, "C")})
         if limit and len(rows) >= limit:
             break
-    emit(rows, fmt_name, columns=CLIENT_FIELDS, title=f"Clients by RFM score ({currency})")
+    emit(rows, fmt_name, columns=CLIENT_FIELDS,
+         title=f"Clients by RFM score ({currency}{window})")
 
 
 def _warn_other_currencies(store, currency: str) -> None:

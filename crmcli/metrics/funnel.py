@@ -14,6 +14,11 @@ holds that stage or any later one of the funnel: skipping a stage still passes i
   got this far.
 
 Lost stages follow as rows of their own: reached = clients ever in them.
+
+With --since/--until the funnel is that of a cohort, as it stood at the end of --until:
+the live clients who entered the pipeline (their first stage move, or their creation when
+they have none) in the window, their stage moves up to the end of --until, and as their
+current stage the one they were in then (in_stage, won and lost count that).
 """
 
 from __future__ import annotations
@@ -28,13 +33,18 @@ def _pct(part: int, whole: int) -> float | None:
     return round(100 * part / whole, 1) if whole else None
 
 
-def funnel_report(store, config) -> list[dict]:
+def funnel_report(store, config, *, since: str | None = None,
+                  until: str | None = None) -> list[dict]:
+    """since/until: WHEN values (see the module docstring); both None: the whole book now."""
+    from crmcli.metrics.response import time_window
+
+    lo, hi = time_window(since, until) if since or until else (None, None)
     pipeline = list(config.pipeline)
     won_stages = list(config.get("won_stages", []) or [])
     lost_stages = list(config.get("lost_stages", []) or [])
     order = [s for s in pipeline if s not in lost_stages]
-    tops = store.funnel_reach(order, won_stages, lost_stages)
-    stays = {r["stage"]: r for r in store.stage_stays()}
+    tops = store.funnel_reach(order, won_stages, lost_stages, lo, hi)
+    stays = {r["stage"]: r for r in store.stage_stays(lo, hi)}
     rows = []
     for pos, stage in enumerate(order):
         past = [t for t in tops if t["top"] >= pos]

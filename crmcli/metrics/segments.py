@@ -215,13 +215,28 @@ def tier_totals(tier_of: dict[int, str], revenues: dict[int, Decimal]) -> list[d
             for tier in "ABC"]
 
 
-def book_segments(store, config) -> tuple[list[RfmRow], dict[int, str]]:
+def book_segments(store, config, *, since: str | None = None,
+                  until: str | None = None) -> tuple[list[RfmRow], dict[int, str]]:
     """RFM rows of the live clients with won deals in the configured currency, and the
-    A/B/C tier of every live client ({client_id: tier})."""
+    A/B/C tier of every live client ({client_id: tier}).
+
+    since/until (WHEN values) take only the won deals in that window, and measure recency
+    up to the day of --until instead of today: the segments as they were then."""
+    from datetime import timedelta
+
     from crmcli import dates
 
-    inputs = store.rfm_inputs(config["currency"])
-    rfm = rfm_scores(inputs, dates.now())
+    now = dates.now()
+    lo = hi = None
+    if since or until:
+        from crmcli.metrics.response import time_window
+
+        lo, hi = time_window(since, until)
+        lo, hi = lo or None, (hi if until else None)
+        if hi:
+            now = datetime.fromisoformat(hi.replace("Z", "+00:00")) - timedelta(seconds=1)
+    inputs = store.rfm_inputs(config["currency"], lo, hi)
+    rfm = rfm_scores(inputs, now)
     units = {row["client_id"]: row["units"] for row in inputs}
     tiers = tier_of_client(units, store.live_client_ids(), config.get("tiers.a_share", 0.8),
                            config.get("tiers.b_share", 0.95))

@@ -190,47 +190,72 @@ class EventReportsMixin:
 
     # --- funnel ---------------------------------------------------------------------------
 
-    def funnel_reach(self, order: list[str], won: list[str], lost: list[str]) -> list[dict]:
+    @staticmethod
+    def _funnel_sources(lo: str | None, hi: str | None) -> str:
+        """The CTEs `sc` (stage moves: id, client_id, to_stage, at) and `cl` (clients: id,
+        stage, archived_at) the funnel reads. Without a window they are the tables. With
+        one (UTC bounds [lo, hi)): the live clients who entered the pipeline (their first
+        stage move, else their creation) in it, their moves before hi, and as their stage
+        the one they were in at hi."""
+        if lo is None and hi is None:
+            return ("sc AS (SELECT id, client_id, to_stage, at FROM stage_changes), "
+                    "cl AS (SELECT id, stage, archived_at FROM clients)")
+        return ("f AS (SELECT client_id, min(at) AS at FROM stage_changes GROUP BY client_id), "
+                "k AS (SELECT c.id, c.stage, f.at AS first_move FROM clients c "
+                "LEFT JOIN f ON f.client_id = c.id WHERE c.archived_at IS NULL "
+                "AND coalesce(f.at, c.created_at) >= :lo "
+                "AND coalesce(f.at, c.created_at) < :hi), "
+                "sc AS (SELECT s.id, s.client_id, s.to_stage, s.at FROM stage_changes s "
+                "JOIN k ON k.id = s.client_id WHERE s.at < :hi), "
+                "cl AS (SELECT k.id, coalesce((SELECT s.to_stage FROM sc s WHERE s.client_id "
+                "= k.id ORDER BY s.at DESC, s.id DESC LIMIT 1), CASE WHEN k.first_move IS NULL "
+                "THEN k.stage END) AS stage, NULL AS archived_at FROM k)")
+
+    def funnel_reach(self, order: list[str], won: list[str], lost: list[str],
+                     lo: str | None = None, hi: str | None = None) -> list[dict]:
         """Per position `top` in order (a list of non-lost stages): live clients whose
         furthest stage reached (over their stage history and current stage) is order[top],
         and how many of them are now in a won or a lost stage. Clients whose history holds
-        no stage of `order` are counted with top = -1."""
-        sql = ("WITH st(name, pos) AS (SELECT value, key FROM json_each(:order)), "
-               "h AS (SELECT client_id, to_stage AS stage FROM stage_changes "
-               "UNION ALL SELECT id, stage FROM clients WHERE stage IS NOT NULL), "
+        no stage of `order` are counted with top = -1. lo/hi: see _funnel_sources."""
+        sql = (f"WITH {self._funnel_sources(lo, hi)}, "
+               "st(name, pos) AS (SELECT value, key FROM json_each(:order)), "
+               "h AS (SELECT client_id, to_stage AS stage FROM sc "
+               "UNION ALL SELECT id, stage FROM cl WHERE stage IS NOT NULL), "
                "top AS (SELECT h.client_id, max(coalesce(st.pos, -1)) AS top FROM h "
                "LEFT JOIN st ON st.name = h.stage GROUP BY h.client_id) "
                "SELECT t.top, count(*) AS clients, "
                "sum(c.stage IN (SELECT value FROM json_each(:won))) AS won, "
                "sum(c.stage IN (SELECT value FROM json_each(:lost))) AS lost "
-               "FROM top t JOIN clients c ON c.id = t.client_id AND c.archived_at IS NULL "
+               "FROM top t JOIN cl c ON c.id = t.client_id AND c.archived_at IS NULL "
                "GROUP BY t.top ORDER BY t.top")
         return self.query(sql, {"order": json.dumps(order), "won": json.dumps(won),
-                                "lost": json.dumps(lost)})
+                                "lost": json.dumps(lost), "lo": lo, "hi": hi})
 
-    def stage_stays(self) -> list[dict]:
+    def stage_stays(self, lo: str | None = None, hi: str | None = None) -> list[dict]:
         """Per stage: clients ever in it (live clients; stage history plus current stage),
         in_stage (live clients there now), stays (completed stays: a move into the stage
         followed by a later move out) and the stay lengths in days at the ranks around
-        the median (median_lo/hi)."""
-        sql = ("WITH s AS (SELECT sc.to_stage AS stage, sc.at, lead(sc.at) OVER "
-               "(PARTITION BY sc.client_id ORDER BY sc.at, sc.id) AS left_at FROM stage_changes "
-               "sc JOIN clients c ON c.id = sc.client_id AND c.archived_at IS NULL), "
+        the median (median_lo/hi). lo/hi: see _funnel_sources (then "now" is hi)."""
+        sources = self._funnel_sources(lo, hi)
+        params = {"lo": lo, "hi": hi}
+        sql = (f"WITH {sources}, s AS (SELECT sc.to_stage AS stage, sc.at, lead(sc.at) OVER "
+               "(PARTITION BY sc.client_id ORDER BY sc.at, sc.id) AS left_at FROM sc "
+               "JOIN cl c ON c.id = sc.client_id AND c.archived_at IS NULL), "
                "d AS (SELECT stage, julianday(left_at) - julianday(at) AS days FROM s "
                "WHERE left_at IS NOT NULL), "
                "r AS (SELECT stage, days, row_number() OVER (PARTITION BY stage ORDER BY days) "
                "- 1 AS rn, count(*) OVER (PARTITION BY stage) AS n FROM d) "
                f"SELECT stage, count(*) AS stays, {_quantile_sql('days', 'n', 'rn')} "
                "FROM r GROUP BY stage")
-        stays = {r["stage"]: r for r in self.query(sql)}
+        stays = {r["stage"]: r for r in self.query(sql, params)}
         ever = self.query(
-            "SELECT h.stage, count(DISTINCT h.client_id) AS ever FROM (SELECT client_id, "
-            "to_stage AS stage FROM stage_changes UNION ALL SELECT id, stage FROM clients "
-            "WHERE stage IS NOT NULL) h JOIN clients c ON c.id = h.client_id "
-            "AND c.archived_at IS NULL GROUP BY h.stage")
+            f"WITH {sources}, h AS (SELECT client_id, to_stage AS stage FROM sc UNION ALL "
+            "SELECT id, stage FROM cl WHERE stage IS NOT NULL) "
+            "SELECT h.stage, count(DISTINCT h.client_id) AS ever FROM h JOIN cl c "
+            "ON c.id = h.client_id AND c.archived_at IS NULL GROUP BY h.stage", params)
         now = {r["stage"]: r["clients"] for r in self.query(
-            "SELECT stage, count(*) AS clients FROM clients WHERE archived_at IS NULL "
-            "AND stage IS NOT NULL GROUP BY stage")}
+            f"WITH {sources} SELECT stage, count(*) AS clients FROM cl "
+            "WHERE archived_at IS NULL AND stage IS NOT NULL GROUP BY stage", params)}
         rows = []
         for r in ever:
             s = stays.get(r["stage"], {})
@@ -241,7 +266,8 @@ class EventReportsMixin:
 
     # --- segments -------------------------------------------------------------------------
 
-    def won_by_client(self, currency: str, *, names: bool = True) -> list[dict]:
+    def won_by_client(self, currency: str, *, names: bool = True, lo: str | None = None,
+                      hi: str | None = None) -> list[dict]:
         """Per live client with won deals in currency, by id: client_id, deals, last_at
         (UTC), units (the exact won revenue as an int of 10**-12 units, for ranking and
         shares without Decimal arithmetic); with names also revenue (the exact Decimal,
@@ -249,20 +275,22 @@ class EventReportsMixin:
 
         One grouped pass over the won deals (in client order on an index by status and
         client where there is one), plain tuples: a dict per client costs more than the
-        query."""
+        query. lo/hi: only the deals at or after lo and before hi (UTC text)."""
         from crmcli.store.reports import _FRAC_DIGITS, _LIVE, _money_sql, exact_sum
 
         cols, join = ("c.name, c.owner", "JOIN clients c ON c.id = r.client_id") if names \
             else ("NULL, NULL", "")
         sql = ("WITH r AS (SELECT client_id, count(*) AS deals, max(at) AS last_at, "
                f"{_money_sql('amount')} FROM deals WHERE status = 'won' "
-               f"AND currency = :currency AND {_LIVE} GROUP BY client_id) "
+               f"AND currency = :currency AND {_LIVE}"
+               + (" AND at >= :lo" if lo else "") + (" AND at < :hi" if hi else "")
+               + " GROUP BY client_id) "
                "SELECT r.client_id, r.deals, r.last_at, r.m_int, r.m_frac, r.m_scale, "
                f"{cols} FROM r {join} ORDER BY r.client_id")
         scale = 10 ** _FRAC_DIGITS
         rows = []
         for cid, deals, last_at, m_int, m_frac, m_scale, name, owner in self.conn.execute(
-                sql, {"currency": currency}):
+                sql, {"currency": currency, "lo": lo, "hi": hi}):
             row = {"client_id": cid, "deals": deals, "last_at": last_at,
                    "units": m_int * scale + (m_frac or 0)}
             if names:
@@ -270,7 +298,9 @@ class EventReportsMixin:
             rows.append(row)
         return rows
 
-    def rfm_inputs(self, currency: str) -> list[dict]:
-        """Per live client with won deals in currency, by id: client_id, name, owner, deals,
-        revenue (exact Decimal), units (see won_by_client) and last_at (UTC)."""
-        return self.won_by_client(currency)
+    def rfm_inputs(self, currency: str, lo: str | None = None,
+                   hi: str | None = None) -> list[dict]:
+        """Per live client with won deals in currency (in [lo, hi) when given), by id:
+        client_id, name, owner, deals, revenue (exact Decimal), units (see won_by_client)
+        and last_at (UTC)."""
+        return self.won_by_client(currency, lo=lo, hi=hi)
