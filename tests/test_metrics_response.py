@@ -276,8 +276,12 @@ def test_by_month_is_the_local_month(store):
         rows = response_report(store, CFG, by="month")
     finally:
         dates.set_timezone("UTC")
-    assert [(r["month"], r["count"], r["median_hours"]) for r in rows] == [
+    assert [(r["month"], r["count"], r["median_hours"]) for r in rows if r["count"]] == [
         ("2026-03", 1, 0.0), ("2026-04", 1, 1.0), ("2026-11", 1, 1.0)]
+    # the quiet months between are rows of their own: a trend has no gaps
+    assert [r["month"] for r in rows] == [f"2026-{m:02d}" for m in range(3, 12)]
+    assert rows[2] == {"month": "2026-05", "count": 0, "awaiting": 0, "median_hours": None,
+                       "p90_hours": None, "within_sla": None, "sla_hours": 24.0}
 
 
 def test_the_pairing_reads_only_the_index(store):

@@ -90,7 +90,8 @@ def _check(kind: str, by: str | None) -> None:
 
 
 def _month_map(store, kind: str, lo: str, hi: str):
-    """The MonthMap covering the report's months (None for an empty book)."""
+    """The MonthMap covering the report's months and their labels (None for an empty
+    book)."""
     from crmcli import dates
     from crmcli.metrics import periods
 
@@ -101,7 +102,8 @@ def _month_map(store, kind: str, lo: str, hi: str):
         dates.local_date_of(hi) - timedelta(days=1))
     first_m = periods.index_of(dates.local_date_of(first), "month")
     last_m = max(first_m, periods.index_of(last_day, "month"))
-    return periods.month_map(first_m, last_m)
+    return (periods.month_map(first_m, last_m),
+            [periods.label(m, "month") for m in range(first_m, last_m + 1)])
 
 
 def _row(stats: dict, kind: str, sla_hours: float) -> dict:
@@ -117,24 +119,35 @@ def _row(stats: dict, kind: str, sla_hours: float) -> dict:
             "sla_hours": sla_hours}
 
 
+def _empty(group: str | None) -> dict:
+    return {"grp": group, "count": 0, "pending": 0, "within": 0, "late_pending": 0, "secs": []}
+
+
 def response_report(store, config, *, by: str | None = None, kind: str = "response",
                     since: str | None = None, until: str | None = None) -> list[dict]:
     """Report rows: one per group of `by` (its value under the key named by `by`), or one
-    row for everything; groups with no items are absent, an empty book gives one row of
-    zeros when not grouped."""
+    row for everything; groups with no items are absent, except that by month every
+    month of the window has its row (a quiet month is a count of 0, not a gap); an empty
+    book gives one row of zeros when not grouped."""
     from crmcli import dates
 
     _check(kind, by)
     lo, hi = time_window(since, until)
     sla_hours = config.get("response.sla_hours", 24.0)
-    mm = _month_map(store, kind, lo, hi) if by == "month" else None
-    if by == "month" and mm is None:
-        return []
+    mm = months = None
+    if by == "month":
+        found = _month_map(store, kind, lo, hi)
+        if found is None:
+            return []
+        mm, months = found
     stats = store.handling_stats(kind, since=lo, until=hi, now=dates.to_utc_iso(dates.now()),
                                  sla_seconds=round(float(sla_hours) * 3600), by=by, mm=mm)
+    if months is not None:
+        got = {s["grp"]: s for s in stats}
+        stats = [got.get(m) or _empty(m) for m in months]
+        stats += [s for s in got.values() if s["grp"] not in set(months)]
     if not stats and by is None:
-        stats = [{"grp": None, "count": 0, "pending": 0, "within": 0, "late_pending": 0,
-                  "secs": []}]
+        stats = [_empty(None)]
     rows = []
     for s in stats:
         row = _row(s, kind, sla_hours)
