@@ -319,3 +319,30 @@ def test_the_card_tier_is_the_book_tier_of_every_client(store):
         client = store.get_client(cid)
         assert client_tier(store, client) == book.get(cid, "C"), cid
     assert set(book.values()) >= {"A", "C"}
+
+
+def test_bytes_that_are_not_utf8_are_refused_naming_the_field(tmp_path, db_path, snapshot):
+    """A shell passes arguments as bytes; Python keeps undecodable ones as surrogates."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "CRM_DEBUG"}
+
+    def crm(*args):
+        return subprocess.run([sys.executable, "-m", "crmcli", *args], env=env,
+                              capture_output=True, timeout=60)
+
+    assert crm("add", "Acme", "-q").returncode == 0
+    before = snapshot(db_path)
+    for args, line in (
+            ((b"add", b"Bad\xffName"), b"name 'Bad\\xffName'"),
+            ((b"log", b"Acme", b"called \xfe back"), b"summary 'called \\xfe back'"),
+            ((b"tag", b"Acme", b"t\xff"), b"tag 't\\xff'"),
+            ((b"followup", b"Acme", b"tomorrow", b"n\xff"), b"note 'n\\xff'")):
+        done = crm(*args)
+        assert done.returncode == 1, done.stderr
+        byte = line.split(b"\\x")[1][:2]
+        assert done.stderr == (b"crm: error: " + line + b": is not valid UTF-8 text (byte 0x"
+                               + byte + b")\n")
+    assert snapshot(db_path) == before

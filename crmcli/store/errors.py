@@ -61,3 +61,22 @@ class ValidationError(CrmError):
         self.field = field
         self.value = value
         self.reason = reason
+
+
+def not_utf8(exc: UnicodeEncodeError, field: str, tail: str = "") -> ValidationError:
+    """Text that is not UTF-8: undecodable bytes that Python kept as surrogates (from a
+    command line, stdin or a file read with errors='surrogateescape'), shown as \\xNN."""
+    text = exc.object if isinstance(exc.object, str) else ""
+    bad = text[exc.start] if exc.start < len(text) else ""
+    what = (f"byte 0x{ord(bad) - 0xDC00:02x}" if "\udc80" <= bad <= "\udcff"
+            else f"U+{ord(bad):04X}" if bad else "a character")
+    lo = max(0, exc.start - 30)
+    shown = ("…" if lo else "") + "".join(
+        f"\\x{ord(ch) - 0xDC00:02x}" if "\udc80" <= ch <= "\udcff"
+        else f"\\u{ord(ch):04x}" if "\ud800" <= ch <= "\udfff"
+        else f"\\x{ord(ch):02x}" if ch < " " or ch == "\x7f" else ch
+        for ch in text[lo:exc.start + 10]) + ("…" if exc.start + 10 < len(text) else "")
+    reason = f"is not valid UTF-8 text ({what}){tail}"
+    error = ValidationError(field, shown, reason)
+    error.args = (f"{field} '{shown}': {reason}",)
+    return error

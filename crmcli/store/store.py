@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from crmcli.store.errors import SchemaTooNew, StoreError, ValidationError
+from crmcli.store.errors import SchemaTooNew, StoreError, ValidationError, not_utf8
 from crmcli.store.migrations import SCHEMA_VERSION, STEPS
 
 BUSY_TIMEOUT_MS = 15_000
@@ -111,22 +111,8 @@ def _describe_db_error(exc: sqlite3.Error) -> str:
 
 
 def _not_utf8(exc: UnicodeEncodeError) -> ValidationError:
-    """Text that SQLite cannot store: undecodable bytes that Python kept as surrogates
-    (from a command line, stdin or a file read with errors='surrogateescape')."""
-    text = exc.object if isinstance(exc.object, str) else ""
-    bad = text[exc.start] if exc.start < len(text) else ""
-    what = (f"byte 0x{ord(bad) - 0xDC00:02x}" if "\udc80" <= bad <= "\udcff"
-            else f"U+{ord(bad):04X}" if bad else "a character")
-    lo = max(0, exc.start - 30)
-    shown = ("…" if lo else "") + "".join(
-        f"\\x{ord(ch) - 0xDC00:02x}" if "\udc80" <= ch <= "\udcff"
-        else f"\\u{ord(ch):04x}" if "\ud800" <= ch <= "\udfff"
-        else f"\\x{ord(ch):02x}" if ch < " " or ch == "\x7f" else ch
-        for ch in text[lo:exc.start + 10]) + ("…" if exc.start + 10 < len(text) else "")
-    reason = f"is not valid UTF-8 text ({what}); nothing was written"
-    error = ValidationError("text", shown, reason)
-    error.args = (f"text '{shown}': {reason}",)
-    return error
+    """Text that SQLite cannot store, caught as it is written (see errors.not_utf8)."""
+    return not_utf8(exc, "text", "; nothing was written")
 
 
 class StoreBase:

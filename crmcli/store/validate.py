@@ -30,6 +30,13 @@ def text(field: str, value: object, *, required: bool = False, max_len: int = MA
         value = str(value)
     if "\x00" in value:
         raise ValidationError(field, value, "contains a NUL byte")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            from crmcli.store.errors import not_utf8
+
+            raise not_utf8(exc, field) from None
     stripped = value.strip()
     if not stripped:
         if required:
