@@ -261,6 +261,8 @@ def emit(rows: Iterable[dict], fmt: str = "table", *, columns: Sequence[str] | N
     if fmt in ("csv", "tsv"):
         rows = rows if isinstance(rows, list) else list(rows)
         cols = _columns_of(rows, columns)
+        if not cols:  # no rows and no known columns: no header either, not a blank line
+            return
         writer = csv.writer(out, delimiter="\t" if fmt == "tsv" else ",", lineterminator="\n")
         writer.writerow(cols)
         for row in rows:

@@ -346,3 +346,13 @@ def test_bytes_that_are_not_utf8_are_refused_naming_the_field(tmp_path, db_path,
         assert done.stderr == (b"crm: error: " + line + b": is not valid UTF-8 text (byte 0x"
                                + byte + b")\n")
     assert snapshot(db_path) == before
+
+
+def test_ls_of_an_empty_book_in_csv_is_the_header_a_spreadsheet_or_import_can_read(crm):
+    from crmcli.commands.clients import JSON_FIELDS
+
+    assert crm("ls", "-f", "csv").stdout == ",".join(JSON_FIELDS) + "\n"
+    assert crm("ls", "-f", "tsv").stdout == "\t".join(JSON_FIELDS) + "\n"
+    assert crm("ls", "--json").stdout == "[]\n"
+    result = crm("import", "clients", "-", "--key", "id", input=crm("ls", "-f", "csv").stdout)
+    assert "0 inserted, 0 updated, 0 unchanged" in result.stderr

@@ -295,3 +295,12 @@ def test_the_pairing_reads_only_the_index(store):
     assert any(s.startswith("SEARCH o USING COVERING INDEX interactions_client_at") for s in
                steps), steps
     assert not any("TEMP B-TREE" in s for s in steps), steps
+
+
+def test_pending_rows_have_the_documented_fields_in_order(store):
+    from crmcli.metrics.response import PENDING_FIELDS, pending_list
+
+    cid = store.add_client("Quiet")
+    log(store, cid, "2026-11-20T10:00:00Z", "in")
+    [row] = pending_list(store)
+    assert list(row) == PENDING_FIELDS

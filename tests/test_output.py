@@ -39,6 +39,13 @@ def test_json_of_nothing_is_an_empty_array():
     assert render("table", []) == ""
 
 
+def test_csv_of_nothing_is_the_header_when_the_columns_are_known_else_nothing():
+    assert render("csv", [], columns=["id", "name"]) == "id,name\n"
+    assert render("tsv", [], columns=["id", "name"]) == "id\tname\n"
+    assert render("csv", []) == ""   # not a blank line, which cron would mail
+    assert render("tsv", []) == ""
+
+
 def test_ndjson_is_one_object_per_line():
     lines = render("ndjson").splitlines()
     assert [json.loads(line)["id"] for line in lines] == [1, 2]

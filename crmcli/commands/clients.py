@@ -139,7 +139,7 @@ def list_clients(
     if fmt_name == "table" or fmt_name == "markdown":
         emit(rows, fmt_name, columns=ListColumns)
     else:
-        emit([{k: r[k] for k in JSON_FIELDS} for r in rows], fmt_name)
+        emit([{k: r[k] for k in JSON_FIELDS} for r in rows], fmt_name, columns=JSON_FIELDS)
 
 
 def remove_client(

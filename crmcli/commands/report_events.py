@@ -67,7 +67,7 @@ def report_response(
         rows = response.pending_list(store, kind=kind_name, since=since, until=until,
                                      limit=limit)
         emit(rows, fmt_name, columns=PENDING_COLUMNS if fmt_name in ("table", "markdown")
-             else None)
+             else response.PENDING_FIELDS)
         return
     rows = response.response_report(store, config, by=by_name, kind=kind_name, since=since,
                                      until=until)

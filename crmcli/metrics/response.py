@@ -155,6 +155,10 @@ def response_report(store, config, *, by: str | None = None, kind: str = "respon
     return rows
 
 
+PENDING_FIELDS = ["id", "client_id", "client", "owner", "channel", "kind", "at", "age_hours",
+                  "age_days", "summary"]
+
+
 def pending_list(store, *, kind: str = "response", since: str | None = None,
                  until: str | None = None, limit: int | None = None) -> list[dict]:
     """The inbound interactions awaiting a reply (or the unresolved complaints), oldest
