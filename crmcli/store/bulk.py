@@ -132,11 +132,7 @@ class ChildWriter:
         """A client has one primary contact: as `crm contact add --primary`, the imported one
         takes over. (The importer refuses two primaries of one client in one file, and rows
         of this import not yet written are not primary, so stored rows are all there is.)"""
-        for other in self.store.conn.execute(
-                "SELECT id FROM contacts WHERE client_id = ? AND is_primary = 1 AND id IS NOT ?",
-                (client_id, keep)).fetchall():
-            self.store._update("contacts", other[0], {"is_primary": 0,
-                                                      "updated_at": utc_now_iso()})
+        self.store._clear_primary(client_id, except_id=keep)
 
     def _put(self, row: dict, present: set[str]) -> str:
         row_id = row.get("id")
