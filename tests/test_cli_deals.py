@@ -142,3 +142,67 @@ def test_deal_is_recorded_in_history_for_undo(crm, db_path):
     finally:
         conn.close()
     assert summary == "recorded won deal 42.50 USD for client 1 Acme"
+
+
+def test_an_open_deal_that_is_won_becomes_revenue_on_the_day_it_was_won(crm, db_path):
+    crm("add", "Acme")
+    crm("deal", "Acme", "1200", "--status", "open", "--title", "Pilot", "--at", "2026-09-01")
+    assert crm.json("show", "Acme")["revenue"] == 0
+    result = crm("edit-deal", "1", "--status", "won", "--at", "2026-11-20")
+    assert result.stderr == "deal 1: at 2026-11-20 12:00, status won\n"
+    [deal] = crm.json("deals")
+    assert (deal["status"], deal["at"], deal["title"]) == ("won", "2026-11-20T12:00:00Z", "Pilot")
+    assert crm.json("show", "Acme")["revenue"] == 1200
+    [nov] = [r for r in crm.json("report", "retention") if r["period"] == "2026-11"]
+    assert nov["active"] == 1
+    assert crm("edit-deal", "1", "--status", "won").stderr == "deal 1 unchanged\n"
+
+
+def deals_table(db_path):
+    conn = sqlite3.connect(db_path)
+    try:
+        return conn.execute("SELECT * FROM deals ORDER BY id").fetchall()
+    finally:
+        conn.close()
+
+
+def test_edit_deal_moves_it_clears_the_title_and_is_one_change_that_undo_reverts(crm, db_path):
+    crm("add", "Acme")
+    crm("add", "Beta")
+    crm("deal", "Acme", "19.99", "--title", "Widget")
+    before = deals_table(db_path)
+    result = crm("edit-deal", "1", "--client", "Beta", "--amount", "1000.10", "--title", "",
+                 "--currency", "eur")
+    assert result.stderr == ("deal 1: client 2 Beta, amount 1000.10, title cleared, "
+                             "currency EUR\n")
+    assert _amounts(db_path) == ["1000.10"]
+    [deal] = crm.json("deals", "Beta")
+    assert (deal["client"], deal["title"], deal["currency"]) == ("Beta", None, "EUR")
+    [change] = crm.json("history", "--limit", "1")
+    assert (change["command"], change["old"], change["new"]) == (
+        "deal edit", {"client_id": 1, "amount": "19.99", "title": "Widget", "currency": "USD"},
+        {"client_id": 2, "amount": "1000.10", "title": None, "currency": "EUR"})
+    changed = deals_table(db_path)
+    assert crm("undo").stderr.startswith("undid change 4: edited deal 1 of client 2 Beta")
+    assert deals_table(db_path) == before
+    crm("undo")
+    assert deals_table(db_path) == changed
+
+
+def test_edit_deal_refuses_bad_values_in_one_line_and_changes_nothing(crm, db_path, snapshot):
+    crm("add", "Acme")
+    crm("deal", "Acme", "50")
+    before = snapshot(db_path)
+    for args, code, line in (
+            (("1", "--amount", "-5"), 1, "crm: error: amount '-5': must not be negative\n"),
+            (("1", "--status", "maybe"), 1,
+             "crm: error: status 'maybe': must be one of won, open, lost\n"),
+            (("1", "--currency", "EURO"), 1,
+             "crm: error: currency 'EURO': must be a three-letter code such as USD\n"),
+            (("1", "--client", "nobody"), 1, "crm: error: no client matches 'nobody'\n"),
+            (("9", "--status", "won"), 1, "crm: error: no deal with id 9\n"),
+            (("1",), 2, "crm: error: nothing to change: give --status, --amount, --at, "
+                        "--title, --currency or --client\n")):
+        result = crm("edit-deal", *args, ok=False)
+        assert (result.exit_code, result.stderr, result.stdout) == (code, line, ""), args
+    assert snapshot(db_path) == before

@@ -1,4 +1,4 @@
-"""Deals: crm deal CLIENT AMOUNT, crm deals [CLIENT]."""
+"""Deals: crm deal CLIENT AMOUNT, crm edit-deal ID, crm deals [CLIENT]."""
 
 from __future__ import annotations
 
@@ -49,6 +49,61 @@ def add_deal(
                 f"for client {record['id']} {record['name']}")
 
 
+def edit_deal(
+    deal_id: Annotated[int, typer.Argument(metavar="ID", help="The deal's id (crm deals).",
+                                           show_default=False)],
+    status: Annotated[str | None, typer.Option(
+        "--status", help="won, open or lost (an open deal that was won: --status won, and "
+                         "--at for the day it was won).")] = None,
+    amount: Annotated[str | None, typer.Option("--amount", help="Exact decimal amount.")
+                      ] = None,
+    at: Annotated[str | None, typer.Option("--at", help="When (WHEN).")] = None,
+    title: Annotated[str | None, typer.Option("--title", help="What was sold ('' clears it).")
+                     ] = None,
+    currency: Annotated[str | None, typer.Option("--currency", help="Three-letter code.")
+                        ] = None,
+    client: Annotated[str | None, typer.Option(
+        "--client", help="Move the deal to this client (id, email, external id or name).")
+    ] = None,
+) -> None:
+    """Change a deal: its status (open to won), amount, date, title, currency or client."""
+    from crmcli import dates
+
+    store = get_store()
+    fields: dict = {}
+    if client is not None:
+        fields["client_id"] = store.resolve_client(client)["id"]
+    if amount is not None:
+        fields["amount"] = amount
+    if at is not None:
+        fields["at"] = dates.parse_at(at)
+    if title is not None:
+        fields["title"] = title
+    if status is not None:
+        fields["status"] = status
+    if currency is not None:
+        fields["currency"] = currency
+    if not fields:
+        from crmcli.store.errors import UsageError
+
+        raise UsageError("nothing to change: give --status, --amount, --at, --title, "
+                         "--currency or --client")
+    changed = store.edit_deal(deal_id, **fields)
+    deal = store.get_deal(deal_id)
+    if not changed:
+        message(f"deal {deal_id} unchanged")
+        return
+    def now(field: str) -> str:
+        value = deal[field]
+        if field == "client_id":
+            return f"client {value} {store.get_client(value)['name']}"
+        if value is None:
+            return f"{field} cleared"
+        return f"{field} {dates.format_local(value) if field == 'at' else value}"
+
+    message(f"deal {deal_id}: " + ", ".join(now(k) for k in changed))
+
+
 def list_deals(
     client: Annotated[str | None, typer.Argument(metavar="[CLIENT]",
                                                  help="Only this client's deals.")] = None,
@@ -77,4 +132,5 @@ def register(app: typer.Typer) -> None:
     # Unknown options pass through as arguments so that `crm deal X -5` reaches the amount
     # check ("must not be negative") instead of "no such option -5".
     command(app, "deal", context_settings={"ignore_unknown_options": True})(add_deal)
+    command(app, "edit-deal", context_settings={"ignore_unknown_options": True})(edit_deal)
     command(app, "deals")(list_deals)

@@ -243,6 +243,35 @@ class ActivityMixin:
             raise NotFound(f"no deal with id {deal_id}")
         return row
 
+    def edit_deal(self, deal_id: int, **fields: Any) -> list[str]:
+        """Change a deal: any of client_id, amount, at, title (None or '' clears it), status,
+        currency, checked as add_deal checks them. Returns the fields that changed (none:
+        nothing is recorded)."""
+        deal = self.get_deal(deal_id)
+        values: dict[str, Any] = {}
+        if "client_id" in fields:
+            values["client_id"] = self.get_client(fields["client_id"])["id"]
+        if "amount" in fields:
+            values["amount"] = validate.amount(str(fields["amount"]))
+        if "at" in fields:
+            values["at"] = _utc(fields["at"])
+        if "title" in fields:
+            values["title"] = validate.text("title", fields["title"], max_len=validate.MAX_NAME)
+        if "status" in fields:
+            values["status"] = validate.choice("status", fields["status"],
+                                               validate.DEAL_STATUSES)
+        if "currency" in fields:
+            values["currency"] = self._clean_currency(fields["currency"])
+        changed = [k for k, v in values.items() if deal[k] != v]
+        if not changed:
+            return []
+        client = self.get_client(values.get("client_id", deal["client_id"]))
+        with self.change("deal edit", f"edited deal {deal_id} of client {client['id']} "
+                                      f"{client['name']}: {', '.join(changed)}",
+                         client_id=client["id"]):
+            self._update("deals", deal_id, {k: values[k] for k in changed})
+        return changed
+
     def list_deals(self, client_id: int | None = None, status: str | None = None, *,
                    include_archived: bool = False, limit: int | None = None) -> list[dict]:
         """Deals newest first, with the client's name; amount as exact Decimal."""
