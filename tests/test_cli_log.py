@@ -195,3 +195,60 @@ def test_log_is_one_undoable_change_in_history(crm, db_path):
                               "WHERE command = 'log'")
     assert change == {"command": "log", "summary": "logged call out with client 1 Acme",
                       "client_id": 1}
+
+
+def test_edit_log_corrects_an_interaction_in_one_undoable_change(crm, db_path):
+    import sqlite3
+
+    def row():
+        conn = sqlite3.connect(db_path)
+        try:
+            return conn.execute("SELECT summary, at, channel, direction, kind, score, "
+                                "contact_id FROM interactions WHERE id = 1").fetchone()
+        finally:
+            conn.close()
+
+    crm("add", "Acme")
+    crm("contact", "add", "Acme", "Jane")
+    crm("log", "Acme", "Called re renwal", "--channel", "call")
+    before = row()
+    result = crm("edit-log", "1", "--summary", "Called about the renewal", "--score", "8",
+                 "--contact", "Jane", "--at", "2026-11-21T15:00", "--in", "--channel", "email")
+    assert result.stderr == ("interaction 1: summary Called about the renewal, at 2026-11-21 "
+                             "15:00, channel email, direction in, score 8, contact 1 Jane\n")
+    assert row() == ("Called about the renewal", "2026-11-21T15:00:00Z", "email", "in", "note",
+                     8, 1)
+    assert crm.json("search", "renewal")[0]["match"] == "Called about the renewal"
+    assert crm("edit-log", "1", "--score", "8").stderr == "interaction 1 unchanged\n"
+    changed = row()
+    crm("undo")
+    assert row() == before
+    crm("undo")
+    assert row() == changed
+    assert crm("edit-log", "1", "--score", "", "--contact", "").stderr == (
+        "interaction 1: score cleared, contact cleared\n")
+
+
+def test_edit_log_refuses_bad_values_and_keeps_a_resolved_complaint_whole(
+        crm, db_path, snapshot):
+    crm("add", "Acme")
+    crm("log", "Acme", "Invoice was wrong", "--kind", "complaint", "--at", "2026-11-20T09:00")
+    crm("resolve", "1", "--at", "2026-11-21T09:00")
+    before = snapshot(db_path)
+    for args, code, line in (
+            (("--kind", "note"), 1, "kind 'note': interaction 1 is a resolved complaint; it "
+                                    "stays a complaint"),
+            (("--at", "2026-11-21T10:00"), 1, "at '2026-11-21T10:00:00Z': is after the "
+                                              "complaint's resolution (2026-11-21T09:00:00Z)"),
+            (("--channel", "fax"), 1, "channel 'fax': must be one of call, email, meeting, "
+                                      "chat, visit, other"),
+            (("--score", "11"), 1, "score '11': must be from 0 to 10"),
+            (("--summary", ""), 1, "summary '': must not be empty"),
+            (("--contact", "Nobody"), 1, "client 1 has no contact matching 'Nobody'"),
+            ((), 2, "nothing to change: give --summary, --channel, --in/--out, --kind, --at, "
+                    "--score or --contact")):
+        result = crm("edit-log", "1", *args, ok=False)
+        assert (result.exit_code, result.stderr) == (code, f"crm: error: {line}\n"), args
+    result = crm("edit-log", "7", "--score", "3", ok=False)
+    assert (result.exit_code, result.stderr) == (1, "crm: error: no interaction with id 7\n")
+    assert snapshot(db_path) == before

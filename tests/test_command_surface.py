@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NOT_RECORD_PRINTING = {
     "add", "edit", "rm", "merge", "tag", "log", "resolve", "deal", "followup", "done",
     "snooze", "cadence", "import", "undo", "demo", "contact add", "contact edit", "contact rm",
-    "edit-deal",
+    "edit-deal", "edit-log",
     "db path", "db backup", "db migrate", "config path", "config init", "stage",
 }
 

@@ -1,4 +1,4 @@
-"""The interaction log: crm log CLIENT SUMMARY, crm resolve ID."""
+"""The interaction log: crm log CLIENT SUMMARY, crm edit-log ID, crm resolve ID."""
 
 from __future__ import annotations
 
@@ -99,6 +99,71 @@ def resolve_complaint(
     message(f"complaint {interaction_id} resolved at {dates.format_local(row['resolved_at'])}")
 
 
+def edit_interaction(
+    interaction_id: Annotated[int, typer.Argument(metavar="ID", show_default=False,
+                                                  help="Id of the interaction (from crm log).")],
+    summary: Annotated[str | None, typer.Option("--summary", "-s",
+                                                help="What happened ('-' reads it from stdin).")
+                       ] = None,
+    channel: Annotated[str | None, typer.Option(
+        "--channel", "-c", help="call, email, meeting, chat, visit or other.")] = None,
+    inbound: Annotated[bool | None, typer.Option(
+        "--in/--out", help="The client reached out (--in) or we did (--out).",
+        show_default=False)] = None,
+    kind: Annotated[str | None, typer.Option("--kind", "-k", help="note, complaint, feedback, "
+                                                                  "or any one word.")] = None,
+    at: Annotated[str | None, typer.Option("--at", help="When it happened (WHEN).")] = None,
+    score: Annotated[str | None, typer.Option("--score", help="Score 0-10 ('' clears it).")
+                     ] = None,
+    contact: Annotated[str | None, typer.Option(
+        "--contact", help="Which contact (name, email or id; '' clears it).")] = None,
+) -> None:
+    """Correct a logged interaction: summary, channel, direction, kind, time, score, contact."""
+    from crmcli import dates
+
+    store = get_store()
+    fields: dict = {}
+    if summary is not None:
+        fields["summary"] = _read_summary(summary)
+    if channel is not None:
+        fields["channel"] = channel.strip().lower()
+    if inbound is not None:
+        fields["direction"] = "in" if inbound else "out"
+    if kind is not None:
+        fields["kind"] = kind.strip().lower()
+    if at is not None:
+        fields["at"] = dates.parse_at(at)
+    if score is not None:
+        fields["score"] = score
+    if contact is not None:
+        client_id = store.get_interaction(interaction_id)["client_id"]
+        fields["contact_id"] = (store.resolve_contact(client_id, contact)["id"]
+                                if contact.strip() else None)
+    if not fields:
+        fail("nothing to change: give --summary, --channel, --in/--out, --kind, --at, --score "
+             "or --contact", code=2)
+    changed = store.edit_interaction(interaction_id, **fields)
+    if not changed:
+        message(f"interaction {interaction_id} unchanged")
+        return
+    row = store.get_interaction(interaction_id)
+    shown = []
+    for field in changed:
+        value = row[field]
+        if value is None:
+            shown.append(f"{field.removesuffix('_id')} cleared")
+        elif field == "at":
+            shown.append(f"at {dates.format_local(value)}")
+        elif field == "contact_id":
+            shown.append(f"contact {value} {store.get_contact(value)['name']}")
+        elif field == "summary":
+            shown.append("summary " + (value if len(value) <= 40 else value[:39] + "…"))
+        else:
+            shown.append(f"{field.removesuffix('_id')} {value}")
+    message(f"interaction {interaction_id}: " + ", ".join(shown))
+
+
 def register(app: typer.Typer) -> None:
     command(app, "log")(log_interaction)
+    command(app, "edit-log")(edit_interaction)
     command(app, "resolve")(resolve_complaint)

@@ -149,6 +149,35 @@ class ActivityMixin:
                     "created_at": utc_now_iso()})
         return {"interaction_id": interaction_id, "followup_id": followup_id}
 
+    def edit_interaction(self, interaction_id: int, **fields: Any) -> list[str]:
+        """Change a logged interaction: any of summary, at, channel, direction, kind, score
+        (None clears it) and contact_id (None clears it), checked as log_interaction checks
+        them. A resolved complaint stays a complaint and is not moved after its resolution.
+        Returns the fields that changed (none: nothing is recorded)."""
+        old = self.get_interaction(interaction_id)
+        merged = {k: fields.get(k, old[k]) for k in ("summary", "at", "channel", "direction",
+                                                      "kind", "score", "contact_id")}
+        if "summary" in fields and not (validate.text("summary", fields["summary"]) or ""):
+            raise ValidationError("summary", fields["summary"], "must not be empty")
+        clean = self._clean_interaction(old["client_id"], merged.pop("summary"), **merged)
+        changed = [k for k in ("summary", "at", "channel", "direction", "kind", "score",
+                               "contact_id") if clean[k] != old[k]]
+        if not changed:
+            return []
+        if old["resolved_at"]:
+            if clean["kind"] != "complaint":
+                raise ValidationError("kind", clean["kind"], f"interaction {interaction_id} is "
+                                      "a resolved complaint; it stays a complaint")
+            if clean["at"] > old["resolved_at"]:
+                raise ValidationError("at", clean["at"], "is after the complaint's resolution "
+                                      f"({old['resolved_at']})")
+        client = self.get_client(old["client_id"])
+        with self.change("log edit", f"edited interaction {interaction_id} of client "
+                                     f"{client['id']} {client['name']}: {', '.join(changed)}",
+                         client_id=client["id"]):
+            self._update("interactions", interaction_id, {k: clean[k] for k in changed})
+        return changed
+
     def get_interaction(self, interaction_id: int) -> dict:
         row = self.get("interactions", interaction_id)
         if row is None:
