@@ -191,25 +191,28 @@ class EventReportsMixin:
     # --- funnel ---------------------------------------------------------------------------
 
     @staticmethod
-    def _funnel_sources(lo: str | None, hi: str | None) -> str:
-        """The CTEs `sc` (stage moves: id, client_id, to_stage, at) and `cl` (clients: id,
-        stage, archived_at) the funnel reads. Without a window they are the tables. With
-        one (UTC bounds [lo, hi)): the live clients who entered the pipeline (their first
-        stage move, else their creation) in it, their moves before hi, and as their stage
-        the one they were in at hi."""
+    def _funnel_sources(lo: str | None, hi: str | None) -> tuple[str, str, str]:
+        """(WITH prefix, stage-move source, client source) for the funnel's queries: the
+        sources have the columns of stage_changes (id, client_id, to_stage, at) and clients
+        (id, stage, archived_at). Without a window they are the tables themselves (named
+        directly: SQLite would materialise a CTE used twice). With one (UTC bounds
+        [lo, hi)): the live clients who entered the pipeline (their first stage move, else
+        their creation) in it, their moves before hi, and as their stage the one they were
+        in at hi."""
         if lo is None and hi is None:
-            return ("sc AS (SELECT id, client_id, to_stage, at FROM stage_changes), "
-                    "cl AS (SELECT id, stage, archived_at FROM clients)")
-        return ("f AS (SELECT client_id, min(at) AS at FROM stage_changes GROUP BY client_id), "
+            return "WITH ", "stage_changes", "clients"
+        return ("WITH f AS (SELECT client_id, min(at) AS at FROM stage_changes "
+                "GROUP BY client_id), "
                 "k AS (SELECT c.id, c.stage, f.at AS first_move FROM clients c "
                 "LEFT JOIN f ON f.client_id = c.id WHERE c.archived_at IS NULL "
                 "AND coalesce(f.at, c.created_at) >= :lo "
                 "AND coalesce(f.at, c.created_at) < :hi), "
-                "sc AS (SELECT s.id, s.client_id, s.to_stage, s.at FROM stage_changes s "
+                "w_sc AS (SELECT s.id, s.client_id, s.to_stage, s.at FROM stage_changes s "
                 "JOIN k ON k.id = s.client_id WHERE s.at < :hi), "
-                "cl AS (SELECT k.id, coalesce((SELECT s.to_stage FROM sc s WHERE s.client_id "
-                "= k.id ORDER BY s.at DESC, s.id DESC LIMIT 1), CASE WHEN k.first_move IS NULL "
-                "THEN k.stage END) AS stage, NULL AS archived_at FROM k)")
+                "w_cl AS (SELECT k.id, coalesce((SELECT s.to_stage FROM w_sc s WHERE "
+                "s.client_id = k.id ORDER BY s.at DESC, s.id DESC LIMIT 1), CASE WHEN "
+                "k.first_move IS NULL THEN k.stage END) AS stage, NULL AS archived_at FROM k), ",
+                "w_sc", "w_cl")
 
     def funnel_reach(self, order: list[str], won: list[str], lost: list[str],
                      lo: str | None = None, hi: str | None = None) -> list[dict]:
@@ -217,16 +220,16 @@ class EventReportsMixin:
         furthest stage reached (over their stage history and current stage) is order[top],
         and how many of them are now in a won or a lost stage. Clients whose history holds
         no stage of `order` are counted with top = -1. lo/hi: see _funnel_sources."""
-        sql = (f"WITH {self._funnel_sources(lo, hi)}, "
-               "st(name, pos) AS (SELECT value, key FROM json_each(:order)), "
-               "h AS (SELECT client_id, to_stage AS stage FROM sc "
-               "UNION ALL SELECT id, stage FROM cl WHERE stage IS NOT NULL), "
+        with_, sc, cl = self._funnel_sources(lo, hi)
+        sql = (f"{with_}st(name, pos) AS (SELECT value, key FROM json_each(:order)), "
+               f"h AS (SELECT client_id, to_stage AS stage FROM {sc} "
+               f"UNION ALL SELECT id, stage FROM {cl} WHERE stage IS NOT NULL), "
                "top AS (SELECT h.client_id, max(coalesce(st.pos, -1)) AS top FROM h "
                "LEFT JOIN st ON st.name = h.stage GROUP BY h.client_id) "
                "SELECT t.top, count(*) AS clients, "
                "sum(c.stage IN (SELECT value FROM json_each(:won))) AS won, "
                "sum(c.stage IN (SELECT value FROM json_each(:lost))) AS lost "
-               "FROM top t JOIN cl c ON c.id = t.client_id AND c.archived_at IS NULL "
+               f"FROM top t JOIN {cl} c ON c.id = t.client_id AND c.archived_at IS NULL "
                "GROUP BY t.top ORDER BY t.top")
         return self.query(sql, {"order": json.dumps(order), "won": json.dumps(won),
                                 "lost": json.dumps(lost), "lo": lo, "hi": hi})
@@ -236,11 +239,11 @@ class EventReportsMixin:
         in_stage (live clients there now), stays (completed stays: a move into the stage
         followed by a later move out) and the stay lengths in days at the ranks around
         the median (median_lo/hi). lo/hi: see _funnel_sources (then "now" is hi)."""
-        sources = self._funnel_sources(lo, hi)
+        with_, sc, cl = self._funnel_sources(lo, hi)
         params = {"lo": lo, "hi": hi}
-        sql = (f"WITH {sources}, s AS (SELECT sc.to_stage AS stage, sc.at, lead(sc.at) OVER "
-               "(PARTITION BY sc.client_id ORDER BY sc.at, sc.id) AS left_at FROM sc "
-               "JOIN cl c ON c.id = sc.client_id AND c.archived_at IS NULL), "
+        sql = (f"{with_}s AS (SELECT sc.to_stage AS stage, sc.at, lead(sc.at) OVER "
+               f"(PARTITION BY sc.client_id ORDER BY sc.at, sc.id) AS left_at FROM {sc} sc "
+               f"JOIN {cl} c ON c.id = sc.client_id AND c.archived_at IS NULL), "
                "d AS (SELECT stage, julianday(left_at) - julianday(at) AS days FROM s "
                "WHERE left_at IS NOT NULL), "
                "r AS (SELECT stage, days, row_number() OVER (PARTITION BY stage ORDER BY days) "
@@ -249,13 +252,13 @@ class EventReportsMixin:
                "FROM r GROUP BY stage")
         stays = {r["stage"]: r for r in self.query(sql, params)}
         ever = self.query(
-            f"WITH {sources}, h AS (SELECT client_id, to_stage AS stage FROM sc UNION ALL "
-            "SELECT id, stage FROM cl WHERE stage IS NOT NULL) "
-            "SELECT h.stage, count(DISTINCT h.client_id) AS ever FROM h JOIN cl c "
+            f"{with_}h AS (SELECT client_id, to_stage AS stage FROM {sc} UNION ALL "
+            f"SELECT id, stage FROM {cl} WHERE stage IS NOT NULL) "
+            f"SELECT h.stage, count(DISTINCT h.client_id) AS ever FROM h JOIN {cl} c "
             "ON c.id = h.client_id AND c.archived_at IS NULL GROUP BY h.stage", params)
         now = {r["stage"]: r["clients"] for r in self.query(
-            f"WITH {sources} SELECT stage, count(*) AS clients FROM cl "
-            "WHERE archived_at IS NULL AND stage IS NOT NULL GROUP BY stage", params)}
+            f"{with_}n AS (SELECT stage FROM {cl} WHERE archived_at IS NULL AND stage IS NOT "
+            "NULL) SELECT stage, count(*) AS clients FROM n GROUP BY stage", params)}
         rows = []
         for r in ever:
             s = stays.get(r["stage"], {})
