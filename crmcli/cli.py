@@ -13,6 +13,7 @@ from crmcli import __version__
 from crmcli.commands import _context
 from crmcli.commands._context import AppState
 
+
 class OneLineErrors(TyperGroup):
     """Bad usage (unknown option, missing argument, bad value) is one line on stderr and
     exit 2, like every other crm error, instead of Click's usage block."""

@@ -29,7 +29,8 @@ DEFAULTS: dict[str, Any] = {
     "cadence": {"default_ideal": None, "default_max": None, "rules": []},
     "lifecycle": {"at_risk_days": 90, "churned_days": 180, "gap_factor": 2.0},
     "retention": {"activity": "deals", "period": "month"},
-    "clv": {"margin": 1.0, "lifetime_cap_years": 10.0, "horizon_months": 12, "discount_monthly": 0.01,
+    "clv": {"margin": 1.0, "lifetime_cap_years": 10.0, "horizon_months": 12,
+            "discount_monthly": 0.01,
             "time_unit": "weeks"},
     "response": {"sla_hours": 24.0},
     "tiers": {"a_share": 0.8, "b_share": 0.95},
@@ -219,7 +220,8 @@ def parse_config_text(text: str, where: str) -> Config:
     for key in ("won_stages", "lost_stages"):
         for stage in data[key]:
             if stage not in pipeline:
-                raise ConfigError(f"{where}: key '{key}' names '{stage}', which is not in the pipeline")
+                raise ConfigError(f"{where}: key '{key}' names '{stage}', which is not in the "
+                                  "pipeline")
     _check_cadence_rules(where, data["cadence"]["rules"])
     return Config(data=data)
 

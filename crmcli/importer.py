@@ -1150,7 +1150,7 @@ def _fast_rows(stream, names, undef, clean, ctx, writer, counts, progress, every
             line, raw, problem = item
             if problem is not None or (undef and "'" in "".join(raw)):
                 return n, item
-            rec = dict(zip(names, raw))
+            rec = dict(zip(names, raw, strict=True))
             if drop:
                 rec.pop(_DROP, None)
             try:

@@ -83,7 +83,8 @@ def db_snapshot(path: Path) -> list:
     conn = sqlite3.connect(path)
     try:
         tables = [r[0] for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'search_index_%' "
+            "SELECT name FROM sqlite_master WHERE type = 'table' "
+            "AND name NOT LIKE 'search_index_%' "
             "ORDER BY name")]
         return [(t, conn.execute(f"SELECT * FROM [{t}] ORDER BY rowid").fetchall())
                 for t in tables]

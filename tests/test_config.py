@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from crmcli.config import (DEFAULTS, ConfigError, load_config, parse_config_text,
-                           resolve_db_path)
+from crmcli.config import DEFAULTS, ConfigError, load_config, parse_config_text, resolve_db_path
 
 
 def test_example_config_lists_every_key_with_its_default():

@@ -778,7 +778,7 @@ def test_search_documents_of_imported_clients_are_those_the_store_makes():
     from crmcli.store.bulk import CLIENT_COLUMNS, _client_document
     from crmcli.store.search import document_for
 
-    record = {c: None for c in CLIENT_COLUMNS}
+    record = dict.fromkeys(CLIENT_COLUMNS)
     record.update(name="王伟", company="北京科技有限公司", email="wang@example.cn",
                   phone="+86 10 1234", industry="software", notes="第一行\nline two",
                   external_id="CN-1", owner="sam", stage="lead", custom="{}")

@@ -9,8 +9,15 @@ import sqlite3
 import pytest
 
 from crmcli.config import Config
-from crmcli.store import (SCHEMA_VERSION, AmbiguousClient, ClientNotFound, CrmStore,
-                          SchemaTooNew, StoreError, ValidationError)
+from crmcli.store import (
+    SCHEMA_VERSION,
+    AmbiguousClient,
+    ClientNotFound,
+    CrmStore,
+    SchemaTooNew,
+    StoreError,
+    ValidationError,
+)
 
 
 def test_new_database_is_owner_only_wal_with_foreign_keys(db_path):

@@ -8,8 +8,13 @@ import typer
 
 from crmcli.commands._context import get_config, get_store
 from crmcli.commands._errors import command, fail
-from crmcli.commands._options import (FormatOption, JsonOption, LimitOption, QuietOption,
-                                      output_format)
+from crmcli.commands._options import (
+    FormatOption,
+    JsonOption,
+    LimitOption,
+    QuietOption,
+    output_format,
+)
 from crmcli.output import emit, message
 
 ClientArg = Annotated[str, typer.Argument(metavar="CLIENT",
@@ -39,7 +44,8 @@ def add_client(
     stage: Annotated[str | None, typer.Option(help="Pipeline stage.")] = None,
     external_id: Annotated[str | None, typer.Option("--external-id",
                                                     help="Id in another system (unique).")] = None,
-    tag: Annotated[list[str] | None, typer.Option("--tag", "-t", help="A tag (repeatable).")] = None,
+    tag: Annotated[list[str] | None,
+                   typer.Option("--tag", "-t", help="A tag (repeatable).")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", metavar="KEY=VALUE",
                                                    help="A custom field (repeatable).")] = None,
     note: Annotated[str | None, typer.Option("--note", help="Free-form notes.")] = None,

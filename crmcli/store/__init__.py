@@ -10,9 +10,17 @@ from crmcli.store.audit import AuditMixin
 from crmcli.store.bulk import BulkMixin
 from crmcli.store.clients import ClientsMixin
 from crmcli.store.digests import DigestMixin
-from crmcli.store.errors import (AmbiguousClient, ClientNotFound, CrmError, NotFound,
-                                 SchemaTooNew, StoreError, UnknownStage, UsageError,
-                                 ValidationError)
+from crmcli.store.errors import (
+    AmbiguousClient,
+    ClientNotFound,
+    CrmError,
+    NotFound,
+    SchemaTooNew,
+    StoreError,
+    UnknownStage,
+    UsageError,
+    ValidationError,
+)
 from crmcli.store.migrations import SCHEMA_VERSION
 from crmcli.store.reports import ReportsMixin
 from crmcli.store.reports_events import EventReportsMixin

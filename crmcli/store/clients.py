@@ -6,8 +6,15 @@ import json
 from typing import Any
 
 from crmcli.store import validate
-from crmcli.store.errors import (AmbiguousClient, ClientNotFound, CrmError, NotFound,
-                                 UnknownStage, UsageError, ValidationError)
+from crmcli.store.errors import (
+    AmbiguousClient,
+    ClientNotFound,
+    CrmError,
+    NotFound,
+    UnknownStage,
+    UsageError,
+    ValidationError,
+)
 from crmcli.store.store import utc_now_iso
 
 CLIENT_FIELDS = ("name", "company", "email", "phone", "industry", "size", "owner", "source",
@@ -118,7 +125,8 @@ class ClientsMixin:
                 raise ValidationError("email", email, f"already belongs to client {row['id']} "
                                                       f"({row['name']})")
         if external_id:
-            row = self.query_one("SELECT id, name FROM clients WHERE external_id = ? AND id IS NOT ?",
+            row = self.query_one("SELECT id, name FROM clients WHERE external_id = ? "
+                                 "AND id IS NOT ?",
                                  (external_id, exclude_id))
             if row:
                 raise ValidationError("external_id", external_id,
@@ -332,7 +340,8 @@ class ClientsMixin:
     # --- tags ----------------------------------------------------------
 
     def client_tags(self, client_id: int) -> list[str]:
-        return [r["tag"] for r in self.query("SELECT tag FROM tags WHERE client_id = ? ORDER BY tag",
+        return [r["tag"] for r in self.query("SELECT tag FROM tags WHERE client_id = ? "
+                                             "ORDER BY tag",
                                              (client_id,))]
 
     def tag_client(self, client_id: int, tags: list[str], *, remove: bool = False) -> list[str]:

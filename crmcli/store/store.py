@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from crmcli.store.errors import SchemaTooNew, StoreError, ValidationError, not_utf8
-from crmcli.store.migrations import SCHEMA_VERSION, STEPS
+from crmcli.store.migrations import SCHEMA_VERSION
 
 BUSY_TIMEOUT_MS = 15_000
 # Tables whose rows the change log records and `crm undo` can restore.
@@ -350,7 +350,8 @@ class StoreBase:
         if table not in AUDITED:
             return
         self.conn.execute(
-            "INSERT INTO change_rows (change_id, tbl, row_id, op, old, new) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO change_rows (change_id, tbl, row_id, op, old, new) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
             (ch.id, table, row_id, op,
              None if old is None else json.dumps(old, ensure_ascii=False),
              None if new is None else json.dumps(new, ensure_ascii=False)))
