@@ -180,7 +180,7 @@ def test_edit_deal_moves_it_clears_the_title_and_is_one_change_that_undo_reverts
     assert (deal["client"], deal["title"], deal["currency"]) == ("Beta", None, "EUR")
     [change] = crm.json("history", "--limit", "1")
     assert (change["command"], change["old"], change["new"]) == (
-        "deal edit", {"client_id": 1, "amount": "19.99", "title": "Widget", "currency": "USD"},
+        "edit-deal", {"client_id": 1, "amount": "19.99", "title": "Widget", "currency": "USD"},
         {"client_id": 2, "amount": "1000.10", "title": None, "currency": "EUR"})
     changed = deals_table(db_path)
     assert crm("undo").stderr.startswith("undid change 4: edited deal 1 of client 2 Beta")

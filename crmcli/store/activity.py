@@ -172,7 +172,7 @@ class ActivityMixin:
                 raise ValidationError("at", clean["at"], "is after the complaint's resolution "
                                       f"({old['resolved_at']})")
         client = self.get_client(old["client_id"])
-        with self.change("log edit", f"edited interaction {interaction_id} of client "
+        with self.change("edit-log", f"edited interaction {interaction_id} of client "
                                      f"{client['id']} {client['name']}: {', '.join(changed)}",
                          client_id=client["id"]):
             self._update("interactions", interaction_id, {k: clean[k] for k in changed})
@@ -295,7 +295,7 @@ class ActivityMixin:
         if not changed:
             return []
         client = self.get_client(values.get("client_id", deal["client_id"]))
-        with self.change("deal edit", f"edited deal {deal_id} of client {client['id']} "
+        with self.change("edit-deal", f"edited deal {deal_id} of client {client['id']} "
                                       f"{client['name']}: {', '.join(changed)}",
                          client_id=client["id"]):
             self._update("deals", deal_id, {k: values[k] for k in changed})
