@@ -23,7 +23,7 @@ class OneLineErrors(TyperGroup):
         import sys
 
         # Typer 0.29 carries its own copy of Click: its exceptions, not click's.
-        from typer import Abort
+        from typer import Abort, Exit
         from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
         try:
@@ -44,6 +44,16 @@ class OneLineErrors(TyperGroup):
         except Abort:
             sys.stderr.write("crm: aborted\n")
             code = 1
+        except Exception as exc:
+            # Outside a command (the root callback, Typer itself): the same last resort.
+            from crmcli.commands._errors import debug_enabled, internal_error
+
+            if debug_enabled():
+                raise
+            try:
+                internal_error(exc)
+            except Exit as stop:
+                code = stop.exit_code
         if not standalone_mode:
             return code
         sys.exit(code or 0)

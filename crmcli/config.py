@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crmcli.errors import ConfigError
+
 DEFAULT_PIPELINE = ["lead", "qualified", "proposal", "negotiation", "won", "lost"]
 
 # The value None means "no default; a string (or list where noted) may be given".
@@ -62,8 +64,6 @@ CHOICES = {
 }
 
 
-class ConfigError(Exception):
-    """A config file that cannot be read or holds a bad key or value."""
 
 
 @dataclass

@@ -9,7 +9,7 @@ import sqlite3
 
 import pytest
 
-from crmcli.store.errors import CrmError
+from crmcli.errors import CrmError
 
 DATA_TABLES = ("clients", "contacts", "interactions", "followups", "deals", "tags",
                "stage_changes")

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 from dateutil.relativedelta import relativedelta
 
-from crmcli.cadence import cadence_for, cadence_status, resolve_cadence
+from crmcli.services.cadence import cadence_for, cadence_status, resolve_cadence
 from crmcli.config import parse_config_text
 
 D0 = date(2026, 1, 1)
@@ -67,7 +67,7 @@ def test_status_is_due_from_the_ideal_and_overdue_past_the_max():
 
 
 def test_bad_interval_in_config_names_the_rule():
-    from crmcli.store.errors import ValidationError
+    from crmcli.errors import ValidationError
 
     cfg = _config("cadence:\n  rules:\n    - {tag: vip, ideal: often}\n")
     with pytest.raises(ValidationError, match=r"cadence.rules\[1\] ideal 'often'"):
@@ -168,7 +168,7 @@ def test_config_rules_apply_by_tag_in_due(crm, tmp_path):
 
 def test_a_shared_bad_interval_is_reported_where_each_use_is():
     # Parsed intervals are cached for the whole book; an error must still name its place.
-    from crmcli.store.errors import ValidationError
+    from crmcli.errors import ValidationError
 
     config = _config("cadence:\n  default_ideal: 2w\n")
     for cid in (7, 8):

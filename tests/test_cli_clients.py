@@ -297,12 +297,12 @@ def test_search_follows_edits_and_hides_archived(crm):
 
 def test_the_card_tier_is_the_book_tier_of_every_client(store):
     # The card ranks one client without ranking the whole book in Python; it must agree
-    # with crmcli.tiers (which `crm ls --tier` and the segments report use) for everyone,
+    # with crmcli.services.tiers (which `crm ls --tier` and the segments report use) for everyone,
     # ties of revenue and archived clients included.
     import random
 
-    from crmcli.card import client_tier
-    from crmcli.tiers import tiers_by_client
+    from crmcli.services.card import client_tier
+    from crmcli.services.tiers import tiers_by_client
 
     rng = random.Random(7)
     ids = [store.add_client(f"Client {i}") for i in range(40)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crmcli.due import ROW_KEYS, compute_due
+from crmcli.services.due import ROW_KEYS, compute_due
 
 
 @pytest.fixture
@@ -183,7 +183,7 @@ def store_date(text):
 
 def test_summary_counts_agree_with_the_due_rows(store):
     from crmcli.config import Config
-    from crmcli.due import due_counts
+    from crmcli.services.due import due_counts
 
     a = store.add_client("Acme")
     b = store.add_client("Beta")
@@ -209,7 +209,7 @@ def test_the_due_list_shows_the_local_day_of_the_last_contact(zone, monkeypatch)
     from datetime import UTC, datetime, timedelta
 
     from crmcli import dates
-    from crmcli.due import local_day
+    from crmcli.services.due import local_day
 
     monkeypatch.setattr(dates, "_tz", dates._tz)  # restored after the test
     dates.set_timezone(zone)

@@ -355,7 +355,7 @@ def test_a_run_that_cannot_get_the_sender_lock_in_time_sends_nothing(
 
     from crmcli.commands import due_mail
     from crmcli.config import load_config
-    from crmcli.due import compute_due
+    from crmcli.services.due import compute_due
     from crmcli.mail import MailError
     from crmcli.store import CrmStore
 
@@ -931,7 +931,7 @@ def test_a_database_locked_by_another_process_sends_nothing_and_records_nothing(
 
     from crmcli.commands.due_mail import send_digest
     from crmcli.config import load_config
-    from crmcli.due import compute_due
+    from crmcli.services.due import compute_due
     from crmcli.store import CrmStore, StoreError
 
     handler, port = server

@@ -151,7 +151,7 @@ def test_card_shows_lifecycle_and_clv(crm, book):
 
 
 def test_heat_map_is_coloured_only_on_a_terminal(monkeypatch):
-    from crmcli.report_render import bar, cohort_heatmap, sparkline
+    from crmcli.render.reports import bar, cohort_heatmap, sparkline
 
     class Tty(io.StringIO):
         def isatty(self):

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crmcli import dates
-from crmcli.dates import DateError
+from crmcli.errors import DateError
 
 
 @pytest.fixture

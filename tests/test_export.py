@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from crmcli.exporter import defuse
-from crmcli.importer import undefuse
+from crmcli.interchange.exporter import defuse
+from crmcli.interchange.importer import undefuse
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 from crmcli import dates
 from crmcli.cli import app
 from crmcli.store import validate
-from crmcli.store.errors import AmbiguousClient, ClientNotFound, ValidationError
+from crmcli.errors import AmbiguousClient, ClientNotFound, ValidationError
 
 ROOT = Path(__file__).resolve().parents[1]
 # 100 examples a test by default (about 30 s for the file on two cores); set CRM_FUZZ_EXAMPLES
@@ -478,7 +478,7 @@ def client_files(draw):
 @given(client_files(), st.sampled_from([5000, 2]))
 def test_new_clients_take_the_fast_path_or_the_general_one_with_the_same_result(
         tmp_path, monkeypatch, case, chunk):
-    import crmcli.importer as importer
+    import crmcli.interchange.importer as importer
     import crmcli.store.bulk as bulk
     from tests.conftest import db_snapshot
 

@@ -10,7 +10,7 @@ from icalendar import Calendar
 
 from crmcli import dates
 from crmcli.config import Config
-from crmcli.ics import followups_calendar
+from crmcli.interchange.ics import followups_calendar
 from crmcli.store import CrmStore
 
 

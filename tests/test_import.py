@@ -601,7 +601,7 @@ def test_complaints_and_feedback_without_direction_come_in_as_with_crm_log(crm, 
 
 def test_inbound_kinds_match_crm_log():
     from crmcli.commands.log import INBOUND_KINDS as LOG
-    from crmcli.importer import INBOUND_KINDS
+    from crmcli.interchange.importer import INBOUND_KINDS
 
     assert INBOUND_KINDS == LOG
 
@@ -653,7 +653,7 @@ def test_a_row_with_an_id_after_new_rows_without_one(crm, store, tmp_path):
 def test_a_large_file_on_a_terminal_gets_a_progress_bar_and_stdout_stays_json(
         crm, acme, tmp_path, monkeypatch):
     import crmcli.commands.io as io_cmd
-    import crmcli.output
+    import crmcli.render.output
 
     calls = []
     real = io_cmd._progress
@@ -669,7 +669,7 @@ def test_a_large_file_on_a_terminal_gets_a_progress_bar_and_stdout_stays_json(
 
         return bar, counted
 
-    monkeypatch.setattr(crmcli.output, "is_terminal", lambda stream=None: True)
+    monkeypatch.setattr(crmcli.render.output, "is_terminal", lambda stream=None: True)
     monkeypatch.setattr(io_cmd, "PROGRESS_BYTES", 100)
     monkeypatch.setattr(io_cmd, "_progress", spy)
     src = write(tmp_path / "i.csv", "client,at\n" + "A1,2026-01-01T00:00:00Z\n" * 300)
@@ -861,7 +861,7 @@ AWKWARD_NDJSON = "\n".join([
 def _import_both_ways(crm, tmp_path, monkeypatch, name, text, *args):
     """Import text into two empty databases, with the fast path and without; returns the
     two (snapshot, stderr, rejects) and how many rows the fast path took."""
-    import crmcli.importer as importer
+    import crmcli.interchange.importer as importer
     from tests.conftest import db_snapshot
 
     taken = []

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from crmcli.metrics.nps import nps_report, nps_row, nps_summary
-from crmcli.store.errors import UsageError
+from crmcli.errors import UsageError
 
 
 def score(store, cid, at, value, kind="feedback"):

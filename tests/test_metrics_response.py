@@ -11,7 +11,7 @@ import pytest
 
 from crmcli.config import Config
 from crmcli.metrics.response import interpolate, pending_list, quantile, response_report
-from crmcli.store.errors import UsageError
+from crmcli.errors import UsageError
 
 CFG = Config()
 

@@ -1,4 +1,4 @@
-"""RFM segments and A/B/C tiers (crmcli.metrics.segments, crmcli.tiers) on small books built
+"""RFM segments and A/B/C tiers (crmcli.metrics.segments, crmcli.services.tiers) on small books built
 by hand in a real store; expected numbers are worked out in the comments.
 Now is 2026-11-22T10:00:00Z (UTC), currency USD, tiers a_share 0.8, b_share 0.95."""
 
@@ -22,7 +22,7 @@ from crmcli.metrics.segments import (
     tier_of_client,
     tier_totals,
 )
-from crmcli.tiers import client_ids_in_tier, tiers_by_client
+from crmcli.services.tiers import client_ids_in_tier, tiers_by_client
 
 CFG = Config()
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from crmcli.output import defuse_formula, emit, emit_record, to_json
+from crmcli.render.output import defuse_formula, emit, emit_record, to_json
 
 
 class TTY(io.StringIO):

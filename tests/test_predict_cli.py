@@ -24,7 +24,7 @@ import typer
 from crmcli.commands._errors import handle_errors
 from crmcli.commands.report_predict import show_bgnbd
 from crmcli.config import Config
-from crmcli.prediction import PredictionError, card_prediction
+from crmcli.services.prediction import PredictionError, card_prediction
 from crmcli.store import CrmStore, UsageError
 
 FIXTURE = Path(__file__).parent / "fixtures" / "cdnow_sample.csv"
@@ -518,7 +518,7 @@ def test_card_prediction_without_numpy_is_none(store, small, capsys, db_path):
         "sys.modules['numpy'] = None\n"
         "from crmcli.config import Config\n"
         "from crmcli.store import CrmStore\n"
-        "from crmcli.prediction import card_prediction\n"
+        "from crmcli.services.prediction import card_prediction\n"
         f"s = CrmStore({str(db_path)!r}, Config())\n"
         "print(card_prediction(s, Config(), 10))\n"
     )
@@ -530,7 +530,7 @@ def test_card_prediction_without_numpy_is_none(store, small, capsys, db_path):
 
 def test_the_report_modules_do_not_import_numpy_at_module_level():
     code = ("import sys\n"
-            "import crmcli.cli, crmcli.prediction, crmcli.commands.report_predict\n"
+            "import crmcli.cli, crmcli.services.prediction, crmcli.commands.report_predict\n"
             "print(sorted(m for m in ('numpy', 'scipy') if m in sys.modules))\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             cwd=ROOT, timeout=120)

@@ -10,7 +10,7 @@ import re
 import pytest
 
 from crmcli.config import Config
-from crmcli.due import compute_due
+from crmcli.services.due import compute_due
 
 _NOT_ALIASES = {"where", "join", "on", "left", "inner", "cross", "order", "group", "limit",
                 "natural", "using", "as", "indexed", "not", "union", "window"}
@@ -114,7 +114,7 @@ def test_due_with_a_tag_or_owner_filter_still_uses_the_partial_index(store, book
 
 
 def test_show_reads_one_clients_rows_by_index(store, book):
-    from crmcli.card import build_card
+    from crmcli.services.card import build_card
 
     def show():
         for ref in ("c3@example.com", "X3", "Client 3", str(book[2])):

@@ -20,7 +20,7 @@ import crmcli.cli as cli
 
 # Never wanted on the read path.
 HEAVY = ("crmcli.metrics", "crmcli.metrics.bgnbd", "crmcli.metrics.segments", "crmcli.mail",
-         "crmcli.prediction", "numpy", "scipy", "sqlite_utils", "smtplib", "pandas",
+         "crmcli.services.prediction", "numpy", "scipy", "sqlite_utils", "smtplib", "pandas",
          "dateutil.parser", "tabulate")
 # Loaded only when they have something to do (a terminal to draw on, a config file to read,
 # a value that needs Pydantic's coercion).

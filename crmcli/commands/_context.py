@@ -77,7 +77,7 @@ def get_store() -> CrmStore:
         store = CrmStore(db_path(), get_config())
         st._store = store
         if store.backup_path is not None:
-            from crmcli.output import message
+            from crmcli.render.output import message
 
             message(f"crm: migrated {store.path} to schema version {store.schema_version()} "
                     f"(backup: {store.backup_path})")

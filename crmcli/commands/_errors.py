@@ -50,36 +50,50 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _fail_on(exc: Exception) -> None:
-    """fail() for a domain, config, database, date or OS error; return for anything else.
+INTERNAL_ERROR_EXIT = 70  # EX_SOFTWARE (sysexits.h): a fault of crm, not of its input
 
-    The error classes are imported here, on the way out, so that loading the command
-    modules (for `crm --help`, say) does not load the store.
+
+def user_error_of(exc: BaseException):
+    """The CrmError a user should see for exc, or None for a fault of crm itself.
+
+    CrmError is the one root of user-facing errors; the store translates its driver's
+    errors, and an OSError names its file. The store is imported on the way out, so
+    that loading the command modules (for `crm --help`, say) does not load it.
     """
-    import sqlite3
+    from crmcli.errors import CrmError, StoreError
 
-    from crmcli.config import ConfigError
-    from crmcli.store.errors import CrmError
-
-    if debug_enabled():
-        return
     if isinstance(exc, CrmError):
-        fail(str(exc), code=exc.exit_code)
-    if isinstance(exc, ConfigError):
-        fail(str(exc))
-    if isinstance(exc, sqlite3.Error):
-        from crmcli.store.store import _describe_db_error
+        return exc
+    from crmcli.store.store import user_error_of as driver_error_of
 
-        fail(_describe_db_error(exc))
-    if isinstance(exc, ValueError):
-        from crmcli.dates import DateError
-
-        if isinstance(exc, DateError):
-            fail(str(exc))
-        return
+    translated = driver_error_of(exc)
+    if translated is not None:
+        return translated
     if isinstance(exc, OSError):
         where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
-        fail(f"{where}{exc.strerror or exc}")
+        return StoreError(f"{where}{exc.strerror or exc}")
+    return None
+
+
+def internal_error(exc: BaseException) -> NoReturn:
+    """Last resort: an exception crm did not expect is one line, never a traceback."""
+    detail = " ".join(f"{type(exc).__name__}: {exc}".split())
+    if len(detail) > 300:
+        detail = detail[:297] + "..."
+    fail_line = f"crm: internal error: {detail}; run with --debug for details"
+    sys.stderr.write(fail_line + "\n")
+    raise typer.Exit(INTERNAL_ERROR_EXIT)
+
+
+def _fail_on(exc: Exception) -> None:
+    """fail() for an error the user can act on, the internal-error line for any other;
+    with --debug, return so that the traceback is shown."""
+    if debug_enabled():
+        return
+    error = user_error_of(exc)
+    if error is None:
+        internal_error(exc)
+    fail(str(error), code=getattr(error, "exit_code", 1))
 
 
 def command(app: typer.Typer, name: str, **kwargs: Any) -> Callable[[Callable], Callable]:

@@ -15,7 +15,7 @@ from crmcli.commands._options import (
     QuietOption,
     output_format,
 )
-from crmcli.output import emit, message
+from crmcli.render.output import emit, message
 
 ClientArg = Annotated[str, typer.Argument(metavar="CLIENT",
                                           help="Id, email, external id, name or part of a name.")]
@@ -104,7 +104,7 @@ def edit_client(
 
 def show_client(client: ClientArg, fmt: FormatOption = None, as_json: JsonOption = False) -> None:
     """Show a client's card: profile, tags, stage history, contacts, activity and value."""
-    from crmcli.card import build_card, render_card
+    from crmcli.services.card import build_card, render_card
 
     store = get_store()
     record = store.resolve_client(client, include_archived=True)
@@ -135,7 +135,7 @@ def list_clients(
     store = get_store()
     ids = None
     if tier:
-        from crmcli.tiers import client_ids_in_tier
+        from crmcli.services.tiers import client_ids_in_tier
 
         ids = client_ids_in_tier(store, tier)
     rows = store.list_clients(stage=stage, tags=tag, industry=industry, owner=owner, text=text,

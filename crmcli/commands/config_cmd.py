@@ -10,7 +10,7 @@ import typer
 from crmcli.commands._context import get_config, state
 from crmcli.commands._errors import command, fail
 from crmcli.commands._options import FormatOption, JsonOption, output_format
-from crmcli.output import emit, message, to_json
+from crmcli.render.output import emit, message, to_json
 
 config_app = typer.Typer(help="The configuration: show, path, init.", no_args_is_help=True)
 

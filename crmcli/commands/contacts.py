@@ -10,7 +10,7 @@ from crmcli.commands._context import get_store
 from crmcli.commands._errors import command, fail
 from crmcli.commands._options import FormatOption, JsonOption, QuietOption, output_format
 from crmcli.commands.clients import ClientArg
-from crmcli.output import emit, message
+from crmcli.render.output import emit, message
 
 contact_app = typer.Typer(help="People at a client: add, ls, edit, rm.", no_args_is_help=True)
 LevelOption = Annotated[str | None, typer.Option("--level", help="decision-maker, influencer "

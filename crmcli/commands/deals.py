@@ -15,7 +15,7 @@ from crmcli.commands._options import (
     QuietOption,
     output_format,
 )
-from crmcli.output import emit, message
+from crmcli.render.output import emit, message
 
 DEAL_FIELDS = ["id", "client_id", "client", "at", "title", "amount", "currency", "status"]
 TABLE_COLUMNS = ["id", "client", "date", "title", "amount", "currency", "status"]
@@ -84,7 +84,7 @@ def edit_deal(
     if currency is not None:
         fields["currency"] = currency
     if not fields:
-        from crmcli.store.errors import UsageError
+        from crmcli.errors import UsageError
 
         raise UsageError("nothing to change: give --status, --amount, --at, --title, "
                          "--currency or --client")

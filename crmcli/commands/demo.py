@@ -9,7 +9,7 @@ import typer
 
 from crmcli.commands._context import get_config, state
 from crmcli.commands._errors import command, fail
-from crmcli.output import message
+from crmcli.render.output import message
 
 
 def _target(path: str | None, db: str | None) -> tuple[Path, bool]:
@@ -29,10 +29,10 @@ def _clear(target: Path) -> None:
 
 
 def _heading(text: str) -> None:
-    from crmcli.output import is_terminal
+    from crmcli.render.output import is_terminal
 
     if is_terminal():
-        from crmcli.output import rich_console
+        from crmcli.render.output import rich_console
 
         rich_console().rule(f"[bold]{text}")
     else:
@@ -67,18 +67,18 @@ def run_demo(
         _clear(target)
     config = get_config()
     message(f"crm demo: building a sample book of business in {target}")
-    from crmcli.demo_data import build_demo
+    from crmcli.services.demo_book import build_demo
 
     with CrmStore(target, config) as store:
         result = build_demo(store, seed=seed)
         if quiet:
             typer.echo(str(target))
             return
-        from crmcli.card import build_card, render_card
+        from crmcli.services.card import build_card, render_card
         from crmcli.commands.due import render_due
         from crmcli.commands.report import render_summary, summary_data
         from crmcli.commands.stage import render_board
-        from crmcli.due import compute_due
+        from crmcli.services.due import compute_due
 
         message(f"crm demo: {result['clients']} clients, {result['contacts']} contacts, "
                 f"{result['interactions']} interactions ({result['complaints']} complaints, "

@@ -15,7 +15,7 @@ from crmcli.commands._options import (
     QuietOption,
     output_format,
 )
-from crmcli.output import emit, message
+from crmcli.render.output import emit, message
 
 ClientArg = Annotated[str, typer.Argument(metavar="CLIENT",
                                           help="Id, email, external id, name or part of a name.")]
@@ -132,7 +132,7 @@ def set_cadence(
     as_json: JsonOption = False,
 ) -> None:
     """Set, clear or show a client's contact cadence (ideal and maximum interval)."""
-    from crmcli.cadence import parse_interval
+    from crmcli.services.cadence import parse_interval
 
     store = get_store()
     record = store.resolve_client(client)
@@ -144,7 +144,7 @@ def set_cadence(
     elif ideal:
         parse_interval(ideal, "cadence")
         if maximum:
-            from crmcli.cadence import _pair
+            from crmcli.services.cadence import _pair
 
             _pair(ideal, maximum, "cadence", "client")
         store.set_cadence(record["id"], ideal.strip(), maximum.strip() if maximum else None)
@@ -152,10 +152,10 @@ def set_cadence(
                 + (f", at most {maximum.strip()}" if maximum else ""))
     elif maximum:
         fail("--max needs the IDEAL interval too, e.g. crm cadence CLIENT 2w --max 4w", code=2)
-    from crmcli.cadence import cadence_info
+    from crmcli.services.cadence import cadence_info
 
     info = cadence_info(store, store.get_client(record["id"]), get_config())
-    from crmcli.output import emit_record
+    from crmcli.render.output import emit_record
 
     emit_record({"client_id": record["id"], "client": record["name"], **info},
                 output_format(fmt, as_json))
@@ -192,7 +192,7 @@ def show_due(
     """
     if (dry_run or force or sendmail) and not email:
         fail("--dry-run, --force and --sendmail go with --email", code=2)
-    from crmcli.due import compute_due, late_text
+    from crmcli.services.due import compute_due, late_text
 
     store = get_store()
     config = get_config()
@@ -218,10 +218,10 @@ def render_due(rows: list[dict], fmt: str, late_text=None) -> None:
     if fmt not in ("table", "markdown"):
         emit(rows, fmt)
         return
-    from crmcli.due import local_day
+    from crmcli.services.due import local_day
 
     if late_text is None:
-        from crmcli.due import late_text
+        from crmcli.services.due import late_text
     lates: dict[int, str] = {}  # one text per distinct number of days
     zone = dates.zone()
     shown = []

@@ -170,7 +170,7 @@ def _send_digest(store, config, rows: list[dict], *, dry_run: bool, force: bool,
         for line in failures[:-1]:
             sys.stderr.write(f"crm: error: {line}\n")
         raise MailError(failures[-1])
-    from crmcli.output import is_terminal, message
+    from crmcli.render.output import is_terminal, message
 
     if is_terminal(sys.stderr):
 

@@ -9,7 +9,7 @@ import typer
 from crmcli.commands._context import get_store
 from crmcli.commands._errors import command
 from crmcli.commands._options import FormatOption, JsonOption, LimitOption, output_format
-from crmcli.output import emit, emit_record, message
+from crmcli.render.output import emit, emit_record, message
 
 HISTORY_TABLE = ["change", "at", "command", "summary", "table", "row", "op", "values"]
 UNDO_TABLE = ["change", "at", "command", "summary", "rows", "note"]
@@ -85,7 +85,7 @@ def show_history(
     as_json: JsonOption = False,
 ) -> None:
     """Show the audit trail: every change, when, with old and new values (newest first)."""
-    from crmcli.store.errors import ClientNotFound
+    from crmcli.errors import ClientNotFound
 
     store = get_store()
     client_id = None

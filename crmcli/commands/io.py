@@ -10,7 +10,7 @@ import typer
 
 from crmcli.commands._context import get_store
 from crmcli.commands._errors import command, fail
-from crmcli.output import message
+from crmcli.render.output import message
 
 # Inputs at least this large get a progress bar (on a terminal only).
 PROGRESS_BYTES = 2_000_000
@@ -19,13 +19,13 @@ IMPORT_ORDER = ("clients", "contacts", "interactions", "deals", "followups")
 
 def _progress(source):
     """A rich progress bar on stderr for a large file on a terminal, else None."""
-    from crmcli.output import is_terminal
+    from crmcli.render.output import is_terminal
 
     if not is_terminal(sys.stderr) or not source.size or source.size < PROGRESS_BYTES:
         return None, None
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from crmcli.output import rich_console
+    from crmcli.render.output import rich_console
 
     bar = Progress(TextColumn("importing {task.fields[rows]:,} rows"), BarColumn(),
                    DownloadColumn(), TimeRemainingColumn(), console=rich_console(stderr=True),
@@ -73,8 +73,8 @@ def import_cmd(
                                                          "stdout.")] = False,
 ) -> None:
     """Import records from CSV, TSV, JSON, NDJSON or vCard: all or nothing, one undoable change."""
-    from crmcli import importer
-    from crmcli.output import to_json
+    from crmcli.interchange import importer
+    from crmcli.render.output import to_json
 
     if rejects and not skip_invalid:
         fail("--rejects needs --skip-invalid (without it any bad row stops the import)", code=2)
@@ -114,7 +114,7 @@ def import_cmd(
 
 
 def _run(store, kind, source, **options):
-    from crmcli import importer
+    from crmcli.interchange import importer
 
     try:
         return importer.run_import(store, kind, source, **options)
@@ -132,7 +132,7 @@ def _import_all(store, directory, fmt, encoding, maps, key, skip_invalid, reject
     """Every kind file found in directory, in dependency order, as one change.
 
     rejects: a directory that gets one rejects file per kind that had bad rows."""
-    from crmcli import importer
+    from crmcli.interchange import importer
 
     folder = Path(directory)
     if not folder.is_dir():
@@ -204,7 +204,7 @@ def export_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
 ) -> None:
     """Export every record of a kind (streamed); crm import reads it back unchanged."""
-    from crmcli import exporter
+    from crmcli.interchange import exporter
 
     if as_json:
         if fmt is not None and fmt.lower() != "json":

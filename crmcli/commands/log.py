@@ -10,7 +10,7 @@ import typer
 from crmcli.commands._context import get_store
 from crmcli.commands._errors import command, fail
 from crmcli.commands._options import QuietOption
-from crmcli.output import message
+from crmcli.render.output import message
 
 ClientArg = Annotated[str, typer.Argument(metavar="CLIENT",
                                           help="Id, email, external id, name or part of a name.")]

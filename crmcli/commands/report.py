@@ -41,7 +41,7 @@ def _period(period: str | None, allowed=("month", "quarter", "year")) -> str:
 
 
 def _pct_rows(rows: list[dict], keys: tuple[str, ...]) -> list[dict]:
-    from crmcli.report_render import pct
+    from crmcli.render.reports import pct
 
     return [{**r, **{k: pct(r[k]) for k in keys}} for r in rows]
 
@@ -50,13 +50,13 @@ def retention(period: PeriodOption = None, since: SinceOption = None, until: Unt
               fmt: FormatOption = None, as_json: JsonOption = False) -> None:
     """Retention and churn per period: active, retained, new, reactivated, lost clients."""
     from crmcli.metrics.retention import ROW_KEYS, retention_rows
-    from crmcli.output import emit
+    from crmcli.render.output import emit
 
     unit = _period(period)
     rows = retention_rows(get_store(), get_config(), unit, since, until)
     fmt_name = output_format(fmt, as_json)
     if fmt_name == "table":
-        from crmcli.report_render import bar
+        from crmcli.render.reports import bar
 
         shown = _pct_rows(rows, ("retention", "churn"))
         for row, raw in zip(shown, rows, strict=True):
@@ -75,14 +75,14 @@ def cohorts(period: Annotated[str | None, typer.Option(
             fmt: FormatOption = None, as_json: JsonOption = False) -> None:
     """The cohort retention matrix: share of each cohort active k periods later."""
     from crmcli.metrics.cohorts import UNITS, cohort_rows
-    from crmcli.output import emit
+    from crmcli.render.output import emit
 
     default = get_config().get("retention.period") or "month"
     unit = _period(period or ("month" if default == "year" else default), UNITS)
     rows = cohort_rows(get_store(), get_config(), unit, since, until)
     fmt_name = output_format(fmt, as_json)
     if fmt_name == "table":
-        from crmcli.report_render import cohort_heatmap
+        from crmcli.render.reports import cohort_heatmap
 
         cohort_heatmap(rows, f"Cohort retention by {unit} (share of cohort active k {unit}s "
                              "later)")
@@ -103,7 +103,7 @@ def churn(period: PeriodOption = None, since: SinceOption = None, until: UntilOp
     """Churn per period and the at-risk clients, most revenue at stake first."""
     from crmcli.metrics import lifecycle
     from crmcli.metrics.retention import retention_rows
-    from crmcli.report_render import emit_sections
+    from crmcli.render.reports import emit_sections
 
     store, config = get_store(), get_config()
     unit = _period(period)
@@ -118,7 +118,7 @@ def churn(period: PeriodOption = None, since: SinceOption = None, until: UntilOp
     counts = lifecycle.status_counts(life, store.live_client_count())
     fmt_name = output_format(fmt, as_json)
     if fmt_name == "table":
-        from crmcli.report_render import bar
+        from crmcli.render.reports import bar
 
         top = max((r["churn"] or 0 for r in periods), default=0)
         periods = [{**p, "churn": _pct(p["churn"]), "trend": bar(p["churn"], top, 20)}
@@ -133,7 +133,7 @@ def churn(period: PeriodOption = None, since: SinceOption = None, until: UntilOp
 
 
 def _pct(value):
-    from crmcli.report_render import pct
+    from crmcli.render.reports import pct
 
     return pct(value)
 
@@ -156,7 +156,7 @@ def clv(top: Annotated[int, typer.Option("--top", "-n", min=0,
         )] = None,
         fmt: FormatOption = None, as_json: JsonOption = False) -> None:
     """Customer lifetime value: historical per client, distribution and the predictive value."""
-    from crmcli.store.errors import UsageError
+    from crmcli.errors import UsageError
 
     store, config = get_store(), get_config()
     fmt_name = output_format(fmt, as_json)
@@ -170,7 +170,7 @@ def clv(top: Annotated[int, typer.Option("--top", "-n", min=0,
     if choice != "historical":
         raise UsageError(f"--model {model!r}: must be historical or bgnbd")
     from crmcli.metrics.clv import clv_report
-    from crmcli.report_render import emit_sections
+    from crmcli.render.reports import emit_sections
 
     report = clv_report(store, config, top=top, until=until,
                         horizon_months=_horizon_months(horizon) if horizon else None,
@@ -185,7 +185,7 @@ def clv(top: Annotated[int, typer.Option("--top", "-n", min=0,
 def _horizon_months(text: str) -> int:
     import re
 
-    from crmcli.store.errors import UsageError
+    from crmcli.errors import UsageError
 
     m = re.fullmatch(r"\s*(\d+)\s*([my])\s*", (text or "").lower())
     if not m or int(m.group(1)) == 0:
@@ -199,10 +199,10 @@ def summary(fmt: FormatOption = None, as_json: JsonOption = False) -> None:
 
 
 def render_summary(data: dict, fmt_name: str) -> None:
-    from crmcli.report_render import emit_sections
+    from crmcli.render.reports import emit_sections
 
     if fmt_name == "table":
-        from crmcli.report_render import bar, sparkline
+        from crmcli.render.reports import bar, sparkline
 
         top = max((r["revenue"] for r in data["revenue_by_month"]), default=0)
         trend = sparkline([r["revenue"] for r in data["revenue_by_month"]])
@@ -257,7 +257,7 @@ def summary_data(store, config) -> dict:
 def _summary_rest(store, config, today) -> dict:
     from decimal import Decimal
 
-    from crmcli.due import due_counts
+    from crmcli.services.due import due_counts
     from crmcli.metrics import lifecycle, periods
 
     currency = config.get("currency") or "USD"

@@ -1,6 +1,6 @@
 """`crm report response|nps|funnel|segments`: the event-based reports.
 
-Thin: parse options, call crmcli.metrics, hand rows to crmcli.output. Every report takes
+Thin: parse options, call crmcli.metrics, hand rows to crmcli.render.output. Every report takes
 --format/--json; field names are the JSON keys documented in the README.
 """
 
@@ -13,7 +13,7 @@ import typer
 from crmcli.commands._context import get_config, get_store
 from crmcli.commands._errors import command
 from crmcli.commands._options import FormatOption, JsonOption, LimitOption, output_format
-from crmcli.output import emit
+from crmcli.render.output import emit
 
 SinceOption = Annotated[str | None, typer.Option("--since", help="From this day (WHEN).")]
 UntilOption = Annotated[str | None, typer.Option("--until",
@@ -55,7 +55,7 @@ def report_response(
     """Response time: inbound to the next outbound reply (count, median, p90, share within
     the SLA); awaiting-reply list with ages."""
     from crmcli.metrics import response
-    from crmcli.store.errors import UsageError
+    from crmcli.errors import UsageError
 
     store, config = get_store(), get_config()
     kind_name = (kind or "response").strip().lower()
@@ -171,7 +171,7 @@ def report_segments(
     """RFM segments (recency, frequency, monetary quintile scores 1-5 and named segments)
     and A/B/C tiers by cumulative revenue share."""
     from crmcli.metrics import segments as seg
-    from crmcli.store.errors import UsageError
+    from crmcli.errors import UsageError
 
     if tiers and clients:
         raise UsageError("--tiers and --clients: choose one")
@@ -186,7 +186,7 @@ def report_segments(
                              f"{', '.join(seg.SEGMENT_NAMES)}")
     wanted_tier = None
     if tier:
-        from crmcli.tiers import check_tier
+        from crmcli.services.tiers import check_tier
 
         wanted_tier = check_tier(tier)
     store, config = get_store(), get_config()
@@ -223,7 +223,7 @@ def report_segments(
 def _warn_other_currencies(store, currency: str) -> None:
     other = store.other_currency_deals(currency)
     if other:
-        from crmcli.output import message
+        from crmcli.render.output import message
 
         message(f"crm: note: {other} won deals in currencies other than {currency} are left "
                 "out of RFM and tiers")

@@ -2,7 +2,7 @@
 
 `report.py` owns the option parsing of `crm report clv` and calls show_bgnbd with the raw
 option values. The numerical work (numpy/scipy, the optional extra `predict`) is imported
-only inside crmcli.prediction when this report runs.
+only inside crmcli.services.prediction when this report runs.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sys
 from decimal import Decimal
 from typing import Any
 
-from crmcli.store.errors import UsageError
+from crmcli.errors import UsageError
 
 _HORIZON = re.compile(r"^\s*(\d+)\s*(m|mo|mon|month|months|y|yr|yrs|year|years)?\s*$", re.I)
 
@@ -43,7 +43,7 @@ def parse_horizon(text: str | int | None, config) -> int:
         value = config.get("clv.horizon_months", 12)
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 1 \
                 or value != int(value):
-            from crmcli.config import ConfigError
+            from crmcli.errors import ConfigError
 
             raise ConfigError(f"config key 'clv.horizon_months' must be a whole number of months "
                              f"of at least 1, not {value!r}")
@@ -72,7 +72,7 @@ def parse_discount(value: float | str | None, config) -> float:
             from None
     if not (0 <= rate < 1):
         if where != "--discount":
-            from crmcli.config import ConfigError
+            from crmcli.errors import ConfigError
 
             raise ConfigError(f"{where} must be a monthly rate from 0 up to (not including) 1, "
                               f"not {value!r}")
@@ -122,7 +122,8 @@ def show_bgnbd(store, config, calibration_end: str | None, horizon: str | None,
     clv.horizon_months); discount: monthly rate (None = config clv.discount_monthly);
     top: show only the N highest CLVs (0: the fit alone); fmt: table|json|ndjson|csv|tsv|markdown.
     """
-    from crmcli import output, prediction
+    from crmcli.render import output
+    from crmcli.services import prediction
 
     fmt = getattr(fmt, "value", fmt) or "table"
     if fmt not in output.FORMATS:

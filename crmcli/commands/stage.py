@@ -9,7 +9,7 @@ import typer
 from crmcli.commands._context import get_store
 from crmcli.commands._errors import fail, handle_errors
 from crmcli.commands._options import FormatOption, JsonOption, output_format
-from crmcli.output import emit, is_terminal, message
+from crmcli.render.output import emit, is_terminal, message
 
 
 def set_stage(
@@ -55,7 +55,7 @@ def render_board(board: list[dict], fmt: str) -> None:
         from rich.columns import Columns
         from rich.panel import Panel
 
-        from crmcli.output import rich_console
+        from crmcli.render.output import rich_console
 
         panels = []
         for column in board:

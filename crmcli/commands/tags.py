@@ -10,7 +10,7 @@ from crmcli.commands._context import get_store
 from crmcli.commands._errors import command
 from crmcli.commands._options import FormatOption, JsonOption, output_format
 from crmcli.commands.clients import ClientArg
-from crmcli.output import emit, message
+from crmcli.render.output import emit, message
 
 
 def tag_client(

@@ -28,6 +28,8 @@ from typing import Any
 import numpy as np
 from scipy import optimize, special
 
+from crmcli.errors import ModelFitError
+
 __all__ = [
     "ModelFitError",
     "RFMRow",
@@ -58,8 +60,6 @@ _LOG_BOUND = 15.0  # exp(15) ~ 3.3e6, exp(-15) ~ 3e-7
 _DEFAULT_MIN_REPEAT_BUYERS = 5
 
 
-class ModelFitError(Exception):
-    """The data cannot support a model fit (too few repeat buyers, no convergence, ...)."""
 
 
 # ---------------------------------------------------------------------------

@@ -24,7 +24,7 @@ DEFAULT_COUNT = {"month": 12, "quarter": 8, "year": 5}
 
 def check_unit(value: str | None, allowed: tuple[str, ...] = UNITS, option: str = "--period"
                ) -> str:
-    from crmcli.store.errors import UsageError
+    from crmcli.errors import UsageError
 
     text = (value or "").strip().lower()
     if text not in allowed:
@@ -91,7 +91,7 @@ def window(unit: str, since: str | None = None, until: str | None = None,
     Without --until the last period is the current one; without --since the
     window is the last `count` periods (DEFAULT_COUNT for the unit)."""
     from crmcli import dates
-    from crmcli.store.errors import UsageError
+    from crmcli.errors import UsageError
 
     last_day = _as_local_date(until, "--until") if until else dates.today()
     last = index_of(last_day, unit)

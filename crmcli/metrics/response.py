@@ -24,7 +24,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from fractions import Fraction
 
-from crmcli.store.errors import UsageError
+from crmcli.errors import UsageError
 
 BY = ("channel", "owner", "month")
 KINDS = ("response", "complaint")

@@ -10,7 +10,7 @@ from crmcli.store.audit import AuditMixin
 from crmcli.store.bulk import BulkMixin
 from crmcli.store.clients import ClientsMixin
 from crmcli.store.digests import DigestMixin
-from crmcli.store.errors import (
+from crmcli.errors import (
     AmbiguousClient,
     ClientNotFound,
     CrmError,

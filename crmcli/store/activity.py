@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from crmcli.store import validate
-from crmcli.store.errors import CrmError, NotFound, ValidationError
+from crmcli.errors import CrmError, NotFound, ValidationError
 from crmcli.store.store import utc_now_iso
 
 _CURRENCY = re.compile(r"^[A-Za-z]{3}$")

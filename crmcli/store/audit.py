@@ -30,7 +30,7 @@ import json
 import sqlite3
 from typing import Any
 
-from crmcli.store.errors import CrmError, NotFound
+from crmcli.errors import CrmError, NotFound
 
 SINGULAR = {"clients": "client", "contacts": "contact", "interactions": "interaction",
             "followups": "follow-up", "deals": "deal", "tags": "tag",

@@ -1,6 +1,6 @@
 """Bulk import and export: the SQL side.
 
-`crmcli.importer` reads and validates rows; the writers here put them into the
+`crmcli.interchange.importer` reads and validates rows; the writers here put them into the
 database inside the one `change("import", ...)` that the importer opens, so an
 import is all-or-nothing and `crm undo` reverts it whole. Child rows without an
 id (the million-interaction case) go through `_insert_many` in chunks: batched
@@ -24,7 +24,7 @@ from decimal import Decimal
 from operator import itemgetter
 from typing import Any
 
-from crmcli.store.errors import ValidationError
+from crmcli.errors import ValidationError
 from crmcli.store.store import utc_now_iso
 
 # Columns of each kind as exported and imported (clients also carry tags, custom and
@@ -570,6 +570,6 @@ def _first_history(row: dict, record: dict) -> list[dict]:
 def _custom_json(custom: dict) -> str:
     if not custom:
         return "{}"
-    from crmcli.output import to_json
+    from crmcli.render.output import to_json
 
     return to_json(dict(sorted(custom.items())))

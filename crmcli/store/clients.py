@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from crmcli.store import validate
-from crmcli.store.errors import (
+from crmcli.errors import (
     AmbiguousClient,
     ClientNotFound,
     CrmError,

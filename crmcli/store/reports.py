@@ -56,7 +56,7 @@ def exact_sum(m_int: int | None, m_frac: int | None, m_scale: int | None) -> Dec
 
 def _check_activity(activity: str) -> str:
     if activity not in ACTIVITIES:
-        from crmcli.store.errors import UsageError
+        from crmcli.errors import UsageError
 
         raise UsageError(f"retention.activity {activity!r}: must be one of "
                          f"{', '.join(ACTIVITIES)}")
@@ -123,12 +123,12 @@ class ReportsMixin:
     def _tuples(self, sql: str, params=()):
         """A cursor of plain tuples: for the queries that hand Python one row per client,
         where building a dict per row would cost more than the query."""
-        from crmcli.store.store import _not_utf8
+        from crmcli.store.store import not_utf8_on_write
 
         try:
             return self.conn.execute(sql, params)
         except UnicodeEncodeError as exc:
-            raise _not_utf8(exc) from None
+            raise not_utf8_on_write(exc) from None
 
     # --- time-based reports -------------------------------------------------
 

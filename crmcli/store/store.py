@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from crmcli.store.errors import SchemaTooNew, StoreError, ValidationError, not_utf8
+from crmcli.errors import CrmError, SchemaTooNew, StoreError, ValidationError, not_utf8
 from crmcli.store.migrations import SCHEMA_VERSION
 
 BUSY_TIMEOUT_MS = 15_000
@@ -89,11 +89,18 @@ def _open_connection(path: Path) -> sqlite3.Connection:
         conn.close()
         if created:
             path.unlink(missing_ok=True)
-        raise StoreError(f"{path}: {_describe_db_error(exc)}") from None
+        raise StoreError(f"{path}: {describe_db_error(exc)}") from None
     return conn
 
 
-def _describe_db_error(exc: sqlite3.Error) -> str:
+def user_error_of(exc: BaseException) -> CrmError | None:
+    """The driver's error as the one line a user can act on, or None if it is not one."""
+    if isinstance(exc, sqlite3.Error):
+        return StoreError(describe_db_error(exc))
+    return None
+
+
+def describe_db_error(exc: sqlite3.Error) -> str:
     text = str(exc)
     if "file is not a database" in text or "malformed" in text:
         return "not a crm database (the file is not SQLite or is damaged)"
@@ -110,7 +117,7 @@ def _describe_db_error(exc: sqlite3.Error) -> str:
     return f"database error: {text}"
 
 
-def _not_utf8(exc: UnicodeEncodeError) -> ValidationError:
+def not_utf8_on_write(exc: UnicodeEncodeError) -> ValidationError:
     """Text that SQLite cannot store, caught as it is written (see errors.not_utf8)."""
     return not_utf8(exc, "text", "; nothing was written")
 
@@ -128,7 +135,7 @@ class StoreBase:
             self._check_schema(migrate)
         except sqlite3.DatabaseError as exc:
             self.conn.close()
-            raise StoreError(f"{self.path}: {_describe_db_error(exc)}") from None
+            raise StoreError(f"{self.path}: {describe_db_error(exc)}") from None
         except BaseException:
             self.conn.close()
             raise
@@ -200,7 +207,7 @@ class StoreBase:
         try:
             self.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
-            raise StoreError(f"{self.path}: {_describe_db_error(exc)}") from None
+            raise StoreError(f"{self.path}: {describe_db_error(exc)}") from None
         try:
             pending = [m.name for m in mset.pending(self.db)]
             if stop_before in pending:
@@ -272,7 +279,7 @@ class StoreBase:
         try:
             return cur.execute(sql, params)
         except UnicodeEncodeError as exc:
-            raise _not_utf8(exc) from None
+            raise not_utf8_on_write(exc) from None
 
     def query(self, sql: str, params: Sequence | dict = ()) -> list[dict]:
         return self._dict_cursor(sql, params).fetchall()
@@ -287,7 +294,7 @@ class StoreBase:
         try:
             row = self.conn.execute(sql, params).fetchone()
         except UnicodeEncodeError as exc:
-            raise _not_utf8(exc) from None
+            raise not_utf8_on_write(exc) from None
         return None if row is None else row[0]
 
     def get(self, table: str, row_id: int) -> dict | None:
@@ -309,7 +316,7 @@ class StoreBase:
         try:
             self.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
-            raise StoreError(f"{self.path}: {_describe_db_error(exc)}") from None
+            raise StoreError(f"{self.path}: {describe_db_error(exc)}") from None
         try:
             cur = self.conn.execute(
                 "INSERT INTO changes (at, command, summary, client_id) VALUES (?, ?, ?, ?)",
@@ -331,9 +338,9 @@ class StoreBase:
                 pass
             if isinstance(exc, sqlite3.OperationalError | sqlite3.DatabaseError) and not isinstance(
                     exc, sqlite3.IntegrityError):
-                raise StoreError(f"{self.path}: {_describe_db_error(exc)}") from None
+                raise StoreError(f"{self.path}: {describe_db_error(exc)}") from None
             if isinstance(exc, UnicodeEncodeError):
-                raise _not_utf8(exc) from None
+                raise not_utf8_on_write(exc) from None
             raise
         finally:
             self._change = None

@@ -2,7 +2,7 @@
 
 The transaction log is the won deals of live (not archived) clients: one row per deal
 with its client, instant (UTC ISO), exact amount and currency. Turning it into the
-models' frequency / recency / age is the model code's business (crmcli.prediction).
+models' frequency / recency / age is the model code's business (crmcli.services.prediction).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
-from crmcli.store.errors import ValidationError
+from crmcli.errors import ValidationError
 
 MAX_NAME = 500
 MAX_TEXT = 100_000
@@ -34,7 +34,7 @@ def text(field: str, value: object, *, required: bool = False, max_len: int = MA
         try:
             value.encode("utf-8")
         except UnicodeEncodeError as exc:
-            from crmcli.store.errors import not_utf8
+            from crmcli.errors import not_utf8
 
             raise not_utf8(exc, field) from None
     stripped = value.strip()

@@ -24,7 +24,7 @@ def _local_day(iso: str, zone=None) -> date:
 
 def _window_end(today: date, within: str | None, config) -> date:
     from crmcli import dates
-    from crmcli.cadence import parse_interval
+    from crmcli.services.cadence import parse_interval
 
     text = within if within not in (None, "") else (config.get("due.within") or "7d")
     text = str(text).strip()
@@ -38,7 +38,7 @@ def _window_end(today: date, within: str | None, config) -> date:
         raise
     end = today + rd
     if end < today:
-        from crmcli.store.errors import ValidationError
+        from crmcli.errors import ValidationError
 
         raise ValidationError("--within", text, "must not be negative")
     return end
@@ -88,7 +88,7 @@ def local_day(iso: str, zone=None) -> str:
 
 def cadence_rows(store, config, today: date, *, owner=None, tag=None) -> list[dict]:
     """Clients past the ideal interval of their cadence (live clients only)."""
-    from crmcli.cadence import cadence_resolver, cadence_status, rules_use_tier
+    from crmcli.services.cadence import cadence_resolver, cadence_status, rules_use_tier
 
     if not (config.get("cadence.default_ideal") or config.get("cadence.rules")
             or store.has_client_cadences()):
@@ -98,7 +98,7 @@ def cadence_rows(store, config, today: date, *, owner=None, tag=None) -> list[di
         return []
     tiers = {}
     if rules_use_tier(config):
-        from crmcli.tiers import tiers_by_client
+        from crmcli.services.tiers import tiers_by_client
 
         tiers = tiers_by_client(store)
     last = store.last_contacts()

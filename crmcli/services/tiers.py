@@ -6,7 +6,7 @@ crmcli.metrics.segments.abc_tiers and tier_of_client); clients without such reve
 
 from __future__ import annotations
 
-from crmcli.store.errors import UsageError
+from crmcli.errors import UsageError
 
 TIERS = ("A", "B", "C")
 

@@ -29,10 +29,10 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from crmcli.output import defuse_formula
+from crmcli.render.output import defuse_formula
 from crmcli.store import validate
 from crmcli.store.bulk import EXPORT_COLUMNS, TABLE_COLUMNS
-from crmcli.store.errors import CrmError, UnknownStage, UsageError, ValidationError
+from crmcli.errors import CrmError, UnknownStage, UsageError, ValidationError
 from crmcli.store.store import utc_now_iso
 
 _EMAIL_MATCH = validate._EMAIL.match
@@ -109,7 +109,7 @@ class Source:
             elif self.fmt == "json":
                 yield from self._json()
             else:
-                from crmcli.vcard import read_vcards
+                from crmcli.interchange.vcard import read_vcards
 
                 yield from read_vcards(self.text())
         except UnicodeDecodeError as exc:
@@ -378,7 +378,7 @@ def flag(name: str, value: Any) -> int:
 
 
 def undefuse(text: str) -> str:
-    """Undo output.defuse_formula: "'=1+1" -> "=1+1" (see crmcli.exporter.defuse)."""
+    """Undo output.defuse_formula: "'=1+1" -> "=1+1" (see crmcli.interchange.exporter.defuse)."""
     core = text.lstrip("'")
     if core != text and defuse_formula(core) != core:
         return text[1:]
@@ -573,7 +573,7 @@ def _interval(name: str, value: Any) -> str | None:
 def _interval_of(text: str, name: str = "cadence") -> Any:
     found = _INTERVALS.get(text)
     if found is None:
-        from crmcli.cadence import parse_interval
+        from crmcli.services.cadence import parse_interval
 
         found = parse_interval(text, name)
         if len(_INTERVALS) < 1000:
@@ -1402,13 +1402,13 @@ def _single(key: str, value: Any) -> Any:
 
 
 def _short_json(value: Any) -> str:
-    from crmcli.output import to_json
+    from crmcli.render.output import to_json
 
     return to_json(value)
 
 
 def _is_user_value_error(exc: ValueError) -> bool:
-    from crmcli.dates import DateError
+    from crmcli.errors import DateError
 
     return isinstance(exc, DateError)
 
@@ -1470,7 +1470,7 @@ class RejectsWriter:
                 self.writer.writerow([*(self.source.header or []), ERROR_COLUMN])
             self.writer.writerow([*raw, error])
         elif fmt in ("json", "ndjson"):
-            from crmcli.output import to_json
+            from crmcli.render.output import to_json
 
             obj = dict(raw) if isinstance(raw, dict) else {"raw": raw}
             obj[ERROR_COLUMN] = error
@@ -1479,7 +1479,7 @@ class RejectsWriter:
             else:
                 self.out.write(to_json(obj) + "\n")
         else:
-            from crmcli.vcard import with_error
+            from crmcli.interchange.vcard import with_error
 
             self.out.write(with_error(raw, error))
         self.count += 1

@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
-from crmcli.store.errors import CrmError
+from crmcli.errors import CrmError
 
 TEXT_COLUMNS = ["id", "client", "status", "due", "late", "what", "last_contact"]
 TEXT_HEADERS = ["id", "client", "status", "due", "late", "what", "last contact"]
@@ -150,7 +150,7 @@ def _width(text: str) -> int:
 
 def _cells(row: dict) -> dict[str, str]:
     from crmcli import dates
-    from crmcli.due import late_text
+    from crmcli.services.due import late_text
 
     return {
         "id": str(row["id"]) if row["id"] is not None else "-",

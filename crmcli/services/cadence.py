@@ -45,7 +45,7 @@ def format_interval(rd: relativedelta) -> str:
 def parse_interval(text: str, where: str) -> relativedelta:
     """A positive interval such as 2w, 30d, 1m; raises ValidationError naming `where`."""
     from crmcli import dates
-    from crmcli.store.errors import ValidationError
+    from crmcli.errors import ValidationError
 
     raw = str(text).strip()
     try:
@@ -70,7 +70,7 @@ def _parsed_pair(ideal_text: str, max_text: str | None, where: str
     try:
         return _parsed_pair_cached(ideal_text, max_text)
     except _BadInterval as bad:
-        from crmcli.store.errors import ValidationError
+        from crmcli.errors import ValidationError
 
         part, raw, reason = bad.args
         raise ValidationError(f"{where} {part}", raw, reason) from None
@@ -84,7 +84,7 @@ class _BadInterval(Exception):  # noqa: N818 - internal, never shown
 @lru_cache(maxsize=1024)  # `crm due` resolves a cadence for every client of the book
 def _parsed_pair_cached(ideal_text: str, max_text: str | None
                         ) -> tuple[relativedelta, relativedelta, str]:
-    from crmcli.store.errors import ValidationError
+    from crmcli.errors import ValidationError
 
     try:
         ideal = parse_interval(ideal_text, "ideal")
@@ -182,7 +182,7 @@ def cadence_info(store, client: dict, config, tiers: dict[int, str] | None = Non
     from crmcli import dates
 
     if tiers is None and rules_use_tier(config):
-        from crmcli.tiers import tiers_by_client
+        from crmcli.services.tiers import tiers_by_client
 
         tiers = tiers_by_client(store)
     tier = (tiers or {}).get(client["id"], "C")

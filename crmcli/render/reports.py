@@ -54,7 +54,7 @@ def _heat_style(share: float) -> str:
 def cohort_heatmap(rows: list[dict], title: str, out=None) -> None:
     """The cohort matrix: coloured cells on a terminal, an aligned grid of percentages
     otherwise."""
-    from crmcli.output import is_terminal, use_colour
+    from crmcli.render.output import is_terminal, use_colour
 
     out = out or sys.stdout
     width = max((len(r["retention"]) for r in rows), default=0)
@@ -62,7 +62,7 @@ def cohort_heatmap(rows: list[dict], title: str, out=None) -> None:
         from rich.table import Table
         from rich.text import Text
 
-        from crmcli.output import rich_console
+        from crmcli.render.output import rich_console
 
         table = Table(title=title, header_style="bold", show_edge=False, pad_edge=False)
         table.add_column("cohort")
@@ -94,7 +94,7 @@ def emit_sections(sections: dict[str, Any], fmt: str, columns: dict[str, list[st
     json: one object {section: rows-or-record}; ndjson: one line per row with a
     "section" field; csv/tsv: one table with a leading "section" column; table and
     markdown: one titled table per section."""
-    from crmcli.output import emit, to_json
+    from crmcli.render.output import emit, to_json
 
     out = out or sys.stdout
     columns = columns or {}

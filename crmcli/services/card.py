@@ -28,7 +28,7 @@ def _activity(store, client: dict, tier: str | None = None) -> dict[str, Any]:
     from datetime import date as _date
 
     from crmcli import dates
-    from crmcli.cadence import cadence_info
+    from crmcli.services.cadence import cadence_info
 
     today = dates.today()
     open_rows = []
@@ -51,7 +51,7 @@ def _activity(store, client: dict, tier: str | None = None) -> dict[str, Any]:
 
 
 def client_tier(store, client: dict) -> str:
-    """The client's A/B/C revenue tier, as crmcli.tiers.tiers_by_client has it, without
+    """The client's A/B/C revenue tier, as crmcli.services.tiers.tiers_by_client has it, without
     ranking the whole book in Python: one pass gives the client's won revenue, the revenue
     of the clients ranked ahead of it and the book's total (exact integers), and the tier
     rule itself (crmcli.metrics.segments.tier_of_client) is applied to those three: "the
@@ -99,7 +99,7 @@ def _prediction(store, client: dict) -> dict[str, Any]:
     # Most books never fit a model: don't load the model code to find that out.
     if store.latest_model_fit("bgnbd") is None:
         return {}
-    from crmcli.prediction import card_prediction
+    from crmcli.services.prediction import card_prediction
 
     prediction = card_prediction(store, store.config, client)
     if not prediction:
@@ -134,7 +134,7 @@ def _localise(rows: list[dict]) -> list[dict]:
 
 
 def render_card(card: dict[str, Any], fmt: str, out=None) -> None:
-    from crmcli.output import display_width, emit, emit_record, to_json
+    from crmcli.render.output import display_width, emit, emit_record, to_json
 
     out = out or sys.stdout
     if fmt == "json":

@@ -19,9 +19,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from crmcli.output import defuse_formula, flat_text, to_json
+from crmcli.render.output import defuse_formula, flat_text, to_json
 from crmcli.store.bulk import EXPORT_COLUMNS
-from crmcli.store.errors import CrmError, UsageError
+from crmcli.errors import CrmError, UsageError
 
 EXPORT_KINDS = ("clients", "contacts", "interactions", "deals", "followups")
 EXPORT_FORMATS = ("csv", "tsv", "json", "ndjson", "vcf", "ics")
@@ -62,7 +62,7 @@ def write(store: Any, kind: str, fmt: str, out) -> int:
     if fmt == "vcf":
         if kind != "contacts":
             raise UsageError("vCard export is for contacts: crm export contacts --format vcf")
-        from crmcli.vcard import write_vcards
+        from crmcli.interchange.vcard import write_vcards
 
         return write_vcards(store.export_contacts_with_clients(), out)
     columns = EXPORT_COLUMNS[kind]
@@ -98,7 +98,7 @@ def export(store: Any, kind: str, fmt: str, path: str | None) -> int:
         if kind != "followups":
             raise UsageError("iCalendar export is for follow-ups: crm export followups "
                              "--format ics")
-        from crmcli.ics import followups_calendar
+        from crmcli.interchange.ics import followups_calendar
 
         data = followups_calendar(store)
         if path in (None, "-"):

@@ -19,7 +19,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from crmcli.store.errors import CrmError
+from crmcli.errors import CrmError
 
 MODEL = "bgnbd"
 INSTALL_HINT = "install the predict extra: pip install 'crmcli[predict]'"

@@ -1,4 +1,6 @@
-"""Domain errors. Each is a user's mistake or a fault with one clear line to say."""
+"""The one error root: everything a user can cause or act on is a CrmError, with one clear
+line to say. The command wrapper catches CrmError alone (plus the store's translation of
+driver errors); anything else is an internal error."""
 
 from __future__ import annotations
 
@@ -17,6 +19,19 @@ class UsageError(CrmError):
 
 class StoreError(CrmError):
     """The database file cannot be opened, read or written."""
+
+
+class ConfigError(CrmError):
+    """A config file that cannot be read or holds a bad key or value."""
+
+
+class DateError(CrmError, ValueError):
+    """A date, time, duration or recurrence the user wrote that cannot be used. Also a
+    ValueError: it is a bad value, and the parsers built on it treat it as one."""
+
+
+class ModelFitError(CrmError):
+    """The data cannot support a model fit (too few repeat buyers, no convergence, ...)."""
 
 
 class SchemaTooNew(StoreError):

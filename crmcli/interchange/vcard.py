@@ -53,7 +53,7 @@ def _value(card: Any, name: str) -> str | None:
 
 
 def read_vcards(stream) -> Iterator[tuple[int, Any, dict | None]]:
-    """(line, record, problem) per card, as crmcli.importer expects from a source."""
+    """(line, record, problem) per card, as crmcli.interchange.importer expects from a source."""
     import vobject
 
     for line, text in _split_cards(stream):

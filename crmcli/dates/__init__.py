@@ -26,9 +26,9 @@ from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 
+from crmcli.errors import DateError
 
-class DateError(ValueError):
-    """A date, time, duration or recurrence the user wrote that cannot be used."""
+
 
 
 WHEN_FORMS = ("YYYY-MM-DD[ HH:MM], today, tomorrow, yesterday, a weekday, "

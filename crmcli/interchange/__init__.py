@@ -1,0 +1,1 @@
+"""Files in and out: import sources and their checks, exports, vCard, iCalendar."""

@@ -1,0 +1,1 @@
+"""The one output path: lists, records, report sections and cards in every format."""
