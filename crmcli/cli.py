@@ -16,7 +16,15 @@ from crmcli.commands._context import AppState
 
 class OneLineErrors(TyperGroup):
     """Bad usage (unknown option, missing argument, bad value) is one line on stderr and
-    exit 2, like every other crm error, instead of Click's usage block."""
+    exit 2, like every other crm error, instead of Click's usage block. The global options
+    are taken anywhere on the line (`crm ls --db x.db` as `crm --db x.db ls`)."""
+
+    def parse_args(self, ctx, args):
+        try:
+            args = hoist_global_options(args)
+        except ValueError as exc:
+            ctx.fail(str(exc))
+        return super().parse_args(ctx, args)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True,
              **extra):
@@ -192,6 +200,42 @@ def _defer_typer_coercion() -> None:
 
 
 _ROOT_OPTIONS_WITH_VALUE = ("--db", "--config")
+_ROOT_FLAGS = ("--debug",)
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """args with the global options found after the command moved in front of it.
+
+    No command defines an option of the same name, so one of these names after the command
+    can only mean the global option; `--` ends the options, as everywhere.
+    """
+    hoisted: list[str] = []
+    rest: list[str] = []
+    i = 0
+    seen_command = False
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest.extend(args[i:])
+            break
+        is_valued = arg in _ROOT_OPTIONS_WITH_VALUE
+        is_global = (is_valued or arg in _ROOT_FLAGS
+                     or arg.startswith(tuple(o + "=" for o in _ROOT_OPTIONS_WITH_VALUE)))
+        if not seen_command and not is_global and not arg.startswith("-"):
+            seen_command = True
+        if seen_command and is_global:
+            if is_valued and i + 1 == len(args):
+                raise ValueError(f"Option '{arg}' requires an argument.")
+            hoisted.extend(args[i:i + 2] if is_valued else [arg])
+            i += 2 if is_valued else 1
+            continue
+        if not seen_command and is_valued:
+            rest.extend(args[i:i + 2])
+            i += 2
+            continue
+        rest.append(arg)
+        i += 1
+    return hoisted + rest if hoisted else list(args)
 
 
 def _invoked_name(argv: list[str]) -> str | None:

@@ -12,10 +12,10 @@ from crmcli.commands._errors import command, fail
 from crmcli.render.output import message
 
 
-def _target(path: str | None, db: str | None) -> tuple[Path, bool]:
+def _target(path: str | None) -> tuple[Path, bool]:
     """The demo database and whether the user named it. Never $CRM_DB or the config's db:
     only an explicit PATH / --db, else a fresh temporary directory."""
-    chosen = path or db or state().db_option
+    chosen = path or state().db_option
     if chosen:
         return Path(chosen).expanduser(), True
     import tempfile
@@ -42,10 +42,8 @@ def _heading(text: str) -> None:
 def run_demo(
     path: Annotated[str | None, typer.Argument(metavar="[PATH]",
                                                help="Where to build the demo database "
-                                                    "(default: a new temporary directory).")
+                                                    "(default: --db if given, else a new temporary directory).")
                     ] = None,
-    db: Annotated[str | None, typer.Option("--db", metavar="PATH",
-                                           help="Same as PATH.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace PATH if it already holds "
                                                         "data.")] = False,
     seed: Annotated[int, typer.Option("--seed", help="Random seed of the sample data.")] = 7,
@@ -57,7 +55,7 @@ def run_demo(
     from crmcli import dates
     from crmcli.store import CrmStore
 
-    target, named = _target(path, db)
+    target, named = _target(path)
     if target.is_dir():
         fail(f"{target}: is a directory; give a file path for the demo database")
     if target.exists() and target.stat().st_size > 0:
