@@ -353,10 +353,10 @@ def test_a_run_that_cannot_get_the_sender_lock_in_time_sends_nothing(
         book, server, tmp_path, db_path, snapshot):
     import fcntl
 
-    from crmcli.commands import due_mail
     from crmcli.config import load_config
-    from crmcli.services.due import compute_due
     from crmcli.mail import MailError
+    from crmcli.services import digest
+    from crmcli.services.due import compute_due
     from crmcli.store import CrmStore
 
     handler, port = server
@@ -370,9 +370,9 @@ def test_a_run_that_cannot_get_the_sender_lock_in_time_sends_nothing(
                                owner=None, tag=None)
             with pytest.raises(MailError, match=r"mail-lock: another 'crm due --email' has "
                                                 r"been sending for over 0.2 s; nothing sent"):
-                with due_mail.one_sender(db_path, wait=0.2):
-                    due_mail._send_digest(store, config, rows, dry_run=False, force=False,
-                                          sendmail=False)
+                with digest.one_sender(db_path, wait=0.2):
+                    digest.run_digest(store, config, rows, dry_run=False, force=False,
+                                      sendmail=False)
     assert handler.messages == []
     assert snapshot(db_path) == before
 
@@ -929,8 +929,8 @@ def test_a_database_locked_by_another_process_sends_nothing_and_records_nothing(
     """Another process holds the write lock longer than the busy timeout (a huge import)."""
     import sqlite3
 
-    from crmcli.commands.due_mail import send_digest
     from crmcli.config import load_config
+    from crmcli.services.digest import send_digest
     from crmcli.services.due import compute_due
     from crmcli.store import CrmStore, StoreError
 

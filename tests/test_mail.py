@@ -239,7 +239,7 @@ def test_plain_crm_due_imports_no_mail_code(crm):
     code = ("import sys, atexit\n"
             "atexit.register(lambda: print(sorted(m for m in sys.modules if m.split('.')[0] in "
             "('smtplib', 'email', 'icalendar') or m in ('crmcli.mail', 'crmcli.interchange.ics', "
-            "'crmcli.commands.due_mail')), file=sys.stderr))\n"
+            "'crmcli.services.digest')), file=sys.stderr))\n"
             "from crmcli.cli import main\nsys.argv = ['crm', 'due']\nmain()\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=False)

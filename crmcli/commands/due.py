@@ -200,11 +200,33 @@ def show_due(
                        stale=config.get("due.stale", True) if stale is None else stale,
                        owner=owner, tag=tag)
     if email:
-        from crmcli.commands.due_mail import send_digest
-
-        send_digest(store, config, rows, dry_run=dry_run, force=force, sendmail=sendmail)
+        mail_digest(store, config, rows, dry_run=dry_run, force=force, sendmail=sendmail)
         return
     render_due(rows, output_format(fmt, as_json), late_text=late_text)
+
+
+def mail_digest(store, config, rows: list[dict], **how) -> None:
+    """Send (or, on a dry run, print) the digest; a line per message sent on a terminal."""
+    import sys
+
+    from crmcli.mail import DeliveryFailed, message_text
+    from crmcli.render.output import is_terminal, message
+    from crmcli.services.digest import send_digest
+
+    try:
+        run = send_digest(store, config, rows, **how)
+    except DeliveryFailed as exc:
+        for line in exc.earlier:
+            sys.stderr.write(f"crm: error: {line}\n")
+        raise
+    if run.dry_run:
+        sys.stdout.write("\n".join(message_text(msg) for _, msg in run.messages))
+        sys.stdout.flush()
+    elif is_terminal(sys.stderr):
+        for digest, _ in run.messages:
+            noun = "item" if len(digest.rows) == 1 else "items"
+            message(f"mailed {len(digest.rows)} due {noun} to {digest.recipient} "
+                    f"({run.transport})")
 
 
 def render_due(rows: list[dict], fmt: str, late_text=None) -> None:

@@ -28,6 +28,15 @@ class MailError(CrmError):
     """The digest could not be built or delivered (config, server, command)."""
 
 
+class DeliveryFailed(MailError):
+    """Messages the server or command did not accept: the error's text is the last
+    failure, `earlier` the ones before it (each shown as its own line)."""
+
+    def __init__(self, failures: list[str]):
+        super().__init__(failures[-1])
+        self.earlier = failures[:-1]
+
+
 @dataclass
 class Digest:
     """One message: the rows for one recipient and which of them are new today."""

@@ -1,4 +1,7 @@
-"""`crm due --email`: the due list as one digest per recipient, once a day.
+"""The due digest: one message per recipient, once a day (`crm due --email`).
+
+Who gets what, the ledger, the lock and delivery live here; the messages themselves are
+built in crmcli.mail, and the command prints what this returns.
 
 Rules (documented in the README, "The due digest by mail"):
 
@@ -24,12 +27,22 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 import time
+from dataclasses import dataclass, field
 
 # Long enough for another run to finish talking to a slow server (each SMTP step has its own
 # timeout); past it the run fails loudly rather than wait for ever under cron.
 LOCK_WAIT_SECONDS = 300.0
+
+
+@dataclass
+class DigestRun:
+    """What a run did: the messages (each a Digest and its EmailMessage), the transport, and
+    whether they were only shown (dry run). Empty when nothing was due or new."""
+
+    messages: list = field(default_factory=list)
+    transport: str = "smtp"
+    dry_run: bool = False
 
 
 def _today() -> str:
@@ -78,27 +91,29 @@ def one_sender(db_path, wait: float = LOCK_WAIT_SECONDS):
 
 
 def send_digest(store, config, rows: list[dict], *, dry_run: bool = False, force: bool = False,
-                sendmail: bool = False) -> int:
-    """Mail the due rows per the config; returns the number of messages sent (or shown).
+                sendmail: bool = False) -> DigestRun:
+    """Mail the due rows per the config (dry_run: build the messages, send nothing).
 
-    Raises MailError (a CrmError: one line, exit 1) on a config, server or command failure.
+    Raises MailError (a CrmError: one line, exit 1) on a config, server or command failure;
+    when messages failed, a DeliveryFailed (a MailError) carries every failure.
     """
     if not rows:
-        return 0
+        return DigestRun(dry_run=dry_run)
     if dry_run:
-        return _send_digest(store, config, rows, dry_run=True, force=force, sendmail=sendmail)
+        return run_digest(store, config, rows, dry_run=True, force=force, sendmail=sendmail)
     with one_sender(store.path):
-        return _send_digest(store, config, rows, dry_run=False, force=force, sendmail=sendmail)
+        return run_digest(store, config, rows, dry_run=False, force=force, sendmail=sendmail)
 
 
-def _send_digest(store, config, rows: list[dict], *, dry_run: bool, force: bool,
-                 sendmail: bool) -> int:
+def run_digest(store, config, rows: list[dict], *, dry_run: bool, force: bool,
+               sendmail: bool) -> DigestRun:
+    """send_digest without the lock (the caller holds it, or sends nothing)."""
     from crmcli.mail import (
+        DeliveryFailed,
         MailError,
         SmtpSession,
         build_message,
         check_smtp_config,
-        message_text,
         plan_digests,
         send_with_sendmail,
     )
@@ -108,26 +123,21 @@ def _send_digest(store, config, rows: list[dict], *, dry_run: bool, force: bool,
     if not sendmail:
         check_smtp_config(config, password=not dry_run)
     sender = config.get("smtp.from") or None
+    transport = "sendmail" if sendmail else "smtp"
     pending = []
     for digest in digests:
         keys = {r["item_key"] for r in digest.rows}
         digest.new_keys = keys - store.mailed_item_keys(day, digest.address)
         if digest.new_keys or force:
             pending.append(digest)
+    run = DigestRun(transport=transport, dry_run=dry_run)
     if not pending:
-        return 0
+        return run
     messages = [(d, build_message(d, config, day, sender=sender)) for d in pending]
-
     if dry_run:
-        out = sys.stdout
-        for i, (_, msg) in enumerate(messages):
-            if i:
-                out.write("\n")
-            out.write(message_text(msg))
-        out.flush()
-        return len(messages)
+        run.messages = messages
+        return run
 
-    transport = "sendmail" if sendmail else "smtp"
     # Before anything goes out, make sure the ledger can record it: mail sent but not recorded
     # (a read-only database, or one locked past the busy timeout) would go out again on every
     # run of the cron job.
@@ -136,14 +146,12 @@ def _send_digest(store, config, rows: list[dict], *, dry_run: bool, force: bool,
                               subject=str(msg["Subject"]),
                               item_keys=[r["item_key"] for r in digest.rows])
     failures: list[str] = []
-    sent = 0
 
     def record(digest, msg) -> None:
-        nonlocal sent
         store.record_digest(day=day, transport=transport, recipient=digest.address,
                             subject=str(msg["Subject"]),
                             item_keys=[r["item_key"] for r in digest.rows])
-        sent += 1
+        run.messages.append((digest, msg))
 
     if sendmail:
         for digest, msg in messages:
@@ -167,14 +175,6 @@ def _send_digest(store, config, rows: list[dict], *, dry_run: bool, force: bool,
                     continue
                 record(digest, msg)
     if failures:
-        for line in failures[:-1]:
-            sys.stderr.write(f"crm: error: {line}\n")
-        raise MailError(failures[-1])
-    from crmcli.render.output import is_terminal, message
+        raise DeliveryFailed(failures)
+    return run
 
-    if is_terminal(sys.stderr):
-
-        for digest, _ in messages:
-            noun = "item" if len(digest.rows) == 1 else "items"
-            message(f"mailed {len(digest.rows)} due {noun} to {digest.recipient} ({transport})")
-    return sent
