@@ -74,7 +74,8 @@ def run_demo(
             return
         from crmcli.services.card import build_card, render_card
         from crmcli.commands.due import render_due
-        from crmcli.commands.report import render_summary, summary_data
+        from crmcli.commands.report import render_summary
+        from crmcli.services.summary import summary_data
         from crmcli.commands.stage import render_board
         from crmcli.services.due import compute_due
 

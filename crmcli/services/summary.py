@@ -1,0 +1,81 @@
+"""The dashboard behind `crm report summary` (and `crm demo`): every figure of the book in
+one dict of sections, rendered by the command."""
+
+from __future__ import annotations
+
+
+def _event_figures(path, config) -> tuple[dict, dict]:
+    """NPS and response time of the book, on a connection of their own (see summary_data)."""
+    from crmcli.metrics.nps import nps_summary
+    from crmcli.metrics.response import response_summary
+    from crmcli.store import CrmStore
+
+    with CrmStore(path, config, migrate=False) as events:
+        return nps_summary(events, config), response_summary(events, config)
+
+
+def summary_data(store, config) -> dict:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from crmcli import dates
+
+    # NPS and response time are two long SQL passes over the interactions, which SQLite
+    # runs without holding Python's lock: on a second connection in a thread they overlap
+    # with the rest (the lifecycle pass is mostly Python) on a second core.
+    pool = ThreadPoolExecutor(max_workers=1)
+    events = pool.submit(_event_figures, store.path, config)
+    try:
+        data = _summary_rest(store, config, dates.today())
+        nps, response = events.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    data["overview"].update({
+        "nps": nps.get("nps"), "nps_responses": nps.get("responses"),
+        "response_median_hours": response.get("median_hours"),
+        "awaiting_reply": response.get("awaiting")})
+    return data
+
+
+def _summary_rest(store, config, today) -> dict:
+    from decimal import Decimal
+
+    from crmcli.metrics import lifecycle, periods
+    from crmcli.services.due import due_counts
+
+    currency = config.get("currency") or "USD"
+    last = periods.index_of(today, "month")
+    mm = periods.month_map(last - 11, last)
+    found = {r["idx"]: r for r in store.period_revenue(
+        mm, 1, currency, since=periods.local_midnight_utc(periods.start_of(last - 11, "month")))}
+    months = [{"month": periods.label(i, "month"),
+               "revenue": found.get(i, {}).get("revenue", Decimal(0)),
+               "deals": found.get(i, {}).get("deals", 0),
+               "clients": found.get(i, {}).get("clients", 0)} for i in range(last - 11, last + 1)]
+    life = lifecycle.lifecycle_rows(store, config)
+    live = store.live_client_count()
+    risky = lifecycle.at_risk(life)
+    due = due_counts(store, config)
+    order = {s: n for n, s in enumerate(config.pipeline)}
+    stages = sorted(store.clients_by_stage(),
+                    key=lambda r: (r["stage"] is None, order.get(r["stage"], len(order)),
+                                   r["stage"] or ""))
+    overview = {
+        "today": today.isoformat(), "currency": currency, "clients": live,
+        "revenue_12m": sum((m["revenue"] for m in months), Decimal(0)),
+        "deals_12m": sum(m["deals"] for m in months),
+        "overdue": due["overdue"],
+        "due_today": due["due"],
+        "upcoming": due["upcoming"],
+        "nps": None, "nps_responses": None, "response_median_hours": None,
+        "awaiting_reply": None,  # filled in by summary_data
+        "at_risk": len(risky),
+        "revenue_at_stake": sum((r["revenue_at_stake"] for r in risky), Decimal(0)),
+    }
+    return {
+        "overview": overview,
+        "stages": [{"stage": r["stage"] or "(none)", "clients": r["clients"]} for r in stages],
+        "lifecycle": lifecycle.status_counts(life, live),
+        "revenue_by_month": months,
+        "at_risk": [{k: r[k] for k in ("client_id", "client", "days_since", "revenue_at_stake")}
+                    for r in risky[:10]],
+    }
