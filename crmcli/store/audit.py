@@ -31,6 +31,7 @@ import sqlite3
 from typing import Any
 
 from crmcli.errors import CrmError, NotFound
+from crmcli.store.search import SEARCHABLE, doc_id_sql
 
 SINGULAR = {"clients": "client", "contacts": "contact", "interactions": "interaction",
             "followups": "follow-up", "deals": "deal", "tags": "tag",
@@ -300,8 +301,6 @@ class AuditMixin:
             + " FROM change_rows cr WHERE cr.id BETWEEN ? AND ? ORDER BY cr.id", (lo, hi))
         where = "t.id IN (SELECT row_id FROM change_rows WHERE id BETWEEN ? AND ?)"
         self._log_rows_sql(tbl, "insert", where, (lo, hi))
-        from crmcli.store.store import SEARCHABLE
-
         if tbl in SEARCHABLE:
             first, last = self.conn.execute(
                 "SELECT min(row_id), max(row_id) FROM change_rows WHERE id BETWEEN ? AND ?",
@@ -364,9 +363,7 @@ class AuditMixin:
         raise UndoConflict(f"cannot undo change {target['id']}: {text}")
 
     def _unindex_where(self, tbl: str, where: str, params: tuple) -> None:
-        from crmcli.store.store import SEARCHABLE
-
         if tbl not in SEARCHABLE:
             return
-        self.conn.execute(f"DELETE FROM search_index WHERE rowid IN (SELECT t.id * 4 + "
-                          f"{SEARCHABLE[tbl]} FROM {tbl} t WHERE {where})", params)
+        self.conn.execute(f"DELETE FROM search_index WHERE rowid IN (SELECT "
+                          f"{doc_id_sql(tbl, 't.id')} FROM {tbl} t WHERE {where})", params)

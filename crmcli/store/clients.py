@@ -516,34 +516,56 @@ class ClientsMixin:
     # --- search --------------------------------------------------------
 
     def search(self, text: str, *, limit: int = 50, include_archived: bool = False) -> list[dict]:
+        from crmcli.store.search import ref_of
+
+        results = []
+        for doc, client_id, client in self._ranked_documents(text, limit, include_archived):
+            table, ref_id = ref_of(doc)
+            record = self.get(table, ref_id) or {}
+            if table == "clients":
+                kind = "client"
+                match = " · ".join(str(record[k]) for k in ("company", "email")
+                                   if record.get(k)) or record.get("name", "")
+            elif table == "contacts":
+                kind = "contact"
+                match = " · ".join(str(record[k]) for k in ("name", "role", "email")
+                                   if record.get(k))
+            else:
+                kind = "interaction"
+                match = (record.get("summary") or "")[:200]
+            results.append({"kind": kind, "id": ref_id, "client_id": client_id,
+                            "client": client, "match": match, "at": record.get("at")})
+        return results
+
+    def _ranked_documents(self, text: str, limit: int, include_archived: bool
+                          ) -> list[tuple[int, int, str]]:
+        """(document rowid, client id, client name) of the best `limit` matches, best first.
+
+        Ranked inside the index, which reads no column but the rank, before anything is
+        joined: joining every match first costs twice as much when most documents match.
+        Archived clients' documents are dropped after ranking, so the ranked batch grows
+        until `limit` survive or the matches run out. Ties keep the index's order (rowid).
+        """
         from crmcli.store.search import match_expression
 
         expr = match_expression(text)
         if expr is None:
             return []
-        live = "" if include_archived else "AND c.archived_at IS NULL"
-        rows = self.query(
-            f"""SELECT s.rowid % 4 AS kind, s.rowid / 4 AS ref_id, c.id AS client_id,
-                       c.name AS client, bm25(search_index) AS rank
-                FROM search_index s JOIN clients c ON c.id = s.client_id
-                WHERE search_index MATCH ? {live}
-                ORDER BY rank LIMIT ?""", (expr, limit))
-        kinds = {0: "client", 1: "contact", 2: "interaction"}
-        results = []
-        for row in rows:
-            kind = kinds[row["kind"]]
-            table = {"client": "clients", "contact": "contacts",
-                     "interaction": "interactions"}[kind]
-            record = self.get(table, row["ref_id"]) or {}
-            if kind == "client":
-                match = " · ".join(str(record[k]) for k in ("company", "email")
-                                   if record.get(k)) or record.get("name", "")
-            elif kind == "contact":
-                match = " · ".join(str(record[k]) for k in ("name", "role", "email")
-                                   if record.get(k))
-            else:
-                match = (record.get("summary") or "")[:200]
-            results.append({"kind": kind, "id": row["ref_id"], "client_id": row["client_id"],
-                            "client": row["client"], "match": match,
-                            "at": record.get("at")})
-        return results
+        batch = limit
+        while True:
+            ranked = [doc for doc, in self.conn.execute(
+                "SELECT s.rowid FROM search_index s WHERE search_index MATCH ? "
+                "ORDER BY bm25(search_index) LIMIT ?", (expr, batch))]
+            owners = {doc: (client_id, name, archived) for doc, client_id, name, archived
+                      in self.conn.execute(
+                          "SELECT s.rowid, c.id, c.name, c.archived_at FROM search_index s "
+                          "JOIN clients c ON c.id = s.client_id "
+                          "WHERE s.rowid IN (SELECT value FROM json_each(?))",
+                          (json.dumps(ranked),))}
+            kept = [(doc, owners[doc][0], owners[doc][1]) for doc in ranked
+                    if doc in owners and (include_archived or owners[doc][2] is None)]
+            if limit < 0:  # SQLite's LIMIT -1: no limit
+                return kept
+            if len(kept) >= limit or len(ranked) < batch:
+                return kept[:limit]
+            batch *= 4

@@ -17,6 +17,37 @@ _CJK = (r"\u2e80-\u2fdf\u3000-\u303f\u3040-\u30ff\u3100-\u312f\u3130-\u318f\u31a
 _CJK_CHAR = re.compile(f"[{_CJK}]")
 _TOKEN = re.compile(rf"[{_CJK}]|[^\s{_CJK}]+")
 
+# The tables whose rows have a search document, and the kind number of each. A document's
+# rowid in search_index is its row's id * 4 + its kind, so that a row's document is
+# replaced or removed by rowid without scanning the index. Only the functions below
+# spell the scheme out.
+SEARCHABLE = {"clients": 0, "contacts": 1, "interactions": 2}
+_KIND_SPAN = 4
+
+
+def doc_id(table: str, row_id: int) -> int:
+    """The search_index rowid of a row's document."""
+    return row_id * _KIND_SPAN + SEARCHABLE[table]
+
+
+def doc_id_sql(table: str, id_sql: str) -> str:
+    """SQL for the rowid of the document of the row whose id is the expression id_sql."""
+    return f"{id_sql} * {_KIND_SPAN} + {SEARCHABLE[table]}"
+
+
+def of_table_sql(table: str, doc_sql: str) -> str:
+    """SQL that holds when the document rowid doc_sql is one of table's rows."""
+    return f"{doc_sql} % {_KIND_SPAN} = {SEARCHABLE[table]}"
+
+
+def ref_of(doc: int) -> tuple[str, int]:
+    """(table, row id) of a document rowid."""
+    row_id, kind = divmod(doc, _KIND_SPAN)
+    return _TABLE_OF_KIND[kind], row_id
+
+
+_TABLE_OF_KIND = {kind: table for table, kind in SEARCHABLE.items()}
+
 
 def segment(text: str) -> str:
     """Text as stored in the index: CJK characters spaced apart."""

@@ -25,12 +25,11 @@ from typing import Any
 
 from crmcli.errors import CrmError, SchemaTooNew, StoreError, ValidationError, not_utf8
 from crmcli.store.migrations import SCHEMA_VERSION
+from crmcli.store.search import SEARCHABLE, doc_id, document_for, of_table_sql
 
 BUSY_TIMEOUT_MS = 15_000
 # Tables whose rows the change log records and `crm undo` can restore.
 AUDITED = {"clients", "contacts", "interactions", "followups", "deals", "tags", "stage_changes"}
-# Text that goes into the full-text index, per table.
-SEARCHABLE = {"clients": 0, "contacts": 1, "interactions": 2}
 
 
 def utc_now_iso() -> str:
@@ -430,7 +429,7 @@ class StoreBase:
                 body, client_id = documents(row)
                 if body:
                     row_id = first + count + len(batch) - 1 if id_at is None else row[id_at]
-                    docs.append((row_id * 4 + SEARCHABLE[table], body,
+                    docs.append((doc_id(table, row_id), body,
                                  row_id if client_id is None else client_id))
             if len(batch) >= batch_size:
                 self.conn.executemany(sql, batch)
@@ -456,10 +455,10 @@ class StoreBase:
                 if docs is not None and last == first + count - 1:
                     # New ids: a plain INSERT, unless a document of a removed row is in the
                     # way (REPLACE looks every rowid up first).
-                    kind = SEARCHABLE[table]
                     taken = self.conn.execute(
-                        "SELECT 1 FROM search_index WHERE rowid BETWEEN ? AND ? AND rowid % 4 = ? "
-                        "LIMIT 1", (first * 4 + kind, last * 4 + kind, kind)).fetchone()
+                        "SELECT 1 FROM search_index WHERE rowid BETWEEN ? AND ? AND "
+                        f"{of_table_sql(table, 'rowid')} LIMIT 1",
+                        (doc_id(table, first), doc_id(table, last))).fetchone()
                     verb = "INSERT OR REPLACE" if taken else "INSERT"
                     self.conn.executemany(f"{verb} INTO search_index (rowid, body, client_id) "
                                           "VALUES (?, ?, ?)", docs)
@@ -494,9 +493,7 @@ class StoreBase:
     def _reindex(self, table: str, row_id: int, row: dict | None = None) -> None:
         if table not in SEARCHABLE:
             return
-        from crmcli.store.search import document_for
-
-        rowid = row_id * 4 + SEARCHABLE[table]
+        rowid = doc_id(table, row_id)
         self.conn.execute("DELETE FROM search_index WHERE rowid = ?", (rowid,))
         row = row or self.get(table, row_id)
         if row is None:
@@ -507,22 +504,19 @@ class StoreBase:
                               (rowid, body, client_id))
 
     def _reindex_range(self, table: str, first: int, last: int) -> None:
-        from crmcli.store.search import document_for
-
-        kind = SEARCHABLE[table]
         docs = []
         for row in self.iter_query(f"SELECT * FROM {table} WHERE id BETWEEN ? AND ?",
                                    (first, last)):
             body, client_id = document_for(table, row)
             if body:
-                docs.append((row["id"] * 4 + kind, body, client_id))
+                docs.append((doc_id(table, row["id"]), body, client_id))
         self.conn.executemany(
             "INSERT OR REPLACE INTO search_index (rowid, body, client_id) VALUES (?, ?, ?)", docs)
 
     def _unindex(self, table: str, row_id: int) -> None:
         if table in SEARCHABLE:
             self.conn.execute("DELETE FROM search_index WHERE rowid = ?",
-                              (row_id * 4 + SEARCHABLE[table],))
+                              (doc_id(table, row_id),))
 
     def rebuild_search_index(self) -> int:
         with self.change("reindex", "rebuilt the search index") as ch:
