@@ -478,7 +478,7 @@ def client_files(draw):
 @given(client_files(), st.sampled_from([5000, 2]))
 def test_new_clients_take_the_fast_path_or_the_general_one_with_the_same_result(
         tmp_path, monkeypatch, case, chunk):
-    import crmcli.interchange.importer as importer
+    import crmcli.interchange.importer.run as importer
     import crmcli.store.bulk as bulk
     from tests.conftest import db_snapshot
 

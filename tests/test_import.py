@@ -861,7 +861,7 @@ AWKWARD_NDJSON = "\n".join([
 def _import_both_ways(crm, tmp_path, monkeypatch, name, text, *args):
     """Import text into two empty databases, with the fast path and without; returns the
     two (snapshot, stderr, rejects) and how many rows the fast path took."""
-    import crmcli.interchange.importer as importer
+    import crmcli.interchange.importer.run as importer
     from tests.conftest import db_snapshot
 
     taken = []

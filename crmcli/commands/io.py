@@ -14,7 +14,6 @@ from crmcli.render.output import message
 
 # Inputs at least this large get a progress bar (on a terminal only).
 PROGRESS_BYTES = 2_000_000
-IMPORT_ORDER = ("clients", "contacts", "interactions", "deals", "followups")
 
 
 def _progress(source):
@@ -81,24 +80,29 @@ def import_cmd(
     if fmt is not None:
         fmt = fmt.lower()
     store = get_store()
-    if kind == "all":
-        summaries = _import_all(store, file, fmt, encoding, maps, key, skip_invalid, rejects,
-                                dry_run)
-    elif kind not in importer.KINDS:
+    if kind != "all" and kind not in importer.KINDS:
         fail(f"unknown kind {kind!r}: use {', '.join(importer.KINDS)} or all", code=2)
-    else:
-        source = importer.open_source(file, fmt, encoding)
-        bar, update = _progress(source)
-        try:
-            if bar is not None:
-                bar.start()
-            summaries = [_run(store, kind, source, maps=maps, key=key, skip_invalid=skip_invalid,
-                              rejects=rejects, dry_run=dry_run, progress=update)]
-        finally:
-            if bar is not None:
-                bar.stop()
-            if file != "-":
-                source.binary.close()
+    try:
+        if kind == "all":
+            summaries = importer.import_all(store, file, fmt=fmt, encoding=encoding, maps=maps,
+                                            key=key, skip_invalid=skip_invalid,
+                                            rejects=rejects, dry_run=dry_run)
+        else:
+            source = importer.open_source(file, fmt, encoding)
+            bar, update = _progress(source)
+            try:
+                if bar is not None:
+                    bar.start()
+                summaries = [importer.run_import(store, kind, source, maps=maps, key=key,
+                                                 skip_invalid=skip_invalid, rejects=rejects,
+                                                 dry_run=dry_run, progress=update)]
+            finally:
+                if bar is not None:
+                    bar.stop()
+                if file != "-":
+                    source.binary.close()
+    except importer.ImportFailed as exc:
+        _import_failed(exc)
     for summary in summaries:
         if summary.rejected and not rejects:
             for line in summary.errors:
@@ -113,81 +117,15 @@ def import_cmd(
         typer.echo(to_json(records[0] if kind != "all" else records))
 
 
-def _run(store, kind, source, **options):
-    from crmcli.interchange import importer
-
-    try:
-        return importer.run_import(store, kind, source, **options)
-    except importer.ImportFailed as exc:
-        sys.stderr.write(f"crm: error: {exc.total} invalid row{'s' if exc.total != 1 else ''} "
-                         f"in {source.name}; nothing was imported\n")
-        for line in exc.lines:
-            sys.stderr.write(line + "\n")
-        if exc.more:
-            sys.stderr.write(exc.more + "\n")
-        raise typer.Exit(1) from None
-
-
-def _import_all(store, directory, fmt, encoding, maps, key, skip_invalid, rejects, dry_run):
-    """Every kind file found in directory, in dependency order, as one change.
-
-    rejects: a directory that gets one rejects file per kind that had bad rows."""
-    from crmcli.interchange import importer
-
-    folder = Path(directory)
-    if not folder.is_dir():
-        fail(f"{directory}: not a directory (crm import all reads the files of crm export all)")
-    found = []
-    for kind in IMPORT_ORDER:
-        for ext in (fmt,) if fmt else ("csv", "tsv", "json", "ndjson"):
-            path = folder / f"{kind}.{ext}"
-            if path.is_file():
-                found.append((kind, path))
-                break
-    if not found:
-        fail(f"{directory}: no clients.csv, contacts.csv, ... files to import")
-    if maps:
-        fail("--map applies to one kind; import the files one by one to map columns", code=2)
-    if key is not None:
-        importer.check_key("clients", key)
-    out = Path(rejects) if rejects else None
-    if out is not None:
-        if out.exists() and not out.is_dir():
-            fail(f"{rejects}: is a file; with crm import all, --rejects names a directory",
-                 code=2)
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            fail(f"{rejects}: cannot create directory: {exc.strerror or exc}")
-    summaries = []
-    try:
-        with store.import_cache(), store.change("import", f"imported {directory}") as ch:
-            for kind, path in found:
-                source = importer.open_source(str(path), None, encoding)
-                target = str(out / path.name) if out is not None else None
-                try:
-                    summary = _run(store, kind, source, key=key if kind == "clients" else None,
-                                   skip_invalid=skip_invalid, rejects=target)
-                finally:
-                    source.binary.close()
-                if target is not None and not summary.rejected:
-                    Path(target).unlink(missing_ok=True)
-                summaries.append(summary)
-            ch.summary = f"imported {directory}: " + ", ".join(
-                f"{s.inserted + s.updated} {s.kind}" for s in summaries)
-            if dry_run:
-                raise _AllDryRun
-    except _AllDryRun:
-        pass
-    for summary in summaries:
-        summary.dry_run = dry_run
-        if dry_run:
-            summary.change_id = None
-    return summaries
-
-
-class _AllDryRun(Exception):
-    pass
+def _import_failed(exc) -> None:
+    """The invalid rows of a failed import: a line naming the file, then one per row."""
+    sys.stderr.write(f"crm: error: {exc.total} invalid row{'s' if exc.total != 1 else ''} "
+                     f"in {exc.name}; nothing was imported\n")
+    for line in exc.lines:
+        sys.stderr.write(line + "\n")
+    if exc.more:
+        sys.stderr.write(exc.more + "\n")
+    raise typer.Exit(1)
 
 
 def export_cmd(

@@ -1,0 +1,598 @@
+"""Cleaning an import's values: each kind's cleaner turns a record (field -> raw value,
+after --map) into the values stored, or raises ValidationError naming the field and
+value. The rules are the validators of crmcli.store.validate, the ones the CLI uses;
+what is here is what only an import needs: instants and dates that name their year,
+client references by id, email, external id or name, JSON lists and objects, and CSV
+cells that `crm export` defused against spreadsheet formula injection (restored, so an
+export re-imports to the same values).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from crmcli.errors import UnknownStage, ValidationError
+from crmcli.interchange.importer.mapping import CLIENT_REFS, FIELDS
+from crmcli.render.output import defuse_formula
+from crmcli.store import validate
+from crmcli.store.bulk import TABLE_COLUMNS
+
+# How each client reference column names the client ("auto": an id, else an email, else
+# an external id; "org": the client's name, else its company, as vCards do).
+_REF_HOW = {"client": "auto", "client_id": "id", "client_email": "email",
+            "client_external_id": "external_id", "client_name": "org"}
+# After this many distinct client references, load every client's keys in one query.
+PRELOAD_AFTER = 500
+
+
+ISO_Z = re.compile(r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"
+                    r"T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\dZ")
+ISO_Z_MATCH = ISO_Z.fullmatch
+DAY_OK: dict[str, bool] = {}
+_TS_REASON = "is not a date and time (expected ISO 8601 such as 2026-11-22T10:00:00Z)"
+# Dates in an import name their year (2026-11-22, 22 Nov 2026): no "today" or "+3d".
+_YEAR = re.compile(r"\d{4}")
+
+
+def _day_ok(day: str) -> bool:
+    ok = DAY_OK.get(day)
+    if ok is None:
+        from datetime import date
+
+        try:
+            date.fromisoformat(day)
+            ok = True
+        except ValueError:
+            ok = False
+        DAY_OK[day] = ok
+    return ok
+
+
+def timestamp(name: str, value: Any, required: bool = False) -> str | None:
+    """An instant as stored: UTC 'YYYY-MM-DDTHH:MM:SSZ' (other ISO forms are converted;
+    a time without offset is local time in the configured zone, a date alone is 12:00
+    local). Words relative to today (yesterday, friday, +3d) are refused: an import means
+    the same whichever day it runs."""
+    if value is None or value == "":
+        if required:
+            raise ValidationError(name, value, "is required")
+        return None
+    if type(value) is str and ISO_Z.fullmatch(value) and _day_ok(value[:10]):
+        return value
+    text = validate.text(name, value, required=required, max_len=64)
+    if text is None:
+        return None
+    if ISO_Z.fullmatch(text) and _day_ok(text[:10]):
+        return text
+    if not _YEAR.search(text):
+        raise ValidationError(name, value, _TS_REASON)
+    from datetime import datetime, time
+
+    from crmcli import dates
+
+    try:
+        when = dates.parse_when(text)
+        if not isinstance(when, datetime):
+            when = dates.local(datetime.combine(when, time(12, 0)))
+        return dates.to_utc_iso(when)
+    except (ValueError, OverflowError):
+        raise ValidationError(name, value, _TS_REASON) from None
+
+
+def day(name: str, value: Any, required: bool = False) -> str | None:
+    text = validate.text(name, value, required=required, max_len=32)
+    if text is None:
+        return None
+    if len(text) == 10 and _day_ok(text):
+        return text
+    raise ValidationError(name, value, "is not a date (expected YYYY-MM-DD)")
+
+
+def row_id(name: str, value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    if type(value) is int and value > 0:
+        return value
+    text = str(value).strip()
+    if text.isascii() and text.isdigit() and 0 < len(text) < 19 and int(text) > 0:
+        return int(text)
+    if not text:
+        return None
+    raise ValidationError(name, value, "is not an id (a whole number above 0)")
+
+
+def flag(name: str, value: Any) -> int:
+    if value is None or value == "":
+        return 0
+    if isinstance(value, bool):
+        return int(value)
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "y", "x"):
+        return 1
+    if text in ("0", "false", "no", "n"):
+        return 0
+    raise ValidationError(name, value, "must be true or false (or 1/0, yes/no)")
+
+
+def undefuse(text: str) -> str:
+    """Undo output.defuse_formula: "'=1+1" -> "=1+1" (see crmcli.interchange.exporter.defuse)."""
+    core = text.lstrip("'")
+    if core != text and defuse_formula(core) != core:
+        return text[1:]
+    return text
+
+
+def _as_text(value: Any) -> Any:
+    return value if value is None or type(value) is str else str(value)
+
+# --- cleaning ------------------------------------------------------------------------
+
+
+class Context:
+    """What the cleaners of one import share: the store and the client lookup cache."""
+
+    def __init__(self, store: Any, kind: str):
+        self.store = store
+        self.kind = kind
+        self.clients: dict[tuple[str, str], int | ValidationError] = {}
+        self.owners: dict[tuple[str, int], int | None] = {}
+        self.kinds_ok: set[str] = {"note", "complaint", "feedback"}
+        self.now: str | None = None
+        self.misses = 0
+        self.auto: dict[str, int] = {}
+        self.maps: tuple | None = None
+        self.tag_sets: dict[Any, list[str]] = {}
+        self.stages: dict[str, str] = {}
+
+    def now_iso(self) -> str:
+        if self.now is None:
+            from crmcli.store.store import utc_now_iso
+
+            self.now = utc_now_iso()
+        return self.now
+
+    def client_id(self, rec: dict) -> int:
+        ref = rec.get("client")
+        if type(ref) is str:
+            found = self.auto.get(ref)
+            if found is not None:
+                return found
+        for column in CLIENT_REFS:
+            value = rec.get(column)
+            if value is None or value == "":
+                continue
+            value = str(value).strip()
+            how = _REF_HOW[column]
+            found = self.clients.get((how, value))
+            if found is None:
+                found = self._find(column, how, value)
+                self.clients[(how, value)] = found
+            if isinstance(found, ValidationError):
+                raise found
+            if column == "client" and type(rec[column]) is str:
+                self.auto[rec[column]] = found
+            return found
+        raise ValidationError("client", None, "is required: give a client column (id, email "
+                                              "or external id of the client)")
+
+    def _lookup(self, how: str, value: str) -> list[int]:
+        self.misses += 1
+        if self.maps is None and self.misses > PRELOAD_AFTER:
+            self.maps = self.store.client_ref_maps()
+        if self.maps is None:
+            return self.store.client_ref_lookup(how, value)
+        ids, external, emails = self.maps
+        if how == "id":
+            return [int(value)] if int(value) in ids else []
+        if how == "email":
+            return self.store.client_ref_lookup(how, value) if value.lower() in emails else []
+        return [external[value]] if value in external else []
+
+    def _find(self, column: str, how: str, value: str) -> int | ValidationError:
+        lookup = self._lookup
+        if how == "auto":
+            ids: list[int] = []
+            if value.isdigit() and len(value) < 19:
+                ids = lookup("id", value)
+            if not ids and "@" in value:
+                ids = lookup("email", value)
+            if not ids:
+                ids = lookup("external_id", value)
+        elif how == "org":
+            ids = self.store.client_ids_by_org(value)
+        else:
+            if how == "id" and not (value.isdigit() and len(value) < 19):
+                return ValidationError(column, value, "is not a client id")
+            ids = lookup(how, value)
+        if len(ids) == 1:
+            return ids[0]
+        if not ids:
+            what = {"auto": "id, email or external id", "id": "id", "email": "email",
+                    "external_id": "external id", "org": "name or company"}[how]
+            return ValidationError(column, value, f"no client has this {what}")
+        return ValidationError(column, value, f"matches {len(ids)} clients "
+                                              f"({', '.join(map(str, ids[:5]))}); use the id")
+
+    def owned_by(self, table: str, name: str, value: Any, client_id: int) -> int | None:
+        ref = row_id(name, value)
+        if ref is None:
+            return None
+        owner = self.owners.get((table, ref), -1)
+        if owner == -1:
+            owner = self.store.owner_of(table, ref)
+            self.owners[(table, ref)] = owner
+        if owner is None:
+            raise ValidationError(name, value, f"no {table[:-1]} has this id")
+        if owner != client_id:
+            raise ValidationError(name, value, f"belongs to client {owner}, not {client_id}")
+        return ref
+
+
+def clean_client(ctx: Context, rec: dict) -> dict:
+    from crmcli.store.clients import clean_client_fields
+
+    fields: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    basic: dict[str, Any] = {}
+    tags = custom = history = None
+    plain = fields  # text that needs no cleaning goes straight in (see _CLIENT_TEXT)
+    for key, value in rec.items():
+        if key in _CLIENT_BASIC:
+            limit = _CLIENT_TEXT.get(key)
+            if (limit is not None and type(value) is str and value and len(value) <= limit
+                    and "\x00" not in value and value.strip() == value
+                    and (key != "name" or ("\n" not in value and "\r" not in value))):
+                plain[key] = value
+            else:
+                basic[key] = _as_text(_single(key, value))
+        elif key in ("created_at", "updated_at", "archived_at"):
+            fields[key] = timestamp(key, _single(key, value))
+        elif key in ("cadence_ideal", "cadence_max"):
+            fields[key] = _interval(key, _single(key, value))
+        elif key == "tags":
+            cache_key = value if type(value) is str else (
+                tuple(value) if type(value) is list and all(type(t) is str for t in value)
+                else None)
+            tags = ctx.tag_sets.get(cache_key) if cache_key is not None else None
+            if tags is None:
+                tags = _tags(value)
+                if cache_key is not None and len(ctx.tag_sets) < 10_000:
+                    ctx.tag_sets[cache_key] = tags
+        elif key == "custom":
+            custom = _custom(value)
+        elif key == "stage_history":
+            history = _history(value)
+        elif key == "id":
+            _single(key, value)
+        else:
+            # a custom column keeps its JSON value (number, list, ...); "" or null removes it
+            extra[key] = None if value is None or value == "" else value
+    if fields.get("cadence_ideal") and fields.get("cadence_max"):
+        from datetime import date
+
+        probe = date(2000, 1, 1)
+        if probe + _interval_of(fields["cadence_max"]) < probe + _interval_of(
+                fields["cadence_ideal"]):
+            raise ValidationError("cadence_max", fields["cadence_max"], "is shorter than the "
+                                  f"ideal interval {fields['cadence_ideal']}")
+    if basic:
+        fields.update(clean_client_fields(basic))
+    if "stage" in fields:
+        stage = fields["stage"]
+        if stage:
+            known = ctx.stages.get(stage)
+            if known is None:
+                try:
+                    known = ctx.store.check_stage(stage)
+                except UnknownStage:
+                    raise ValidationError("stage", stage, "is not a stage of the pipeline ("
+                                          + " → ".join(ctx.store.pipeline) + ")") from None
+                ctx.stages[stage] = known
+            fields["stage"] = known
+        else:
+            fields["stage"] = None
+    return {"id": row_id("id", rec.get("id")), "fields": fields, "tags": tags,
+            "custom": custom, "extra": extra, "history": history}
+
+
+_INTERVALS: dict[str, Any] = {}
+
+
+def _interval(name: str, value: Any) -> str | None:
+    """A cadence interval as crm cadence takes it (2w, 30d, 1m), kept as typed."""
+    text = validate.text(name, value, max_len=64)
+    if text is not None:
+        _interval_of(text, name)
+    return text
+
+
+def _interval_of(text: str, name: str = "cadence") -> Any:
+    found = _INTERVALS.get(text)
+    if found is None:
+        from crmcli.services.cadence import parse_interval
+
+        found = parse_interval(text, name)
+        if len(_INTERVALS) < 1000:
+            _INTERVALS[text] = found
+    return found
+
+
+_CLIENT_BASIC = frozenset(("name", "company", "email", "phone", "industry", "size", "owner",
+                           "source", "stage", "external_id", "notes"))
+# Client fields that clients.clean_client_fields checks only as text, with their length
+# limits: a string value already stripped, without NUL, within the limit (and, for the
+# name, on one line) is what it would return, so it skips the call.
+_CLIENT_TEXT = {"name": validate.MAX_NAME, "company": validate.MAX_NAME,
+                "industry": validate.MAX_NAME, "size": validate.MAX_NAME,
+                "owner": validate.MAX_NAME, "source": validate.MAX_NAME,
+                "external_id": validate.MAX_NAME, "notes": validate.MAX_TEXT, "stage": 64}
+
+
+def _tags(value: Any) -> list[str]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, str) and value.lstrip().startswith("["):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise ValidationError("tags", value, "is not a JSON list of tags") from None
+        if not isinstance(value, list):
+            raise ValidationError("tags", value, "is not a JSON list of tags")
+    items = value if isinstance(value, list) else re.split(r"[,;]", str(value))
+    try:
+        return sorted({validate.tag(t) for t in items if str(t).strip()})
+    except ValidationError as exc:
+        raise ValidationError("tags", exc.value, exc.reason) from None
+
+
+def _custom(value: Any) -> dict:
+    if value is None or value == "":
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value, parse_float=Decimal)
+        except json.JSONDecodeError:
+            raise ValidationError("custom", value, "is not a JSON object") from None
+    if not isinstance(value, dict):
+        raise ValidationError("custom", value, "is not a JSON object")
+    for key in value:
+        validate.custom_key(key)
+    return value
+
+
+def _history(value: Any) -> list[dict]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise ValidationError("stage_history", value, "is not a JSON list") from None
+    if not isinstance(value, list):
+        raise ValidationError("stage_history", value, "is not a JSON list")
+    out = []
+    for item in value:
+        if not isinstance(item, dict) or not item.get("to"):
+            raise ValidationError("stage_history", item, "entries are objects with at, from, "
+                                                         "to and note")
+        out.append({"at": timestamp("stage_history at", item.get("at"), required=True),
+                    "from": validate.text("stage_history from", item.get("from"), max_len=64),
+                    "to": validate.text("stage_history to", item.get("to"), max_len=64),
+                    "note": validate.text("stage_history note", item.get("note"))})
+    return out
+
+
+_CHANNELS = frozenset(validate.CHANNELS)
+# Kinds whose interactions default to inbound (crmcli.commands.log.INBOUND_KINDS).
+INBOUND_KINDS = frozenset(("complaint", "feedback", "inquiry", "request"))
+_SCORES = {**{str(i): i for i in range(11)}, **{i: i for i in range(11)}}
+_KIND_RE = re.compile(r"[\w\-]+")
+
+
+def clean_interaction(ctx: Context, rec: dict) -> tuple:
+    get = rec.get
+    ref = get("client")
+    client_id = ctx.auto.get(ref) if type(ref) is str else None  # a client seen before
+    if client_id is None:
+        client_id = ctx.client_id(rec)
+    at = get("at")
+    if not (type(at) is str and ISO_Z.fullmatch(at) and _day_ok(at[:10])):
+        at = timestamp("at", at, required=True)
+    channel = get("channel") or "other"
+    if channel not in _CHANNELS:
+        channel = validate.choice("channel", channel, validate.CHANNELS)
+    kind = get("kind") or "note"
+    if kind not in ctx.kinds_ok:
+        raw = kind
+        kind = (validate.text("kind", raw, max_len=64) or "note").lower()
+        if not _KIND_RE.fullmatch(kind):
+            raise ValidationError("kind", raw, "must be one word such as note, complaint, "
+                                               "feedback")
+        if raw == kind:
+            ctx.kinds_ok.add(kind)
+    direction = get("direction")
+    if direction != "out" and direction != "in":
+        if direction is None or direction == "":
+            # as crm log: complaints, feedback, inquiries and requests come in
+            direction = "in" if kind in INBOUND_KINDS else "out"
+        else:
+            direction = validate.choice("direction", direction, ("in", "out"))
+    summary = get("summary")
+    if summary:
+        if type(summary) is not str or "\x00" in summary or len(summary) > validate.MAX_TEXT \
+                or summary[0] in " \t\r\n" or summary[-1] in " \t\r\n":
+            summary = validate.text("summary", summary) or ""
+    else:
+        summary = ""
+    score = get("score")
+    if score is not None and score != "":
+        score = _SCORES.get(score)
+        if score is None:
+            score = validate.score(get("score"))
+    else:
+        score = None
+    contact = get("contact_id")
+    if contact is not None and contact != "":
+        contact = ctx.owned_by("contacts", "contact_id", contact, client_id)
+    else:
+        contact = None
+    resolved = get("resolved_at")
+    if resolved:
+        raw = resolved
+        resolved = timestamp("resolved_at", resolved)
+        # as `crm resolve`: only complaints are resolved, and not before they were made
+        if kind != "complaint":
+            raise ValidationError("resolved_at", raw, f"only a complaint can be resolved "
+                                                      f"(this row's kind is {kind})")
+        if resolved < at:  # both 'YYYY-MM-DDTHH:MM:SSZ': the strings sort as the instants
+            raise ValidationError("resolved_at", raw, f"is before the complaint itself ({at})")
+    else:
+        resolved = None
+    created = get("created_at")
+    if created is None or created == "":
+        created = ctx.now or ctx.now_iso()
+    elif not (type(created) is str and ISO_Z.fullmatch(created) and _day_ok(created[:10])):
+        created = timestamp("created_at", created) or ctx.now_iso()
+    return (client_id, at, channel, direction, kind, summary, score, contact, resolved, created)
+
+
+def clean_contact(ctx: Context, rec: dict) -> tuple:
+    client_id = ctx.client_id(rec)
+    get = rec.get
+    level = validate.choice("decision_level", get("decision_level"), validate.DECISION_LEVELS)
+    created = timestamp("created_at", get("created_at")) or ctx.now_iso()
+    updated = timestamp("updated_at", get("updated_at")) or created
+    return (client_id, validate.name(get("name")), validate.text("role", get("role")),
+            validate.email(get("email")), validate.phone(get("phone")), level,
+            flag("is_primary", get("is_primary")), validate.text("notes", get("notes")),
+            created, updated)
+
+
+def clean_deal(ctx: Context, rec: dict) -> tuple:
+    client_id = ctx.client_id(rec)
+    get = rec.get
+    amount = get("amount")
+    amount = validate.amount(format(amount, "f") if isinstance(amount, Decimal) else amount)
+    currency = validate.text("currency", get("currency"), max_len=8) or ctx.store.currency
+    if not re.fullmatch(r"[A-Za-z]{3}", currency or ""):
+        raise ValidationError("currency", currency, "must be a three-letter code such as USD")
+    status = validate.choice("status", get("status") or "won", validate.DEAL_STATUSES)
+    return (client_id, timestamp("at", get("at"), required=True),
+            validate.text("title", get("title"), max_len=validate.MAX_NAME), amount,
+            currency.upper(), status, timestamp("created_at", get("created_at")) or ctx.now_iso())
+
+
+def clean_followup(ctx: Context, rec: dict) -> tuple:
+    from crmcli.store.activity import _anchor_of, split_due
+
+    client_id = ctx.client_id(rec)
+    get = rec.get
+    due_text = validate.text("due", get("due"), required=True, max_len=64)
+    due_at = timestamp("due_at", get("due_at"))
+    if len(due_text) == 10 and _day_ok(due_text):
+        due = due_text
+    elif not _YEAR.search(due_text):
+        raise ValidationError("due", due_text, "is not a date (expected YYYY-MM-DD, or a date "
+                                               "and time)")
+    else:
+        try:
+            due, due_at2 = split_due(due_text)
+        except (ValueError, OverflowError):
+            raise ValidationError("due", due_text, "is not a date (expected YYYY-MM-DD, "
+                                                   "or a date and time)") from None
+        due_at = due_at or due_at2
+    every = validate.text("every", get("every"), max_len=200)
+    if every:
+        from crmcli.store.activity import ActivityMixin
+
+        try:
+            every = ActivityMixin._check_rule(every)
+        except ValueError:
+            raise ValidationError("every", every, "is not a recurrence (daily, weekly, 2w, "
+                                                  "monthly, or an RRULE)") from None
+    anchor = validate.text("anchor", get("anchor"), max_len=32)
+    if anchor is not None and not _ANCHOR.fullmatch(anchor):
+        raise ValidationError("anchor", anchor, "is not a local date or date and time "
+                                                "(YYYY-MM-DD or YYYY-MM-DDTHH:MM)")
+    if anchor is not None:
+        from datetime import datetime
+
+        try:
+            datetime.fromisoformat(anchor)
+        except ValueError:
+            raise ValidationError("anchor", anchor, "is not a real date") from None
+    if every and not anchor:
+        anchor = _anchor_of(due, due_at)
+    interaction = get("interaction_id")
+    interaction = (ctx.owned_by("interactions", "interaction_id", interaction, client_id)
+                   if interaction not in (None, "") else None)
+    return (client_id, due, due_at, validate.text("note", get("note")) or "", every or None,
+            anchor, interaction, timestamp("done_at", get("done_at")),
+            timestamp("created_at", get("created_at")) or ctx.now_iso())
+
+
+# The first occurrence of a recurring follow-up, in local time (as crm followup stores it).
+_ANCHOR = re.compile(r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2})?")
+
+CLEANERS: dict[str, Callable[[Context, dict], Any]] = {
+    "clients": clean_client, "contacts": clean_contact, "interactions": clean_interaction,
+    "deals": clean_deal, "followups": clean_followup}
+
+_STRUCTURED = frozenset(("tags", "custom", "stage_history"))
+NESTED = frozenset((list, dict))
+
+
+def check_scalars(kind: str, rec: dict) -> None:
+    """JSON values of plain fields are strings, numbers, booleans or null, not lists or
+    objects (clients' custom columns may hold any JSON value)."""
+    fields = FIELDS[kind]
+    for key, value in rec.items():
+        if key not in _STRUCTURED and (kind != "clients" or key in fields):
+            _single(key, value)
+
+
+def _single(key: str, value: Any) -> Any:
+    if type(value) is list or type(value) is dict:
+        raise ValidationError(key, _short_json(value), "must be a single value, not a "
+                              + ("list" if type(value) is list else "JSON object"))
+    return value
+
+
+def _short_json(value: Any) -> str:
+    from crmcli.render.output import to_json
+
+    return to_json(value)
+
+
+CONTACT_PRIMARY = TABLE_COLUMNS["contacts"].index("is_primary")
+
+
+def check_one_primary(rec: dict, client_id: int, primaries: dict[int, int], line: int) -> None:
+    first = primaries.setdefault(client_id, line)
+    if first != line:
+        raise ValidationError("is_primary", rec.get("is_primary"),
+                              f"client {client_id} already has its primary contact on line "
+                              f"{first} (one per client)")
+
+
+def check_duplicates(kind: str, keys: list[str], rec: dict, row: Any,
+                      seen: dict[str, dict[Any, int]], line: int) -> None:
+    for key in keys:
+        if kind == "clients":
+            value = row["id"] if key == "id" else row["fields"].get(key)
+            if key == "email" and value:
+                value = value.lower()
+        else:
+            value = row_id("id", rec.get("id"))
+        if value is None or value == "":
+            continue
+        table = seen.setdefault(key, {})
+        first = table.get(value)
+        if first is not None:
+            raise ValidationError(key, rec.get(key), f"duplicate key: also on line {first}")
+        table[value] = line
+
