@@ -72,7 +72,13 @@ class Config:
     path: Path | None = None
 
     def __getitem__(self, key: str) -> Any:
-        return self.data[key]
+        """The value of a key, dotted for a nested one (`config["smtp.port"]`). Every key has
+        a value (its DEFAULTS entry unless the file sets it), so callers never restate a
+        default; an unknown key is a KeyError, a typo in the code."""
+        node: Any = self.data
+        for part in key.split("."):
+            node = node[part]
+        return node
 
     def get(self, dotted: str, default: Any = None) -> Any:
         node: Any = self.data
@@ -116,8 +122,8 @@ def resolve_db_path(option: str | os.PathLike | None, config: Config) -> Path:
     env = os.environ.get("CRM_DB")
     if env:
         return Path(env).expanduser()
-    if config.get("db"):
-        path = Path(str(config.get("db"))).expanduser()
+    if config["db"]:
+        path = Path(str(config["db"])).expanduser()
         if not path.is_absolute() and config.path is not None:
             path = config.path.parent / path
         return path
@@ -130,8 +136,8 @@ def _type_name(value: Any) -> str:
 
 
 def _check_value(where: str, key: str, default: Any, value: Any) -> Any:
-    if value is None:
-        return None
+    if value is None:  # null means the default
+        return copy.deepcopy(default)
     # A misplaced secret must not be echoed back in the error.
     shown = "(value hidden)" if key.startswith("smtp.password") else repr(value)
     if key in CHOICES and value not in CHOICES[key]:
@@ -160,7 +166,7 @@ def _check_value(where: str, key: str, default: Any, value: Any) -> Any:
     if isinstance(default, str):
         if not isinstance(value, str | int | float) or isinstance(value, bool):
             raise ConfigError(f"{where}: key '{key}' must be text, not {shown}")
-        return str(value)
+        return str(value) if str(value).strip() else default  # blank text: the default
     if isinstance(default, dict) and not isinstance(value, dict):
         raise ConfigError(f"{where}: key '{key}' must be {_type_name(default)}, not {shown}")
     return value

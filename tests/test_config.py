@@ -69,6 +69,17 @@ def test_db_resolution_order(monkeypatch, tmp_path):
     assert resolve_db_path(None, parse_config_text("", "c")) == tmp_path / "data/crmcli/crm.db"
 
 
+def test_a_key_set_to_null_or_blank_text_has_its_default(crm, tmp_path):
+    (tmp_path / "config.yaml").write_text("currency: null\ntimezone: UTC\noutput:\n  format: ~\n"
+                                          "due:\n  within: ''\nclv:\n  margin: null\n")
+    config = load_config(tmp_path / "config.yaml")
+    assert (config["currency"], config["output.format"], config["due.within"],
+            config["clv.margin"]) == ("USD", "table", "7d", 1.0)
+    crm("add", "Acme")
+    assert crm.json("report", "summary")["overview"]["currency"] == "USD"
+    assert crm("ls").stdout.startswith("id  name")
+
+
 def test_cli_reports_a_bad_config_in_one_line(crm, tmp_path):
     (tmp_path / "config.yaml").write_text("colour: blue\n")
     result = crm("ls", ok=False)

@@ -35,4 +35,4 @@ def output_format(fmt: Format | None, as_json: bool = False) -> str:
         return fmt.value
     from crmcli.commands._context import get_config
 
-    return get_config().get("output.format", "table")
+    return get_config()["output.format"]

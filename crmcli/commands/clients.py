@@ -53,7 +53,7 @@ def add_client(
 ) -> None:
     """Add a client and print its id."""
     store = get_store()
-    owner = owner if owner is not None else get_config().get("owner")
+    owner = owner if owner is not None else get_config()["owner"]
     client_id = store.add_client(name, company=company, email=email, phone=phone,
                                  industry=industry, size=size, owner=owner, source=source,
                                  stage=stage, external_id=external_id, notes=note,

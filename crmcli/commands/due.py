@@ -197,7 +197,7 @@ def show_due(
     store = get_store()
     config = get_config()
     rows = compute_due(store, config, within=within, overdue_only=overdue,
-                       stale=config.get("due.stale", True) if stale is None else stale,
+                       stale=config["due.stale"] if stale is None else stale,
                        owner=owner, tag=tag)
     if email:
         mail_digest(store, config, rows, dry_run=dry_run, force=force, sendmail=sendmail)

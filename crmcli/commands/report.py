@@ -37,7 +37,7 @@ AT_RISK_COLUMNS = ["client_id", "client", "owner", "last_active", "days_since",
 def _period(period: str | None, allowed=("month", "quarter", "year")) -> str:
     from crmcli.metrics.periods import check_unit
 
-    return check_unit(period or get_config().get("retention.period") or "month", allowed)
+    return check_unit(period or get_config()["retention.period"], allowed)
 
 
 def _pct_rows(rows: list[dict], keys: tuple[str, ...]) -> list[dict]:
@@ -62,7 +62,7 @@ def retention(period: PeriodOption = None, since: SinceOption = None, until: Unt
         for row, raw in zip(shown, rows, strict=True):
             row["trend"] = bar(raw["retention"], 1.0, 20)
         emit(shown, "table", columns=RETENTION_COLUMNS + ["trend"],
-             title=f"Retention by {unit} ({get_config().get('retention.activity')})")
+             title=f"Retention by {unit} ({get_config()['retention.activity']})")
     else:
         emit(rows, fmt_name, columns=list(ROW_KEYS))
 
@@ -77,7 +77,7 @@ def cohorts(period: Annotated[str | None, typer.Option(
     from crmcli.metrics.cohorts import UNITS, cohort_rows
     from crmcli.render.output import emit
 
-    default = get_config().get("retention.period") or "month"
+    default = get_config()["retention.period"]
     unit = _period(period or ("month" if default == "year" else default), UNITS)
     rows = cohort_rows(get_store(), get_config(), unit, since, until)
     fmt_name = output_format(fmt, as_json)

@@ -75,7 +75,7 @@ def report_response(
                *response.FIELDS["complaint" if kind_name == "complaint" else "response"]]
     what = ("Complaint handling time (complaint to resolution" if kind_name == "complaint"
             else "Response time (inbound to the next outbound reply")
-    title = (f"{what}; SLA {config.get('response.sla_hours', 24.0):g} h)"
+    title = (f"{what}; SLA {config['response.sla_hours']:g} h)"
              + (f" by {by_name}" if by_name else ""))
     emit(_shown(rows[:limit] if limit else rows, fmt_name, ("within_sla",)), fmt_name,
          columns=columns, title=title)

@@ -40,7 +40,7 @@ def parse_calibration_end(text: str | None):
 def parse_horizon(text: str | int | None, config) -> int:
     """The CLV horizon in whole months: '12m', '18 months', '2y', '12'; None = config."""
     if text is None:
-        value = config.get("clv.horizon_months", 12)
+        value = config["clv.horizon_months"]
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 1 \
                 or value != int(value):
             from crmcli.errors import ConfigError
@@ -63,7 +63,7 @@ def parse_discount(value: float | str | None, config) -> float:
     """The monthly discount rate: 0.01 = 1% a month; None = config clv.discount_monthly."""
     where = "--discount"
     if value is None:
-        value = config.get("clv.discount_monthly", 0.01)
+        value = config["clv.discount_monthly"]
         where = "config key 'clv.discount_monthly'"
     try:
         rate = float(value)
@@ -135,14 +135,14 @@ def show_bgnbd(store, config, calibration_end: str | None, horizon: str | None,
             raise UsageError(f"--top {top!r}: not a whole number") from None
         if top < 0:
             raise UsageError(f"--top {top!r}: must not be negative")
-    time_unit = config.get("clv.time_unit", "weeks") or "weeks"
-    margin = config.get("clv.margin", 1.0)
+    time_unit = config["clv.time_unit"]
+    margin = config["clv.margin"]
     settings = prediction.Settings(
         calibration_end=parse_calibration_end(calibration_end), time_unit=time_unit,
         horizon_months=parse_horizon(horizon, config), discount_monthly=parse_discount(
             discount, config),
-        margin=float(1.0 if margin is None else margin),
-        currency=getattr(store, "currency", None) or config.get("currency", "USD"))
+        margin=float(margin),
+        currency=store.currency)
     result = prediction.fit_and_predict(store, settings)
     if result.skipped_currencies:
         skipped = ", ".join(f"{n} in {cur}" for cur, n in sorted(result.skipped_currencies.items()))

@@ -77,12 +77,12 @@ def _key(address: str) -> str:
 
 def recipients_of(config) -> tuple[list[str], dict[str, list[str]]]:
     """smtp.to as a list of addresses and smtp.owners as owner (lower case) -> addresses."""
-    to = config.get("smtp.to") or []
+    to = config["smtp.to"]
     if isinstance(to, str):
         to = [to]
     to_list = [_address(a, "smtp.to", config) for a in to]
     owners: dict[str, list[str]] = {}
-    mapping = config.get("smtp.owners") or {}
+    mapping = config["smtp.owners"]
     if not isinstance(mapping, dict):
         raise MailError(f"smtp.owners {_where(config)}: must map owner names to addresses")
     for owner, value in mapping.items():
@@ -123,19 +123,19 @@ def plan_digests(rows: list[dict], config) -> list[Digest]:
 def check_smtp_config(config, *, password: bool = True) -> None:
     """Raise MailError naming the key when SMTP delivery cannot work as configured
     (password=False: do not require the password variable, for --dry-run)."""
-    if not config.get("smtp.host"):
+    if not config["smtp.host"]:
         raise MailError(f"smtp.host is not set {_where(config)}: name your SMTP server "
                         "(or use --sendmail)")
-    if not config.get("smtp.from"):
+    if not config["smtp.from"]:
         raise MailError(f"smtp.from is not set {_where(config)}: the From: address of the "
                         "digest")
-    _address(config.get("smtp.from"), "smtp.from", config)
-    if config.get("smtp.username") and password:
+    _address(config["smtp.from"], "smtp.from", config)
+    if config["smtp.username"] and password:
         _password(config)
 
 
 def _password(config) -> str:
-    name = config.get("smtp.password_env")
+    name = config["smtp.password_env"]
     if not name:
         raise MailError(f"smtp.username is set but smtp.password_env is not {_where(config)}: "
                         "name the environment variable that holds the password")
@@ -183,7 +183,7 @@ def counts(rows: list[dict]) -> dict[str, int]:
 
 
 def subject_for(digest: Digest, config, day: str) -> str:
-    template = str(config.get("smtp.subject") or "crm: {count} follow-ups due {date}")
+    template = str(config["smtp.subject"])
     values = {**counts(digest.rows), "new": len(digest.new_keys), "date": day}
     try:
         subject = template.format_map(values)
@@ -285,7 +285,7 @@ def build_message(digest: Digest, config, day: str, *, sender: str | None) -> Em
     msg["X-Mailer"] = "crmcli"
     text = text_body(digest, day)
     msg.set_content(text, cte=_cte(text))
-    if config.get("smtp.html", True):
+    if config["smtp.html"]:
         page = html_body(digest, day)
         msg.add_alternative(page, subtype="html", cte=_cte(page))
     return msg
@@ -346,9 +346,9 @@ class SmtpSession:
 
     def __init__(self, config):
         self.config = config
-        self.host = str(config.get("smtp.host"))
-        self.port = int(config.get("smtp.port") or 0)
-        self.security = config.get("smtp.security") or "starttls"
+        self.host = str(config["smtp.host"])
+        self.port = int(config["smtp.port"])
+        self.security = config["smtp.security"]
         if not self.port:
             self.port = {"tls": 465, "none": 25}.get(self.security, 587)
         self.where = f"{self.host}:{self.port}"
@@ -363,8 +363,8 @@ class SmtpSession:
 
     def _hide_password(self, error: MailError) -> MailError:
         """The error with the password blanked out, should the server have quoted it."""
-        name = self.config.get("smtp.password_env")
-        secret = os.environ.get(str(name)) if name and self.config.get("smtp.username") else None
+        name = self.config["smtp.password_env"]
+        secret = os.environ.get(str(name)) if name and self.config["smtp.username"] else None
         text = str(error)
         if not secret or len(secret) < 3 or secret not in text:
             return error
@@ -380,7 +380,7 @@ class SmtpSession:
         import smtplib
         import ssl
 
-        timeout = float(self.config.get("smtp.timeout") or 30)
+        timeout = float(self.config["smtp.timeout"])
         stage = "connect"
         try:
             if self.security == "tls":
@@ -397,9 +397,9 @@ class SmtpSession:
                                     "(smtp.security is starttls; use tls or none if intended)")
                 self.smtp.starttls(context=ssl.create_default_context())
                 self.smtp.ehlo()
-            if self.config.get("smtp.username"):
+            if self.config["smtp.username"]:
                 stage = "login"
-                user = str(self.config.get("smtp.username"))
+                user = str(self.config["smtp.username"])
                 try:
                     self.smtp.login(user, _password(self.config))
                 except smtplib.SMTPAuthenticationError as exc:
@@ -433,7 +433,7 @@ class SmtpSession:
             self.close()
             if stage == "login":
                 raise MailError(f"SMTP server {self.where}: the login of "
-                                f"{self.config.get('smtp.username')!r} cannot be encoded"
+                                f"{self.config['smtp.username']!r} cannot be encoded"
                                 ) from None
             raise MailError(f"cannot reach SMTP server {self.where}: {self.host!r} is not a "
                             "valid host name (smtp.host)") from None
@@ -499,14 +499,14 @@ def send_with_sendmail(msg: EmailMessage, config) -> None:
     import shlex
     import subprocess
 
-    command = str(config.get("sendmail.command") or "sendmail -t -oi")
+    command = str(config["sendmail.command"])
     try:
         argv = shlex.split(command)
     except ValueError as exc:
         raise MailError(f"sendmail.command {command!r} {_where(config)}: {exc}") from None
     if not argv:
         raise MailError(f"sendmail.command is empty {_where(config)}")
-    timeout = float(config.get("smtp.timeout") or 30)
+    timeout = float(config["smtp.timeout"])
     try:
         done = subprocess.run(argv, input=msg.as_bytes(), capture_output=True,
                               timeout=max(timeout, 1.0), check=False)

@@ -67,7 +67,7 @@ def _times(until: str | None) -> tuple[str, str, str, str]:
 def book_rates(store, config, until: str | None = None) -> dict:
     """AOV, purchases per year, annual churn and expected lifetime of the book."""
     end, trailing, previous, day = _times(until)
-    currency = config.get("currency") or "USD"
+    currency = config["currency"]
     year = store.revenue_total(currency, since=trailing, until=end)
     aov = money(year["revenue"] / year["deals"]) if year["deals"] else None
     per_year = round(year["deals"] / year["clients"], 4) if year["clients"] else None
@@ -85,7 +85,7 @@ def book_lifetime(store, config, previous: str, trailing: str, end: str) -> dict
 
     both = store.active_in_windows(activity_setting(config), previous, trailing, end)
     churn = (round(1 - both["in_both"] / both["in_first"], 4) if both["in_first"] else None)
-    cap = float(config.get("clv.lifetime_cap_years", 10.0))
+    cap = float(config["clv.lifetime_cap_years"])
     if churn is None:
         lifetime = None
     elif churn <= 0:
@@ -116,16 +116,16 @@ def clv_report(store, config, *, top: int = 10, until: str | None = None,
                horizon_months: int | None = None, discount: float | None = None) -> dict:
     """{'summary': {...}, 'top': [...]} (see the module docstring for each figure)."""
     end, _, _, _ = _times(until)
-    currency = config.get("currency") or "USD"
+    currency = config["currency"]
     per_client = store.client_revenue(currency, until=end)
     values = [v["revenue"] for v in per_client.values()]
     total = sum(values, Decimal(0))
     deals = sum(v["deals"] for v in per_client.values())
     rates = book_rates(store, config, until)
-    margin = float(config.get("clv.margin", 1.0))
+    margin = float(config["clv.margin"])
     months = int(horizon_months if horizon_months is not None
-                 else config.get("clv.horizon_months", 12))
-    disc = float(discount if discount is not None else config.get("clv.discount_monthly", 0.01))
+                 else config["clv.horizon_months"])
+    disc = float(discount if discount is not None else config["clv.discount_monthly"])
     summary = {
         "currency": currency,
         "customers": len(values),
@@ -162,7 +162,7 @@ def client_clv(store, config, client_id: int) -> dict:
     """A client's historical CLV and its predicted value: the client's own AOV x its won
     deals over the trailing year x the book's expected lifetime x margin."""
     end, trailing, previous, _ = _times(None)
-    currency = config.get("currency") or "USD"
+    currency = config["currency"]
     history = store.revenue_total(currency, until=end, client_id=client_id)
     aov = money(history["revenue"] / history["deals"]) if history["deals"] else None
     predicted = None
@@ -171,5 +171,5 @@ def client_clv(store, config, client_id: int) -> dict:
         year = store.revenue_total(currency, since=trailing, until=end, client_id=client_id)
         lifetime = book_lifetime(store, config, previous, trailing, end)
         predicted = predictive(aov, float(year["deals"]), lifetime["expected_lifetime_years"],
-                               float(config.get("clv.margin", 1.0)))
+                               float(config["clv.margin"]))
     return {"historical": history["revenue"], "predicted": predicted}

@@ -40,8 +40,8 @@ def funnel_report(store, config, *, since: str | None = None,
 
     lo, hi = time_window(since, until) if since or until else (None, None)
     pipeline = list(config.pipeline)
-    won_stages = list(config.get("won_stages", []) or [])
-    lost_stages = list(config.get("lost_stages", []) or [])
+    won_stages = list(config["won_stages"])
+    lost_stages = list(config["lost_stages"])
     order = [s for s in pipeline if s not in lost_stages]
     tops = store.funnel_reach(order, won_stages, lost_stages, lo, hi)
     stays = {r["stage"]: r for r in store.stage_stays(lo, hi)}

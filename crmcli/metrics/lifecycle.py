@@ -25,9 +25,9 @@ STATUSES = ("active", "at-risk", "churned", "never")
 
 
 def thresholds(config) -> tuple[float, float, float]:
-    return (float(config.get("lifecycle.at_risk_days", 90)),
-            float(config.get("lifecycle.churned_days", 180)),
-            float(config.get("lifecycle.gap_factor", 2.0)))
+    return (float(config["lifecycle.at_risk_days"]),
+            float(config["lifecycle.churned_days"]),
+            float(config["lifecycle.gap_factor"]))
 
 
 def classify(days_since: int, usual_gap: float | None, at_risk_days: float, churned_days: float,
@@ -71,7 +71,7 @@ def lifecycle_rows(store, config, client_id: int | None = None) -> list[dict]:
     facts = store.activity_days(activity_setting(config), day_shift(), client_id=client_id)
     if not facts:
         return []
-    currency = config.get("currency") or "USD"
+    currency = config["currency"]
     if client_id is None:
         stake = store.client_revenue(currency, since=trailing_year_start(today))
     else:

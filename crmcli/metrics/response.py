@@ -133,7 +133,7 @@ def response_report(store, config, *, by: str | None = None, kind: str = "respon
 
     _check(kind, by)
     lo, hi = time_window(since, until)
-    sla_hours = config.get("response.sla_hours", 24.0)
+    sla_hours = config["response.sla_hours"]
     mm = months = None
     if by == "month":
         found = _month_map(store, kind, lo, hi)

@@ -24,7 +24,7 @@ ROW_KEYS = ("period", "start", "active", "previous_active", "retained", "new", "
 
 
 def activity_setting(config) -> str:
-    return config.get("retention.activity") or "deals"
+    return config["retention.activity"]
 
 
 def covered_map(store, activity: str, win: periods.Window) -> periods.MonthMap:

@@ -238,6 +238,6 @@ def book_segments(store, config, *, since: str | None = None,
     inputs = store.rfm_inputs(config["currency"], lo, hi)
     rfm = rfm_scores(inputs, now)
     units = {row["client_id"]: row["units"] for row in inputs}
-    tiers = tier_of_client(units, store.live_client_ids(), config.get("tiers.a_share", 0.8),
-                           config.get("tiers.b_share", 0.95))
+    tiers = tier_of_client(units, store.live_client_ids(), config["tiers.a_share"],
+                           config["tiers.b_share"])
     return rfm, tiers

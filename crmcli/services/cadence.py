@@ -110,7 +110,7 @@ def cadence_resolver(config):
     """resolve_cadence with the config read once: a function (client, tags, tier) ->
     Cadence | None, for resolving the cadence of every client of a book."""
     rules = []
-    for i, rule in enumerate(config.get("cadence.rules", []) or [], 1):
+    for i, rule in enumerate(config["cadence.rules"], 1):
         where = f"config cadence.rules[{i}]"
         if "tag" in rule:
             rules.append(("tag", str(rule["tag"]).strip().lower(), f"tag {rule['tag']}",
@@ -121,7 +121,7 @@ def cadence_resolver(config):
         elif "tier" in rule:
             rules.append(("tier", str(rule["tier"]).strip().upper(),
                           f"tier {str(rule['tier']).upper()}", rule, where))
-    default = (config.get("cadence.default_ideal"), config.get("cadence.default_max"))
+    default = (config["cadence.default_ideal"], config["cadence.default_max"])
 
     def resolve(client: dict, tags, tier: str | None) -> Cadence | None:
         if client.get("cadence_ideal"):
@@ -156,7 +156,7 @@ def cadence_for(client: dict, tags, tier: str | None, config
 
 
 def rules_use_tier(config) -> bool:
-    return any("tier" in rule for rule in config.get("cadence.rules", []) or [])
+    return any("tier" in rule for rule in config["cadence.rules"])
 
 
 def cadence_status(cadence: Cadence, since: date, today: date) -> tuple[str, date, int]:

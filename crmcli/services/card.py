@@ -70,8 +70,8 @@ def client_tier(store, client: dict) -> str:
     if ahead:
         revenues[ahead_id] = ahead
         ranked.insert(0, ahead_id)
-    return tier_of_client(revenues, ranked, config.get("tiers.a_share", 0.8),
-                          config.get("tiers.b_share", 0.95))[client["id"]]
+    return tier_of_client(revenues, ranked, config["tiers.a_share"],
+                          config["tiers.b_share"])[client["id"]]
 
 
 def _value(store, client: dict, tier: str | None = None) -> dict[str, Any]:

@@ -182,8 +182,8 @@ class DemoBuilder:
         self.local_now = dates.local(self.now)
         self.today = dates.today()
         pipeline = store.pipeline
-        won = [s for s in store.config.get("won_stages", ["won"]) if s in pipeline]
-        lost = [s for s in store.config.get("lost_stages", ["lost"]) if s in pipeline]
+        won = [s for s in store.config["won_stages"] if s in pipeline]
+        lost = [s for s in store.config["lost_stages"] if s in pipeline]
         self.won_stage = won[0] if won else None
         self.lost_stage = lost[0] if lost else None
         self.path = [s for s in pipeline if s not in won and s not in lost]

@@ -122,7 +122,7 @@ def run_digest(store, config, rows: list[dict], *, dry_run: bool, force: bool,
     digests = plan_digests(rows, config)
     if not sendmail:
         check_smtp_config(config, password=not dry_run)
-    sender = config.get("smtp.from") or None
+    sender = config["smtp.from"] or None
     transport = "sendmail" if sendmail else "smtp"
     pending = []
     for digest in digests:

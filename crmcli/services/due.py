@@ -26,7 +26,7 @@ def _window_end(today: date, within: str | None, config) -> date:
     from crmcli import dates
     from crmcli.services.cadence import parse_interval
 
-    text = within if within not in (None, "") else (config.get("due.within") or "7d")
+    text = within if within not in (None, "") else config["due.within"]
     text = str(text).strip()
     if text in ("0", "0d", "today"):
         return today
@@ -90,7 +90,7 @@ def cadence_rows(store, config, today: date, *, owner=None, tag=None) -> list[di
     """Clients past the ideal interval of their cadence (live clients only)."""
     from crmcli.services.cadence import cadence_resolver, cadence_status, rules_use_tier
 
-    if not (config.get("cadence.default_ideal") or config.get("cadence.rules")
+    if not (config["cadence.default_ideal"] or config["cadence.rules"]
             or store.has_client_cadences()):
         return []
     clients = store.cadence_clients(owner=owner, tag=tag)

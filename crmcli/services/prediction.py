@@ -226,11 +226,11 @@ def card_prediction(store, config, client: dict | int) -> dict | None:
     saved = fit["settings"]
     settings = Settings(
         calibration_end=date.fromisoformat(fit["calibration_end"]), time_unit=fit["time_unit"],
-        horizon_months=int(saved.get("horizon_months", config.get("clv.horizon_months", 12))),
+        horizon_months=int(saved.get("horizon_months", config["clv.horizon_months"])),
         discount_monthly=float(saved.get("discount_monthly",
-                                         config.get("clv.discount_monthly", 0.01))),
-        margin=float(saved.get("margin", config.get("clv.margin", 1.0))),
-        currency=saved.get("currency", getattr(store, "currency", "USD")))
+                                         config["clv.discount_monthly"])),
+        margin=float(saved.get("margin", config["clv.margin"])),
+        currency=saved.get("currency", store.currency))
     log, _, _ = _transactions(store, settings, client_id=client_id)
     rfm = bgnbd.rfm_from_transactions(log, settings.calibration_end, settings.time_unit)
     if not rfm:

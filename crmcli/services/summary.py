@@ -42,7 +42,7 @@ def _summary_rest(store, config, today) -> dict:
     from crmcli.metrics import lifecycle, periods
     from crmcli.services.due import due_counts
 
-    currency = config.get("currency") or "USD"
+    currency = config["currency"]
     last = periods.index_of(today, "month")
     mm = periods.month_map(last - 11, last)
     found = {r["idx"]: r for r in store.period_revenue(

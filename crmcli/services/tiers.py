@@ -18,8 +18,8 @@ def tiers_by_client(store) -> dict[int, str]:
     cfg = store.config
     units = {r["client_id"]: r["units"]
              for r in store.won_by_client(cfg["currency"], names=False)}
-    return tier_of_client(units, store.live_client_ids(), cfg.get("tiers.a_share", 0.8),
-                          cfg.get("tiers.b_share", 0.95))
+    return tier_of_client(units, store.live_client_ids(), cfg["tiers.a_share"],
+                          cfg["tiers.b_share"])
 
 
 def check_tier(tier: str, option: str = "--tier") -> str:
