@@ -129,10 +129,10 @@ def test_undo_restores_a_purged_client_with_all_records_and_search(crm, db_path,
     client = store.add_client("Zhang Wei 张伟", email="zw@example.cn", tags=["vip"])
     with store.change("seed", "records of Zhang", client_id=client):
         for i in range(80):  # enough rows to take the set-based (bulk) path
-            store._insert("contacts", {"client_id": client, "name": f"Person {i}",
+            store.insert("contacts", {"client_id": client, "name": f"Person {i}",
                                        "is_primary": 0, "created_at": "2026-01-01T00:00:00Z",
                                        "updated_at": "2026-01-01T00:00:00Z"})
-        store._insert("deals", {"client_id": client, "amount": "19.99", "currency": "USD",
+        store.insert("deals", {"client_id": client, "amount": "19.99", "currency": "USD",
                                 "at": "2026-02-01T00:00:00Z", "status": "won",
                                 "created_at": "2026-02-01T00:00:00Z"})
     before = data(db_path)
@@ -253,7 +253,7 @@ def test_an_undone_change_that_was_redone_can_be_undone_again_by_id_of_the_redo(
 
 def _bulk_interactions(store, client_id: int, n: int, word: str = "meeting") -> int:
     with store.change("import interactions", f"imported {n} interactions") as ch:
-        store._insert_many(
+        store.insert_many(
             "interactions", ["client_id", "at", "channel", "direction", "kind", "summary",
                              "created_at"],
             ((client_id, f"2026-01-01T00:{i % 60:02d}:00Z", "call", "out", "note",
@@ -291,7 +291,7 @@ def test_undo_of_a_bulk_import_is_refused_when_an_imported_row_was_edited_since(
     acme = store.add_client("Acme")
     change = _bulk_interactions(store, acme, 100)
     with store.change("edit", "fix a summary"):
-        store._update("interactions", 50, {"summary": "fixed"})
+        store.update("interactions", 50, {"summary": "fixed"})
     with pytest.raises(CrmError, match=f"cannot undo change {change}: interaction 50 was "
                                        f"changed since by change {change + 1}"):
         store.undo_change(change)
@@ -301,7 +301,7 @@ def test_undo_of_a_bulk_import_is_refused_when_an_imported_row_was_edited_since(
 def test_bulk_insert_with_caller_chosen_ids_is_logged_row_by_row(store, db_path):
     acme = store.add_client("Acme")
     with store.change("import", "ids given"):
-        store._insert_many("tags", ["id", "client_id", "tag"], [(10, acme, "a"), (7, acme, "b")])
+        store.insert_many("tags", ["id", "client_id", "tag"], [(10, acme, "a"), (7, acme, "b")])
     ops = store.query("SELECT op, row_id FROM change_rows WHERE tbl = 'tags' ORDER BY id")
     assert ops == [{"op": "insert", "row_id": 7}, {"op": "insert", "row_id": 10}]
     store.undo_last()
@@ -311,7 +311,7 @@ def test_bulk_insert_with_caller_chosen_ids_is_logged_row_by_row(store, db_path)
 def test_changes_logged_with_stored_values_so_undo_compares_like_with_like(store):
     acme = store.add_client("Acme")
     with store.change("seed", "x"):
-        store._update("clients", acme, {"size": 42})  # TEXT column: stored as '42'
+        store.update("clients", acme, {"size": 42})  # TEXT column: stored as '42'
     [row] = store.query("SELECT new FROM change_rows WHERE op = 'update'")
     assert json.loads(row["new"]) == {"size": "42"}
     store.undo_last()

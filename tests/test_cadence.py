@@ -136,7 +136,7 @@ def test_never_contacted_client_counts_from_creation(crm, tmp_path):
     from crmcli.store import CrmStore
 
     with CrmStore(tmp_path / "crm.db") as store, store.change("test", "backdate"):
-        store._update("clients", 1, {"created_at": "2026-10-01T10:00:00Z"})
+        store.update("clients", 1, {"created_at": "2026-10-01T10:00:00Z"})
     [row] = crm.json("due")
     assert row["kind"] == "stale" and row["last_contact"] is None
     assert row["what"] == "never contacted, added 52 days ago (cadence 30d, max 60d)"

@@ -24,10 +24,10 @@ def cdnow():
 def loaded(store, cdnow):
     ts = "1997-01-01T00:00:00Z"
     with store.change("test", "cdnow"):
-        store._insert_many("clients", ["id", "name", "custom", "created_at", "updated_at"],
+        store.insert_many("clients", ["id", "name", "custom", "created_at", "updated_at"],
                            [(int(c), f"cdnow {c}", "{}", ts, ts)
                             for c in sorted(cdnow.customer_id.unique())])
-        store._insert_many("deals", ["client_id", "amount", "currency", "at", "status",
+        store.insert_many("deals", ["client_id", "amount", "currency", "at", "status",
                                      "created_at"],
                            [(int(r.customer_id), r.amount, "USD", f"{r.date}T12:00:00Z", "won",
                              ts) for r in cdnow.itertuples()])

@@ -5,7 +5,7 @@ One test runs the real `crm import interactions big.csv` and kills it at points 
 its run time (measured first, on the same database), and once the moment its commit is
 visible to a reader (while the process closes the store and checkpoints the write-ahead log).
 In another the importer is a real subprocess doing what an import of interactions does: one
-`store.change()` holding one `_insert_many` of 100,000 rows (the store's bulk path, with the
+`store.change()` holding one `insert_many` of 100,000 rows (the store's bulk path, with the
 change log and the search index kept in the same transaction). It reports its progress on
 stdout, and the test kills it with SIGKILL at chosen points: early in the insert, half-way,
 while the change log and the search index are written, during COMMIT, and right after the
@@ -43,7 +43,7 @@ def rows():
     print("inserted", flush=True)
 
 with store.change("import interactions", f"imported {n} interactions ({tag})"):
-    store._insert_many("interactions", ["client_id", "at", "channel", "direction", "kind",
+    store.insert_many("interactions", ["client_id", "at", "channel", "direction", "kind",
                                         "summary", "created_at"], rows())
 print("committed", flush=True)
 store.close()

@@ -98,11 +98,11 @@ deadline = time.time() + float(sys.argv[2])
 i = 0
 while time.time() < deadline:
     with store.change("seed", "batch") as ch:
-        cid = store._insert("clients", {"name": f"W{i}", "custom": "{}",
+        cid = store.insert("clients", {"name": f"W{i}", "custom": "{}",
                                         "created_at": "2026-11-22T10:00:00Z",
                                         "updated_at": "2026-11-22T10:00:00Z"})
         for k in range(20):
-            store._insert("interactions", {"client_id": cid, "at": "2026-11-22T10:00:00Z",
+            store.insert("interactions", {"client_id": cid, "at": "2026-11-22T10:00:00Z",
                                            "summary": f"note {k} " + "x" * 200,
                                            "created_at": "2026-11-22T10:00:00Z"})
     i += 1

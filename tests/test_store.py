@@ -68,7 +68,7 @@ def test_failed_write_rolls_back_everything(store):
     before = store.query("SELECT * FROM changes")
     with pytest.raises(RuntimeError):
         with store.change("test"):
-            store._update("clients", client_id, {"notes": "half done"})
+            store.update("clients", client_id, {"notes": "half done"})
             raise RuntimeError("boom")
     assert store.get_client(client_id)["notes"] is None
     assert store.query("SELECT * FROM changes") == before
@@ -97,7 +97,7 @@ def test_a_change_that_changes_nothing_leaves_no_record(store):
 
 def test_writes_outside_a_change_are_refused(store):
     with pytest.raises(RuntimeError, match="inside store.change"):
-        store._insert("tags", {"client_id": 1, "tag": "x"})
+        store.insert("tags", {"client_id": 1, "tag": "x"})
 
 
 def test_resolve_client_rules(store):

@@ -140,10 +140,10 @@ class ActivityMixin:
             followup = {"due": due, "due_at": due_at, "note": note}
         with self.change("log", f"logged {row['channel']} {row['direction']} with client "
                                 f"{client_id} {client['name']}", client_id=client_id):
-            interaction_id = self._insert("interactions", row)
+            interaction_id = self.insert("interactions", row)
             followup_id = None
             if followup:
-                followup_id = self._insert("followups", {
+                followup_id = self.insert("followups", {
                     "client_id": client_id, **followup, "every": None, "anchor": None,
                     "interaction_id": interaction_id, "done_at": None,
                     "created_at": utc_now_iso()})
@@ -175,7 +175,7 @@ class ActivityMixin:
         with self.change("edit-log", f"edited interaction {interaction_id} of client "
                                      f"{client['id']} {client['name']}: {', '.join(changed)}",
                          client_id=client["id"]):
-            self._update("interactions", interaction_id, {k: clean[k] for k in changed})
+            self.update("interactions", interaction_id, {k: clean[k] for k in changed})
         return changed
 
     def get_interaction(self, interaction_id: int) -> dict:
@@ -197,7 +197,7 @@ class ActivityMixin:
             raise ValidationError("--at", when, f"is before the complaint itself ({row['at']})")
         with self.change("resolve", f"resolved complaint {interaction_id}",
                          client_id=row["client_id"]):
-            self._update("interactions", interaction_id, {"resolved_at": when})
+            self.update("interactions", interaction_id, {"resolved_at": when})
         return self.get_interaction(interaction_id)
 
     def list_interactions(self, client_id: int | None = None, *, kind: str | None = None,
@@ -264,7 +264,7 @@ class ActivityMixin:
         with self.change("deal", f"recorded {row['status']} deal {row['amount']} "
                                  f"{row['currency']} for client {client_id} {client['name']}",
                          client_id=client_id):
-            return self._insert("deals", row)
+            return self.insert("deals", row)
 
     def get_deal(self, deal_id: int) -> dict:
         row = self.get("deals", deal_id)
@@ -298,7 +298,7 @@ class ActivityMixin:
         with self.change("edit-deal", f"edited deal {deal_id} of client {client['id']} "
                                       f"{client['name']}: {', '.join(changed)}",
                          client_id=client["id"]):
-            self._update("deals", deal_id, {k: values[k] for k in changed})
+            self.update("deals", deal_id, {k: values[k] for k in changed})
         return changed
 
     def list_deals(self, client_id: int | None = None, status: str | None = None, *,
@@ -364,7 +364,7 @@ class ActivityMixin:
                "interaction_id": interaction_id, "done_at": None, "created_at": utc_now_iso()}
         with self.change("followup", f"scheduled follow-up for client {client_id} "
                                      f"{client['name']} on {due_day}", client_id=client_id):
-            return self._insert("followups", row)
+            return self.insert("followups", row)
 
     @staticmethod
     def _check_rule(every: str) -> str:
@@ -418,9 +418,9 @@ class ActivityMixin:
                                   "next_due": None, "next_due_at": None}
         with self.change("done", f"completed follow-up {followup_id} of client "
                                  f"{client['id']} {client['name']}", client_id=client["id"]):
-            self._update("followups", followup_id, {"done_at": done_at})
+            self.update("followups", followup_id, {"done_at": done_at})
             if nxt:
-                result["next_id"] = self._insert("followups", {
+                result["next_id"] = self.insert("followups", {
                     "client_id": row["client_id"], "due": nxt[0], "due_at": nxt[1],
                     "note": row["note"], "every": row["every"], "anchor": row["anchor"],
                     "interaction_id": row["interaction_id"], "done_at": None,
@@ -443,7 +443,7 @@ class ActivityMixin:
             due, due_at = split_due(moved)
         with self.change("snooze", f"snoozed follow-up {followup_id} to {due}",
                          client_id=row["client_id"]):
-            self._update("followups", followup_id, {"due": due, "due_at": due_at})
+            self.update("followups", followup_id, {"due": due, "due_at": due_at})
         return self.get_followup(followup_id)
 
     def open_followups(self, client_id: int | None = None, *, until: str | None = None,

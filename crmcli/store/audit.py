@@ -230,10 +230,10 @@ class AuditMixin:
             if any(k != "id" and not _same(current.get(k), v) for k, v in new.items()):
                 self._conflict(target, tbl, row_id, "changed")
             if op == "update":
-                self._update(tbl, row_id, old)
+                self.update(tbl, row_id, old)
                 return
             self._check_no_dependents(target, tbl, "id = ?", (row_id,))
-            self._delete(tbl, row_id)
+            self.delete(tbl, row_id)
             return
         # delete: put the old row back with its id
         if current is not None:
@@ -242,7 +242,7 @@ class AuditMixin:
             ref = old.get(col)
             if ref is not None and self.get(parent, ref) is None:
                 self._conflict(target, parent, ref, "gone")
-        self._insert(tbl, old)
+        self.insert(tbl, old)
 
     def _uninsert_range(self, target: dict, tbl: str, first: int, last: int) -> None:
         later = self.scalar(
@@ -256,7 +256,7 @@ class AuditMixin:
                                f"{row_id} was changed since by change {later}")
         self._check_no_dependents(target, tbl, "id BETWEEN ? AND ?", (first, last))
         where = "t.id BETWEEN ? AND ?"
-        self._log_rows_sql(tbl, "delete", where, (first, last))
+        self.log_rows_sql(tbl, "delete", where, (first, last))
         self._unindex_where(tbl, where, (first, last))
         self.conn.execute(f"DELETE FROM {tbl} AS t WHERE {where}", (first, last))
 
@@ -275,7 +275,7 @@ class AuditMixin:
         ids = "SELECT row_id FROM change_rows WHERE id BETWEEN ? AND ?"
         self._check_no_dependents(target, tbl, f"id IN ({ids})", (lo, hi))
         where = f"t.id IN ({ids})"
-        self._log_rows_sql(tbl, "delete", where, (lo, hi))
+        self.log_rows_sql(tbl, "delete", where, (lo, hi))
         self._unindex_where(tbl, where, (lo, hi))
         self.conn.execute(f"DELETE FROM {tbl} AS t WHERE {where}", (lo, hi))
 
@@ -300,12 +300,12 @@ class AuditMixin:
             + ", ".join(f"json_extract(cr.old, '$.{c}')" for c in cols)
             + " FROM change_rows cr WHERE cr.id BETWEEN ? AND ? ORDER BY cr.id", (lo, hi))
         where = "t.id IN (SELECT row_id FROM change_rows WHERE id BETWEEN ? AND ?)"
-        self._log_rows_sql(tbl, "insert", where, (lo, hi))
+        self.log_rows_sql(tbl, "insert", where, (lo, hi))
         if tbl in SEARCHABLE:
             first, last = self.conn.execute(
                 "SELECT min(row_id), max(row_id) FROM change_rows WHERE id BETWEEN ? AND ?",
                 (lo, hi)).fetchone()
-            self._reindex_range(tbl, first, last)
+            self.reindex_range(tbl, first, last)
 
     # --- helpers -------------------------------------------------------
 

@@ -3,7 +3,7 @@
 `crmcli.interchange.importer` reads and validates rows; the writers here put them into the
 database inside the one `change("import", ...)` that the importer opens, so an
 import is all-or-nothing and `crm undo` reverts it whole. Child rows without an
-id (the million-interaction case) go through `_insert_many` in chunks: batched
+id (the million-interaction case) go through `insert_many` in chunks: batched
 `executemany`, one `insert_range` audit row per chunk; new clients likewise
 (ClientWriter), with their tags and stage moves (a big import into an empty book
 builds some indexes once at the end instead of row by row: DEFERRED_INDEXES). Rows
@@ -45,7 +45,7 @@ EXPORT_COLUMNS: dict[str, tuple[str, ...]] = {
 TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     kind: tuple(c for c in cols if c != "id") for kind, cols in EXPORT_COLUMNS.items()
     if kind != "clients"}
-# Child rows inserted per `_insert_many` call: bounds the memory of the search-index
+# Child rows inserted per `insert_many` call: bounds the memory of the search-index
 # rebuild of each chunk; each chunk is one insert_range row in the audit log.
 CHUNK = 50_000
 # Columns of a new client written by an import (preceded by the id when the input gives
@@ -157,7 +157,7 @@ class ChildWriter:
                 return "unchanged"
             if "updated_at" in old:
                 changed["updated_at"] = utc_now_iso()
-            self.store._update(self.table, row_id, changed)
+            self.store.update(self.table, row_id, changed)
             return "updated"
         self.id_buffer.append((row_id, *(row[c] for c in self.columns)))
         if len(self.id_buffer) >= CHUNK // 10:
@@ -166,7 +166,7 @@ class ChildWriter:
 
     def _flush_plain(self) -> None:
         if self.buffer:
-            self.store._insert_many(self.table, self.columns, self.buffer,
+            self.store.insert_many(self.table, self.columns, self.buffer,
                                     documents=self.documents)
             self.plain_inserted = True
             self.inserted += len(self.buffer)
@@ -175,7 +175,7 @@ class ChildWriter:
     def _flush_ids(self) -> None:
         if self.id_buffer:
             documents = self.documents
-            self.store._insert_many(self.table, ("id", *self.columns), self.id_buffer,
+            self.store.insert_many(self.table, ("id", *self.columns), self.id_buffer,
                                     documents=lambda row: documents(row[1:]))
             self.inserted += len(self.id_buffer)
             self.id_buffer = []
@@ -259,12 +259,12 @@ class ClientWriter:
             if len(rows) >= CLIENT_CHUNK:  # a big import: build those indexes at the end
                 self._defer_indexes()
         if self.with_ids:
-            store._insert_many("clients", ("id", *CLIENT_COLUMNS), rows,
+            store.insert_many("clients", ("id", *CLIENT_COLUMNS), rows,
                                documents=lambda row: _client_document(row[1:]))
             ids: Sequence[int] = [row[0] for row in rows]
         else:
             first = store.scalar("SELECT coalesce(max(id), 0) FROM clients") + 1
-            store._insert_many("clients", CLIENT_COLUMNS, rows, documents=_client_document)
+            store.insert_many("clients", CLIENT_COLUMNS, rows, documents=_client_document)
             # SQLite gives rows inserted without an id max(id) + 1, one after the other.
             if store.scalar("SELECT max(id) FROM clients") != first + len(rows) - 1:
                 raise RuntimeError("imported clients did not get consecutive ids")
@@ -272,9 +272,9 @@ class ClientWriter:
             self.auto_inserted = True
         tags = [(ids[pos], tag) for pos, names in self.tag_refs for tag in names]
         if tags:
-            store._insert_many("tags", ("client_id", "tag"), tags)
+            store.insert_many("tags", ("client_id", "tag"), tags)
         if self.moves:
-            store._insert_many("stage_changes",
+            store.insert_many("stage_changes",
                                ("client_id", "from_stage", "to_stage", "at", "note"),
                                [(ids[m[0]], *m[1:]) for m in self.moves])
         rows.clear()
@@ -374,7 +374,7 @@ class BulkMixin:
     # --- writing -------------------------------------------------------
 
     def child_writer(self, kind: str, keyed: bool) -> ChildWriter:
-        self._require_change()
+        self.require_change()
         return ChildWriter(self, kind, keyed)
 
     def find_client_for_import(self, key: str, row: dict) -> dict | None:
@@ -391,7 +391,7 @@ class BulkMixin:
         return self.query_one("SELECT * FROM clients WHERE external_id = ?", (value,))
 
     def client_writer(self) -> ClientWriter:
-        self._require_change()
+        self.require_change()
         return ClientWriter(self)
 
     def import_client(self, row: dict, key: str | None,
@@ -430,7 +430,7 @@ class BulkMixin:
 
     @contextmanager
     def _row_savepoint(self) -> Iterator[None]:
-        ch = self._require_change()
+        ch = self.require_change()
         logged = ch.rows
         self.conn.execute("SAVEPOINT import_row")
         try:
@@ -465,12 +465,12 @@ class BulkMixin:
         if new_stage != existing["stage"]:
             history = row["history"]
             if new_stage is not None and not (history and history[-1]["to"] == new_stage):
-                self._insert("stage_changes", {"client_id": cid,
+                self.insert("stage_changes", {"client_id": cid,
                                                "from_stage": existing["stage"],
                                                "to_stage": new_stage, "at": utc_now_iso(),
                                                "note": None})
             values["stage"] = new_stage
-        if self._update("clients", cid, values):
+        if self.update("clients", cid, values):
             changed = True
         if row["history"] is not None:
             have = {(r["at"], r["from_stage"], r["to_stage"]) for r in self.query(
@@ -478,7 +478,7 @@ class BulkMixin:
                 (cid,))}
             for h in row["history"]:
                 if (h["at"], h["from"], h["to"]) not in have:
-                    self._insert("stage_changes", {"client_id": cid, "from_stage": h["from"],
+                    self.insert("stage_changes", {"client_id": cid, "from_stage": h["from"],
                                                    "to_stage": h["to"], "at": h["at"],
                                                    "note": h["note"]})
                     changed = True
@@ -487,14 +487,14 @@ class BulkMixin:
                 "SELECT id, tag FROM tags WHERE client_id = ?", (cid,))}
             wanted = set(row["tags"])
             for tag in sorted(wanted - set(stored)):
-                self._insert("tags", {"client_id": cid, "tag": tag})
+                self.insert("tags", {"client_id": cid, "tag": tag})
                 changed = True
             for tag in sorted(set(stored) - wanted):
-                self._delete("tags", stored[tag])
+                self.delete("tags", stored[tag])
                 changed = True
         if not changed:
             return "unchanged"
-        self._update("clients", cid, {"updated_at": utc_now_iso()})
+        self.update("clients", cid, {"updated_at": utc_now_iso()})
         return "updated"
 
     def _new_client_record(self, row: dict, check_unique: bool = True) -> dict:
@@ -516,11 +516,11 @@ class BulkMixin:
         record = self._new_client_record(row)
         if key == "id" and row.get("id") is not None:
             record["id"] = row["id"]
-        cid = self._insert("clients", record)
+        cid = self.insert("clients", record)
         for tag in sorted(set(row["tags"] or ())):
-            self._insert("tags", {"client_id": cid, "tag": tag})
+            self.insert("tags", {"client_id": cid, "tag": tag})
         for h in _first_history(row, record):
-            self._insert("stage_changes", {"client_id": cid, "from_stage": h["from"],
+            self.insert("stage_changes", {"client_id": cid, "from_stage": h["from"],
                                            "to_stage": h["to"], "at": h["at"],
                                            "note": h["note"]})
         return "inserted"

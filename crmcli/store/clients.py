@@ -142,16 +142,16 @@ class ClientsMixin:
         custom = {validate.custom_key(k): v for k, v in (custom or {}).items()}
         now = at or utc_now_iso()
         with self.change("add", f"added client {values['name']}") as ch:
-            client_id = self._insert("clients", {
+            client_id = self.insert("clients", {
                 **{k: values.get(k) for k in CLIENT_FIELDS},
                 "custom": json.dumps(custom, ensure_ascii=False, sort_keys=True),
                 "created_at": now, "updated_at": now})
             ch.client_id = client_id
             ch.summary = f"added client {client_id} {values['name']}"
             for tag in tag_list:
-                self._insert("tags", {"client_id": client_id, "tag": tag})
+                self.insert("tags", {"client_id": client_id, "tag": tag})
             if values.get("stage"):
-                self._insert("stage_changes", {"client_id": client_id, "from_stage": None,
+                self.insert("stage_changes", {"client_id": client_id, "from_stage": None,
                                                "to_stage": values["stage"], "at": now,
                                                "note": None})
         return client_id
@@ -177,9 +177,9 @@ class ClientsMixin:
             values["custom"] = json.dumps(current, ensure_ascii=False, sort_keys=True)
         with self.change("edit", f"edited client {client_id} {client['name']}",
                          client_id=client_id) as ch:
-            changed = self._update("clients", client_id, values)
+            changed = self.update("clients", client_id, values)
             if changed:
-                self._update("clients", client_id, {"updated_at": utc_now_iso()})
+                self.update("clients", client_id, {"updated_at": utc_now_iso()})
             ch.summary = (f"edited client {client_id} {client['name']}: "
                           + ", ".join(sorted(values)))
         return changed
@@ -188,7 +188,7 @@ class ClientsMixin:
         client = self.get_client(client_id)
         with self.change("cadence", f"set cadence of client {client_id} {client['name']}",
                          client_id=client_id):
-            return self._update("clients", client_id, {"cadence_ideal": ideal,
+            return self.update("clients", client_id, {"cadence_ideal": ideal,
                                                        "cadence_max": maximum,
                                                        "updated_at": utc_now_iso()})
 
@@ -199,13 +199,13 @@ class ClientsMixin:
         with self.change("rm", f"archived client {client_id} {client['name']}",
                          client_id=client_id):
             now = utc_now_iso()
-            return self._update("clients", client_id, {"archived_at": now, "updated_at": now})
+            return self.update("clients", client_id, {"archived_at": now, "updated_at": now})
 
     def restore_client(self, client_id: int) -> bool:
         client = self.get_client(client_id)
         with self.change("restore", f"restored client {client_id} {client['name']}",
                          client_id=client_id):
-            return self._update("clients", client_id, {"archived_at": None,
+            return self.update("clients", client_id, {"archived_at": None,
                                                        "updated_at": utc_now_iso()})
 
     # Child tables in the order their rows must be deleted (children of children first).
@@ -221,9 +221,9 @@ class ClientsMixin:
                 ids = [r["id"] for r in self.query(
                     f"SELECT id FROM {table} WHERE client_id = ? ORDER BY id", (client_id,))]
                 for row_id in ids:
-                    self._delete(table, row_id)
+                    self.delete(table, row_id)
                 counts[table] = len(ids)
-            self._delete("clients", client_id)
+            self.delete("clients", client_id)
         return counts
 
     def merge_clients(self, keep_id: int, dup_id: int) -> dict[str, int]:
@@ -242,9 +242,9 @@ class ClientsMixin:
                                   (dup_id,))
                 for row in rows:
                     if table == "tags" and row["tag"] in keep_tags:
-                        self._delete("tags", row["id"])
+                        self.delete("tags", row["id"])
                     else:
-                        self._update(table, row["id"], {"client_id": keep_id})
+                        self.update(table, row["id"], {"client_id": keep_id})
                 moved[table] = len(rows)
             fill = {k: dup[k] for k in CLIENT_FIELDS
                     if k not in ("name", "external_id", "stage") and not keep[k] and dup[k]}
@@ -257,10 +257,10 @@ class ClientsMixin:
             external = dup["external_id"] if not keep["external_id"] else None
             fill["created_at"] = min(keep["created_at"], dup["created_at"])
             fill["updated_at"] = utc_now_iso()
-            self._delete("clients", dup_id)
+            self.delete("clients", dup_id)
             if external:
                 fill["external_id"] = external
-            self._update("clients", keep_id, fill)
+            self.update("clients", keep_id, fill)
         return moved
 
     def list_clients(self, *, stage: str | None = None, tags: list[str] | None = None,
@@ -357,10 +357,10 @@ class ClientsMixin:
                 if remove and tag in current:
                     row = self.query_one("SELECT id FROM tags WHERE client_id = ? AND tag = ?",
                                          (client_id, tag))
-                    self._delete("tags", row["id"])
+                    self.delete("tags", row["id"])
                     changed.append(tag)
                 elif not remove and tag not in current:
-                    self._insert("tags", {"client_id": client_id, "tag": tag})
+                    self.insert("tags", {"client_id": client_id, "tag": tag})
                     changed.append(tag)
         return changed
 
@@ -385,8 +385,8 @@ class ClientsMixin:
                          client_id=client_id):
             row = {"client_id": client_id, "from_stage": client["stage"], "to_stage": stage,
                    "at": when, "note": note}
-            row_id = self._insert("stage_changes", row)
-            self._update("clients", client_id, {"stage": stage, "updated_at": utc_now_iso()})
+            row_id = self.insert("stage_changes", row)
+            self.update("clients", client_id, {"stage": stage, "updated_at": utc_now_iso()})
         return {"id": row_id, **row}
 
     def stage_history(self, client_id: int) -> list[dict]:
@@ -442,13 +442,13 @@ class ClientsMixin:
                 self._clear_primary(client_id)
             row = {k: values.get(k) for k in CONTACT_FIELDS}
             row["is_primary"] = values.get("is_primary", 0)
-            return self._insert("contacts", {"client_id": client_id, **row,
+            return self.insert("contacts", {"client_id": client_id, **row,
                                              "created_at": now, "updated_at": now})
 
     def _clear_primary(self, client_id: int, except_id: int | None = None) -> None:
         for row in self.query("SELECT id FROM contacts WHERE client_id = ? AND is_primary = 1 "
                               "AND id IS NOT ?", (client_id, except_id)):
-            self._update("contacts", row["id"], {"is_primary": 0})
+            self.update("contacts", row["id"], {"is_primary": 0})
 
     def get_contact(self, contact_id: int) -> dict:
         row = self.get("contacts", contact_id)
@@ -484,9 +484,9 @@ class ClientsMixin:
                          client_id=contact["client_id"]):
             if values.get("is_primary"):
                 self._clear_primary(contact["client_id"], except_id=contact_id)
-            changed = self._update("contacts", contact_id, values)
+            changed = self.update("contacts", contact_id, values)
             if changed:
-                self._update("contacts", contact_id, {"updated_at": utc_now_iso()})
+                self.update("contacts", contact_id, {"updated_at": utc_now_iso()})
         return changed
 
     def remove_contact(self, contact_id: int) -> dict:
@@ -495,8 +495,8 @@ class ClientsMixin:
                          client_id=contact["client_id"]):
             for row in self.query("SELECT id FROM interactions WHERE contact_id = ?",
                                   (contact_id,)):
-                self._update("interactions", row["id"], {"contact_id": None})
-            self._delete("contacts", contact_id)
+                self.update("interactions", row["id"], {"contact_id": None})
+            self.delete("contacts", contact_id)
         return contact
 
     def list_contacts(self, client_id: int | None = None) -> list[dict]:

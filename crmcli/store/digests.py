@@ -58,12 +58,12 @@ class DigestMixin:
 
         who = recipient.strip().lower()
         known = self.mailed_item_keys(day, who)
-        digest_id = self._insert("digests", {
+        digest_id = self.insert("digests", {
             "sent_at": utc_now_iso(), "day": day, "transport": transport,
             "recipients": recipient, "subject": subject, "item_count": len(keys)})
         for key in keys:
             if key not in known:
-                self._insert("digest_items", {"digest_id": digest_id, "day": day,
+                self.insert("digest_items", {"digest_id": digest_id, "day": day,
                                               "recipient": who, "item_key": key})
         return digest_id
 

@@ -344,14 +344,14 @@ class StoreBase:
         finally:
             self._change = None
 
-    def _require_change(self) -> Change:
+    def require_change(self) -> Change:
         if self._change is None:
             raise RuntimeError("store writes must happen inside store.change()")
         return self._change
 
-    def _log_row(self, table: str, row_id: int, op: str, old: dict | None, new: dict | None
+    def log_row(self, table: str, row_id: int, op: str, old: dict | None, new: dict | None
                  ) -> None:
-        ch = self._require_change()
+        ch = self.require_change()
         ch.rows += 1
         if table not in AUDITED:
             return
@@ -362,9 +362,9 @@ class StoreBase:
              None if old is None else json.dumps(old, ensure_ascii=False),
              None if new is None else json.dumps(new, ensure_ascii=False)))
 
-    def _insert(self, table: str, row: dict) -> int:
+    def insert(self, table: str, row: dict) -> int:
         cols = list(row)
-        self._require_change()
+        self.require_change()
         cur = self.conn.execute(
             f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
             [row[c] for c in cols])
@@ -372,11 +372,11 @@ class StoreBase:
         # Log the row as stored (defaults filled in, column affinity applied), so that
         # undo can compare it with what is there later and redo can restore all of it.
         stored = self.get(table, row_id) if table in AUDITED or table in SEARCHABLE else None
-        self._log_row(table, row_id, "insert", None, stored or {"id": row_id, **row})
-        self._reindex(table, row_id, stored)
+        self.log_row(table, row_id, "insert", None, stored or {"id": row_id, **row})
+        self.reindex(table, row_id, stored)
         return row_id
 
-    def _update(self, table: str, row_id: int, values: dict) -> bool:
+    def update(self, table: str, row_id: int, values: dict) -> bool:
         """Set values on one row; records only the columns that really change."""
         old = self.get(table, row_id)
         if old is None:
@@ -384,7 +384,7 @@ class StoreBase:
         changed = {k: v for k, v in values.items() if old.get(k) != v}
         if not changed:
             return False
-        self._require_change()
+        self.require_change()
         sets = ", ".join(f"{k} = ?" for k in changed)
         self.conn.execute(f"UPDATE {table} SET {sets} WHERE id = ?", [*changed.values(), row_id])
         stored = self.get(table, row_id)
@@ -392,27 +392,27 @@ class StoreBase:
         really = [k for k in changed if stored[k] != old[k] or type(stored[k]) is not type(old[k])]
         if not really:
             return False
-        self._log_row(table, row_id, "update", {k: old[k] for k in really},
+        self.log_row(table, row_id, "update", {k: old[k] for k in really},
                       {k: stored[k] for k in really})
-        self._reindex(table, row_id, stored)
+        self.reindex(table, row_id, stored)
         return True
 
-    def _delete(self, table: str, row_id: int) -> bool:
+    def delete(self, table: str, row_id: int) -> bool:
         old = self.get(table, row_id)
         if old is None:
             return False
         self.conn.execute(f"DELETE FROM {table} WHERE id = ?", (row_id,))
-        self._log_row(table, row_id, "delete", old, None)
-        self._unindex(table, row_id)
+        self.log_row(table, row_id, "delete", old, None)
+        self.unindex(table, row_id)
         return True
 
-    def _insert_many(self, table: str, columns: Sequence[str], rows: Iterable[Sequence],
+    def insert_many(self, table: str, columns: Sequence[str], rows: Iterable[Sequence],
                      batch_size: int = 5000, documents: Callable | None = None) -> int:
         """Insert many rows fast; the change log records the id range, not each row.
 
         documents(row) -> (search body, client_id; None: the row's own id): the search
         documents are then made from the rows as given instead of read back."""
-        self._require_change()
+        self.require_change()
         sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
         first = self.scalar(f"SELECT coalesce(max(id), 0) FROM {table}") + 1
         id_at = list(columns).index("id") if "id" in columns else None
@@ -442,16 +442,16 @@ class StoreBase:
             last = self.scalar(f"SELECT max(id) FROM {table}")
             if id_at is not None:
                 # Caller-chosen ids need not form the range first..last: log every row.
-                self._log_rows_sql(table, "insert", "id IN (SELECT value FROM json_each(?))",
+                self.log_rows_sql(table, "insert", "id IN (SELECT value FROM json_each(?))",
                                    (json.dumps(given_ids),))
                 if docs is not None:
                     self.conn.executemany("INSERT OR REPLACE INTO search_index (rowid, body, "
                                           "client_id) VALUES (?, ?, ?)", docs)
                 elif table in SEARCHABLE:
                     for row_id in given_ids:
-                        self._reindex(table, int(row_id))
+                        self.reindex(table, int(row_id))
             else:
-                self._log_row(table, first, "insert_range", None, {"first": first, "last": last})
+                self.log_row(table, first, "insert_range", None, {"first": first, "last": last})
                 if docs is not None and last == first + count - 1:
                     # New ids: a plain INSERT, unless a document of a removed row is in the
                     # way (REPLACE looks every rowid up first).
@@ -463,19 +463,19 @@ class StoreBase:
                     self.conn.executemany(f"{verb} INTO search_index (rowid, body, client_id) "
                                           "VALUES (?, ?, ?)", docs)
                 elif table in SEARCHABLE:
-                    self._reindex_range(table, first, last)
+                    self.reindex_range(table, first, last)
         return count
 
-    def _json_row_sql(self, table: str) -> str:
+    def json_row_sql(self, table: str) -> str:
         """SQL for json_object(...) of every column of a row of table (aliased t)."""
         cols = [r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")]
         return "json_object(" + ", ".join(f"'{c}', t.{c}" for c in cols) + ")"
 
-    def _log_rows_sql(self, table: str, op: str, where: str, params: Sequence) -> int:
+    def log_rows_sql(self, table: str, op: str, where: str, params: Sequence) -> int:
         """Log many rows at once, in SQL: op 'insert' logs them as new, 'delete' as old.
 
         Used for bulk writes where a Python loop per row would be too slow."""
-        ch = self._require_change()
+        ch = self.require_change()
         if table not in AUDITED:
             n = self.scalar(f"SELECT count(*) FROM {table} t WHERE {where}", params)
             ch.rows += n
@@ -483,14 +483,14 @@ class StoreBase:
         column = "new" if op == "insert" else "old"
         cur = self.conn.execute(
             f"INSERT INTO change_rows (change_id, tbl, row_id, op, {column}) "
-            f"SELECT ?, ?, t.id, ?, {self._json_row_sql(table)} FROM {table} t WHERE {where} "
+            f"SELECT ?, ?, t.id, ?, {self.json_row_sql(table)} FROM {table} t WHERE {where} "
             f"ORDER BY t.id", (ch.id, table, op, *params))
         ch.rows += cur.rowcount
         return cur.rowcount
 
     # --- full-text index ----------------------------------------------
 
-    def _reindex(self, table: str, row_id: int, row: dict | None = None) -> None:
+    def reindex(self, table: str, row_id: int, row: dict | None = None) -> None:
         if table not in SEARCHABLE:
             return
         rowid = doc_id(table, row_id)
@@ -503,7 +503,7 @@ class StoreBase:
             self.conn.execute("INSERT INTO search_index (rowid, body, client_id) VALUES (?, ?, ?)",
                               (rowid, body, client_id))
 
-    def _reindex_range(self, table: str, first: int, last: int) -> None:
+    def reindex_range(self, table: str, first: int, last: int) -> None:
         docs = []
         for row in self.iter_query(f"SELECT * FROM {table} WHERE id BETWEEN ? AND ?",
                                    (first, last)):
@@ -513,7 +513,7 @@ class StoreBase:
         self.conn.executemany(
             "INSERT OR REPLACE INTO search_index (rowid, body, client_id) VALUES (?, ?, ?)", docs)
 
-    def _unindex(self, table: str, row_id: int) -> None:
+    def unindex(self, table: str, row_id: int) -> None:
         if table in SEARCHABLE:
             self.conn.execute("DELETE FROM search_index WHERE rowid = ?",
                               (doc_id(table, row_id),))
@@ -524,7 +524,7 @@ class StoreBase:
             for table in SEARCHABLE:
                 top = self.scalar(f"SELECT max(id) FROM {table}")
                 if top:
-                    self._reindex_range(table, 1, top)
+                    self.reindex_range(table, 1, top)
             ch.rows = 0
         return self.scalar("SELECT count(*) FROM search_index")
 

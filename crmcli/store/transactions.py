@@ -44,7 +44,7 @@ class TransactionsMixin:
                "params": json.dumps(params, sort_keys=True),
                "settings": json.dumps(settings, sort_keys=True)}
         with self.change("report clv", summary or f"saved a {model} model fit"):
-            return self._insert("model_fits", row)
+            return self.insert("model_fits", row)
 
     def latest_model_fit(self, model: str) -> dict | None:
         """The newest saved fit of model, params and settings decoded; None when none."""
