@@ -30,7 +30,7 @@ DEFAULTS: dict[str, Any] = {
     "due": {"within": "7d", "stale": True},
     "cadence": {"default_ideal": None, "default_max": None, "rules": []},
     "lifecycle": {"at_risk_days": 90, "churned_days": 180, "gap_factor": 2.0},
-    "retention": {"activity": "deals", "period": "month"},
+    "retention": {"activity": "deals", "period": "quarter"},
     "clv": {"margin": 1.0, "lifetime_cap_years": 10.0, "horizon_months": 12,
             "discount_monthly": 0.01,
             "time_unit": "weeks"},

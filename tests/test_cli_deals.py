@@ -153,7 +153,8 @@ def test_an_open_deal_that_is_won_becomes_revenue_on_the_day_it_was_won(crm, db_
     [deal] = crm.json("deals")
     assert (deal["status"], deal["at"], deal["title"]) == ("won", "2026-11-20T12:00:00Z", "Pilot")
     assert crm.json("show", "Acme")["revenue"] == 1200
-    [nov] = [r for r in crm.json("report", "retention") if r["period"] == "2026-11"]
+    [nov] = [r for r in crm.json("report", "retention", "--period", "month")
+             if r["period"] == "2026-11"]
     assert nov["active"] == 1
     assert crm("edit-deal", "1", "--status", "won").stderr == "deal 1 unchanged\n"
 

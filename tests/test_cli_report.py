@@ -44,29 +44,33 @@ def test_every_report_in_every_format(crm, book, args, fmt):
 
 
 def test_retention_json_fields(crm, book):
-    rows = crm.json("report", "retention", "--since", "2026-07-01", "--until", "2026-10-31")
+    rows = crm.json("report", "retention", "--period", "month", "--since", "2026-07-01",
+                    "--until", "2026-10-31")
     assert [(r["period"], r["active"], r["new"], r["retained"], r["reactivated"], r["lost"])
             for r in rows] == [("2026-07", 1, 1, 0, 0, 0), ("2026-08", 0, 0, 0, 0, 1),
                                ("2026-09", 1, 1, 0, 0, 0), ("2026-10", 1, 0, 1, 0, 0)]
     assert (rows[1]["retention"], rows[1]["churn"], rows[3]["retention"]) == (0.0, 1.0, 1.0)
-    assert list(rows[0]) == ["period", "start", "active", "previous_active", "retained", "new",
-                             "reactivated", "lost", "retention", "churn"]
+    assert list(rows[0]) == ["period", "start", "partial", "active", "previous_active",
+                             "retained", "new", "reactivated", "lost", "retention", "churn"]
+    assert not any(r["partial"] for r in rows)
 
 
 def test_retention_table_has_percentages_and_bars(crm, book):
-    out = crm("report", "retention", "--since", "2026-09-01", "--until", "2026-10-31").stdout
+    out = crm("report", "retention", "-p", "month", "--since", "2026-09-01",
+              "--until", "2026-10-31").stdout
     line = [ln for ln in out.splitlines() if ln.startswith("2026-10")][0]
     assert "100%" in line and "█" * 20 in line
 
 
 def test_cohorts_csv_is_flat_and_json_has_lists(crm, book):
-    out = crm("report", "cohorts", "--since", "2026-07-01", "--until", "2026-10-31",
-              "--format", "csv").stdout
-    assert out.splitlines()[:2] == ["cohort,start,size,+0,+1,+2,+3",
-                                    "2026-07,2026-07-01,1,1.0,0.0,0.0,0.0"]
-    rows = crm.json("report", "cohorts", "--since", "2026-09-01", "--until", "2026-10-31")
-    assert rows[0] == {"cohort": "2026-09", "start": "2026-09-01", "size": 1, "active": [1, 1],
-                       "retention": [1.0, 1.0]}
+    out = crm("report", "cohorts", "-p", "month", "--since", "2026-07-01", "--until",
+              "2026-10-31", "--format", "csv").stdout
+    assert out.splitlines()[:2] == ["cohort,start,partial,size,+0,+1,+2,+3",
+                                    "2026-07,2026-07-01,false,1,1.0,0.0,0.0,0.0"]
+    rows = crm.json("report", "cohorts", "-p", "month", "--since", "2026-09-01", "--until",
+                    "2026-10-31")
+    assert rows[0] == {"cohort": "2026-09", "start": "2026-09-01", "partial": False, "size": 1,
+                       "active": [1, 1], "retention": [1.0, 1.0]}
 
 
 def test_churn_json_sections(crm, book):
@@ -136,9 +140,13 @@ def test_bad_options_fail_with_one_line(crm, book, db_path, snapshot, args, code
 
 
 def test_config_period_is_the_default(crm, book, tmp_path):
-    (tmp_path / "config.yaml").write_text("timezone: UTC\nretention:\n  period: quarter\n")
+    (tmp_path / "config.yaml").write_text("timezone: UTC\nretention:\n  period: month\n")
     rows = crm.json("report", "retention")
-    assert rows[-1]["period"] == "2026-Q4" and len(rows) == 8
+    # the default window is 12 months; the quiet months before the first deal are left out
+    assert [r["period"] for r in rows] == ["2026-07", "2026-08", "2026-09", "2026-10",
+                                           "2026-11"]
+    assert [r["period"] for r in crm.json("report", "retention", "-p", "quarter")] == [
+        "2026-Q3", "2026-Q4"]
 
 
 def test_card_shows_lifecycle_and_clv(crm, book):
@@ -147,7 +155,7 @@ def test_card_shows_lifecycle_and_clv(crm, book):
                                  "days_since": 144, "usual_gap_days": None}
     assert card["clv"]["historical"] == 300
     assert crm.json("show", "Gamma")["lifecycle"] == {"status": "never"}
-    assert "lifecycle" in crm("show", "Beta").stdout
+    assert "at-risk: last active 2026-07-01" in crm("show", "Beta").stdout
 
 
 def test_heat_map_is_coloured_only_on_a_terminal(monkeypatch):

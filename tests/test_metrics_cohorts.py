@@ -46,5 +46,5 @@ def test_empty_database_and_default_window(store):
     rows = cohort_rows(store, Config(), "month")
     assert len(rows) == 12
     assert rows[0]["cohort"] == "2025-12" and len(rows[0]["active"]) == 12
-    assert rows[-1] == {"cohort": "2026-11", "start": "2026-11-01", "size": 0, "active": [0],
-                        "retention": [None]}
+    assert rows[-1] == {"cohort": "2026-11", "start": "2026-11-01", "partial": True, "size": 0,
+                        "active": [0], "retention": [None]}

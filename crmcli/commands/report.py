@@ -30,6 +30,7 @@ UntilOption = Annotated[str | None, typer.Option(
 
 RETENTION_COLUMNS = ["period", "active", "previous_active", "retained", "new", "reactivated",
                      "lost", "retention", "churn"]
+CHURN_COLUMNS = ["period", "start", "partial", "previous_active", "lost", "churn"]
 AT_RISK_COLUMNS = ["client_id", "client", "owner", "last_active", "days_since",
                    "usual_gap_days", "at_risk_after_days", "revenue_at_stake"]
 
@@ -46,14 +47,52 @@ def _pct_rows(rows: list[dict], keys: tuple[str, ...]) -> list[dict]:
     return [{**r, **{k: pct(r[k]) for k in keys}} for r in rows]
 
 
+ACTIVITY_WORDS = {"deals": "won deals", "interactions": "interactions",
+                  "any": "won deals or interactions"}
+
+
+def empty_window_note(store, config, unit: str, since: str | None, until: str | None) -> None:
+    """Say on stderr that a report's window holds no activity, and which --since (or
+    --until) would show some."""
+    from crmcli import dates
+    from crmcli.metrics import periods
+    from crmcli.metrics.retention import activity_setting
+    from crmcli.render.output import message
+
+    activity = activity_setting(config)
+    win = periods.window(unit, since, until)
+    span = f"{periods.label(win.first, unit)} to {periods.label(win.last, unit)}"
+    first = store.first_activity(activity)
+    what = ACTIVITY_WORDS[activity]
+    if first is None:
+        message(f"crm: no {what} recorded yet, so nothing to report "
+                f"(retention.activity: {activity})")
+        return
+    day = dates.local_date_of(first)
+    hint = (f"--since {day.isoformat()}" if periods.index_of(day, unit) < win.first
+            else f"--until {day.isoformat()}")
+    message(f"crm: no {what} from {span}; the first is on {day.isoformat()}: "
+            f"try {hint} (retention.activity: {activity})")
+
+
+def partial_note(label: str) -> str:
+    return (f"* {label} has not ended: its figures are so far, and no churn is reported "
+            "for it until it ends")
+
+
 def retention(period: PeriodOption = None, since: SinceOption = None, until: UntilOption = None,
               fmt: FormatOption = None, as_json: JsonOption = False) -> None:
     """Retention and churn per period: active, retained, new, reactivated, lost clients."""
+    from crmcli.metrics.periods import trim_empty
     from crmcli.metrics.retention import ROW_KEYS, retention_rows
     from crmcli.render.output import emit
 
+    store, config = get_store(), get_config()
     unit = _period(period)
-    rows = retention_rows(get_store(), get_config(), unit, since, until)
+    rows = trim_empty(retention_rows(store, config, unit, since, until),
+                      lambda r: not r["active"] and not r["previous_active"])
+    if not rows:
+        empty_window_note(store, config, unit, since, until)
     fmt_name = output_format(fmt, as_json)
     if fmt_name == "table":
         from crmcli.render.reports import bar
@@ -61,39 +100,67 @@ def retention(period: PeriodOption = None, since: SinceOption = None, until: Unt
         shown = _pct_rows(rows, ("retention", "churn"))
         for row, raw in zip(shown, rows, strict=True):
             row["trend"] = bar(raw["retention"], 1.0, 20)
+            if raw["partial"]:
+                row["period"] += "*"
         emit(shown, "table", columns=RETENTION_COLUMNS + ["trend"],
-             title=f"Retention by {unit} ({get_config()['retention.activity']})")
+             title=f"Retention by {unit} ({config['retention.activity']})")
+        _partial_footer(rows)
     else:
         emit(rows, fmt_name, columns=list(ROW_KEYS))
 
 
+def _partial_footer(rows: list[dict], key: str = "period") -> None:
+    import sys
+
+    unfinished = [r[key] for r in rows if r.get("partial")]
+    if unfinished:
+        sys.stdout.write(partial_note(unfinished[0]) + "\n")
+
+
 def cohorts(period: Annotated[str | None, typer.Option(
                 "--period", "-p", metavar="month|quarter",
-                help="Cohort period (default: retention.period, or month if that is year).",
+                help="Cohort period (default: retention.period, or quarter if that is year).",
                 show_default=False)] = None,
             since: SinceOption = None, until: UntilOption = None,
             fmt: FormatOption = None, as_json: JsonOption = False) -> None:
     """The cohort retention matrix: share of each cohort active k periods later."""
     from crmcli.metrics.cohorts import UNITS, cohort_rows
+    from crmcli.metrics.periods import trim_empty
     from crmcli.render.output import emit
 
     default = get_config()["retention.period"]
-    unit = _period(period or ("month" if default == "year" else default), UNITS)
-    rows = cohort_rows(get_store(), get_config(), unit, since, until)
+    unit = _period(period or ("quarter" if default == "year" else default), UNITS)
+    store, config = get_store(), get_config()
+    rows = trim_empty(cohort_rows(store, config, unit, since, until), lambda r: not r["size"])
+    if not rows:
+        empty_window_note(store, config, unit, since, until)
     fmt_name = output_format(fmt, as_json)
+    if fmt_name == "table" and not rows:
+        return
     if fmt_name == "table":
         from crmcli.render.reports import cohort_heatmap
 
         cohort_heatmap(rows, f"Cohort retention by {unit} (share of cohort active k {unit}s "
                              "later)")
+        if rows and rows[-1]["partial"]:
+            import sys
+
+            from crmcli.metrics import periods
+
+            last = periods.label(periods.window(unit, since, until).last, unit)
+            sys.stdout.write(f"* {last} has not ended: the last cell of each row counts the "
+                             "clients active in it so far\n")
     elif fmt_name in ("json", "ndjson"):
-        emit(rows, fmt_name, columns=["cohort", "start", "size", "active", "retention"])
+        emit(rows, fmt_name, columns=["cohort", "start", "partial", "size", "active",
+                                      "retention"])
     else:
         width = max((len(r["retention"]) for r in rows), default=0)
-        flat = [{"cohort": r["cohort"], "start": r["start"], "size": r["size"],
+        flat = [{"cohort": r["cohort"], "start": r["start"], "partial": r["partial"],
+                 "size": r["size"],
                  **{f"+{k}": (r["retention"][k] if k < len(r["retention"]) else None)
                     for k in range(width)}} for r in rows]
-        emit(flat, fmt_name, columns=["cohort", "start", "size"] + [f"+{k}" for k in range(width)])
+        emit(flat, fmt_name, columns=["cohort", "start", "partial", "size"]
+             + [f"+{k}" for k in range(width)])
 
 
 def churn(period: PeriodOption = None, since: SinceOption = None, until: UntilOption = None,
@@ -102,14 +169,17 @@ def churn(period: PeriodOption = None, since: SinceOption = None, until: UntilOp
           fmt: FormatOption = None, as_json: JsonOption = False) -> None:
     """Churn per period and the at-risk clients, most revenue at stake first."""
     from crmcli.metrics import lifecycle
+    from crmcli.metrics.periods import trim_empty
     from crmcli.metrics.retention import retention_rows
     from crmcli.render.reports import emit_sections
 
     store, config = get_store(), get_config()
     unit = _period(period)
-    rows = retention_rows(store, config, unit, since, until)
-    periods = [{k: r[k] for k in ("period", "start", "previous_active", "lost", "churn")}
-               for r in rows]
+    rows = trim_empty(retention_rows(store, config, unit, since, until),
+                      lambda r: not r["active"] and not r["previous_active"])
+    if not rows:
+        empty_window_note(store, config, unit, since, until)
+    periods = [{k: r[k] for k in CHURN_COLUMNS} for r in rows]
     life = lifecycle.lifecycle_rows(store, config)
     risky = lifecycle.at_risk(life)
     if limit:
@@ -121,15 +191,18 @@ def churn(period: PeriodOption = None, since: SinceOption = None, until: UntilOp
         from crmcli.render.reports import bar
 
         top = max((r["churn"] or 0 for r in periods), default=0)
-        periods = [{**p, "churn": _pct(p["churn"]), "trend": bar(p["churn"], top, 20)}
+        periods = [{**p, "period": p["period"] + ("*" if p["partial"] else ""),
+                    "churn": _pct(p["churn"]), "trend": bar(p["churn"], top, 20)}
                    for p in periods]
     emit_sections({"periods": periods, "lifecycle": counts, "at_risk": risky}, fmt_name,
-                  columns={"periods": ["period", "start", "previous_active", "lost", "churn"]
-                           + (["trend"] if fmt_name == "table" else []),
+                  columns={"periods": ["period", "start", "previous_active", "lost", "churn",
+                                       "trend"] if fmt_name == "table" else CHURN_COLUMNS,
                            "at_risk": AT_RISK_COLUMNS},
                   titles={"periods": f"Churn by {unit}", "lifecycle": "Lifecycle status",
                           "at_risk": "At-risk clients (revenue at stake: won revenue, "
-                                     "last 12 months)"})
+                                     "last 12 months)"},
+                  notes={"periods": next((partial_note(r["period"]) for r in rows
+                                          if r["partial"]), None)})
 
 
 def _pct(value):

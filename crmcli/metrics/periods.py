@@ -154,3 +154,15 @@ def month_map(first_month: int, last_month: int) -> MonthMap:
 def month_index(ym: str) -> int:
     """'YYYY-MM' -> absolute month index."""
     return int(ym[:4]) * 12 + int(ym[5:7]) - 1
+
+
+def trim_empty(rows: list[dict], empty) -> list[dict]:
+    """rows without the leading and trailing ones for which empty(row) holds (the quiet
+    stretch before a book's first activity, or after its last): a report shows the
+    periods that have something to say, and the quiet ones between them."""
+    lo, hi = 0, len(rows)
+    while lo < hi and empty(rows[lo]):
+        lo += 1
+    while hi > lo and empty(rows[hi - 1]):
+        hi -= 1
+    return rows[lo:hi]

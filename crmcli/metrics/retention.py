@@ -10,7 +10,10 @@ deal, any interaction, or either). For each period P:
 - reactivated: active in P, not in P-1, but active at some earlier period;
 - lost: active in P-1 but not in P (previous_active - retained);
 - retention = retained / previous_active; churn = 1 - retention (both None when
-  nobody was active in P-1).
+  nobody was active in P-1);
+- partial: P has not ended yet (it contains today, or lies after it). Its counts
+  are those so far, and lost, retention and churn are None: a client who has not
+  come back *yet* is not lost, so an unfinished period is never reported as churn.
 
 active = new + retained + reactivated always holds.
 """
@@ -19,8 +22,8 @@ from __future__ import annotations
 
 from crmcli.metrics import periods
 
-ROW_KEYS = ("period", "start", "active", "previous_active", "retained", "new", "reactivated",
-            "lost", "retention", "churn")
+ROW_KEYS = ("period", "start", "partial", "active", "previous_active", "retained", "new",
+            "reactivated", "lost", "retention", "churn")
 
 
 def activity_setting(config) -> str:
@@ -43,7 +46,14 @@ def covered_map(store, activity: str, win: periods.Window) -> periods.MonthMap:
 
 
 def rate(part: int, whole: int) -> float | None:
-    return round(part / whole, 4) if whole else None
+    return part / whole if whole else None
+
+
+def first_unfinished(unit: str) -> int:
+    """Index of the first period that has not ended: the one containing today."""
+    from crmcli import dates
+
+    return periods.index_of(dates.today(), unit)
 
 
 def retention_rows(store, config, unit: str, since: str | None = None,
@@ -53,6 +63,7 @@ def retention_rows(store, config, unit: str, since: str | None = None,
     win = periods.window(unit, since, until)
     mm = covered_map(store, activity, win)
     found = {r["idx"]: r for r in store.period_activity(mm, periods.MONTHS[unit], activity)}
+    unfinished = first_unfinished(unit)
     rows = []
     for idx in win.indexes:
         now = found.get(idx, {})
@@ -60,17 +71,19 @@ def retention_rows(store, config, unit: str, since: str | None = None,
         active = now.get("active", 0)
         previous = before.get("active", 0)
         retained = now.get("retained", 0)
-        retention = rate(retained, previous)
+        partial = idx >= unfinished
+        retention = None if partial else rate(retained, previous)
         rows.append({
             "period": periods.label(idx, unit),
             "start": periods.start_of(idx, unit).isoformat(),
+            "partial": partial,
             "active": active,
             "previous_active": previous,
             "retained": retained,
             "new": now.get("new", 0),
             "reactivated": now.get("reactivated", 0),
-            "lost": previous - retained,
+            "lost": None if partial else previous - retained,
             "retention": retention,
-            "churn": None if retention is None else round(1 - retained / previous, 4),
+            "churn": None if retention is None else (previous - retained) / previous,
         })
     return rows

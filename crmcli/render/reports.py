@@ -72,12 +72,15 @@ def cohort_heatmap(rows: list[dict], title: str, out=None) -> None:
         for r in rows:
             cells = [Text(f"{s * 100:.0f}%", style=_heat_style(s)) if s is not None
                      else Text("") for s in r["retention"]]
+            if r.get("partial") and cells:
+                cells[-1] = Text(cells[-1].plain + "*", style="italic")
             cells += [Text("")] * (width - len(cells))
             table.add_row(r["cohort"], str(r["size"]), *cells)
         rich_console(stream=out).print(table)
         return
     head = ["cohort", "size"] + [f"+{k}" for k in range(width)]
-    body = [[r["cohort"], str(r["size"])] + [pct(s) for s in r["retention"]]
+    body = [[r["cohort"], str(r["size"])] + _marked([pct(s) for s in r["retention"]],
+                                                   r.get("partial"))
             + [""] * (width - len(r["retention"])) for r in rows]
     widths = [max(len(line[i]) for line in [head] + body) for i in range(len(head))]
     out.write(title + "\n")
@@ -87,13 +90,22 @@ def cohort_heatmap(rows: list[dict], title: str, out=None) -> None:
                   + "\n")
 
 
+def _marked(cells: list[str], partial: bool) -> list[str]:
+    """The last cell marked '*' when its period has not ended."""
+    if partial and cells and cells[-1]:
+        return cells[:-1] + [cells[-1] + "*"]
+    return cells
+
+
 def emit_sections(sections: dict[str, Any], fmt: str, columns: dict[str, list[str]] | None = None,
-                  titles: dict[str, str] | None = None, out=None) -> None:
+                  titles: dict[str, str] | None = None, notes: dict[str, str] | None = None,
+                  out=None) -> None:
     """A report made of several parts (each a list of rows or one record).
 
     json: one object {section: rows-or-record}; ndjson: one line per row with a
     "section" field; csv/tsv: one table with a leading "section" column; table and
-    markdown: one titled table per section."""
+    markdown: one titled table per section, followed by its note if it has one (a
+    footnote for the eye, never in the machine formats)."""
     from crmcli.render.output import emit, to_json
 
     out = out or sys.stdout
@@ -138,6 +150,8 @@ def emit_sections(sections: dict[str, Any], fmt: str, columns: dict[str, list[st
                 emit(rows, "table", columns=cols, out=out)
             else:
                 out.write("  (none)\n")
+        if (notes or {}).get(name):
+            out.write(("\n" if fmt == "markdown" else "") + notes[name] + "\n")
 
 
 def _keys(part: Any) -> list[str]:

@@ -133,6 +133,17 @@ def _localise(rows: list[dict]) -> list[dict]:
     return [{k: _local(v) for k, v in row.items()} for row in rows]
 
 
+def lifecycle_line(life: dict) -> str:
+    """The lifecycle status in words: 'at-risk: last active 2026-09-03, 91 days ago (usually
+    every 106.5 days)'."""
+    if life.get("status") == "never":
+        return "never active (no activity yet)"
+    text = f"{life['status']}: last active {life['last_active']}, {life['days_since']} days ago"
+    if life.get("usual_gap_days") is not None:
+        text += f" (usually every {life['usual_gap_days']} days)"
+    return text
+
+
 def render_card(card: dict[str, Any], fmt: str, out=None) -> None:
     from crmcli.render.output import display_width, emit, emit_record, to_json
 
@@ -158,11 +169,15 @@ def render_card(card: dict[str, Any], fmt: str, out=None) -> None:
     if fmt != "markdown":
         out.write("=" * display_width(title) + "\n")
     lines = []
+    # "status" in the profile is the record's (archived or not); on the card the status a
+    # reader looks for is the lifecycle one, so that is the line called status.
     for key in ("company", "email", "phone", "industry", "size", "owner", "source", "stage",
-                "external_id", "status"):
+                "external_id"):
         if profile.get(key):
             lines.append((key, profile[key]))
-    for key in ("tier", "lifecycle", "revenue", "clv", "p_alive", "predicted_clv", "cadence"):
+    if card.get("lifecycle"):
+        lines.append(("status", lifecycle_line(card["lifecycle"])))
+    for key in ("tier", "revenue", "clv", "p_alive", "predicted_clv", "cadence"):
         if card.get(key) not in (None, "", {}):
             value = card[key]
             if isinstance(value, dict):
@@ -178,9 +193,9 @@ def render_card(card: dict[str, Any], fmt: str, out=None) -> None:
     if fmt == "markdown":
         emit([{"field": k, "value": v} for k, v in lines], "markdown", out=out)
     else:
-        width = max(len(k) for k, _ in lines)
+        width = max(display_width(k) for k, _ in lines)
         for key, value in lines:
-            out.write(f"  {key.ljust(width)}  {value}\n")
+            out.write(f"  {key}{' ' * (width - display_width(key))}  {value}\n")
     if profile.get("notes"):
         out.write("\n" + heading("Notes") + "  " + profile["notes"].replace("\n", "\n  ") + "\n")
     sections = [

@@ -36,6 +36,21 @@ def summary_data(store, config) -> dict:
     return data
 
 
+def last_churn(store, config) -> dict:
+    """The headline churn: that of the last period that has ended (retention.period), so
+    that it counts as lost only clients whose whole period passed without activity — the
+    same kind of silence that makes the lifecycle call a client at risk."""
+    from crmcli import dates
+    from crmcli.metrics import periods
+    from crmcli.metrics.retention import retention_rows
+
+    unit = periods.check_unit(config["retention.period"])
+    previous = periods.start_of(periods.index_of(dates.today(), unit) - 1, unit).isoformat()
+    [row] = retention_rows(store, config, unit, previous, previous)
+    return {"churn_period": row["period"], "churn": row["churn"], "lost": row["lost"],
+            "previous_active": row["previous_active"]}
+
+
 def _summary_rest(store, config, today) -> dict:
     from decimal import Decimal
 
@@ -70,6 +85,7 @@ def _summary_rest(store, config, today) -> dict:
         "awaiting_reply": None,  # filled in by summary_data
         "at_risk": len(risky),
         "revenue_at_stake": sum((r["revenue_at_stake"] for r in risky), Decimal(0)),
+        **last_churn(store, config),
     }
     return {
         "overview": overview,
