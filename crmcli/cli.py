@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import importlib
-from enum import Enum
-from typing import Annotated, get_args, get_origin
+from typing import Annotated
 
 import typer
 from typer.core import TyperGroup
 
-from crmcli import __version__
+from crmcli import __version__, _typer_speedups
 from crmcli.commands import _context
 from crmcli.commands._context import AppState
 
@@ -84,6 +83,11 @@ COMMAND_MODULES = (
 )
 
 
+# The root options that may come before a command's name, as they are declared in root().
+ROOT_OPTIONS_WITH_VALUE = ("--db", "--config")
+ROOT_FLAGS = ("--debug",)
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"crm {__version__}")
@@ -115,94 +119,6 @@ for _name in COMMAND_MODULES:
     importlib.import_module(f"crmcli.commands.{_name}").register(app)
 
 
-_UNSURE = object()
-
-
-def _plain_coercion(descriptor, value, ctx):
-    """What Typer's Pydantic-based coercion returns for the plain cases, or _UNSURE.
-
-    Plain cases: text for a `str`, digits for an `int`/`float` within its bounds, a choice
-    of an Enum, text values of a `list[str]`. Anything else (and every value Typer would
-    reject, so that its own message is printed) is _UNSURE and goes to Typer.
-    """
-    info = descriptor.parameter_info
-    if descriptor.file_annotation is not None or info.parser is not None:
-        return _UNSURE
-    annotation = descriptor.annotation
-    if annotation is str:
-        return value if type(value) is str else _UNSURE
-    if annotation is int or annotation is float:
-        if type(value) is str and value.isascii() and value.isdigit():
-            number = annotation(value)
-        elif type(value) is int or (annotation is float and type(value) is float):
-            number = annotation(value)
-        else:
-            return _UNSURE
-        if info.clamp or (info.min is not None and number < info.min) or (
-                info.max is not None and number > info.max):
-            return _UNSURE
-        return number
-    if isinstance(annotation, type) and issubclass(annotation, Enum):
-        from typer._param_types import coerce_cli_choice
-
-        try:
-            return coerce_cli_choice(value, choices=tuple(annotation),
-                                     case_sensitive=info.case_sensitive, ctx=ctx)
-        except ValueError:
-            return _UNSURE
-    if get_origin(annotation) is list and get_args(annotation) == (str,):
-        if isinstance(value, list | tuple) and all(type(v) is str for v in value):
-            return list(value)
-    return _UNSURE
-
-
-def _defer_typer_coercion() -> None:
-    """Let Typer skip Pydantic for values that need no real conversion.
-
-    Typer 0.29 builds a Pydantic TypeAdapter for every parameter it processes, even one left
-    at its default None, and importing Pydantic (plus building the adapter) costs more than
-    importing Typer itself. None (which Typer returns untouched) and the plain cases of
-    _plain_coercion are answered here; everything else still goes through Typer's own
-    coercion, built on first use as before. If Typer's internals are not what this expects,
-    nothing is changed.
-    """
-    try:
-        from typer import _coercion, core
-    except ImportError:  # pragma: no cover - another Typer layout
-        return
-    param_cls = getattr(core, "_TyperParameter", None)
-    build = getattr(_coercion, "build_runtime_param", None)
-    if param_cls is None or build is None or not hasattr(param_cls, "get_runtime_param"):
-        return  # pragma: no cover
-
-    class _Deferred:
-        __slots__ = ()
-
-        def coerce(self, value, param, ctx):
-            multi = param.multiple or param.nargs == -1
-            if value is None:
-                return () if multi else None
-            if multi and isinstance(value, str):
-                return build(param.type_descriptor).coerce(value, param=param, ctx=ctx)
-            plain = _plain_coercion(param.type_descriptor, value, ctx)
-            if plain is not _UNSURE:
-                return plain
-            real = build(param.type_descriptor)
-            param._runtime_param = real
-            return real.coerce(value, param=param, ctx=ctx)
-
-    deferred = _Deferred()
-
-    def get_runtime_param(self):
-        return deferred if self._runtime_param is None else self._runtime_param
-
-    param_cls.get_runtime_param = get_runtime_param
-
-
-_ROOT_OPTIONS_WITH_VALUE = ("--db", "--config")
-_ROOT_FLAGS = ("--debug",)
-
-
 def hoist_global_options(args: list[str]) -> list[str]:
     """args with the global options found after the command moved in front of it.
 
@@ -218,9 +134,9 @@ def hoist_global_options(args: list[str]) -> list[str]:
         if arg == "--":
             rest.extend(args[i:])
             break
-        is_valued = arg in _ROOT_OPTIONS_WITH_VALUE
-        is_global = (is_valued or arg in _ROOT_FLAGS
-                     or arg.startswith(tuple(o + "=" for o in _ROOT_OPTIONS_WITH_VALUE)))
+        is_valued = arg in ROOT_OPTIONS_WITH_VALUE
+        is_global = (is_valued or arg in ROOT_FLAGS
+                     or arg.startswith(tuple(o + "=" for o in ROOT_OPTIONS_WITH_VALUE)))
         if not seen_command and not is_global and not arg.startswith("-"):
             seen_command = True
         if seen_command and is_global:
@@ -238,66 +154,18 @@ def hoist_global_options(args: list[str]) -> list[str]:
     return hoisted + rest if hoisted else list(args)
 
 
-def _invoked_name(argv: list[str]) -> str | None:
-    """The command or group named on the command line, after the root options."""
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        if arg in _ROOT_OPTIONS_WITH_VALUE:
-            i += 2
-        elif arg == "--debug" or arg.startswith(tuple(o + "=" for o in _ROOT_OPTIONS_WITH_VALUE)):
-            i += 1
-        else:
-            return None if arg.startswith("-") else arg
-    return None
-
-
-def _summary_only(info):
-    """A copy of a command's registration with no parameters: enough to list it in help."""
-    import copy
-
-    original = info.callback
-
-    def listed() -> None:  # pragma: no cover - never invoked
-        raise RuntimeError("a help-only command was invoked")
-
-    listed.__name__ = getattr(original, "__name__", "command")
-    listed.__doc__ = getattr(original, "__doc__", None)
-    summary = copy.copy(info)
-    summary.callback = listed
-    return summary
-
-
-def _build_only_what_runs(typer_app: typer.Typer, argv: list[str]) -> None:
-    """Typer turns every registered command into a Click command before parsing; that costs
-    about a millisecond per command. Keep only the command (or group) that will run; for the
-    root help, a usage error or an unknown name, keep every command as a parameterless
-    summary, which lists exactly the same names and help lines."""
-    name = _invoked_name(argv)
-    commands = [c for c in typer_app.registered_commands if c.name == name]
-    groups = [g for g in typer_app.registered_groups if g.name == name]
-    if name is not None and len(commands) + len(groups) == 1:
-        typer_app.registered_commands = commands
-        typer_app.registered_groups = groups
-        return
-    if any(c.name is None for c in typer_app.registered_commands):
-        return  # a name derived from the function: leave Typer to it
-    typer_app.registered_commands = [_summary_only(c) for c in typer_app.registered_commands]
-    for group in typer_app.registered_groups:
-        if group.name is None or group.typer_instance is None:
-            continue
-        sub = group.typer_instance
-        if any(c.name is None for c in sub.registered_commands):
-            continue
-        sub.registered_commands = [_summary_only(c) for c in sub.registered_commands]
+def for_argv(argv: list[str]) -> typer.Typer:
+    """The app to run for this command line: with the start-up speed-ups on (the default,
+    see crmcli/_typer_speedups.py), a copy of `app` holding only the command it names."""
+    return _typer_speedups.prepare(app, argv, options_with_value=ROOT_OPTIONS_WITH_VALUE,
+                                   flags=ROOT_FLAGS)
 
 
 def main() -> None:
     import sys
 
-    _defer_typer_coercion()
-    _build_only_what_runs(app, sys.argv[1:])
+    command = for_argv(sys.argv[1:])
     if not sys.stdout.isatty():
         # Plain help and usage errors for pipes and scripts: rich is only loaded for a terminal.
-        app.rich_markup_mode = None
-    app(prog_name="crm")
+        command.rich_markup_mode = None
+    command(prog_name="crm")

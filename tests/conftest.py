@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from crmcli import dates
-from crmcli.cli import app
+from crmcli.cli import for_argv
 from crmcli.config import Config
 from crmcli.store import CrmStore
 
@@ -54,14 +54,15 @@ def store(db_path):
 
 
 class Crm:
-    """Runs `crm` in-process through Typer's CliRunner, stdout and stderr apart."""
+    """Runs `crm` in-process through Typer's CliRunner, stdout and stderr apart, on the app
+    that `crm`'s main() runs (with the start-up speed-ups unless CRM_TYPER_SPEEDUPS=0)."""
 
     def __init__(self):
         self.runner = CliRunner()
 
     def __call__(self, *args: str, input: str | bytes | None = None, ok: bool = True):
-        result = self.runner.invoke(app, [str(a) for a in args], input=input,
-                                    catch_exceptions=False)
+        argv = [str(a) for a in args]
+        result = self.runner.invoke(for_argv(argv), argv, input=input, catch_exceptions=False)
         if ok:
             assert result.exit_code == 0, (args, result.stdout, result.stderr)
         return result

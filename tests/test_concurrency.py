@@ -26,14 +26,11 @@ WRITES = 200
 
 WORKER = r"""
 import json, sys
-from crmcli.cli import app
-
-from crmcli import cli
+from crmcli.cli import for_argv
 
 worker, kind, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-# what `crm`'s main() does before running a command: build only that command
-cli._defer_typer_coercion()
-cli._build_only_what_runs(app, ["log" if kind == "log" else "add"])
+# what `crm`'s main() does before running a command (with the start-up speed-ups on)
+app = for_argv(["log" if kind == "log" else "add"])
 codes = {}
 for i in range(n):
     if kind == "log":
@@ -125,12 +122,10 @@ def test_eight_processes_writing_200_times_each_land_exactly_1600_rows(tmp_path)
 # is over (the stop file appears) and at least `n` writes were made.
 INTERACTIVE = r"""
 import json, os, sys
-from crmcli import cli
-from crmcli.cli import app
+from crmcli.cli import for_argv
 
 worker, kind, n, stop = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
-cli._defer_typer_coercion()
-cli._build_only_what_runs(app, [kind])
+app = for_argv([kind])
 codes, i = {}, 0
 while i < n or not os.path.exists(stop):
     args = {"log": ["log", "Acme", f"u{worker} call {i}", "--channel", "call"],

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from crmcli import dates
-from crmcli.cli import app
+from crmcli.cli import for_argv
 from crmcli.store import validate
 from crmcli.errors import AmbiguousClient, ClientNotFound, ValidationError
 
@@ -173,7 +173,7 @@ RUNNER = CliRunner()
 
 
 def run_cli(*args: str, input: bytes | str | None = None):
-    return RUNNER.invoke(app, list(args), input=input, catch_exceptions=True)
+    return RUNNER.invoke(for_argv(list(args)), list(args), input=input, catch_exceptions=True)
 
 
 def assert_success_or_one_clean_error(result, before, after, detail_lines: str = "") -> bool:

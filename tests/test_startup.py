@@ -17,14 +17,16 @@ from pathlib import Path
 import pytest
 
 import crmcli.cli as cli
+from crmcli import _typer_speedups
 
 # Never wanted on the read path.
 HEAVY = ("crmcli.metrics", "crmcli.metrics.bgnbd", "crmcli.metrics.segments", "crmcli.mail",
          "crmcli.services.prediction", "numpy", "scipy", "sqlite_utils", "smtplib", "pandas",
          "dateutil.parser", "tabulate")
 # Loaded only when they have something to do (a terminal to draw on, a config file to read,
-# a value that needs Pydantic's coercion).
-ON_DEMAND = ("rich", "yaml", "pydantic")
+# a value that needs Pydantic's coercion). Pydantic is Typer's: with the start-up speed-ups
+# off (CRM_TYPER_SPEEDUPS=0, crmcli/_typer_speedups.py) Typer loads it for every command.
+ON_DEMAND = ("rich", "yaml", "pydantic") if _typer_speedups.enabled() else ("rich", "yaml")
 
 PROBE = """
 import atexit, json, sys
@@ -180,52 +182,3 @@ def test_whole_process_output_matches_in_process_output(tmp_path, crm):
         result, _ = run_crm(tmp_path, *args, env=env)
         assert result.returncode == 0, result.stderr
         assert result.stdout == crm(*args).stdout, args
-
-
-# Typer (0.29) coerces option values with Pydantic; crm answers the plain cases itself
-# to avoid importing Pydantic. The answers must be exactly Typer's.
-CASES = ("5", "0", "12", "007", "-3", " 4", "1.5", "", "json", "JSON", "Json", "csv", "xml",
-         "vip", "王伟", 5, 0, 2.5, True, ("a", "b"), ["x"], ())
-
-
-def _all_params():
-    import typer.main
-
-    def walk(command, path):
-        for param in command.params:
-            if hasattr(param, "type_descriptor"):
-                yield path, command, param
-        for name, sub in getattr(command, "commands", {}).items():
-            yield from walk(sub, (*path, name))
-
-    yield from walk(typer.main.get_command(cli.app), ("crm",))
-
-
-@pytest.mark.parametrize("value", CASES, ids=repr)
-def test_plain_coercion_agrees_with_typer(value):
-    from typer import _click
-    from typer._coercion import build_runtime_param
-
-    checked = 0
-    for path, command, param in _all_params():
-        ctx = _click.Context(command, info_name=path[-1])
-        plain = cli._plain_coercion(param.type_descriptor, value, ctx)
-        if plain is cli._UNSURE:
-            continue
-        real = build_runtime_param(param.type_descriptor)
-        try:
-            expected = real._coerce_value(value, param=param, ctx=ctx)
-        except Exception as exc:  # Typer rejects it: crm must have left it to Typer
-            pytest.fail(f"{path} {param.name}: crm accepted {value!r} as {plain!r}, "
-                        f"Typer says {exc}")
-        assert plain == expected and type(plain) is type(expected), (path, param.name)
-        checked += 1
-    if value in ("5", "json", "vip", 5):
-        assert checked > 0  # the fast path is really taken for the common cases
-
-
-def test_root_options_are_skipped_when_finding_the_command():
-    assert cli._invoked_name(["--db", "x.db", "--debug", "due", "-n", "3"]) == "due"
-    assert cli._invoked_name(["--config=c.yaml", "show", "Acme"]) == "show"
-    assert cli._invoked_name(["--help"]) is None
-    assert cli._invoked_name([]) is None
