@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from crmcli.errors import ConfigError
+from crmcli.render.formats import FORMATS
 
 DEFAULT_PIPELINE = ["lead", "qualified", "proposal", "negotiation", "won", "lost"]
 
@@ -59,7 +60,7 @@ CHOICES = {
     "retention.activity": {"deals", "interactions", "any"},
     "retention.period": {"month", "quarter", "year"},
     "smtp.security": {"starttls", "tls", "none"},
-    "output.format": {"table", "json", "ndjson", "csv", "tsv", "markdown"},
+    "output.format": set(FORMATS),
     "clv.time_unit": {"days", "weeks", "months"},
 }
 

@@ -301,8 +301,7 @@ def test_the_card_tier_is_the_book_tier_of_every_client(store):
     # ties of revenue and archived clients included.
     import random
 
-    from crmcli.services.card import client_tier
-    from crmcli.services.tiers import tiers_by_client
+    from crmcli.services.tiers import client_tier, tiers_by_client
 
     rng = random.Random(7)
     ids = [store.add_client(f"Client {i}") for i in range(40)]

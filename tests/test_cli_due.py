@@ -205,11 +205,13 @@ def test_summary_counts_agree_with_the_due_rows(store):
 @pytest.mark.parametrize("zone", ["UTC", "Asia/Tokyo", "America/New_York", "Asia/Kolkata",
                                   "Australia/Lord_Howe", "Pacific/Chatham"])
 def test_the_due_list_shows_the_local_day_of_the_last_contact(zone, monkeypatch):
-    # local_day is the fast path of dates.format_local(iso)[:10], one per row of the list.
+    # dates.local_date_of (one per row of the list) agrees with dates.format_local(iso)[:10].
     from datetime import UTC, datetime, timedelta
 
     from crmcli import dates
-    from crmcli.services.due import local_day
+
+    def local_day(iso, tz=None):
+        return dates.local_date_of(iso, tz).isoformat()
 
     monkeypatch.setattr(dates, "_tz", dates._tz)  # restored after the test
     dates.set_timezone(zone)

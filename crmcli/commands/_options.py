@@ -7,14 +7,10 @@ from typing import Annotated
 
 import typer
 
+from crmcli.render.formats import FORMATS
 
-class Format(str, Enum):
-    table = "table"
-    json = "json"
-    ndjson = "ndjson"
-    csv = "csv"
-    tsv = "tsv"
-    markdown = "markdown"
+
+Format = Enum("Format", {name: name for name in FORMATS}, type=str)
 
 
 FormatOption = Annotated[

@@ -74,13 +74,9 @@ def list_followups(
     store = get_store()
     client_id = store.resolve_client(client, include_archived=True)["id"] if client else None
     rows = store.open_followups(client_id, owner=owner, tag=tag, limit=limit)
-    today = dates.today()
-    from datetime import date
+    from crmcli.services.due import with_status
 
-    for row in rows:
-        late = (today - date.fromisoformat(row["due"])).days
-        row["days_late"] = late
-        row["status"] = "overdue" if late > 0 else "due" if late == 0 else "upcoming"
+    with_status(rows, dates.today())
     fmt_name = output_format(fmt, as_json)
     if fmt_name in ("table", "markdown"):
         for row in rows:
@@ -240,8 +236,6 @@ def render_due(rows: list[dict], fmt: str, late_text=None) -> None:
     if fmt not in ("table", "markdown"):
         emit(rows, fmt)
         return
-    from crmcli.services.due import local_day
-
     if late_text is None:
         from crmcli.services.due import late_text
     lates: dict[int, str] = {}  # one text per distinct number of days
@@ -259,7 +253,8 @@ def render_due(rows: list[dict], fmt: str, late_text=None) -> None:
                                  if row["due_at"] else ""),
             "late": late,
             "what": row["what"],
-            "last_contact": local_day(row["last_contact"], zone) if row["last_contact"]
+            "last_contact": dates.local_date_of(row["last_contact"], zone).isoformat()
+            if row["last_contact"]
             else "never",
         })
     emit(shown, fmt, columns=DUE_TABLE, headers=["id", "client", "status", "due", "late", "what",

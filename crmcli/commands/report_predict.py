@@ -123,11 +123,12 @@ def show_bgnbd(store, config, calibration_end: str | None, horizon: str | None,
     top: show only the N highest CLVs (0: the fit alone); fmt: table|json|ndjson|csv|tsv|markdown.
     """
     from crmcli.render import output
+    from crmcli.render.formats import FORMATS
     from crmcli.services import prediction
 
     fmt = getattr(fmt, "value", fmt) or "table"
-    if fmt not in output.FORMATS:
-        raise UsageError(f"--format {fmt!r}: use one of {', '.join(output.FORMATS)}")
+    if fmt not in FORMATS:
+        raise UsageError(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")
     if top is not None:
         try:
             top = int(top)

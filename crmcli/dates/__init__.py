@@ -173,15 +173,24 @@ def format_local(value: datetime | str | date | None) -> str:
     return local(value).strftime("%Y-%m-%d %H:%M")
 
 
-def local_date_of(iso: str) -> date:
-    """The local calendar date of a stored UTC timestamp ('YYYY-MM-DD' is taken as is)."""
+def local_date_of(iso: str, tz: tzinfo | None = None) -> date:
+    """The local calendar date of a stored UTC timestamp ('YYYY-MM-DD' is taken as is).
+
+    Called once per row by `crm due` and the metrics on large books: pass tz=zone() to look
+    the zone up once."""
     text = str(iso).strip()
     if len(text) == 10:
         try:
             return date.fromisoformat(text)
         except ValueError:
             pass
-    return local(from_utc_iso(text)).date()
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        moment = from_utc_iso(text)  # the error names what was expected
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(tz or zone()).date()
 
 
 # --- durations -----------------------------------------------------------------------

@@ -83,12 +83,9 @@ class RfmRow:
 
 def _local_days_ago(today, zone, utc_iso: str) -> int:
     """Local calendar days from the day of a stored UTC time to today (0 for later)."""
-    from datetime import UTC
+    from crmcli import dates
 
-    when = datetime.fromisoformat(utc_iso.replace("Z", "+00:00"))
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0, (today - when.astimezone(zone).date()).days)
+    return max(0, (today - dates.local_date_of(utc_iso, zone)).days)
 
 
 def rfm_scores(inputs: list[dict], now: datetime) -> list[RfmRow]:

@@ -18,8 +18,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-FORMATS = ("table", "json", "ndjson", "csv", "tsv", "markdown")
-
 
 # Decimals travel through json.dumps as marked strings and are unquoted afterwards,
 # because the json module writes every float through float.__repr__ (1000.10 -> 1000.1).

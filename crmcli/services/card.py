@@ -10,6 +10,8 @@ import json
 import sys
 from typing import Any
 
+from crmcli.services import tiers
+
 PROFILE_FIELDS = ["id", "name", "company", "email", "phone", "industry", "size", "owner",
                   "source", "stage", "external_id", "notes", "created_at", "updated_at",
                   "archived_at"]
@@ -25,21 +27,16 @@ def _profile(store, client: dict) -> dict[str, Any]:
 def _activity(store, client: dict, tier: str | None = None) -> dict[str, Any]:
     """Timeline, open follow-ups, revenue and cadence (the daily loop); tier: the client's
     revenue tier when it is known already (cadence rules may go by tier)."""
-    from datetime import date as _date
-
     from crmcli import dates
     from crmcli.services.cadence import cadence_info
+    from crmcli.services.due import with_status
 
-    today = dates.today()
-    open_rows = []
-    for f in store.open_followups(client["id"]):
-        late = (today - _date.fromisoformat(f["due"])).days
-        open_rows.append({"id": f["id"], "due": f["due"],
-                          "time": dates.format_local(f["due_at"])[11:] if f["due_at"] else None,
-                          "note": f["note"],
-                          "repeats": dates.describe_every(f["every"]) if f["every"] else None,
-                          "status": "overdue" if late > 0 else "due" if late == 0
-                          else "upcoming"})
+    open_rows = [{"id": f["id"], "due": f["due"],
+                  "time": dates.format_local(f["due_at"])[11:] if f["due_at"] else None,
+                  "note": f["note"],
+                  "repeats": dates.describe_every(f["every"]) if f["every"] else None,
+                  "status": f["status"]}
+                 for f in with_status(store.open_followups(client["id"]), dates.today())]
     info = cadence_info(store, client, store.config,
                         tiers=None if tier is None else {client["id"]: tier})
     cadence = {k: info[k] for k in ("ideal", "max", "last_contact", "status", "days_since")}
@@ -48,30 +45,6 @@ def _activity(store, client: dict, tier: str | None = None) -> dict[str, Any]:
             "open_followups": open_rows,
             "revenue": store.revenue(client["id"]),
             "cadence": cadence}
-
-
-def client_tier(store, client: dict) -> str:
-    """The client's A/B/C revenue tier, as crmcli.services.tiers.tiers_by_client has it, without
-    ranking the whole book in Python: one pass gives the client's won revenue, the revenue
-    of the clients ranked ahead of it and the book's total (exact integers), and the tier
-    rule itself (crmcli.metrics.segments.tier_of_client) is applied to those three: "the
-    clients ahead" ranks just ahead of the client, "the rest" counts only in the total."""
-    from crmcli.metrics.segments import tier_of_client
-
-    if client.get("archived_at"):
-        return "C"  # tiers rank the live book only
-    config = store.config
-    mine, ahead, total = store.revenue_rank(config["currency"], client["id"])
-    if mine <= 0:
-        return "C"
-    ahead_id, rest_id = -1, -2  # ids no client has; ahead_id sorts first on a tie
-    revenues = {client["id"]: mine, rest_id: total - mine - ahead}
-    ranked = [client["id"]]
-    if ahead:
-        revenues[ahead_id] = ahead
-        ranked.insert(0, ahead_id)
-    return tier_of_client(revenues, ranked, config["tiers.a_share"],
-                          config["tiers.b_share"])[client["id"]]
 
 
 def _value(store, client: dict, tier: str | None = None) -> dict[str, Any]:
@@ -87,7 +60,7 @@ def _value(store, client: dict, tier: str | None = None) -> dict[str, Any]:
                      "days_since": row["days_since"], "usual_gap_days": row["usual_gap_days"]}
     else:
         lifecycle = {"status": "never"}
-    value = {"tier": tier if tier is not None else client_tier(store, client),
+    value = {"tier": tier if tier is not None else tiers.client_tier(store, client),
              "lifecycle": lifecycle,
              "clv": client_clv(store, config, client["id"])}
     value.update(_prediction(store, client))
@@ -115,7 +88,7 @@ def build_card(store, client: dict) -> dict[str, Any]:
         "contacts": [{k: v for k, v in c.items() if k not in ("client_id", "client")}
                      for c in store.list_contacts(client["id"])],
     }
-    tier = client_tier(store, client)
+    tier = tiers.client_tier(store, client)
     card.update(_activity(store, client, tier))
     card.update(_value(store, client, tier))
     return card

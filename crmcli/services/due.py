@@ -11,17 +11,6 @@ ROW_KEYS = ("kind", "id", "client_id", "client", "owner", "due", "due_at", "what
             "days_late", "last_contact", "item_key")
 
 
-def _local_day(iso: str, zone=None) -> date:
-    """dates.local_date_of, fast (see local_day): the local date of a stored timestamp."""
-    text = str(iso).strip()
-    if len(text) == 10:
-        try:
-            return date.fromisoformat(text)
-        except ValueError:
-            pass
-    return date.fromisoformat(local_day(text, zone))
-
-
 def _window_end(today: date, within: str | None, config) -> date:
     from crmcli import dates
     from crmcli.services.cadence import parse_interval
@@ -44,6 +33,19 @@ def _window_end(today: date, within: str | None, config) -> date:
     return end
 
 
+def followup_status(days_late: int) -> str:
+    """A follow-up's status from how many days past its due date today is."""
+    return "overdue" if days_late > 0 else "due" if days_late == 0 else "upcoming"
+
+
+def with_status(followups: list[dict], today: date) -> list[dict]:
+    """Open follow-up rows (each with its `due`) given their days_late and status."""
+    for row in followups:
+        row["days_late"] = late = (today - date.fromisoformat(row["due"])).days
+        row["status"] = followup_status(late)
+    return followups
+
+
 def _row(**values) -> dict:
     return {k: values[k] for k in ROW_KEYS}
 
@@ -61,29 +63,12 @@ def followup_rows(store, today: date, until: date, *, owner=None, tag=None) -> l
             late = late_of[due] = ordinal - date.fromisoformat(due).toordinal()
         append({"kind": "followup", "id": fid, "client_id": client_id, "client": client,
                 "owner": owner_, "due": due, "due_at": due_at, "what": note or "follow up",
-                "status": "overdue" if late > 0 else "due" if late == 0 else "upcoming",
+                "status": followup_status(late),
                 "days_late": late, "last_contact": last.get(client_id),
                 "item_key": f"followup:{fid}:{due}"})
     # due_followups returns them in this order already; the sort keeps it a guarantee
     rows.sort(key=lambda r: (r["due"], r["due_at"] or "", r["id"]))
     return rows
-
-
-def local_day(iso: str, zone=None) -> str:
-    """'YYYY-MM-DD' in the configured zone (or zone) of a stored UTC timestamp: what
-    dates.format_local(iso)[:10] gives, at a fraction of the cost (`crm due` shows one per
-    row, for tens of thousands of rows; pass zone=dates.zone() to look it up once)."""
-    from datetime import UTC, datetime
-
-    from crmcli import dates
-
-    try:
-        moment = datetime.fromisoformat(iso)
-    except (TypeError, ValueError):
-        return dates.format_local(iso)[:10]
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(zone or dates.zone()).date().isoformat()
 
 
 def cadence_rows(store, config, today: date, *, owner=None, tag=None) -> list[dict]:
@@ -115,7 +100,7 @@ def cadence_rows(store, config, today: date, *, owner=None, tag=None) -> list[di
         if cadence is None:
             continue
         last_iso = last.get(client["id"])
-        since = _local_day(last_iso or client["created_at"], zone)
+        since = dates.local_date_of(last_iso or client["created_at"], zone)
         key = (cadence.ideal_text, cadence.max_text, since)
         found = statuses.get(key)
         if found is None:

@@ -1,0 +1,3 @@
+"""The output formats every command offers (`--format`, the config's output.format)."""
+
+FORMATS = ("table", "json", "ndjson", "csv", "tsv", "markdown")
