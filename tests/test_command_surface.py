@@ -75,6 +75,7 @@ def test_every_command_has_help_text_and_a_working_help(crm, name, cmd):
 def test_every_record_printing_command_takes_the_output_formats(name, cmd):
     options = {opt for param in cmd.params for opt in getattr(param, "opts", [])}
     assert "--format" in options and "--json" in options, f"crm {name}: {sorted(options)}"
+    assert "--fields" in options and "--no-headers" in options, f"crm {name}: {sorted(options)}"
 
 
 @pytest.mark.parametrize("name", [n for n, _ in COMMANDS])
@@ -156,3 +157,34 @@ def test_every_record_printing_command_prints_every_format_well_formed(crm, demo
         assert any(line.startswith("| ") for line in outputs["markdown"].splitlines()), name
     assert crm("--db", demo_book, *name.split(), *RECORD_ARGS[name], "--json").stdout == \
         outputs["json"]
+
+
+def _a_field_of(data):
+    """The first field of a command's JSON output: a record's, a list's first row's, or a
+    part's of a report of several parts."""
+    if isinstance(data, list):
+        return next(iter(data[0]))
+    first = next(iter(data.values()))
+    if isinstance(first, list):
+        return next(iter(first[0]))
+    return next(iter(first)) if isinstance(first, dict) else next(iter(data))
+
+
+@pytest.mark.parametrize("name", RECORD_COMMANDS)
+def test_every_record_printing_command_takes_fields_in_every_format(crm, demo_book, name):
+    import json
+
+    args = ("--db", demo_book, *name.split(), *RECORD_ARGS[name])
+    # config show's JSON is the config itself; its records are its key/value lines.
+    field = "key" if name == "config show" else _a_field_of(json.loads(crm(*args, "--json").stdout))
+    formats = (["csv", "tsv", "json", "ndjson"] if name == "export"
+               else ["table", "json", "ndjson", "csv", "tsv", "markdown"])
+    for fmt in formats:
+        result = crm(*args, "--fields", field, "--format", fmt)
+        assert field in result.stdout or fmt in ("table", "csv", "tsv"), (name, fmt)
+        assert result.stdout.strip(), (name, fmt)
+    result = crm(*args, "--fields", "no_such_field", ok=False)
+    assert result.exit_code == 2, name
+    assert "unknown field 'no_such_field'" in result.stderr and field in result.stderr, name
+    headless = crm(*args, "--fields", field, "--format", "csv", "--no-headers").stdout
+    assert headless != crm(*args, "--fields", field, "--format", "csv").stdout, name

@@ -6,7 +6,7 @@ import functools
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -96,11 +96,51 @@ def _fail_on(exc: Exception) -> None:
     fail(str(error), code=getattr(error, "exit_code", 1))
 
 
+FieldsOption = Annotated[
+    str | None,
+    typer.Option("--fields", metavar="NAME,...",
+                 help="Print only these fields, in this order (the names of the JSON output).")]
+NoHeadersOption = Annotated[
+    bool, typer.Option("--no-headers", help="Leave out the header line (table, csv, tsv).")]
+
+
+def _with_output_choice(fn: Callable) -> Callable:
+    """fn, taking --fields and --no-headers as well if it prints records (has a --format
+    option): they go to the one output path, not to the command."""
+    import inspect
+
+    signature = inspect.signature(fn, eval_str=True)
+    if "fmt" not in signature.parameters:
+        return fn
+
+    @functools.wraps(fn)
+    def with_choice(*args: Any, fields: str | None = None, no_headers: bool = False,
+                    **kwargs: Any) -> None:
+        from crmcli.render.output import choose
+
+        choose(fields, headers=not no_headers)
+        try:
+            fn(*args, **kwargs)
+        finally:
+            choose()  # in-process callers (tests) run the next command with none
+
+    params = list(signature.parameters.values())
+    params += [inspect.Parameter("fields", inspect.Parameter.KEYWORD_ONLY, default=None,
+                                 annotation=FieldsOption),
+               inspect.Parameter("no_headers", inspect.Parameter.KEYWORD_ONLY, default=False,
+                                 annotation=NoHeadersOption)]
+    with_choice.__signature__ = signature.replace(parameters=params)
+    with_choice.__annotations__ = {**fn.__annotations__, "fields": FieldsOption,
+                                   "no_headers": NoHeadersOption}
+    return with_choice
+
+
 def command(app: typer.Typer, name: str, **kwargs: Any) -> Callable[[Callable], Callable]:
-    """Register fn as a command of app, wrapped so that errors fail cleanly."""
+    """Register fn as a command of app, wrapped so that errors fail cleanly; a command with
+    --format takes --fields and --no-headers too."""
 
     def register(fn: Callable) -> Callable:
-        app.command(name, **kwargs)(handle_errors(fn))
+        app.command(name, **kwargs)(handle_errors(_with_output_choice(fn)))
         return fn
 
     return register

@@ -27,7 +27,9 @@ def show_config(fmt: FormatOption = None, as_json: JsonOption = False) -> None:
     """Show the configuration in effect (defaults merged with the file)."""
     cfg = get_config()
     fmt_name = output_format(fmt, as_json)
-    if fmt_name == "json":
+    from crmcli.render.output import selection
+
+    if fmt_name == "json" and selection().fields is None:
         typer.echo(to_json(cfg.data, indent=2))
         return
     rows: list[dict] = []

@@ -15,7 +15,7 @@ from crmcli.commands._options import (
     QuietOption,
     output_format,
 )
-from crmcli.render.output import emit, message
+from crmcli.render.output import emit, for_the_eye, message
 
 ClientArg = Annotated[str, typer.Argument(metavar="CLIENT",
                                           help="Id, email, external id, name or part of a name.")]
@@ -233,7 +233,7 @@ def render_due(rows: list[dict], fmt: str, late_text=None) -> None:
         if fmt == "json":
             emit([], "json")
         return
-    if fmt not in ("table", "markdown"):
+    if not for_the_eye(fmt):
         emit(rows, fmt)
         return
     if late_text is None:

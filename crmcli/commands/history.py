@@ -9,7 +9,7 @@ import typer
 from crmcli.commands._context import get_store
 from crmcli.commands._errors import command
 from crmcli.commands._options import FormatOption, JsonOption, LimitOption, output_format
-from crmcli.render.output import emit, emit_record, message
+from crmcli.render.output import emit, emit_record, for_the_eye, message
 
 HISTORY_TABLE = ["change", "at", "command", "summary", "table", "row", "op", "values"]
 UNDO_TABLE = ["change", "at", "command", "summary", "rows", "note"]
@@ -101,7 +101,7 @@ def show_history(
             client_id = int(ref)
     records = store.history(client_id, since=_since_iso(since) if since else None, limit=limit)
     fmt_name = output_format(fmt, as_json)
-    if fmt_name not in ("table", "markdown"):
+    if not for_the_eye(fmt_name):
         emit(records, fmt_name, columns=_history_fields())
         return
     from crmcli import dates
@@ -144,7 +144,7 @@ def undo(
     if list_:
         rows = store.undoable_changes(limit=limit or (None if fmt or as_json else 20))
         fmt_name = output_format(fmt, as_json)
-        if fmt_name in ("table", "markdown"):
+        if for_the_eye(fmt_name):
             from crmcli import dates
 
             rows = [{"change": r["change_id"], "at": dates.format_local(r["at"]),

@@ -135,9 +135,11 @@ def cohorts(period: Annotated[str | None, typer.Option(
     if not rows:
         empty_window_note(store, config, unit, since, until)
     fmt_name = output_format(fmt, as_json)
+    from crmcli.render.output import selection
+
     if fmt_name == "table" and not rows:
         return
-    if fmt_name == "table":
+    if fmt_name == "table" and selection().fields is None:
         from crmcli.render.reports import cohort_heatmap
 
         cohort_heatmap(rows, f"Cohort retention by {unit} (share of cohort active k {unit}s "

@@ -152,6 +152,10 @@ def show_bgnbd(store, config, calibration_end: str | None, horizon: str | None,
     clients = result.clients[:top] if top is not None else result.clients
     header = result.header()
     out = sys.stdout
+    if output.selection().fields is not None:
+        # Fields are the clients' fields: the list alone, without the fit's summary.
+        output.emit(clients, fmt, columns=prediction.CLIENT_COLUMNS)
+        return
     if fmt == "json":
         head = output.to_json(header)
         body = ",\n  ".join(output.to_json(row) for row in clients)

@@ -19,7 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from crmcli.render.output import defuse_formula, flat_text, to_json
+from crmcli.render.output import check_fields, defuse_formula, flat_text, selection, to_json
 from crmcli.store.bulk import EXPORT_COLUMNS
 from crmcli.errors import CrmError, UsageError
 
@@ -66,10 +66,15 @@ def write(store: Any, kind: str, fmt: str, out) -> int:
 
         return write_vcards(store.export_contacts_with_clients(), out)
     columns = EXPORT_COLUMNS[kind]
+    chosen = selection()
+    if chosen.fields is not None:
+        check_fields(columns)
+        columns = list(chosen.fields)
     count = 0
     if fmt in ("csv", "tsv"):
         writer = csv.writer(out, delimiter="\t" if fmt == "tsv" else ",", lineterminator="\n")
-        writer.writerow(columns)
+        if chosen.headers:
+            writer.writerow(columns)
         for row in records(store, kind):
             writer.writerow([_cell(kind, c, row[c]) for c in columns])
             count += 1

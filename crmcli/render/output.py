@@ -19,6 +19,94 @@ from decimal import Decimal
 from typing import Any
 
 
+class Selection:
+    """What the user asked to see of the records: --fields (names, in order) and
+    --no-headers. One per invocation, set by the command wrapper before the command runs."""
+
+    __slots__ = ("fields", "headers")
+
+    def __init__(self, fields: tuple[str, ...] | None = None, headers: bool = True):
+        self.fields = fields
+        self.headers = headers
+
+
+_selection = Selection()
+
+
+def choose(fields: str | None = None, headers: bool = True) -> None:
+    """Set the selection of this invocation (--fields "id,name", --no-headers)."""
+    global _selection
+    names = None
+    if fields is not None:
+        names = tuple(dict.fromkeys(n.strip() for n in fields.split(",") if n.strip()))
+        if not names:
+            from crmcli.errors import UsageError
+
+            raise UsageError("--fields needs at least one field name, e.g. --fields id,name")
+    _selection = Selection(names, headers)
+
+
+def selection() -> Selection:
+    return _selection
+
+
+def for_the_eye(fmt: str) -> bool:
+    """Whether to print a command's view for people (table, markdown) rather than its
+    records: not when --fields chose fields, which are always the records' (JSON) names."""
+    return fmt in ("table", "markdown") and _selection.fields is None
+
+
+def selected(record: dict, valid: Iterable[str] | None = None) -> dict:
+    """record cut down to the selected fields, in their order (all of it if none chosen)."""
+    if _selection.fields is None:
+        return record
+    check_fields(valid if valid is not None else record)
+    return {f: record.get(f) for f in _selection.fields}
+
+
+def check_fields(valid: Iterable[str]) -> None:
+    """A usage error naming the valid fields if a selected one is not among them."""
+    names = list(dict.fromkeys(valid))
+    unknown = [f for f in _selection.fields or () if f not in names]
+    if unknown:
+        from crmcli.errors import UsageError
+
+        raise UsageError(f"unknown field{'s' if len(unknown) > 1 else ''} "
+                         f"{', '.join(repr(u) for u in unknown)} for --fields; valid: "
+                         f"{', '.join(names) or '(none)'}")
+
+
+class _Unselected:
+    """Within: the selection is off (a caller that has applied it already)."""
+
+    def __enter__(self):
+        global _selection
+        self.saved = _selection
+        _selection = Selection(None, self.saved.headers)
+
+    def __exit__(self, *exc):
+        global _selection
+        _selection = self.saved
+
+
+def _apply_selection(rows, columns, headers):
+    """rows, columns and headers cut down to the selected fields, checked against the
+    columns and the fields of the first row."""
+    import itertools
+
+    iterator = iter(rows)
+    first = next(iterator, None)
+    rows = iterator if first is None else itertools.chain([first], iterator)
+    valid = list(columns or ()) + list(first or ())
+    if first is not None or columns:
+        check_fields(valid)
+    fields = list(_selection.fields)
+    if headers:
+        names = dict(zip(columns or (), headers, strict=False))
+        headers = [names.get(f, f) for f in fields]
+    return ({f: row.get(f) for f in fields} for row in rows), fields, headers
+
+
 # Decimals travel through json.dumps as marked strings and are unquoted afterwards,
 # because the json module writes every float through float.__repr__ (1000.10 -> 1000.1).
 _DEC_MARK = "\ue000dec:"
@@ -148,7 +236,8 @@ def _align_decimals(rows: list[dict], columns: list[str]) -> list[dict]:
             for r in rows]
 
 
-def _plain_table(rows: Sequence[dict], columns: list[str], headers: list[str]) -> str:
+def _plain_table(rows: Sequence[dict], columns: list[str], headers: list[str],
+                 show_header: bool = True) -> str:
     # Written for speed as well as looks: `crm due` on a large book prints tens of
     # thousands of rows, and every cell passes through here once. Column by column: an
     # all-ASCII column (most of them) is measured with len() and padded by the line's
@@ -181,6 +270,15 @@ def _plain_table(rows: Sequence[dict], columns: list[str], headers: list[str]) -
         head_cells.append(pad + head if numeric else head + pad)
     line = "  ".join(specs).format
     lines = ["  ".join(head_cells).rstrip(), "  ".join("-" * w for w in widths)]
+    if not show_header:
+        # No header: no column is widened for its name either.
+        if not rows:
+            return ""
+        widths = [max(map(display_width, cells), default=0) for cells in cells_by_column]
+        specs = [s if s == "{}" else (f"{{:>{w}}}" if r else f"{{:<{w}}}")
+                 for s, w, r in zip(specs, widths, right, strict=True)]
+        line = "  ".join(specs).format
+        lines = []
     lines.extend(line(*cells).rstrip() for cells in zip(*cells_by_column, strict=True))
     return "\n".join(lines) + "\n"
 
@@ -217,10 +315,11 @@ def rich_console(stderr: bool = False, stream=None):
 
 
 def _rich_table(rows: Sequence[dict], columns: list[str], headers: list[str], title: str | None,
-                styles: dict[str, str] | None):
+                styles: dict[str, str] | None, show_header: bool = True):
     from rich.table import Table
 
-    table = Table(title=title, header_style="bold", show_edge=False, pad_edge=False)
+    table = Table(title=title, header_style="bold", show_edge=False, pad_edge=False,
+                  show_header=show_header)
     for col, head in zip(columns, headers, strict=True):
         numeric = bool(rows) and all(_is_numeric(r.get(col)) or r.get(col) is None for r in rows)
         table.add_column(head, justify="right" if numeric else "left",
@@ -244,6 +343,8 @@ def emit(rows: Iterable[dict], fmt: str = "table", *, columns: Sequence[str] | N
     Machine formats stream; json writes one array (an empty one for no rows).
     """
     out = out or sys.stdout
+    if _selection.fields is not None:
+        rows, columns, headers = _apply_selection(rows, columns, headers)
     if fmt == "ndjson":
         for row in rows:
             out.write(to_json(row) + "\n")
@@ -262,7 +363,8 @@ def emit(rows: Iterable[dict], fmt: str = "table", *, columns: Sequence[str] | N
         if not cols:  # no rows and no known columns: no header either, not a blank line
             return
         writer = csv.writer(out, delimiter="\t" if fmt == "tsv" else ",", lineterminator="\n")
-        writer.writerow(cols)
+        if _selection.headers:
+            writer.writerow(cols)
         for row in rows:
             writer.writerow([defuse_formula(flat_text(row.get(c))) for c in cols])
         return
@@ -276,25 +378,29 @@ def emit(rows: Iterable[dict], fmt: str = "table", *, columns: Sequence[str] | N
         out.write(_markdown(rows, cols, heads))
     elif is_terminal(out):
         console = rich_console(stream=out)
-        console.print(_rich_table(rows, cols, heads, title, styles))
+        console.print(_rich_table(rows, cols, heads, title, styles,
+                                  show_header=_selection.headers))
     else:
         if title:
             out.write(title + "\n")
-        out.write(_plain_table(rows, cols, heads))
+        out.write(_plain_table(rows, cols, heads, show_header=_selection.headers))
 
 
 def emit_record(record: dict, fmt: str = "table", *, out=None) -> None:
     """One record: an object in json, a key/value list in the text formats."""
     out = out or sys.stdout
+    record = selected(record)
     if fmt == "json":
         out.write(to_json(record, indent=2) + "\n")
     elif fmt == "ndjson":
         out.write(to_json(record) + "\n")
-    elif fmt in ("csv", "tsv"):
-        emit([record], fmt, out=out)
     else:
-        pairs = [{"field": k, "value": v} for k, v in record.items()]
-        emit(pairs, fmt, columns=["field", "value"], out=out)
+        with _Unselected():
+            if fmt in ("csv", "tsv"):
+                emit([record], fmt, columns=list(record), out=out)
+            else:
+                pairs = [{"field": k, "value": v} for k, v in record.items()]
+                emit(pairs, fmt, columns=["field", "value"], out=out)
 
 
 def message(text: str) -> None:

@@ -106,11 +106,33 @@ def emit_sections(sections: dict[str, Any], fmt: str, columns: dict[str, list[st
     "section" field; csv/tsv: one table with a leading "section" column; table and
     markdown: one titled table per section, followed by its note if it has one (a
     footnote for the eye, never in the machine formats)."""
-    from crmcli.render.output import emit, to_json
+    from crmcli.render.output import _Unselected, check_fields, emit, selection, to_json
 
     out = out or sys.stdout
     columns = columns or {}
     titles = titles or {}
+    fields = selection().fields
+    if fields is not None:
+        # Each part keeps the chosen fields it has; a part with none of them is left out.
+        known = {name: list(dict.fromkeys([*(columns.get(name) or ()), *_keys(part)]))
+                 for name, part in sections.items()}
+        check_fields(["section", *(k for keys in known.values() for k in keys)])
+        picked = {}
+        for name, part in sections.items():
+            keep = [f for f in fields if f in known[name]]
+            if not keep:
+                continue
+            picked[name] = ({f: part.get(f) for f in keep} if isinstance(part, dict)
+                            else [{f: row.get(f) for f in keep} for row in part])
+            columns = {**columns, name: keep}
+        with _Unselected():
+            if fmt in ("csv", "tsv", "ndjson"):
+                flat = [{"section": name, **row} for name, part in picked.items()
+                        for row in ([part] if isinstance(part, dict) else part)]
+                emit(flat, fmt, columns=list(fields), out=out)
+            else:
+                emit_sections(picked, fmt, columns=columns, titles=titles, notes=notes, out=out)
+        return
     if fmt == "json":
         out.write(to_json(sections, indent=2) + "\n")
         return

@@ -118,22 +118,23 @@ def lifecycle_line(life: dict) -> str:
 
 
 def render_card(card: dict[str, Any], fmt: str, out=None) -> None:
-    from crmcli.render.output import display_width, emit, emit_record, to_json
+    from crmcli.render.output import display_width, emit, emit_record, selection, to_json
 
     out = out or sys.stdout
-    if fmt == "json":
-        out.write(to_json(card, indent=2) + "\n")
-        return
-    if fmt == "ndjson":
-        out.write(to_json(card) + "\n")
-        return
-    if fmt in ("csv", "tsv"):
+    if fmt in ("csv", "tsv") or selection().fields is not None:
+        # One flat record: the profile with the card's single values (--fields picks from it).
         flat = dict(card["client"])
         flat["tags"] = card["tags"]
         for key, value in card.items():
             if key not in ("client", "tags") and not isinstance(value, list | dict):
                 flat[key] = value
         emit_record(flat, fmt, out=out)
+        return
+    if fmt == "json":
+        out.write(to_json(card, indent=2) + "\n")
+        return
+    if fmt == "ndjson":
+        out.write(to_json(card) + "\n")
         return
     profile = card["client"]
     title = f"{profile['name']} (#{profile['id']})"
