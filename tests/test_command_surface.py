@@ -15,7 +15,8 @@ NOT_RECORD_PRINTING = {
     "add", "edit", "rm", "merge", "tag", "log", "resolve", "deal", "followup", "done",
     "snooze", "cadence", "import", "undo", "demo", "contact add", "contact edit", "contact rm",
     "edit-deal", "edit-log",
-    "db path", "db backup", "db migrate", "config path", "config init", "stage",
+    "db path", "db backup", "db migrate", "config path", "config init", "config get",
+    "config set", "stage",
 }
 
 

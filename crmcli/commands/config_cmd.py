@@ -12,7 +12,8 @@ from crmcli.commands._errors import command, fail
 from crmcli.commands._options import FormatOption, JsonOption, output_format
 from crmcli.render.output import emit, message, to_json
 
-config_app = typer.Typer(help="The configuration: show, path, init.", no_args_is_help=True)
+config_app = typer.Typer(help="The configuration: show, get, set, path, init.",
+                         no_args_is_help=True)
 
 
 def _flatten(prefix: str, value, rows: list[dict]) -> None:
@@ -64,7 +65,43 @@ def init_config(force: Annotated[bool, typer.Option("--force", help="Overwrite a
     typer.echo(str(path))
 
 
+def get_key(key: Annotated[str, typer.Argument(metavar="KEY",
+                                              help="A dotted key, e.g. due.within.")]) -> None:
+    """Print one key's value in effect (text as is, lists and mappings as JSON; nothing if
+    unset)."""
+    from crmcli.config_edit import known_key
+
+    known_key(key)
+    value = get_config().get(key)
+    if value is None:
+        return
+    if isinstance(value, bool):
+        typer.echo("true" if value else "false")
+    elif isinstance(value, list | dict):
+        typer.echo(to_json(value))
+    else:
+        typer.echo(str(value))
+
+
+def set_key(key: Annotated[str, typer.Argument(metavar="KEY",
+                                               help="A dotted key, e.g. due.within.")],
+            value: Annotated[str, typer.Argument(metavar="VALUE",
+                                                 help="Its value as YAML reads it: 14d, true, "
+                                                      "30, [a, b]; null unsets it.")]) -> None:
+    """Set one key in the config file, checked as loading checks it; the file's other lines
+    and comments stay as they are."""
+    from crmcli.config import resolve_config_path
+    from crmcli.config_edit import set_key as set_in_file
+
+    path, _ = resolve_config_path(state().config_option)
+    value = set_in_file(path, key, value)
+    shown = to_json(value) if isinstance(value, list | dict) else value
+    message(f"{path}: {key} = {shown}")
+
+
 command(config_app, "show")(show_config)
+command(config_app, "get")(get_key)
+command(config_app, "set")(set_key)
 command(config_app, "path")(config_path)
 command(config_app, "init")(init_config)
 
