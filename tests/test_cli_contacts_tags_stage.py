@@ -98,3 +98,27 @@ def test_board_in_machine_formats(crm, acme):
     crm("stage", acme, "won")
     line = [json.loads(x) for x in crm("stage", "--format", "ndjson").stdout.splitlines()]
     assert {"stage": "won", "clients": 1, "names": ["Acme"]} in line
+
+
+def test_adding_a_contact_with_the_same_name_or_email_at_the_client_warns(crm):
+    crm("add", "Acme")
+    crm("add", "Beta")
+    crm("contact", "add", "Acme", "Jane Roe", "--email", "jane@acme.test")
+    result = crm("contact", "add", "Acme", "jane roe")
+    assert "crm: warning: contact 1 Jane Roe at Acme has the same name" in result.stderr
+    result = crm("contact", "add", "Acme", "J. Roe", "--email", "JANE@acme.test")
+    assert "has the same email" in result.stderr
+    result = crm("contact", "add", "Beta", "Jane Roe", "--email", "jane@acme.test")
+    assert "warning" not in result.stderr  # another client: a different person
+    assert len(crm.json("contact", "ls", "Acme")) == 3  # added all the same
+
+
+def test_primary_says_whom_it_demoted(crm):
+    crm("add", "Acme")
+    crm("contact", "add", "Acme", "Jane Roe", "--primary")
+    result = crm("contact", "add", "Acme", "John Doe", "--primary")
+    assert "contact 1 Jane Roe is no longer the primary contact" in result.stderr
+    result = crm("contact", "edit", "1", "--primary")
+    assert "contact 2 John Doe is no longer the primary contact" in result.stderr
+    result = crm("contact", "edit", "1", "--primary")
+    assert "no longer" not in result.stderr  # already the primary: nobody demoted

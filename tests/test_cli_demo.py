@@ -139,3 +139,14 @@ def test_demo_honours_the_global_db_option(crm, tmp_path):
     target = tmp_path / "global.db"
     crm("--db", str(target), "demo", "-q")
     assert _scalar(target, "SELECT count(*) FROM clients") > 30
+
+
+def test_demo_quiet_prints_nothing_but_the_path(tmp_path):
+    import subprocess
+    import sys
+
+    target = tmp_path / "q.db"
+    result = subprocess.run([sys.executable, "-m", "crmcli", "demo", str(target), "-q"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0
+    assert result.stdout == f"{target}\n" and result.stderr == ""

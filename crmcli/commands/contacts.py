@@ -31,11 +31,29 @@ def add_contact(
     """Add a contact person to a client and print its id."""
     store = get_store()
     record = store.resolve_client(client)
+    others = store.list_contacts(record["id"])
     contact_id = store.add_contact(record["id"], name, role=role, email=email, phone=phone,
                                    decision_level=level, is_primary=primary, notes=note)
     typer.echo(contact_id)
     if not quiet:
         message(f"added contact {contact_id} to client {record['id']} {record['name']}")
+    for other in others:
+        same = [what for what, mine, theirs in (("name", name, other["name"]),
+                                                ("email", email, other["email"]))
+                if mine and theirs and mine.strip().casefold() == theirs.strip().casefold()]
+        if same:
+            message(f"crm: warning: contact {other['id']} {other['name']} at {record['name']} "
+                    f"has the same {' and '.join(same)}; a duplicate? (crm contact rm "
+                    f"{contact_id} removes the new one)")
+    if primary:
+        _say_demoted(others, contact_id)
+
+
+def _say_demoted(before: list[dict], new_primary: int) -> None:
+    """Name the contact that --primary took the primary flag from (one per client)."""
+    for other in before:
+        if other["is_primary"] and other["id"] != new_primary:
+            message(f"contact {other['id']} {other['name']} is no longer the primary contact")
 
 
 def list_contacts(
@@ -70,8 +88,13 @@ def edit_contact(
     if not fields:
         fail("nothing to change: give at least one option such as --email", code=2)
     store = get_store()
+    before = []
+    if primary:
+        before = store.list_contacts(store.get_contact(contact_id)["client_id"])
     changed = store.edit_contact(contact_id, **fields)
     message(f"{'updated' if changed else 'unchanged'}: contact {contact_id}")
+    if primary:
+        _say_demoted(before, contact_id)
 
 
 def remove_contact(contact_id: Annotated[int, typer.Argument(metavar="ID", help="Contact id.")]

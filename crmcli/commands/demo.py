@@ -64,7 +64,8 @@ def run_demo(
                  "database (use another path, or --force to replace it)")
         _clear(target)
     config = get_config()
-    message(f"crm demo: building a sample book of business in {target}")
+    if not quiet:
+        message(f"crm demo: building a sample book of business in {target}")
     from crmcli.services.demo_book import build_demo
 
     with CrmStore(target, config) as store:
