@@ -72,7 +72,7 @@ def get_key(key: Annotated[str, typer.Argument(metavar="KEY",
     from crmcli.config_edit import known_key
 
     known_key(key)
-    value = get_config().get(key)
+    value = get_config()[key]
     if value is None:
         return
     if isinstance(value, bool):
