@@ -76,7 +76,7 @@ def test_every_command_has_help_text_and_a_working_help(crm, name, cmd):
 def test_every_record_printing_command_takes_the_output_formats(name, cmd):
     options = {opt for param in cmd.params for opt in getattr(param, "opts", [])}
     assert "--format" in options and "--json" in options, f"crm {name}: {sorted(options)}"
-    assert "--fields" in options and "--no-headers" in options, f"crm {name}: {sorted(options)}"
+    assert {"--fields", "--no-headers", "--raw"} <= options, f"crm {name}: {sorted(options)}"
 
 
 @pytest.mark.parametrize("name", [n for n, _ in COMMANDS])

@@ -102,11 +102,14 @@ FieldsOption = Annotated[
                  help="Print only these fields, in this order (the names of the JSON output).")]
 NoHeadersOption = Annotated[
     bool, typer.Option("--no-headers", help="Leave out the header line (table, csv, tsv).")]
+RawOption = Annotated[
+    bool, typer.Option("--raw", help="csv/tsv: write values as stored, without the ' that "
+                                     "keeps spreadsheets from running =, +, -, @ as formulas.")]
 
 
 def _with_output_choice(fn: Callable) -> Callable:
-    """fn, taking --fields and --no-headers as well if it prints records (has a --format
-    option): they go to the one output path, not to the command."""
+    """fn, taking --fields, --no-headers and --raw as well if it prints records (has a
+    --format option): they go to the one output path, not to the command."""
     import inspect
 
     signature = inspect.signature(fn, eval_str=True)
@@ -115,10 +118,10 @@ def _with_output_choice(fn: Callable) -> Callable:
 
     @functools.wraps(fn)
     def with_choice(*args: Any, fields: str | None = None, no_headers: bool = False,
-                    **kwargs: Any) -> None:
+                    raw: bool = False, **kwargs: Any) -> None:
         from crmcli.render.output import choose
 
-        choose(fields, headers=not no_headers)
+        choose(fields, headers=not no_headers, raw=raw)
         try:
             fn(*args, **kwargs)
         finally:
@@ -128,10 +131,12 @@ def _with_output_choice(fn: Callable) -> Callable:
     params += [inspect.Parameter("fields", inspect.Parameter.KEYWORD_ONLY, default=None,
                                  annotation=FieldsOption),
                inspect.Parameter("no_headers", inspect.Parameter.KEYWORD_ONLY, default=False,
-                                 annotation=NoHeadersOption)]
+                                 annotation=NoHeadersOption),
+               inspect.Parameter("raw", inspect.Parameter.KEYWORD_ONLY, default=False,
+                                 annotation=RawOption)]
     with_choice.__signature__ = signature.replace(parameters=params)
     with_choice.__annotations__ = {**fn.__annotations__, "fields": FieldsOption,
-                                   "no_headers": NoHeadersOption}
+                                   "no_headers": NoHeadersOption, "raw": RawOption}
     return with_choice
 
 

@@ -47,14 +47,18 @@ def records(store: Any, kind: str) -> Iterator[dict]:
         yield row
 
 
-def _cell(kind: str, column: str, value: Any) -> str:
+def _cell(kind: str, column: str, value: Any, protect=defuse) -> str:
     if value is None:
         return ""
     if column == "tags":
-        return defuse(",".join(value))
+        return protect(",".join(value))
     if isinstance(value, str):
-        return defuse(value)
-    return defuse(flat_text(value))
+        return protect(value)
+    return protect(flat_text(value))
+
+
+def _as_stored(text: str) -> str:
+    return text
 
 
 def write(store: Any, kind: str, fmt: str, out) -> int:
@@ -75,8 +79,9 @@ def write(store: Any, kind: str, fmt: str, out) -> int:
         writer = csv.writer(out, delimiter="\t" if fmt == "tsv" else ",", lineterminator="\n")
         if chosen.headers:
             writer.writerow(columns)
+        protect = _as_stored if chosen.raw else defuse
         for row in records(store, kind):
-            writer.writerow([_cell(kind, c, row[c]) for c in columns])
+            writer.writerow([_cell(kind, c, row[c], protect) for c in columns])
             count += 1
     elif fmt == "ndjson":
         for row in records(store, kind):

@@ -23,18 +23,20 @@ class Selection:
     """What the user asked to see of the records: --fields (names, in order) and
     --no-headers. One per invocation, set by the command wrapper before the command runs."""
 
-    __slots__ = ("fields", "headers")
+    __slots__ = ("fields", "headers", "raw")
 
-    def __init__(self, fields: tuple[str, ...] | None = None, headers: bool = True):
+    def __init__(self, fields: tuple[str, ...] | None = None, headers: bool = True,
+                 raw: bool = False):
         self.fields = fields
         self.headers = headers
+        self.raw = raw
 
 
 _selection = Selection()
 
 
-def choose(fields: str | None = None, headers: bool = True) -> None:
-    """Set the selection of this invocation (--fields "id,name", --no-headers)."""
+def choose(fields: str | None = None, headers: bool = True, raw: bool = False) -> None:
+    """Set the selection of this invocation (--fields "id,name", --no-headers, --raw)."""
     global _selection
     names = None
     if fields is not None:
@@ -43,7 +45,7 @@ def choose(fields: str | None = None, headers: bool = True) -> None:
             from crmcli.errors import UsageError
 
             raise UsageError("--fields needs at least one field name, e.g. --fields id,name")
-    _selection = Selection(names, headers)
+    _selection = Selection(names, headers, raw)
 
 
 def selection() -> Selection:
@@ -82,7 +84,7 @@ class _Unselected:
     def __enter__(self):
         global _selection
         self.saved = _selection
-        _selection = Selection(None, self.saved.headers)
+        _selection = Selection(None, self.saved.headers, self.saved.raw)
 
     def __exit__(self, *exc):
         global _selection
@@ -365,6 +367,10 @@ def emit(rows: Iterable[dict], fmt: str = "table", *, columns: Sequence[str] | N
         writer = csv.writer(out, delimiter="\t" if fmt == "tsv" else ",", lineterminator="\n")
         if _selection.headers:
             writer.writerow(cols)
+        if _selection.raw:
+            for row in rows:
+                writer.writerow([flat_text(row.get(c)) for c in cols])
+            return
         for row in rows:
             writer.writerow([defuse_formula(flat_text(row.get(c))) for c in cols])
         return
