@@ -9,7 +9,6 @@ import typer
 
 from crmcli.render.formats import FORMATS
 
-
 Format = Enum("Format", {name: name for name in FORMATS}, type=str)
 
 

@@ -15,7 +15,7 @@ from crmcli.commands._options import (
     QuietOption,
     output_format,
 )
-from crmcli.render.output import emit, message
+from crmcli.render.output import emit, emit_rows, message
 
 ClientArg = Annotated[str, typer.Argument(metavar="CLIENT",
                                           help="Id, email, external id, name or part of a name.")]
@@ -104,11 +104,12 @@ def edit_client(
 
 def show_client(client: ClientArg, fmt: FormatOption = None, as_json: JsonOption = False) -> None:
     """Show a client's card: profile, tags, stage history, contacts, activity and value."""
-    from crmcli.services.card import build_card, render_card
+    from crmcli.render.card import emit_card
+    from crmcli.services.card import build_card
 
     store = get_store()
     record = store.resolve_client(client, include_archived=True)
-    render_card(build_card(store, record), output_format(fmt, as_json))
+    emit_card(build_card(store, record), output_format(fmt, as_json))
 
 
 def list_clients(
@@ -141,11 +142,7 @@ def list_clients(
     rows = store.list_clients(stage=stage, tags=tag, industry=industry, owner=owner, text=text,
                               archived=archived, include_archived=all_, ids=ids, sort=sort,
                               descending=desc, limit=limit)
-    fmt_name = output_format(fmt, as_json)
-    if fmt_name == "table" or fmt_name == "markdown":
-        emit(rows, fmt_name, columns=ListColumns)
-    else:
-        emit([{k: r[k] for k in JSON_FIELDS} for r in rows], fmt_name, columns=JSON_FIELDS)
+    emit_rows(rows, output_format(fmt, as_json), fields=JSON_FIELDS, columns=ListColumns)
 
 
 def remove_client(

@@ -15,7 +15,7 @@ from crmcli.commands._options import (
     QuietOption,
     output_format,
 )
-from crmcli.render.output import emit, message
+from crmcli.render.output import emit_rows, message
 
 DEAL_FIELDS = ["id", "client_id", "client", "at", "title", "amount", "currency", "status"]
 TABLE_COLUMNS = ["id", "client", "date", "title", "amount", "currency", "status"]
@@ -119,13 +119,8 @@ def list_deals(
     store = get_store()
     client_id = store.resolve_client(client, include_archived=True)["id"] if client else None
     rows = store.list_deals(client_id, status, limit=limit)
-    fmt_name = output_format(fmt, as_json)
-    if fmt_name in ("table", "markdown"):
-        for row in rows:
-            row["date"] = dates.format_local(row["at"])[:10]
-        emit(rows, fmt_name, columns=TABLE_COLUMNS)
-    else:
-        emit([{k: r[k] for k in DEAL_FIELDS} for r in rows], fmt_name, columns=DEAL_FIELDS)
+    emit_rows(rows, output_format(fmt, as_json), fields=DEAL_FIELDS, columns=TABLE_COLUMNS,
+              shown=lambda rows: [{**r, "date": dates.format_local(r["at"])[:10]} for r in rows])
 
 
 def register(app: typer.Typer) -> None:

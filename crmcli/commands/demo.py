@@ -73,12 +73,13 @@ def run_demo(
         if quiet:
             typer.echo(str(target))
             return
-        from crmcli.services.card import build_card, render_card
         from crmcli.commands.due import render_due
         from crmcli.commands.report import render_summary
-        from crmcli.services.summary import summary_data
         from crmcli.commands.stage import render_board
+        from crmcli.render.card import emit_card
+        from crmcli.services.card import build_card
         from crmcli.services.due import compute_due
+        from crmcli.services.summary import summary_data
 
         message(f"crm demo: {result['clients']} clients, {result['contacts']} contacts, "
                 f"{result['interactions']} interactions ({result['complaints']} complaints, "
@@ -88,7 +89,7 @@ def run_demo(
         render_due(compute_due(store, config, within="7d"), "table")
         featured = store.get_client(result["featured_id"])
         _heading(f"crm show {featured['name']} — a client card")
-        render_card(build_card(store, featured), "table")
+        emit_card(build_card(store, featured), "table")
         _heading("crm stage — the pipeline board")
         render_board(store.pipeline_board(), "table")
         _heading("crm report summary — how the book of business is doing")

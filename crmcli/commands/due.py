@@ -15,7 +15,7 @@ from crmcli.commands._options import (
     QuietOption,
     output_format,
 )
-from crmcli.render.output import emit, for_the_eye, message
+from crmcli.render.output import emit, emit_rows, message
 
 ClientArg = Annotated[str, typer.Argument(metavar="CLIENT",
                                           help="Id, email, external id, name or part of a name.")]
@@ -77,15 +77,11 @@ def list_followups(
     from crmcli.services.due import with_status
 
     with_status(rows, dates.today())
-    fmt_name = output_format(fmt, as_json)
-    if fmt_name in ("table", "markdown"):
-        for row in rows:
-            row["time"] = dates.format_local(row["due_at"])[11:] if row["due_at"] else None
-            row["repeats"] = dates.describe_every(row["every"]) if row["every"] else None
-        emit(rows, fmt_name, columns=FOLLOWUP_TABLE)
-    else:
-        emit([{k: r[k] for k in FOLLOWUP_FIELDS} for r in rows], fmt_name,
-             columns=FOLLOWUP_FIELDS)
+    emit_rows(rows, output_format(fmt, as_json), fields=FOLLOWUP_FIELDS, columns=FOLLOWUP_TABLE,
+              shown=lambda rows: [
+                  {**r, "time": dates.format_local(r["due_at"])[11:] if r["due_at"] else None,
+                   "repeats": dates.describe_every(r["every"]) if r["every"] else None}
+                  for r in rows])
 
 
 def done_followup(followup_id: FollowupId) -> None:
@@ -188,7 +184,7 @@ def show_due(
     """
     if (dry_run or force or sendmail) and not email:
         fail("--dry-run, --force and --sendmail go with --email", code=2)
-    from crmcli.services.due import compute_due, late_text
+    from crmcli.services.due import compute_due
 
     store = get_store()
     config = get_config()
@@ -198,7 +194,7 @@ def show_due(
     if email:
         mail_digest(store, config, rows, dry_run=dry_run, force=force, sendmail=sendmail)
         return
-    render_due(rows, output_format(fmt, as_json), late_text=late_text)
+    render_due(rows, output_format(fmt, as_json))
 
 
 def mail_digest(store, config, rows: list[dict], **how) -> None:
@@ -225,19 +221,21 @@ def mail_digest(store, config, rows: list[dict], **how) -> None:
                     f"({run.transport})")
 
 
-def render_due(rows: list[dict], fmt: str, late_text=None) -> None:
+def render_due(rows: list[dict], fmt: str) -> None:
     """Print due rows; nothing at all when there are none (json: [])."""
-    from crmcli import dates
-
     if not rows:
         if fmt == "json":
             emit([], "json")
         return
-    if not for_the_eye(fmt):
-        emit(rows, fmt)
-        return
-    if late_text is None:
-        from crmcli.services.due import late_text
+    emit_rows(rows, fmt, columns=DUE_TABLE, shown=_due_table,
+              headers=["id", "client", "status", "due", "late", "what", "last contact"],
+              styles={"status": "bold"})
+
+
+def _due_table(rows: list[dict]) -> list[dict]:
+    from crmcli import dates
+    from crmcli.services.due import late_text
+
     lates: dict[int, str] = {}  # one text per distinct number of days
     zone = dates.zone()
     shown = []
@@ -257,9 +255,7 @@ def render_due(rows: list[dict], fmt: str, late_text=None) -> None:
             if row["last_contact"]
             else "never",
         })
-    emit(shown, fmt, columns=DUE_TABLE, headers=["id", "client", "status", "due", "late", "what",
-                                                 "last contact"],
-         styles={"status": "bold"})
+    return shown
 
 
 def register(app: typer.Typer) -> None:

@@ -9,7 +9,7 @@ import typer
 from crmcli.commands._context import get_store
 from crmcli.commands._errors import command
 from crmcli.commands._options import FormatOption, JsonOption, LimitOption, output_format
-from crmcli.render.output import emit, emit_record, for_the_eye, message
+from crmcli.render.output import emit_record, emit_rows, message
 
 HISTORY_TABLE = ["change", "at", "command", "summary", "table", "row", "op", "values"]
 UNDO_TABLE = ["change", "at", "command", "summary", "rows", "note"]
@@ -100,10 +100,12 @@ def show_history(
                 raise
             client_id = int(ref)
     records = store.history(client_id, since=_since_iso(since) if since else None, limit=limit)
-    fmt_name = output_format(fmt, as_json)
-    if not for_the_eye(fmt_name):
-        emit(records, fmt_name, columns=_history_fields())
-        return
+    emit_rows(records, output_format(fmt, as_json), fields=_history_fields(),
+              columns=HISTORY_TABLE, shown=_history_table)
+
+
+def _history_table(records: list[dict]) -> list[dict]:
+    """One line per changed row; a change's time, command and summary on its first."""
     from crmcli import dates
 
     rows, last = [], None
@@ -119,7 +121,7 @@ def show_history(
                      "summary": summary if first else "",
                      "table": rec["table"] or "", "row": rec["row_id"], "op": rec["op"] or "",
                      "values": _values_text(rec) if rec["op"] else ""})
-    emit(rows, fmt_name, columns=HISTORY_TABLE)
+    return rows
 
 
 def _history_fields() -> list[str]:
@@ -143,18 +145,14 @@ def undo(
     store = get_store()
     if list_:
         rows = store.undoable_changes(limit=limit or (None if fmt or as_json else 20))
-        fmt_name = output_format(fmt, as_json)
-        if for_the_eye(fmt_name):
-            from crmcli import dates
+        from crmcli import dates
+        from crmcli.store.audit import UNDOABLE_FIELDS
 
-            rows = [{"change": r["change_id"], "at": dates.format_local(r["at"]),
-                     "command": r["command"], "summary": r["summary"], "rows": r["rows"],
-                     "note": _undo_note(r)} for r in rows]
-            emit(rows, fmt_name, columns=UNDO_TABLE)
-        else:
-            from crmcli.store.audit import UNDOABLE_FIELDS
-
-            emit(rows, fmt_name, columns=UNDOABLE_FIELDS)
+        emit_rows(rows, output_format(fmt, as_json), fields=UNDOABLE_FIELDS, columns=UNDO_TABLE,
+                  shown=lambda rows: [
+                      {"change": r["change_id"], "at": dates.format_local(r["at"]),
+                       "command": r["command"], "summary": r["summary"], "rows": r["rows"],
+                       "note": _undo_note(r)} for r in rows])
         return
     result = store.undo_change(change)
     message(result["summary"] + f" (as change {result['change_id']}; "

@@ -13,10 +13,12 @@ import json
 import os
 import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+
+from crmcli.render.formats import HUMAN_FORMATS
 
 
 class Selection:
@@ -55,7 +57,7 @@ def selection() -> Selection:
 def for_the_eye(fmt: str) -> bool:
     """Whether to print a command's view for people (table, markdown) rather than its
     records: not when --fields chose fields, which are always the records' (JSON) names."""
-    return fmt in ("table", "markdown") and _selection.fields is None
+    return fmt in HUMAN_FORMATS and _selection.fields is None
 
 
 def selected(record: dict, valid: Iterable[str] | None = None) -> dict:
@@ -390,6 +392,23 @@ def emit(rows: Iterable[dict], fmt: str = "table", *, columns: Sequence[str] | N
         if title:
             out.write(title + "\n")
         out.write(_plain_table(rows, cols, heads, show_header=_selection.headers))
+
+
+def emit_rows(rows: list[dict], fmt: str, *, fields: Sequence[str] | None = None,
+              columns: Sequence[str] | None = None,
+              shown: Callable[[list[dict]], list[dict]] | None = None,
+              headers: Sequence[str] | None = None, title: str | None = None,
+              styles: dict[str, str] | None = None, out=None) -> None:
+    """A list as people and machines each want it: table and markdown write shown(rows)
+    (default: the rows) in `columns` (default: fields); json, ndjson, csv and tsv (and any
+    format under --fields, see for_the_eye) write each row's `fields` (None: the whole row)."""
+    if for_the_eye(fmt):
+        emit(shown(rows) if shown else rows, fmt, columns=columns or fields, headers=headers,
+             title=title, styles=styles, out=out)
+    elif fields is None:
+        emit(rows, fmt, out=out)
+    else:
+        emit([{k: r[k] for k in fields} for r in rows], fmt, columns=fields, out=out)
 
 
 def emit_record(record: dict, fmt: str = "table", *, out=None) -> None:

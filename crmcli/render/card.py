@@ -1,0 +1,97 @@
+"""The client card (`crm show`) written in every format, through the one output path."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from crmcli.render.output import display_width, emit, emit_record, selection
+
+
+def _local(value: Any) -> Any:
+    from crmcli import dates
+
+    if isinstance(value, str) and len(value) >= 20 and value.endswith("Z") and value[4] == "-":
+        return dates.format_local(value)
+    return value
+
+
+def _localise(rows: list[dict]) -> list[dict]:
+    return [{k: _local(v) for k, v in row.items()} for row in rows]
+
+
+def lifecycle_line(life: dict) -> str:
+    """The lifecycle status in words: 'at-risk: last active 2026-09-03, 91 days ago (usually
+    every 106.5 days)'."""
+    if life.get("status") == "never":
+        return "never active (no activity yet)"
+    text = f"{life['status']}: last active {life['last_active']}, {life['days_since']} days ago"
+    if life.get("usual_gap_days") is not None:
+        text += f" (usually every {life['usual_gap_days']} days)"
+    return text
+
+
+def emit_card(card: dict[str, Any], fmt: str, out=None) -> None:
+    """The card (crmcli.services.card.build_card) in any format: the whole dict in json and
+    ndjson, the profile as one record in csv and tsv, a page for people otherwise."""
+    out = out or sys.stdout
+    if fmt in ("csv", "tsv") or selection().fields is not None:
+        # One flat record: the profile with the card's single values (--fields picks from it).
+        flat = dict(card["client"])
+        flat["tags"] = card["tags"]
+        for key, value in card.items():
+            if key not in ("client", "tags") and not isinstance(value, list | dict):
+                flat[key] = value
+        emit_record(flat, fmt, out=out)
+        return
+    if fmt in ("json", "ndjson"):
+        emit_record(card, fmt, out=out)
+        return
+    profile = card["client"]
+    title = f"{profile['name']} (#{profile['id']})"
+    heading = (lambda text: f"## {text}\n\n") if fmt == "markdown" else (lambda text: f"{text}\n")
+    out.write(("# " if fmt == "markdown" else "") + title + "\n")
+    if fmt != "markdown":
+        out.write("=" * display_width(title) + "\n")
+    lines = []
+    # "status" in the profile is the record's (archived or not); on the card the status a
+    # reader looks for is the lifecycle one, so that is the line called status.
+    for key in ("company", "email", "phone", "industry", "size", "owner", "source", "stage",
+                "external_id"):
+        if profile.get(key):
+            lines.append((key, profile[key]))
+    if card.get("lifecycle"):
+        lines.append(("status", lifecycle_line(card["lifecycle"])))
+    for key in ("tier", "revenue", "clv", "p_alive", "predicted_clv", "cadence"):
+        if card.get(key) not in (None, "", {}):
+            value = card[key]
+            if isinstance(value, dict):
+                value = ", ".join(f"{k} {v}" for k, v in value.items() if v is not None)
+            lines.append((key, value))
+    if card["tags"]:
+        lines.append(("tags", ", ".join(card["tags"])))
+    for key, value in profile["custom"].items():
+        lines.append((key, value))
+    lines.append(("created", _local(profile["created_at"])))
+    if profile.get("archived_at"):
+        lines.append(("archived", _local(profile["archived_at"])))
+    if fmt == "markdown":
+        emit([{"field": k, "value": v} for k, v in lines], "markdown", out=out)
+    else:
+        width = max(display_width(k) for k, _ in lines)
+        for key, value in lines:
+            out.write(f"  {key}{' ' * (width - display_width(key))}  {value}\n")
+    if profile.get("notes"):
+        out.write("\n" + heading("Notes") + "  " + profile["notes"].replace("\n", "\n  ") + "\n")
+    sections = [
+        ("Contacts", card["contacts"], ["id", "name", "role", "email", "phone",
+                                        "decision_level", "is_primary"]),
+        ("Stage history", card["stage_history"], ["at", "from_stage", "to_stage", "note"]),
+        ("Open follow-ups", card.get("open_followups", []), None),
+        ("Recent timeline", card.get("timeline", []), None),
+    ]
+    for name, rows, columns in sections:
+        if rows:
+            out.write("\n" + heading(name))
+            emit(_localise(rows), "markdown" if fmt == "markdown" else "table",
+                 columns=columns, out=out)
