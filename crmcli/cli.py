@@ -18,6 +18,11 @@ class OneLineErrors(TyperGroup):
     exit 2, like every other crm error, instead of Click's usage block. The global options
     are taken anywhere on the line (`crm ls --db x.db` as `crm --db x.db ls`)."""
 
+    def get_short_help_str(self, limit: int = 45) -> str:
+        from crmcli.commands._help import summary
+
+        return summary(self.short_help or self.help)
+
     def parse_args(self, ctx, args):
         try:
             args = hoist_global_options(args)

@@ -189,3 +189,45 @@ def test_every_record_printing_command_takes_fields_in_every_format(crm, demo_bo
     assert "unknown field 'no_such_field'" in result.stderr and field in result.stderr, name
     headless = crm(*args, "--fields", field, "--format", "csv", "--no-headers").stdout
     assert headless != crm(*args, "--fields", field, "--format", "csv").stdout, name
+
+
+@pytest.mark.parametrize("name", [n for n, _ in COMMANDS])
+def test_every_command_help_has_examples_that_run_on_the_demo_book(crm, demo_book, tmp_path,
+                                                                   monkeypatch, name):
+    import shlex
+    import shutil
+
+    text = crm(*name.split(), "--help").stdout
+    assert "Examples:" in text, f"crm {name} --help has no examples"
+    examples = [line.strip() for line in text.split("Examples:", 1)[1].splitlines()
+                if line.strip().startswith(f"crm {name} ") or line.strip() == f"crm {name}"]
+    assert examples, f"crm {name}: no example of crm {name} itself"
+    book = tmp_path / "book.db"
+    shutil.copy(demo_book, book)
+    monkeypatch.setenv("CRM_DB", str(book))
+    monkeypatch.chdir(tmp_path)
+    if name == "import":
+        crm("export", "clients", "-o", "clients.csv")
+        crm("export", "deals", "-o", "deals.csv")
+    for example in examples:
+        words = shlex.split(example.split(" | ")[0])
+        result = crm(*words[1:], ok=False)
+        assert result.exit_code == 0, (example, result.stderr)
+
+
+@pytest.mark.parametrize("markup", [None, "rich"], ids=["plain", "rich"])
+def test_usage_lines_and_summaries_are_plain(monkeypatch, markup):
+    import re
+
+    from typer.testing import CliRunner
+
+    from crmcli.cli import app
+
+    monkeypatch.setattr(app, "rich_markup_mode", markup)
+    runner = CliRunner()
+    listing = runner.invoke(app, ["--help"]).stdout
+    assert "..." not in listing.split("Commands", 1)[1], "a summary is cut short"
+    for name, _ in COMMANDS:
+        text = runner.invoke(app, [*name.split(), "--help"]).stdout
+        noise = re.findall(r"\{[A-Za-z_|.-]+\}|\[\[|<list\[|<int|<float|<str>|<bool>", text)
+        assert not noise, (name, noise)

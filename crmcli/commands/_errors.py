@@ -145,6 +145,12 @@ def command(app: typer.Typer, name: str, **kwargs: Any) -> Callable[[Callable], 
     --format takes --fields and --no-headers too."""
 
     def register(fn: Callable) -> Callable:
+        from crmcli.commands._help import CrmCommand
+
+        from crmcli.commands._examples import epilog
+
+        kwargs.setdefault("cls", CrmCommand)
+        kwargs.setdefault("epilog", epilog(fn.__name__))
         app.command(name, **kwargs)(handle_errors(_with_output_choice(fn)))
         return fn
 

@@ -6,13 +6,15 @@ from typing import Annotated
 
 import typer
 
+from crmcli.commands._help import CrmGroup
+
 from crmcli.commands._context import get_store
 from crmcli.commands._errors import command, fail
 from crmcli.commands._options import FormatOption, JsonOption, QuietOption, output_format
 from crmcli.commands.clients import ClientArg
 from crmcli.render.output import emit, message
 
-contact_app = typer.Typer(help="People at a client: add, ls, edit, rm.", no_args_is_help=True)
+contact_app = typer.Typer(cls=CrmGroup, help="People at a client: add, ls, edit, rm.", no_args_is_help=True)
 LevelOption = Annotated[str | None, typer.Option("--level", help="decision-maker, influencer "
                                                                  "or user.")]
 

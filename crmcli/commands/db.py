@@ -6,12 +6,14 @@ from typing import Annotated
 
 import typer
 
+from crmcli.commands._help import CrmGroup
+
 from crmcli.commands._context import db_path, get_store
 from crmcli.commands._errors import command, fail
 from crmcli.commands._options import FormatOption, JsonOption, output_format
 from crmcli.render.output import emit, emit_record, message
 
-db_app = typer.Typer(help="The database file: path, check, backup, migrate.",
+db_app = typer.Typer(cls=CrmGroup, help="The database file: path, check, backup, migrate.",
                      no_args_is_help=True)
 
 

@@ -11,11 +11,13 @@ from typing import Annotated
 
 import typer
 
+from crmcli.commands._help import CrmGroup
+
 from crmcli.commands._context import get_config, get_store
 from crmcli.commands._errors import command
 from crmcli.commands._options import FormatOption, JsonOption, output_format
 
-report_app = typer.Typer(help="Reports: retention, cohorts, churn, CLV, response time, NPS, "
+report_app = typer.Typer(cls=CrmGroup, help="Reports: retention, cohorts, churn, CLV, response time, NPS, "
                               "funnel, segments.", no_args_is_help=True)
 
 PeriodOption = Annotated[str | None, typer.Option(

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from crmcli.commands._context import get_store
-from crmcli.commands._errors import fail, handle_errors
+from crmcli.commands._errors import command, fail
 from crmcli.commands._options import FormatOption, JsonOption, output_format
 from crmcli.render.output import emit, is_terminal, message
 
@@ -77,4 +77,4 @@ def render_board(board: list[dict], fmt: str) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("stage")(handle_errors(set_stage))
+    command(app, "stage")(set_stage)
