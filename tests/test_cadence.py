@@ -92,6 +92,26 @@ def test_cadence_command_sets_shows_and_clears(crm, db_path):
     assert (cleared["ideal"], cleared["status"]) == (None, None)
 
 
+@pytest.mark.parametrize("ideal, maximum, message", [
+    ("sometimes", None, "cadence 'sometimes': is not an interval"),
+    ("0d", None, "cadence '0d': must be a positive interval"),
+    ("4w", "1w", "cadence max '1w': is shorter than the ideal interval 4w"),
+    ("2w", "banana", "cadence max 'banana': is not an interval"),
+])
+def test_the_store_refuses_a_bad_cadence_whoever_writes_it(store, db_path, snapshot, ideal,
+                                                           maximum, message):
+    from crmcli.errors import ValidationError
+
+    client_id = store.add_client(name="Acme")
+    before = snapshot(db_path)
+    with pytest.raises(ValidationError, match=message):
+        store.set_cadence(client_id, ideal, maximum)
+    assert snapshot(db_path) == before
+    store.set_cadence(client_id, " 2w ", "4w")
+    assert (store.get_client(client_id)["cadence_ideal"],
+            store.get_client(client_id)["cadence_max"]) == ("2w", "4w")
+
+
 def test_cadence_command_rejects_bad_intervals(crm, db_path, snapshot):
     crm("add", "Acme")
     before = snapshot(db_path)

@@ -124,8 +124,6 @@ def set_cadence(
     as_json: JsonOption = False,
 ) -> None:
     """Set, clear or show a client's contact cadence (ideal and maximum interval)."""
-    from crmcli.services.cadence import parse_interval
-
     store = get_store()
     record = store.resolve_client(client)
     if clear and (ideal or maximum):
@@ -134,12 +132,7 @@ def set_cadence(
         store.set_cadence(record["id"], None, None)
         message(f"cleared the cadence of client {record['id']} {record['name']}")
     elif ideal:
-        parse_interval(ideal, "cadence")
-        if maximum:
-            from crmcli.services.cadence import _pair
-
-            _pair(ideal, maximum, "cadence", "client")
-        store.set_cadence(record["id"], ideal.strip(), maximum.strip() if maximum else None)
+        store.set_cadence(record["id"], ideal, maximum)
         message(f"cadence of client {record['id']} {record['name']}: every {ideal.strip()}"
                 + (f", at most {maximum.strip()}" if maximum else ""))
     elif maximum:

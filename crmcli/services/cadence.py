@@ -44,18 +44,9 @@ def format_interval(rd: relativedelta) -> str:
 
 def parse_interval(text: str, where: str) -> relativedelta:
     """A positive interval such as 2w, 30d, 1m; raises ValidationError naming `where`."""
-    from crmcli import dates
-    from crmcli.errors import ValidationError
+    from crmcli.store import validate
 
-    raw = str(text).strip()
-    try:
-        rd = dates.parse_duration(raw)
-    except ValueError as exc:
-        raise ValidationError(where, raw, f"is not an interval ({exc})") from None
-    probe = date(2000, 1, 1)
-    if probe + rd <= probe:
-        raise ValidationError(where, raw, "must be a positive interval such as 2w or 30d")
-    return rd
+    return validate.interval(text, where)
 
 
 def _pair(ideal_text, max_text, where: str, source: str) -> Cadence:

@@ -185,6 +185,8 @@ class ClientsMixin:
         return changed
 
     def set_cadence(self, client_id: int, ideal: str | None, maximum: str | None) -> bool:
+        """Set (None, None: clear) a client's own cadence; see validate.cadence."""
+        ideal, maximum = validate.cadence(ideal, maximum)
         client = self.get_client(client_id)
         with self.change("cadence", f"set cadence of client {client_id} {client['name']}",
                          client_id=client_id):

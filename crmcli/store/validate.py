@@ -146,3 +146,40 @@ def key_value(pair: str) -> tuple[str, str]:
     key, value = pair.split("=", 1)
     value_text = text("--set " + key.strip(), value)
     return custom_key(key.strip()), value_text or ""
+
+
+def interval(value: object, field: str = "cadence"):
+    """A positive interval such as 2w, 30d, 1m, as a dateutil relativedelta (a cadence, a
+    --within window)."""
+    from datetime import date
+
+    from crmcli import dates
+
+    raw = str(value).strip()
+    try:
+        rd = dates.parse_duration(raw)
+    except ValueError as exc:
+        raise ValidationError(field, raw, f"is not an interval ({exc})") from None
+    probe = date(2000, 1, 1)
+    if probe + rd <= probe:
+        raise ValidationError(field, raw, "must be a positive interval such as 2w or 30d")
+    return rd
+
+
+def cadence(ideal: object, maximum: object, ideal_field: str = "cadence",
+            max_field: str = "cadence max") -> tuple[str | None, str | None]:
+    """A client's own cadence as stored: the ideal and maximum interval texts as typed
+    (stripped; None: not set), each a positive interval, the maximum not shorter than the
+    ideal."""
+    from datetime import date
+
+    ideal_text = text(ideal_field, ideal, max_len=64)
+    max_text = text(max_field, maximum, max_len=64)
+    low = interval(ideal_text, ideal_field) if ideal_text is not None else None
+    high = interval(max_text, max_field) if max_text is not None else None
+    if low is not None and high is not None:
+        probe = date(2000, 1, 1)
+        if probe + high < probe + low:
+            raise ValidationError(max_field, max_text,
+                                  f"is shorter than the ideal interval {ideal_text}")
+    return ideal_text, max_text

@@ -272,13 +272,8 @@ def clean_client(ctx: Context, rec: dict) -> dict:
             # a custom column keeps its JSON value (number, list, ...); "" or null removes it
             extra[key] = None if value is None or value == "" else value
     if fields.get("cadence_ideal") and fields.get("cadence_max"):
-        from datetime import date
-
-        probe = date(2000, 1, 1)
-        if probe + _interval_of(fields["cadence_max"]) < probe + _interval_of(
-                fields["cadence_ideal"]):
-            raise ValidationError("cadence_max", fields["cadence_max"], "is shorter than the "
-                                  f"ideal interval {fields['cadence_ideal']}")
+        validate.cadence(fields["cadence_ideal"], fields["cadence_max"], "cadence_ideal",
+                         "cadence_max")
     if basic:
         fields.update(clean_client_fields(basic))
     if "stage" in fields:
@@ -313,9 +308,7 @@ def _interval(name: str, value: Any) -> str | None:
 def _interval_of(text: str, name: str = "cadence") -> Any:
     found = _INTERVALS.get(text)
     if found is None:
-        from crmcli.services.cadence import parse_interval
-
-        found = parse_interval(text, name)
+        found = validate.interval(text, name)
         if len(_INTERVALS) < 1000:
             _INTERVALS[text] = found
     return found
