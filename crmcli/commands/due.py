@@ -92,6 +92,14 @@ def done_followup(followup_id: FollowupId) -> None:
         row = store.get_followup(result["next_id"])
         message(f"follow-up {followup_id} done; next one is {result['next_id']} due "
                 f"{_due_text(row)}")
+    elif result["series_ended"]:
+        from crmcli import dates
+
+        if dates.usable_rule(result["every"]) is None:
+            message(f"follow-up {followup_id} done; its stored repeat rule "
+                    f"{result['every']!r} is not one crm accepts, so it does not repeat")
+        else:
+            message(f"follow-up {followup_id} done; it was the last of its series")
     else:
         message(f"follow-up {followup_id} done")
 

@@ -118,10 +118,17 @@ def today() -> date:
 
 
 def local(dt: datetime) -> datetime:
-    """`dt` in the configured zone (a naive datetime is taken as local wall-clock time)."""
-    if dt.tzinfo is None:
-        return _wall(dt)
-    return dt.astimezone(zone())
+    """`dt` in the configured zone (a naive datetime is taken as local wall-clock time).
+
+    An instant at the very edge of the calendar (year 1 or 9999, stored before every path
+    checked years) that the zone's offset would push off it stays in UTC, so that reading
+    it never fails."""
+    try:
+        if dt.tzinfo is None:
+            return _wall(dt)
+        return dt.astimezone(zone())
+    except OverflowError:
+        return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
 
 
 def _wall(naive: datetime) -> datetime:
@@ -131,7 +138,10 @@ def _wall(naive: datetime) -> datetime:
     so that the result converts to UTC and back unchanged.
     """
     aware = naive.replace(tzinfo=zone())
-    return aware.astimezone(UTC).astimezone(zone())
+    try:
+        return aware.astimezone(UTC).astimezone(zone())
+    except OverflowError:
+        return aware
 
 
 def to_utc_iso(dt: datetime) -> str:
@@ -283,6 +293,18 @@ def _unreadable(shown: str) -> DateError:
 
 def _out_of_range(shown: str) -> DateError:
     return DateError(f"{shown!r} is out of range: use a year from {MIN_YEAR} to {MAX_YEAR}")
+
+
+def is_day(text: str) -> bool:
+    """Whether `text` is a real 'YYYY-MM-DD' of a year crm accepts (MIN_YEAR to MAX_YEAR):
+    the one check of a stored date, on every path that writes one."""
+    if len(text) != 10 or not text[:4].isdigit() or not MIN_YEAR <= int(text[:4]) <= MAX_YEAR:
+        return False
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return text[4] == "-" and text[7] == "-"
 
 
 def _make_date(shown: str, y: int, m: int, d: int) -> date:
@@ -589,6 +611,34 @@ def _every_rule(shown: str, t: str) -> str | None:
     return None
 
 
+# The parts a stored rule may have, each with the values it may take. Anything else (a
+# time of day, BYEASTER, an ATTACH smuggled in after a line break, WKST=ZZ, BYSETPOS=400)
+# is refused on every path, so that no stored rule can make `crm done`, `crm show`, the ICS
+# export or the cron digest fail later.
+_WEEKDAY = "(?:MO|TU|WE|TH|FR|SA|SU)"
+_RULE_PARTS = {
+    "FREQ": re.compile(r"DAILY|WEEKLY|MONTHLY|YEARLY"),
+    "INTERVAL": re.compile(r"[1-9]\d{0,2}|1000"),
+    "COUNT": re.compile(r"[1-9]\d{0,3}"),
+    "UNTIL": re.compile(r"\d{8}(?:T\d{6})?"),
+    "WKST": re.compile(_WEEKDAY),
+    "BYDAY": re.compile(rf"(?:[+-]?(?:[1-9]|[1-4]\d|5[0-3]))?{_WEEKDAY}"),
+    "BYMONTHDAY": re.compile(r"-?(?:[1-9]|[12]\d|3[01])"),
+    "BYMONTH": re.compile(r"[1-9]|1[0-2]"),
+    "BYWEEKNO": re.compile(r"-?(?:[1-9]|[1-4]\d|5[0-3])"),
+    "BYYEARDAY": re.compile(r"-?(?:[1-9]\d{0,1}|[12]\d\d|3[0-5]\d|36[0-6])"),
+    "BYSETPOS": re.compile(r"-?(?:[1-9]\d{0,1}|[12]\d\d|3[0-5]\d|36[0-6])"),
+}
+_LIST_PARTS = {"BYDAY", "BYMONTHDAY", "BYMONTH", "BYWEEKNO", "BYYEARDAY", "BYSETPOS"}
+_RULE_LIMITS = {
+    "FREQ": "DAILY, WEEKLY, MONTHLY or YEARLY", "INTERVAL": "a whole number from 1 to 1000",
+    "COUNT": "a whole number from 1 to 9999", "UNTIL": "a date YYYYMMDD[THHMMSS]",
+    "WKST": "a weekday MO to SU", "BYDAY": "weekdays MO to SU, optionally numbered (2MO, -1FR)",
+    "BYMONTHDAY": "days 1 to 31 or -31 to -1", "BYMONTH": "months 1 to 12",
+    "BYWEEKNO": "weeks 1 to 53 or -53 to -1", "BYYEARDAY": "days 1 to 366 or -366 to -1",
+    "BYSETPOS": "positions 1 to 366 or -366 to -1"}
+
+
 def _validate_rule(shown: str, rule: str) -> None:
     from dateutil.rrule import rrulestr
 
@@ -598,6 +648,28 @@ def _validate_rule(shown: str, rule: str) -> None:
     if parts.get("FREQ") not in ("DAILY", "WEEKLY", "MONTHLY", "YEARLY"):
         raise DateError(f"{shown!r}: follow-ups repeat daily, weekly, monthly or yearly "
                         "(FREQ=DAILY|WEEKLY|MONTHLY|YEARLY)")
+    for key, value in parts.items():
+        pattern = _RULE_PARTS.get(key)
+        if pattern is None:
+            raise DateError(f"{shown!r} is not a valid recurrence rule: {key} is not "
+                            f"supported in a follow-up's rule (use "
+                            f"{', '.join(_RULE_PARTS)})")
+        values = value.split(",") if key in _LIST_PARTS else [value]
+        if not all(pattern.fullmatch(v) for v in values):
+            raise DateError(f"{shown!r} is not a valid recurrence rule: {key}={value} is out "
+                            f"of range ({key} takes "
+                            f"{_RULE_LIMITS[key]})")
+    if "COUNT" in parts and "UNTIL" in parts:
+        raise DateError(f"{shown!r}: a rule has COUNT or UNTIL, not both")
+    until = parts.get("UNTIL")
+    if until is not None:
+        try:
+            moment = _until(parts)
+        except ValueError:
+            raise DateError(f"{shown!r}: UNTIL={until} is not a real date") from None
+        if not MIN_YEAR <= moment.year <= MAX_YEAR:
+            raise DateError(f"{shown!r}: UNTIL={until} is out of range: use a year from "
+                            f"{MIN_YEAR} to {MAX_YEAR}")
     start = datetime(2000, 1, 1)
     try:
         series = rrulestr("RRULE:" + rule, dtstart=start)
@@ -607,6 +679,18 @@ def _validate_rule(shown: str, rule: str) -> None:
         raise DateError(f"{shown!r} is not a valid recurrence rule ({exc})") from None
     if first is None:
         raise DateError(f"{shown!r} never happens")
+
+
+def usable_rule(rule: object) -> str | None:
+    """A stored rule as `parse_every` would have stored it, or None when it is not one that
+    `parse_every` accepts (a row written before every path checked its rule): readers then
+    treat the follow-up as not repeating instead of failing."""
+    if not isinstance(rule, str) or not rule.strip():
+        return None
+    try:
+        return parse_every(rule)
+    except DateError:
+        return None
 
 
 def _parts(rule: str) -> dict[str, str] | None:
@@ -774,6 +858,9 @@ def next_occurrence(rule: str, previous_due: date | datetime,
             found = rrulestr("RRULE:" + body, dtstart=start).after(previous)
     except (ValueError, OverflowError, TypeError) as exc:
         raise DateError(f"cannot step the recurrence {rule!r} ({exc})") from None
-    if found is None:
+    if found is None or found.year > MAX_YEAR:
+        return None  # a series ends where the dates crm accepts end
+    try:
+        return _wall(found) if timed else found.date()
+    except OverflowError:
         return None
-    return _wall(found) if timed else found.date()

@@ -36,6 +36,23 @@ def _description(row: dict) -> str:
     return "\n".join(lines)
 
 
+def _span(row: dict) -> tuple[date | datetime, date | datetime | None]:
+    """Start and end of a follow-up's entry. A date at the edge of the calendar (stored
+    before every path checked years) has no end: RFC 5545 reads it as one day."""
+    from crmcli import dates
+
+    if row["due_at"]:
+        start: date | datetime = dates.local(dates.from_utc_iso(row["due_at"]))
+        step = timedelta(minutes=TIMED_MINUTES)
+    else:
+        start = date.fromisoformat(row["due"])
+        step = timedelta(days=1)
+    try:
+        return start, start + step
+    except OverflowError:
+        return start, None
+
+
 def followups_calendar(store, *, component: str = "event") -> bytes:
     """The open follow-ups of live clients as an iCalendar document (bytes, CRLF lines)."""
     from icalendar import Calendar, Event, Todo, vRecur
@@ -62,22 +79,19 @@ def followups_calendar(store, *, component: str = "event") -> bytes:
         item.add("summary", _summary(row))
         item.add("description", _description(row))
         item.add("categories", ["crm"])
-        if row["due_at"]:
-            start: date | datetime = dates.from_utc_iso(row["due_at"]).astimezone(zone)
-            end: date | datetime = start + timedelta(minutes=TIMED_MINUTES)
-        else:
-            start = date.fromisoformat(row["due"])
-            end = start + timedelta(days=1)
+        start, end = _span(row)
         if component == "event":
             item.add("dtstart", start)
-            item.add("dtend", end)
+            if end is not None:
+                item.add("dtend", end)
             item.add("transp", "TRANSPARENT")
         else:
             item.add("dtstart", start)
             item.add("due", start)
             item.add("status", "NEEDS-ACTION")
-        if row["every"]:
-            item.add("rrule", vRecur.from_ical(row["every"]))
+        rule = dates.usable_rule(row["every"])
+        if rule:
+            item.add("rrule", vRecur.from_ical(rule))
         item.add("x-crm-followup-id", str(row["id"]))
         item.add("x-crm-client-id", str(row["client_id"]))
         cal.add_component(item)
@@ -87,6 +101,6 @@ def followups_calendar(store, *, component: str = "event") -> bytes:
         # icalendar writes the zone's rules for 1970-2038 unless told otherwise: cover every
         # timed entry (a year past the last, for recurring ones near it).
         first = min(date(1970, 1, 1), min(timed).date())
-        last = max(date(2038, 1, 1), date(max(timed).year + 2, 1, 1))
+        last = max(date(2038, 1, 1), date(min(max(timed).year + 2, 9999), 1, 1))
         cal.add_missing_timezones(first_date=first, last_date=last)
     return cal.to_ical()

@@ -370,33 +370,49 @@ class ActivityMixin:
     def _check_rule(every: str) -> str:
         from crmcli import dates
 
-        text = str(every).strip()
-        if "FREQ=" not in text.upper():
-            text = dates.parse_every(text)
-        return text
+        return dates.parse_every(str(every))
 
-    def next_due_of(self, row: dict) -> tuple[str, str | None]:
-        """The next occurrence (due, due_at) of a recurring follow-up after its current due.
+    def next_due_of(self, row: dict) -> tuple[str, str | None] | None:
+        """The next occurrence (due, due_at) of a recurring follow-up after its current due,
+        or None when its series has ended (COUNT/UNTIL) or its stored rule is not one crm
+        accepts (a row stored before every path checked rules).
 
         Occurrences up to today are skipped: completing a weekly follow-up three weeks late
         schedules the next one after today, not three stale ones.
         """
+        from datetime import time, timedelta
+
         from crmcli import dates
 
-        anchor = _as_when(row["anchor"] or _anchor_of(row["due"], row["due_at"]))
-        current: date | datetime = (dates.local(dates.from_utc_iso(row["due_at"]))
-                                    if row["due_at"] else date.fromisoformat(row["due"]))
+        rule = dates.usable_rule(row["every"])
+        if rule is None:
+            return None
+        try:
+            anchor = _as_when(row["anchor"] or _anchor_of(row["due"], row["due_at"]))
+            current: date | datetime = (dates.local(dates.from_utc_iso(row["due_at"]))
+                                        if row["due_at"] else date.fromisoformat(row["due"]))
+        except (ValueError, OverflowError):
+            return None
+        if isinstance(current, datetime) and not isinstance(anchor, datetime):
+            anchor = _localize(datetime.combine(anchor, current.replace(tzinfo=None).time()))
         today = dates.today()
-        for _ in range(10_000):
-            nxt = dates.next_occurrence(row["every"], current, anchor)
+        # Start from the end of today (or the current due when later): one step, however
+        # long ago the series began.
+        if isinstance(current, datetime):
+            end_of_today = dates.local(datetime.combine(today, time(23, 59, 59)))
+            current = max(current, end_of_today)
+        else:
+            current = max(current, today)
+        for _ in range(1_000):
+            nxt = dates.next_occurrence(rule, current, anchor)
             if nxt is None:
-                raise CrmError(f"follow-up {row['id']}: its recurrence has no further dates")
+                return None
             if isinstance(nxt, datetime) and nxt.tzinfo is None:
                 nxt = _localize(nxt)
             day = dates.local(nxt).date() if isinstance(nxt, datetime) else nxt
             if day > today:
                 return split_due(nxt)
-            current = nxt
+            current = nxt + timedelta(seconds=1) if isinstance(nxt, datetime) else nxt
         raise CrmError(f"follow-up {row['id']}: cannot find its next date")
 
     def complete_followup(self, followup_id: int, at: datetime | str | None = None
@@ -411,11 +427,11 @@ class ActivityMixin:
             raise CrmError(f"follow-up {followup_id} is already done")
         client = self.get_client(row["client_id"])
         done_at = _utc(at, "done at")
-        nxt = None
-        if row["every"]:
-            nxt = self.next_due_of(row)
+        nxt = self.next_due_of(row) if row["every"] else None
         result: dict[str, Any] = {"id": followup_id, "done_at": done_at, "next_id": None,
-                                  "next_due": None, "next_due_at": None}
+                                  "next_due": None, "next_due_at": None,
+                                  "every": row["every"],
+                                  "series_ended": bool(row["every"]) and nxt is None}
         with self.change("done", f"completed follow-up {followup_id} of client "
                                  f"{client['id']} {client['name']}", client_id=client["id"]):
             self.update("followups", followup_id, {"done_at": done_at})

@@ -41,15 +41,16 @@ _YEAR = re.compile(r"\d{4}")
 def _day_ok(day: str) -> bool:
     ok = DAY_OK.get(day)
     if ok is None:
-        from datetime import date
+        from crmcli import dates
 
-        try:
-            date.fromisoformat(day)
-            ok = True
-        except ValueError:
-            ok = False
-        DAY_OK[day] = ok
+        ok = DAY_OK[day] = dates.is_day(day)
     return ok
+
+
+def _year_reason() -> str:
+    from crmcli import dates
+
+    return f"is out of range: use a year from {dates.MIN_YEAR} to {dates.MAX_YEAR}"
 
 
 def timestamp(name: str, value: Any, required: bool = False) -> str | None:
@@ -79,7 +80,9 @@ def timestamp(name: str, value: Any, required: bool = False) -> str | None:
         if not isinstance(when, datetime):
             when = dates.local(datetime.combine(when, time(12, 0)))
         return dates.to_utc_iso(when)
-    except (ValueError, OverflowError):
+    except (ValueError, OverflowError) as exc:
+        if "out of range" in str(exc):
+            raise ValidationError(name, value, _year_reason()) from None
         raise ValidationError(name, value, _TS_REASON) from None
 
 
@@ -89,6 +92,8 @@ def day(name: str, value: Any, required: bool = False) -> str | None:
         return None
     if len(text) == 10 and _day_ok(text):
         return text
+    if len(text) == 10 and text[:4].isdigit() and text[4:5] == "-":
+        raise ValidationError(name, value, _year_reason())
     raise ValidationError(name, value, "is not a date (expected YYYY-MM-DD)")
 
 
@@ -494,7 +499,9 @@ def clean_followup(ctx: Context, rec: dict) -> tuple:
     else:
         try:
             due, due_at2 = split_due(due_text)
-        except (ValueError, OverflowError):
+        except (ValueError, OverflowError) as exc:
+            if "out of range" in str(exc):
+                raise ValidationError("due", due_text, _year_reason()) from None
             raise ValidationError("due", due_text, "is not a date (expected YYYY-MM-DD, "
                                                    "or a date and time)") from None
         due_at = due_at or due_at2
@@ -504,9 +511,11 @@ def clean_followup(ctx: Context, rec: dict) -> tuple:
 
         try:
             every = ActivityMixin._check_rule(every)
-        except ValueError:
-            raise ValidationError("every", every, "is not a recurrence (daily, weekly, 2w, "
-                                                  "monthly, or an RRULE)") from None
+        except ValueError as exc:
+            said = str(exc)
+            for shown in (repr(every), repr(" ".join(every.split()))):
+                said = said.removeprefix(shown).removeprefix(":").strip()
+            raise ValidationError("every", every, said) from None
     anchor = validate.text("anchor", get("anchor"), max_len=32)
     if anchor is not None and not _ANCHOR.fullmatch(anchor):
         raise ValidationError("anchor", anchor, "is not a local date or date and time "
@@ -518,6 +527,8 @@ def clean_followup(ctx: Context, rec: dict) -> tuple:
             datetime.fromisoformat(anchor)
         except ValueError:
             raise ValidationError("anchor", anchor, "is not a real date") from None
+        if not _day_ok(anchor[:10]):
+            raise ValidationError("anchor", anchor, _year_reason())
     if every and not anchor:
         anchor = _anchor_of(due, due_at)
     interaction = get("interaction_id")
