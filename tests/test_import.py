@@ -599,11 +599,17 @@ def test_complaints_and_feedback_without_direction_come_in_as_with_crm_log(crm, 
         ("complaint", "in"), ("feedback", "in"), ("note", "out"), ("complaint", "out")]
 
 
-def test_inbound_kinds_match_crm_log():
-    from crmcli.commands.log import INBOUND_KINDS as LOG
-    from crmcli.interchange.importer import INBOUND_KINDS
-
-    assert INBOUND_KINDS == LOG
+def test_inbound_kinds_match_crm_log(crm, acme, store, tmp_path):
+    kinds = ["complaint", "feedback", "inquiry", "request", "note", "call-back"]
+    src = write(tmp_path / "i.csv", "client,at,kind\n" + "".join(
+        f"A1,2026-01-0{n}T00:00:00Z,{kind}\n" for n, kind in enumerate(kinds, 1)))
+    crm("import", "interactions", src)
+    for kind in kinds:
+        crm("log", "A1", "logged by hand", "--kind", kind)
+    directions = [(r["kind"], r["direction"]) for r in store.query(
+        "SELECT kind, direction FROM interactions ORDER BY id")]
+    expected = [(k, "in" if n < 4 else "out") for n, k in enumerate(kinds)]
+    assert directions == expected + expected
 
 
 # --- new clients in batches ------------------------------------------------------------------

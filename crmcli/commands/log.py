@@ -14,8 +14,6 @@ from crmcli.render.output import message
 
 ClientArg = Annotated[str, typer.Argument(metavar="CLIENT",
                                           help="Id, email, external id, name or part of a name.")]
-# Kinds that usually come from the client: logged inbound unless --out is given.
-INBOUND_KINDS = {"complaint", "feedback", "inquiry", "request"}
 
 
 def _read_summary(summary: str) -> str:
@@ -68,8 +66,7 @@ def log_interaction(
     next_due = dates.parse_when(next_) if next_ else None
     contact_id = store.resolve_contact(record["id"], contact)["id"] if contact else None
     kind_l = (kind or "note").strip().lower()
-    direction = ("in" if inbound else "out") if inbound is not None else (
-        "in" if kind_l in INBOUND_KINDS else "out")
+    direction = None if inbound is None else "in" if inbound else "out"  # None: by kind
     ids = store.log_interaction(record["id"], text, at=when, channel=channel, direction=direction,
                                 kind=kind_l, score=score, contact_id=contact_id,
                                 next_due=next_due, next_note=note)

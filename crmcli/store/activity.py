@@ -96,11 +96,11 @@ class ActivityMixin:
     def _clean_interaction(self, client_id: int, summary: str | None, *, at, channel, direction,
                            kind, score, contact_id) -> dict[str, Any]:
         channel = validate.choice("channel", channel or "other", validate.CHANNELS)
-        direction = validate.choice("direction", direction or "out", ("in", "out"))
         kind = validate.text("kind", kind or "note", max_len=64)
         if not re.fullmatch(r"[\w\-]+", kind or ""):
             raise ValidationError("kind", kind, "must be one word such as note, complaint, "
                                                 "feedback")
+        direction = validate.direction(direction, kind.lower())
         summary = validate.text("summary", summary) or ""
         if contact_id is not None:
             contact = self.get_contact(int(contact_id))
@@ -113,14 +113,15 @@ class ActivityMixin:
                 "resolved_at": None, "created_at": utc_now_iso()}
 
     def log_interaction(self, client_id: int, summary: str, *, at: datetime | str | None = None,
-                        channel: str = "other", direction: str = "out", kind: str = "note",
+                        channel: str = "other", direction: str | None = "out", kind: str = "note",
                         score: int | str | None = None, contact_id: int | None = None,
                         next_due: date | datetime | None = None, next_note: str | None = None,
                         resolved_at: datetime | str | None = None) -> dict[str, int | None]:
         """Record one touch with a client; optionally schedule the next one in the same change.
 
         client_id: the client; summary: free text. Keyword args: at (aware datetime or UTC ISO,
-        default now), channel (call/email/meeting/chat/visit/other), direction (in/out),
+        default now), channel (call/email/meeting/chat/visit/other), direction (in/out; None:
+        by kind, see validate.direction),
         kind (note, complaint, feedback, ...), score (0-10 or None), contact_id (a contact of
         the client), next_due (date or aware datetime: creates a follow-up), next_note
         (its note; default "follow up: <summary>"), resolved_at (complaints; for imports).

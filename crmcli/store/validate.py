@@ -12,6 +12,8 @@ MAX_TEXT = 100_000
 CHANNELS = ("call", "email", "meeting", "chat", "visit", "other")
 DECISION_LEVELS = ("decision-maker", "influencer", "user")
 DEAL_STATUSES = ("won", "open", "lost")
+# Kinds of interaction that come in from the client unless a direction is given.
+INBOUND_KINDS = frozenset(("complaint", "feedback", "inquiry", "request"))
 
 _EMAIL = re.compile(r"^[^@\s<>(),;:\"]+@[^@\s<>(),;:\"]+\.[^@\s<>(),;:\".]{2,}$")
 _PHONE = re.compile(r"^\+?[0-9 ()./\-]{3,40}(\s*(x|ext\.?)\s*[0-9]{1,6})?$", re.IGNORECASE)
@@ -183,3 +185,11 @@ def cadence(ideal: object, maximum: object, ideal_field: str = "cadence",
             raise ValidationError(max_field, max_text,
                                   f"is shorter than the ideal interval {ideal_text}")
     return ideal_text, max_text
+
+
+def direction(value: object, kind: str) -> str:
+    """An interaction's direction, in or out; none given: in for the kinds that come in
+    (INBOUND_KINDS), out otherwise. kind: already lower case."""
+    if value is None or value == "":
+        return "in" if kind in INBOUND_KINDS else "out"
+    return choice("direction", value, ("in", "out"))

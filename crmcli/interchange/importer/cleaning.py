@@ -385,8 +385,7 @@ def _history(value: Any) -> list[dict]:
 
 
 _CHANNELS = frozenset(validate.CHANNELS)
-# Kinds whose interactions default to inbound (crmcli.commands.log.INBOUND_KINDS).
-INBOUND_KINDS = frozenset(("complaint", "feedback", "inquiry", "request"))
+INBOUND_KINDS = validate.INBOUND_KINDS
 _SCORES = {**{str(i): i for i in range(11)}, **{i: i for i in range(11)}}
 _KIND_RE = re.compile(r"[\w\-]+")
 
@@ -414,11 +413,7 @@ def clean_interaction(ctx: Context, rec: dict) -> tuple:
             ctx.kinds_ok.add(kind)
     direction = get("direction")
     if direction != "out" and direction != "in":
-        if direction is None or direction == "":
-            # as crm log: complaints, feedback, inquiries and requests come in
-            direction = "in" if kind in INBOUND_KINDS else "out"
-        else:
-            direction = validate.choice("direction", direction, ("in", "out"))
+        direction = validate.direction(direction, kind)
     summary = get("summary")
     if summary:
         if type(summary) is not str or "\x00" in summary or len(summary) > validate.MAX_TEXT \
