@@ -37,19 +37,18 @@ def test_historical_distribution_and_predictive_value(store, book):
     assert (s["customers"], s["revenue"], s["deals"], s["other_currency_deals"]) == (
         4, Decimal("1410.85"), 7, 1)
     # mean 1410.85 / 4 = 352.7125; median (60.60 + 300) / 2; p90 at rank 2.7: 300 + .7 * 700
-    assert (s["mean"], s["median"], s["p90"]) == (Decimal("352.71"), Decimal("180.30"),
+    assert (s["mean"], s["median"], s["p90"]) == (Decimal("352.7125"), Decimal("180.30"),
                                                   Decimal("790.00"))
     # trailing year: 200 + 50.25 + 10.10 + 20.20 + 30.30 = 310.85 over 5 deals and 3 clients
     assert s["aov"] == Decimal("62.17")
-    assert s["purchases_per_year"] == 1.6667
+    assert s["purchases_per_year"] == 5 / 3
     # year before: A and C active; trailing year: A (and B, D, E): retention 1/2, churn 0.5
     assert (s["annual_churn"], s["expected_lifetime_years"]) == (0.5, 2.0)
-    # 62.17 x 1.6667 x 2 x 1.0 = 207.237478
-    assert s["predictive_clv"] == Decimal("207.24")
+    # 62.17 x 5/3 x 2 x 1.0 = 207.2333..., unrounded (tables show 207.23)
+    assert s["predictive_clv"] == Decimal("62.17") * Decimal(repr(5 / 3)) * 2
     survival = 0.5 ** (1 / 12)
     factor = sum((survival / 1.01) ** m for m in range(1, 13))
-    assert s["horizon_clv"] == Decimal(repr(62.17 * 1.6667 / 12 * factor)).quantize(
-        Decimal("0.01"))
+    assert s["horizon_clv"] == Decimal("62.17") * Decimal(repr(1.0 * (5 / 3) / 12 * factor))
     assert [(r["client"], r["clv"], r["deals"], r["aov"]) for r in report["top"]] == [
         ("C", Decimal("1000"), 1, Decimal("1000.00")), ("A", Decimal("300"), 2,
                                                         Decimal("150.00"))]
@@ -59,8 +58,9 @@ def test_margin_and_lifetime_cap_from_config(store, book):
     config = Config()
     config.data["clv"].update({"margin": 0.5, "lifetime_cap_years": 1.5})
     s = clv_report(store, config)["summary"]
-    # lifetime min(1 / 0.5, 1.5) = 1.5; 62.17 x 1.6667 x 1.5 x 0.5 = 77.71405
-    assert (s["expected_lifetime_years"], s["predictive_clv"]) == (1.5, Decimal("77.71"))
+    # lifetime min(1 / 0.5, 1.5) = 1.5; 62.17 x 5/3 x 1.5 x 0.5 = 77.7125 (floats: 5/3)
+    assert (s["expected_lifetime_years"], s["predictive_clv"]) == (
+        1.5, Decimal("62.17") * Decimal(repr(5 / 3)) * Decimal("1.5") * Decimal("0.5"))
 
 
 def test_until_moves_the_windows(store, book):

@@ -50,7 +50,7 @@ def test_funnel(store):
     # lost: B and G were there (and are now)
     assert funnel_report(store, CFG) == [
         stage("lead", 4, 75.0, 1, 10.0, 1, 1, 50.0),
-        stage("qualified", 3, 66.7, 0, 12.0, 1, 1, 50.0),
+        stage("qualified", 3, 100 * 2 / 3, 0, 12.0, 1, 1, 50.0),
         stage("proposal", 2, 50.0, 1, 10.0, 1, 0, 100.0),
         stage("negotiation", 1, 100.0, 0, None, 1, 0, 100.0),
         stage("won", 1, None, 1, None, 1, 0, 100.0),

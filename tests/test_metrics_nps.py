@@ -44,12 +44,12 @@ def test_all_time_uses_each_clients_latest_score(book):
 
 def test_by_quarter_uses_the_latest_score_within_each_quarter(book):
     # Q1: A 3 (D), D 7 (passive) -> 0 - 50 = -50.  Q2, Q3: no scores.
-    # Q4: A 10, B 6, C 9 -> 2 P, 1 D of 3: 66.7 - 33.3 = 33.3
+    # Q4: A 10, B 6, C 9 -> 2 P, 1 D of 3: 66.7 - 33.3 = 33.3 (unrounded: 200/3, 100/3)
     assert nps_report(book, period="quarter", since="2026-01-01") == [
         nps("2026-Q1", 2, 0, 1, 1, 0.0, 50.0, 50.0, -50.0),
         nps("2026-Q2", 0, 0, 0, 0, None, None, None, None),
         nps("2026-Q3", 0, 0, 0, 0, None, None, None, None),
-        nps("2026-Q4", 3, 2, 0, 1, 66.7, 0.0, 33.3, 33.3),
+        nps("2026-Q4", 3, 2, 0, 1, 200 / 3, 0.0, 100 / 3, 100 / 3),
     ]
 
 
@@ -71,7 +71,7 @@ def test_default_window_is_the_last_twelve_months(book):
 def test_since_until_without_period(book):
     # scores on 2026-10-01 .. today: A 10, B 6, C 9 -> (2 - 1) / 3 = 33.3
     assert nps_report(book, since="2026-10-01") == [
-        nps("2026-10-01..", 3, 2, 0, 1, 66.7, 0.0, 33.3, 33.3)]
+        nps("2026-10-01..", 3, 2, 0, 1, 200 / 3, 0.0, 100 / 3, 100 / 3)]
     # --until includes its whole day: 2026-10-05 still holds B's 6
     assert nps_report(book, since="2026-10-02", until="2026-10-05") == [
         nps("2026-10-02..2026-10-05", 1, 0, 0, 1, 0.0, 0.0, 100.0, -100.0)]
@@ -97,16 +97,17 @@ def test_a_single_client(store):
 
 def test_band_edges():
     # 0-6 detractors, 7-8 passives, 9-10 promoters; NPS is computed from the counts, not
-    # from the rounded shares: (1 - 2) / 3 = -33.3
-    assert nps_row(3, 1, 0, 2)["nps"] == -33.3
-    assert nps_row(7, 3, 2, 2)["nps"] == 14.3   # (3 - 2) / 7 = 14.29
+    # from shares: (1 - 2) / 3 = -33.3, unrounded
+    assert nps_row(3, 1, 0, 2)["nps"] == 100 * (1 - 2) / 3
+    assert nps_row(7, 3, 2, 2)["nps"] == 100 * (3 - 2) / 7   # 14.29
 
 
 def test_scores_on_the_band_edges_land_in_the_right_band(store):
     for value in (0, 6, 7, 8, 9, 10):
         score(store, store.add_client(f"S{value}"), "2026-11-01T10:00:00Z", value)
     # promoters 9, 10; passives 7, 8; detractors 0, 6 -> 0
-    assert nps_report(store) == [nps("all", 6, 2, 2, 2, 33.3, 33.3, 33.3, 0.0)]
+    assert nps_report(store) == [nps("all", 6, 2, 2, 2, 100 * 2 / 6, 100 * 2 / 6, 100 * 2 / 6,
+                                     0.0)]
 
 
 def test_bad_period(store):

@@ -102,12 +102,12 @@ def test_abc_tiers(store, book):
     # C 3 (42.9 %) 40 (1.7 %)
     rfm, _ = book_segments(store, CFG)
     assert tier_totals(tiers, {r.client_id: r.monetary for r in rfm}) == [
-        {"tier": "A", "clients": 3, "client_share": 42.9, "revenue": Decimal("2200"),
-         "revenue_share": 94.0},
-        {"tier": "B", "clients": 1, "client_share": 14.3, "revenue": Decimal("100.00"),
-         "revenue_share": 4.3},
-        {"tier": "C", "clients": 3, "client_share": 42.9, "revenue": Decimal("40"),
-         "revenue_share": 1.7},
+        {"tier": "A", "clients": 3, "client_share": 100 * 3 / 7, "revenue": Decimal("2200"),
+         "revenue_share": float(100 * Decimal(2200) / Decimal(2340))},
+        {"tier": "B", "clients": 1, "client_share": 100 * 1 / 7, "revenue": Decimal("100.00"),
+         "revenue_share": float(100 * Decimal(100) / Decimal(2340))},
+        {"tier": "C", "clients": 3, "client_share": 100 * 3 / 7, "revenue": Decimal("40"),
+         "revenue_share": float(100 * Decimal(40) / Decimal(2340))},
     ]
 
 

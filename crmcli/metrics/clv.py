@@ -21,6 +21,10 @@ before it and the year before that is the 12 months before the trailing year.
   m = 1..horizon of s**m / (1 + d)**m, with s = (1 - annual churn) ** (1/12) the
   monthly survival and d = clv.discount_monthly: the discounted value of the
   next clv.horizon_months months.
+
+Nothing is rounded here: money stays Decimal (a mean or an AOV to the 28 significant
+digits of Decimal division), ratios stay floats. Tables round for the eye; the machine
+formats carry the full value.
 """
 
 from __future__ import annotations
@@ -69,8 +73,8 @@ def book_rates(store, config, until: str | None = None) -> dict:
     end, trailing, previous, day = _times(until)
     currency = config["currency"]
     year = store.revenue_total(currency, since=trailing, until=end)
-    aov = money(year["revenue"] / year["deals"]) if year["deals"] else None
-    per_year = round(year["deals"] / year["clients"], 4) if year["clients"] else None
+    aov = year["revenue"] / year["deals"] if year["deals"] else None
+    per_year = year["deals"] / year["clients"] if year["clients"] else None
     life = book_lifetime(store, config, previous, trailing, end)
     return {"until": day, "trailing_year_start": trailing, "trailing_year_end": end,
             "currency": currency, "aov": aov, "purchases_per_year": per_year,
@@ -84,14 +88,15 @@ def book_lifetime(store, config, previous: str, trailing: str, end: str) -> dict
     from crmcli.metrics.retention import activity_setting
 
     both = store.active_in_windows(activity_setting(config), previous, trailing, end)
-    churn = (round(1 - both["in_both"] / both["in_first"], 4) if both["in_first"] else None)
+    churn = ((both["in_first"] - both["in_both"]) / both["in_first"] if both["in_first"]
+             else None)
     cap = float(config["clv.lifetime_cap_years"])
     if churn is None:
         lifetime = None
     elif churn <= 0:
         lifetime = cap
     else:
-        lifetime = round(min(1 / churn, cap), 4)
+        lifetime = min(1 / churn, cap)
     return {"active_previous_year": both["in_first"], "retained_trailing_year": both["in_both"],
             "annual_churn": churn, "expected_lifetime_years": lifetime}
 
@@ -100,7 +105,7 @@ def predictive(aov: Decimal | None, per_year: float | None, lifetime: float | No
                margin: float) -> Decimal | None:
     if aov is None or per_year is None or lifetime is None:
         return None
-    return money(aov * Decimal(repr(per_year)) * Decimal(repr(lifetime)) * Decimal(repr(margin)))
+    return aov * Decimal(repr(per_year)) * Decimal(repr(lifetime)) * Decimal(repr(margin))
 
 
 def horizon_value(aov: Decimal | None, per_year: float | None, churn: float | None,
@@ -109,7 +114,7 @@ def horizon_value(aov: Decimal | None, per_year: float | None, churn: float | No
         return None
     survival = max(0.0, 1 - churn) ** (1 / 12)
     factor = sum((survival / (1 + discount)) ** m for m in range(1, months + 1))
-    return money(aov * Decimal(repr(margin * per_year / 12 * factor)))
+    return aov * Decimal(repr(margin * per_year / 12 * factor))
 
 
 def clv_report(store, config, *, top: int = 10, until: str | None = None,
@@ -131,9 +136,9 @@ def clv_report(store, config, *, top: int = 10, until: str | None = None,
         "customers": len(values),
         "revenue": total,
         "deals": deals,
-        "mean": money(total / len(values)) if values else None,
-        "median": money(percentile(values, "0.5")),
-        "p90": money(percentile(values, "0.9")),
+        "mean": total / len(values) if values else None,
+        "median": percentile(values, "0.5"),
+        "p90": percentile(values, "0.9"),
         "aov": rates["aov"],
         "purchases_per_year": rates["purchases_per_year"],
         "annual_churn": rates["annual_churn"],
@@ -152,7 +157,7 @@ def clv_report(store, config, *, top: int = 10, until: str | None = None,
     ranked = sorted(per_client.items(), key=lambda kv: (-kv[1]["revenue"], kv[0]))[:top]
     names = store.client_names([cid for cid, _ in ranked]) if ranked else {}
     top_rows = [{"client_id": cid, "client": names.get(cid), "clv": v["revenue"],
-                 "deals": v["deals"], "aov": money(v["revenue"] / v["deals"]),
+                 "deals": v["deals"], "aov": v["revenue"] / v["deals"],
                  "first_purchase": v["first_at"], "last_purchase": v["last_at"]}
                 for cid, v in ranked]
     return {"summary": summary, "top": top_rows}
@@ -164,7 +169,7 @@ def client_clv(store, config, client_id: int) -> dict:
     end, trailing, previous, _ = _times(None)
     currency = config["currency"]
     history = store.revenue_total(currency, until=end, client_id=client_id)
-    aov = money(history["revenue"] / history["deals"]) if history["deals"] else None
+    aov = history["revenue"] / history["deals"] if history["deals"] else None
     predicted = None
     if aov is not None:
         # Only the book's expected lifetime is needed from the book (not its AOV).

@@ -30,7 +30,7 @@ FIELDS = ["stage", "reached", "conversion", "in_stage", "median_days", "won", "l
 
 
 def _pct(part: int, whole: int) -> float | None:
-    return round(100 * part / whole, 1) if whole else None
+    return 100 * part / whole if whole else None
 
 
 def funnel_report(store, config, *, since: str | None = None,
@@ -63,5 +63,5 @@ def funnel_report(store, config, *, since: str | None = None,
         s = stays.get(row["stage"], {})
         med = interpolate(s.get("median_lo"), s.get("median_hi"), s.get("stays", 0), 1, 2)
         row["in_stage"] = s.get("in_stage", 0)
-        row["median_days"] = None if med is None else round(med, 1)
+        row["median_days"] = med
     return [{k: row[k] for k in FIELDS} for row in rows]

@@ -88,8 +88,8 @@ def lifecycle_rows(store, config, client_id: int | None = None) -> list[dict]:
             "stage": f["stage"], "status": status,
             "first_active": f["first_day"], "last_active": f["last_day"],
             "days_since": days_since, "active_days": f["days"],
-            "usual_gap_days": None if gap is None else round(gap, 1),
-            "at_risk_after_days": round(after, 1),
+            "usual_gap_days": gap,
+            "at_risk_after_days": after,
             "revenue_at_stake": stake.get(f["client_id"], {}).get("revenue", Decimal(0)),
         })
     return rows

@@ -13,16 +13,16 @@ FIELDS = ["period", "responses", "promoters", "passives", "detractors", "promote
 
 
 def _pct(part: int, whole: int) -> float | None:
-    return round(100 * part / whole, 1) if whole else None
+    return 100 * part / whole if whole else None
 
 
 def nps_row(responses: int, promoters: int, passives: int, detractors: int) -> dict:
-    """Counts, shares (percent, one decimal) and the NPS (one decimal)."""
+    """Counts, shares (percent) and the NPS, unrounded (tables round them for the eye)."""
     return {"responses": responses, "promoters": promoters, "passives": passives,
             "detractors": detractors, "promoters_pct": _pct(promoters, responses),
             "passives_pct": _pct(passives, responses),
             "detractors_pct": _pct(detractors, responses),
-            "nps": round(100 * (promoters - detractors) / responses, 1) if responses else None}
+            "nps": 100 * (promoters - detractors) / responses if responses else None}
 
 
 def _counts(row: dict | None) -> tuple[int, int, int, int]:

@@ -113,9 +113,9 @@ def _row(stats: dict, kind: str, sla_hours: float) -> dict:
     med = quantile(stats["secs"], Fraction(1, 2))
     p90 = quantile(stats["secs"], Fraction(9, 10))
     return {"count": n, pending: stats["pending"],
-            "median_hours": None if med is None else round(med / 3600, 2),
-            "p90_hours": None if p90 is None else round(p90 / 3600, 2),
-            "within_sla": round(100 * stats["within"] / decided, 1) if decided else None,
+            "median_hours": None if med is None else med / 3600,
+            "p90_hours": None if p90 is None else p90 / 3600,
+            "within_sla": 100 * stats["within"] / decided if decided else None,
             "sla_hours": sla_hours}
 
 
@@ -173,7 +173,7 @@ def pending_list(store, *, kind: str = "response", since: str | None = None,
         age = r["age_secs"] / 3600
         rows.append({"id": r["id"], "client_id": r["client_id"], "client": r["client"],
                      "owner": r["owner"], "channel": r["channel"], "kind": r["kind"],
-                     "at": r["at"], "age_hours": round(age, 2), "age_days": round(age / 24, 1),
+                     "at": r["at"], "age_hours": age, "age_days": age / 24,
                      "summary": r["summary"]})
     return rows
 

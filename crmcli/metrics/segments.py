@@ -168,7 +168,7 @@ def abc_tiers(revenues: dict[int, Decimal], client_ids: list[int], a_share: floa
 
 
 def _avg(total: Decimal, n: int) -> Decimal:
-    return (total / n).quantize(Decimal("0.01")) if n else Decimal(0)
+    return total / n if n else Decimal(0)
 
 
 def segment_summary(rows: list[RfmRow]) -> list[dict]:
@@ -180,10 +180,10 @@ def segment_summary(rows: list[RfmRow]) -> list[dict]:
         k = len(members)
         revenue = sum((r.monetary for r in members), Decimal(0))
         out.append({
-            "segment": name, "clients": k, "share": round(100 * k / n, 1) if n else None,
+            "segment": name, "clients": k, "share": 100 * k / n if n else None,
             "revenue": revenue,
-            "avg_recency_days": round(sum(r.recency_days for r in members) / k, 1) if k else None,
-            "avg_frequency": round(sum(r.frequency for r in members) / k, 2) if k else None,
+            "avg_recency_days": sum(r.recency_days for r in members) / k if k else None,
+            "avg_frequency": sum(r.frequency for r in members) / k if k else None,
             "avg_monetary": _avg(revenue, k) if k else None,
         })
     return out
@@ -206,9 +206,9 @@ def tier_totals(tier_of: dict[int, str], revenues: dict[int, Decimal]) -> list[d
             money[tier_of[cid]] += revenue
     total = sum(money.values(), Decimal(0))
     return [{"tier": tier, "clients": counts[tier],
-             "client_share": round(100 * counts[tier] / n, 1) if n else None,
+             "client_share": 100 * counts[tier] / n if n else None,
              "revenue": money[tier],
-             "revenue_share": round(float(100 * money[tier] / total), 1) if total else None}
+             "revenue_share": float(100 * money[tier] / total) if total else None}
             for tier in "ABC"]
 
 

@@ -27,7 +27,7 @@ def lifecycle_line(life: dict) -> str:
         return "never active (no activity yet)"
     text = f"{life['status']}: last active {life['last_active']}, {life['days_since']} days ago"
     if life.get("usual_gap_days") is not None:
-        text += f" (usually every {life['usual_gap_days']} days)"
+        text += f" (usually every {life['usual_gap_days']:g} days)"
     return text
 
 

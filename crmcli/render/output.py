@@ -156,7 +156,7 @@ def cell_text(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, Decimal):
-        return format(value, "f")
+        return format(for_the_eye(value), "f")
     if isinstance(value, float):
         if abs(value) < 1e-3 and value:
             return f"{value:.4g}"
@@ -170,8 +170,24 @@ def cell_text(value: Any) -> str:
     return str(value)
 
 
+CENTS = Decimal("0.01")
+
+
+def for_the_eye(value: Decimal) -> Decimal:
+    """An amount as a table shows it: at most two decimal places (a mean of 352.7125 as
+    352.71); machine formats write the value itself."""
+    if value.is_finite() and value.as_tuple().exponent < -2:
+        from decimal import ROUND_HALF_EVEN
+
+        return value.quantize(CENTS, rounding=ROUND_HALF_EVEN)
+    return value
+
+
 def flat_text(value: Any) -> str:
-    """Cell text for csv/tsv: structures as JSON so they survive a round trip."""
+    """Cell text for csv/tsv: full precision (an exact amount as stored, a float's
+    shortest repr), structures as JSON so they survive a round trip."""
+    if isinstance(value, Decimal):
+        return format(value, "f") if value.is_finite() else ""
     if isinstance(value, dict | list):
         return to_json(value) if value else ""
     if isinstance(value, bool):
@@ -231,7 +247,8 @@ def _align_decimals(rows: list[dict], columns: list[str]) -> list[dict]:
     for col in candidates:
         values = [r.get(col) for r in rows]
         if all(isinstance(v, Decimal) and v.is_finite() or v is None for v in values):
-            most = max((-v.as_tuple().exponent for v in values if v is not None), default=0)
+            most = max((-for_the_eye(v).as_tuple().exponent for v in values if v is not None),
+                       default=0)
             if most > 0:
                 places[col] = Decimal(1).scaleb(-most)
     if not places:
