@@ -84,7 +84,7 @@ app = typer.Typer(
 # One module per command group; each exposes register(app). Order is the order of `crm --help`.
 COMMAND_MODULES = (
     "clients", "contacts", "tags", "stage", "log", "deals", "due", "io", "report",
-    "history", "db", "config_cmd", "demo",
+    "history", "db", "config_cmd", "demo", "completion",
 )
 
 
@@ -167,8 +167,14 @@ def for_argv(argv: list[str]) -> typer.Typer:
 
 
 def main() -> None:
+    import os
     import sys
 
+    if os.environ.get("_CRM_COMPLETE"):
+        # The completion script asking for candidates (crm completion SHELL).
+        from crmcli.commands.completion import answer
+
+        sys.exit(answer(sys.argv[1:]))
     command = for_argv(sys.argv[1:])
     if not sys.stdout.isatty():
         # Plain help and usage errors for pipes and scripts: rich is only loaded for a terminal.

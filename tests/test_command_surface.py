@@ -16,7 +16,7 @@ NOT_RECORD_PRINTING = {
     "snooze", "cadence", "import", "undo", "demo", "contact add", "contact edit", "contact rm",
     "edit-deal", "edit-log",
     "db path", "db backup", "db migrate", "config path", "config init", "config get",
-    "config set", "stage",
+    "config set", "stage", "completion",
 }
 
 

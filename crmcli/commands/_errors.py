@@ -107,37 +107,52 @@ RawOption = Annotated[
                                      "keeps spreadsheets from running =, +, -, @ as formulas.")]
 
 
-def _with_output_choice(fn: Callable) -> Callable:
-    """fn, taking --fields, --no-headers and --raw as well if it prints records (has a
-    --format option): they go to the one output path, not to the command."""
-    import inspect
+class _WithOutputChoice:
+    """A record-printing command taking --fields, --no-headers and --raw as well: they go to
+    the one output path, not to the command. Its signature (which evaluates the command's
+    annotations) is worked out when Typer asks for it, that is, only for the command that
+    runs, not for each of the fifty at start-up."""
 
-    signature = inspect.signature(fn, eval_str=True)
-    if "fmt" not in signature.parameters:
-        return fn
+    def __init__(self, fn: Callable) -> None:
+        functools.update_wrapper(self, fn)
+        self.fn = fn
+        self.__annotations__ = {**fn.__annotations__, "fields": FieldsOption,
+                                "no_headers": NoHeadersOption, "raw": RawOption}
+        self._signature = None
 
-    @functools.wraps(fn)
-    def with_choice(*args: Any, fields: str | None = None, no_headers: bool = False,
-                    raw: bool = False, **kwargs: Any) -> None:
+    @property
+    def __signature__(self):
+        if self._signature is None:
+            import inspect
+
+            signature = inspect.signature(self.fn, eval_str=True)
+            extra = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
+                                       annotation=annotation)
+                     for name, default, annotation in (("fields", None, FieldsOption),
+                                                       ("no_headers", False, NoHeadersOption),
+                                                       ("raw", False, RawOption))]
+            self._signature = signature.replace(
+                parameters=[*signature.parameters.values(), *extra])
+        return self._signature
+
+    def __call__(self, *args: Any, fields: str | None = None, no_headers: bool = False,
+                 raw: bool = False, **kwargs: Any) -> None:
         from crmcli.render.output import choose
 
         choose(fields, headers=not no_headers, raw=raw)
         try:
-            fn(*args, **kwargs)
+            self.fn(*args, **kwargs)
         finally:
             choose()  # in-process callers (tests) run the next command with none
 
-    params = list(signature.parameters.values())
-    params += [inspect.Parameter("fields", inspect.Parameter.KEYWORD_ONLY, default=None,
-                                 annotation=FieldsOption),
-               inspect.Parameter("no_headers", inspect.Parameter.KEYWORD_ONLY, default=False,
-                                 annotation=NoHeadersOption),
-               inspect.Parameter("raw", inspect.Parameter.KEYWORD_ONLY, default=False,
-                                 annotation=RawOption)]
-    with_choice.__signature__ = signature.replace(parameters=params)
-    with_choice.__annotations__ = {**fn.__annotations__, "fields": FieldsOption,
-                                   "no_headers": NoHeadersOption, "raw": RawOption}
-    return with_choice
+
+def _with_output_choice(fn: Callable) -> Callable:
+    """fn, with --fields, --no-headers and --raw if it prints records (has a --format
+    option, the parameter `fmt`)."""
+    code = fn.__code__
+    if "fmt" not in code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]:
+        return fn
+    return _WithOutputChoice(fn)
 
 
 def command(app: typer.Typer, name: str, **kwargs: Any) -> Callable[[Callable], Callable]:

@@ -92,6 +92,8 @@ EXAMPLES: dict[str, list[tuple[str, str]]] = {
     "get_key": [("crm config get due.within", "one setting in effect")],
     "set_key": [("crm config set due.within 14d", "change one key (comments kept)")],
     "config_path": [("crm config path", "the config file in use")],
+    "completion_script": [("crm completion bash", "the bash script (eval it in ~/.bashrc)"),
+                          ("crm completion fish", "the fish script")],
     "init_config": [("crm config init --force", "write the commented example config")],
 }
 
