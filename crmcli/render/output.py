@@ -156,7 +156,7 @@ def cell_text(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, Decimal):
-        return format(for_the_eye(value), "f")
+        return format(amount_for_the_eye(value), "f")
     if isinstance(value, float):
         if abs(value) < 1e-3 and value:
             return f"{value:.4g}"
@@ -173,7 +173,7 @@ def cell_text(value: Any) -> str:
 CENTS = Decimal("0.01")
 
 
-def for_the_eye(value: Decimal) -> Decimal:
+def amount_for_the_eye(value: Decimal) -> Decimal:
     """An amount as a table shows it: at most two decimal places (a mean of 352.7125 as
     352.71); machine formats write the value itself."""
     if value.is_finite() and value.as_tuple().exponent < -2:
@@ -247,7 +247,7 @@ def _align_decimals(rows: list[dict], columns: list[str]) -> list[dict]:
     for col in candidates:
         values = [r.get(col) for r in rows]
         if all(isinstance(v, Decimal) and v.is_finite() or v is None for v in values):
-            most = max((-for_the_eye(v).as_tuple().exponent for v in values if v is not None),
+            most = max((-amount_for_the_eye(v).as_tuple().exponent for v in values if v is not None),
                        default=0)
             if most > 0:
                 places[col] = Decimal(1).scaleb(-most)
