@@ -20,9 +20,6 @@ from crmcli.render.output import emit, emit_rows, message
 ClientArg = Annotated[str, typer.Argument(metavar="CLIENT",
                                           help="Id, email, external id, name or part of a name.")]
 ListColumns = ["id", "name", "company", "stage", "owner", "tags", "email"]
-JSON_FIELDS = ["id", "name", "company", "email", "phone", "industry", "size", "owner", "source",
-               "stage", "external_id", "tags", "custom", "notes", "cadence_ideal", "cadence_max",
-               "created_at", "updated_at", "archived_at"]
 
 
 def _parse_sets(pairs: list[str] | None) -> dict[str, str]:
@@ -142,7 +139,10 @@ def list_clients(
     rows = store.list_clients(stage=stage, tags=tag, industry=industry, owner=owner, text=text,
                               archived=archived, include_archived=all_, ids=ids, sort=sort,
                               descending=desc, limit=limit)
-    emit_rows(rows, output_format(fmt, as_json), fields=JSON_FIELDS, columns=ListColumns)
+    from crmcli.store.clients import CLIENT_RECORD
+
+    emit_rows(rows, output_format(fmt, as_json), columns=ListColumns,
+              fields=[c for c in CLIENT_RECORD if c != "stage_history"])
 
 
 def remove_client(

@@ -10,10 +10,7 @@ import json
 from typing import Any
 
 from crmcli.services import tiers
-
-PROFILE_FIELDS = ["id", "name", "company", "email", "phone", "industry", "size", "owner",
-                  "source", "stage", "external_id", "notes", "created_at", "updated_at",
-                  "archived_at"]
+from crmcli.store.clients import PROFILE_FIELDS
 
 
 def _profile(store, client: dict) -> dict[str, Any]:

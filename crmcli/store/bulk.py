@@ -25,14 +25,13 @@ from operator import itemgetter
 from typing import Any
 
 from crmcli.errors import ValidationError
+from crmcli.store.clients import CLIENT_RECORD
 from crmcli.store.store import utc_now_iso
 
 # Columns of each kind as exported and imported (clients also carry tags, custom and
 # stage_history, which live in other tables or a JSON column).
 EXPORT_COLUMNS: dict[str, tuple[str, ...]] = {
-    "clients": ("id", "name", "company", "email", "phone", "industry", "size", "owner",
-                "source", "stage", "external_id", "tags", "custom", "notes", "cadence_ideal",
-                "cadence_max", "stage_history", "created_at", "updated_at", "archived_at"),
+    "clients": CLIENT_RECORD,
     "contacts": ("id", "client_id", "name", "role", "email", "phone", "decision_level",
                  "is_primary", "notes", "created_at", "updated_at"),
     "interactions": ("id", "client_id", "at", "channel", "direction", "kind", "summary",
@@ -50,9 +49,7 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
 CHUNK = 50_000
 # Columns of a new client written by an import (preceded by the id when the input gives
 # one, else SQLite assigns it), and how many new clients are inserted at a time.
-CLIENT_COLUMNS = ("name", "company", "email", "phone", "industry", "size", "owner", "source",
-                  "stage", "external_id", "custom", "notes", "cadence_ideal", "cadence_max",
-                  "created_at", "updated_at", "archived_at")
+CLIENT_COLUMNS = tuple(c for c in CLIENT_RECORD if c not in ("id", "tags", "stage_history"))
 CLIENT_CHUNK = 5_000
 # The page cache of an import (KiB): see BulkMixin.import_cache.
 IMPORT_CACHE_KIB = 64 * 1024

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from crmcli.store import validate
 from crmcli.errors import (
     AmbiguousClient,
     ClientNotFound,
@@ -15,10 +14,21 @@ from crmcli.errors import (
     UsageError,
     ValidationError,
 )
+from crmcli.store import validate
 from crmcli.store.store import utc_now_iso
 
-CLIENT_FIELDS = ("name", "company", "email", "phone", "industry", "size", "owner", "source",
-                 "stage", "external_id", "notes")
+# The columns of a client record, in the order export, import and --json write them; the
+# other client column lists below (and in bulk, the importer, the card, crm ls) pick from it.
+CLIENT_RECORD = ("id", "name", "company", "email", "phone", "industry", "size", "owner",
+                 "source", "stage", "external_id", "tags", "custom", "notes", "cadence_ideal",
+                 "cadence_max", "stage_history", "created_at", "updated_at", "archived_at")
+# What lives in other tables or a JSON column, and the timestamps the store keeps.
+_NOT_PLAIN = ("tags", "custom", "cadence_ideal", "cadence_max", "stage_history")
+_STAMPS = ("created_at", "updated_at", "archived_at")
+# The client's plain columns (the profile of its card) and, of those, the text fields a
+# user sets (crm add/edit, clean_client_fields).
+PROFILE_FIELDS = tuple(c for c in CLIENT_RECORD if c not in _NOT_PLAIN)
+CLIENT_FIELDS = tuple(c for c in PROFILE_FIELDS if c != "id" and c not in _STAMPS)
 CONTACT_FIELDS = ("name", "role", "email", "phone", "decision_level", "is_primary", "notes")
 SORTS = {"name": "c.name COLLATE NOCASE", "created": "c.created_at", "updated": "c.updated_at",
          "stage": "c.stage", "company": "c.company COLLATE NOCASE", "id": "c.id",

@@ -20,6 +20,7 @@ from crmcli.interchange.importer.mapping import CLIENT_REFS, FIELDS
 from crmcli.render.output import defuse_formula
 from crmcli.store import validate
 from crmcli.store.bulk import TABLE_COLUMNS
+from crmcli.store.clients import CLIENT_FIELDS
 
 # How each client reference column names the client ("auto": an id, else an email, else
 # an external id; "org": the client's name, else its company, as vCards do).
@@ -319,8 +320,7 @@ def _interval_of(text: str, name: str = "cadence") -> Any:
     return found
 
 
-_CLIENT_BASIC = frozenset(("name", "company", "email", "phone", "industry", "size", "owner",
-                           "source", "stage", "external_id", "notes"))
+_CLIENT_BASIC = frozenset(CLIENT_FIELDS)
 # Client fields that clients.clean_client_fields checks only as text, with their length
 # limits: a string value already stripped, without NUL, within the limit (and, for the
 # name, on one line) is what it would return, so it skips the call.
