@@ -13,7 +13,7 @@ import typer
 from crmcli.commands._context import get_config, get_store
 from crmcli.commands._errors import command
 from crmcli.commands._options import FormatOption, JsonOption, LimitOption, output_format
-from crmcli.render.output import emit, for_the_eye
+from crmcli.render.output import emit, for_people
 
 SinceOption = Annotated[str | None, typer.Option("--since", help="From this day (WHEN).")]
 UntilOption = Annotated[str | None, typer.Option("--until",
@@ -66,7 +66,7 @@ def report_response(
     if awaiting:
         rows = response.pending_list(store, kind=kind_name, since=since, until=until,
                                      limit=limit)
-        emit(rows, fmt_name, columns=PENDING_COLUMNS if for_the_eye(fmt_name)
+        emit(rows, fmt_name, columns=PENDING_COLUMNS if for_people(fmt_name)
              else response.PENDING_FIELDS)
         return
     rows = response.response_report(store, config, by=by_name, kind=kind_name, since=since,
@@ -79,7 +79,7 @@ def report_response(
              + (f" by {by_name}" if by_name else ""))
     emit(_shown(rows[:limit] if limit else rows, fmt_name, ("within_sla",)), fmt_name,
          columns=columns, title=title)
-    if for_the_eye(fmt_name) and fmt_name == "table":
+    if for_people(fmt_name) and fmt_name == "table":
         pending = response.pending_list(store, kind=kind_name, since=since, until=until,
                                         limit=AWAITING_SHOWN)
         if pending:

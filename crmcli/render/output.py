@@ -54,7 +54,7 @@ def selection() -> Selection:
     return _selection
 
 
-def for_the_eye(fmt: str) -> bool:
+def for_people(fmt: str) -> bool:
     """Whether to print a command's view for people (table, markdown) rather than its
     records: not when --fields chose fields, which are always the records' (JSON) names."""
     return fmt in HUMAN_FORMATS and _selection.fields is None
@@ -418,8 +418,8 @@ def emit_rows(rows: list[dict], fmt: str, *, fields: Sequence[str] | None = None
               styles: dict[str, str] | None = None, out=None) -> None:
     """A list as people and machines each want it: table and markdown write shown(rows)
     (default: the rows) in `columns` (default: fields); json, ndjson, csv and tsv (and any
-    format under --fields, see for_the_eye) write each row's `fields` (None: the whole row)."""
-    if for_the_eye(fmt):
+    format under --fields, see for_people) write each row's `fields` (None: the whole row)."""
+    if for_people(fmt):
         emit(shown(rows) if shown else rows, fmt, columns=columns or fields, headers=headers,
              title=title, styles=styles, out=out)
     elif fields is None:
