@@ -479,7 +479,8 @@ def _leaf_commands() -> set[str]:
 # Commands that never write the book.
 READ_ONLY = {"show", "ls", "search", "tags", "deals", "followups", "export", "history",
              "contact ls", "db path", "db check", "db migrate", "db backup", "config show",
-             "config path", "config init", "demo", "report summary", "report retention",
+             "config path", "config init", "config get", "config set", "completion", "demo",
+             "report summary", "report retention",
              "report cohorts", "report churn", "report response", "report nps",
              "report funnel", "report segments"}
 # Commands that write something that is not the book itself: the digest ledger
