@@ -120,7 +120,8 @@ def list_deals(
     client_id = store.resolve_client(client, include_archived=True)["id"] if client else None
     rows = store.list_deals(client_id, status, limit=limit)
     emit_rows(rows, output_format(fmt, as_json), fields=DEAL_FIELDS, columns=TABLE_COLUMNS,
-              shown=lambda rows: [{**r, "date": dates.format_local(r["at"])[:10]} for r in rows])
+              shown=lambda rows: [{**r, "date": dates.local_date_of(r["at"]).isoformat()}
+                                  for r in rows])
 
 
 def register(app: typer.Typer) -> None:

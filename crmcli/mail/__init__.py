@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 
 from crmcli.errors import CrmError
+from crmcli.render.output import display_width
 
 TEXT_COLUMNS = ["id", "client", "status", "due", "late", "what", "last_contact"]
 TEXT_HEADERS = ["id", "client", "status", "due", "late", "what", "last contact"]
@@ -149,14 +150,6 @@ def _password(config) -> str:
 # --- the message ----------------------------------------------------------
 
 
-def _width(text: str) -> int:
-    if text.isascii():
-        return len(text)
-    import unicodedata
-
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
 def _cells(row: dict) -> dict[str, str]:
     from crmcli import dates
     from crmcli.services.due import late_text
@@ -169,7 +162,7 @@ def _cells(row: dict) -> dict[str, str]:
                              if row["due_at"] else ""),
         "late": late_text(row["days_late"]),
         "what": " ".join(str(row["what"]).split()),
-        "last_contact": dates.format_local(row["last_contact"])[:10]
+        "last_contact": dates.local_date_of(row["last_contact"]).isoformat()
         if row["last_contact"] else "never",
     }
 
@@ -218,12 +211,12 @@ def text_body(digest: Digest, day: str) -> str:
         for row, cell in zip(digest.rows, cells, strict=True):
             cell["new"] = NEW_MARK if row["item_key"] in digest.new_keys else ""
         cols, heads = ["new", *cols], ["new", *heads]
-    widths = [max([_width(h)] + [_width(c[k]) for c in cells]) for k, h in zip(cols, heads,
-                                                                                  strict=True)]
+    widths = [max([display_width(h)] + [display_width(c[k]) for c in cells])
+              for k, h in zip(cols, heads, strict=True)]
 
     def line(values: list[str]) -> str:
-        return "  ".join(v + " " * (w - _width(v)) for v, w in zip(values, widths,
-                                                                    strict=True)).rstrip()
+        return "  ".join(v + " " * (w - display_width(v))
+                         for v, w in zip(values, widths, strict=True)).rstrip()
 
     lines = [_summary_line(digest, day)]
     if marked:
