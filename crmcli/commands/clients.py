@@ -82,10 +82,19 @@ def edit_client(
     set_: Annotated[list[str] | None, typer.Option("--set", metavar="KEY=VALUE",
                                                    help="Set a custom field; KEY= removes it.")
                     ] = None,
+    edit_notes: Annotated[bool, typer.Option("--edit-notes", "-e",
+                                             help="Edit the notes in $VISUAL or $EDITOR.")
+                          ] = False,
 ) -> None:
     """Change a client's profile fields."""
     store = get_store()
     record = store.resolve_client(client, include_archived=True)
+    if edit_notes:
+        if note is not None:
+            fail("give --note or -e, not both", code=2)
+        from crmcli.commands._editor import edit_text
+
+        note = edit_text(record.get("notes") or "", f"notes of {record['name']}")
     fields = {"name": name, "company": company, "email": email, "phone": phone,
               "industry": industry, "size": size, "owner": owner, "source": source,
               "external_id": external_id, "notes": note}

@@ -12,6 +12,8 @@ from crmcli.commands._errors import command, fail
 from crmcli.commands._options import QuietOption
 from crmcli.render.output import message
 
+EditOption = Annotated[bool, typer.Option("--edit", "-e", help="Write the summary in $VISUAL or "
+                                                              "$EDITOR.")]
 ClientArg = Annotated[str, typer.Argument(metavar="CLIENT",
                                           help="Id, email, external id, name or part of a name.")]
 
@@ -31,7 +33,9 @@ def _read_summary(summary: str) -> str:
 
 def log_interaction(
     client: ClientArg,
-    summary: Annotated[str, typer.Argument(help="What happened ('-' reads it from stdin).")],
+    summary: Annotated[str | None, typer.Argument(
+        metavar="[SUMMARY]", help="What happened ('-' reads it from stdin; leave it out with "
+                                  "-e).", show_default=False)] = None,
     channel: Annotated[str, typer.Option("--channel", "-c",
                                          help="call, email, meeting, chat, visit or other.")
                        ] = "other",
@@ -53,15 +57,24 @@ def log_interaction(
     note: Annotated[str | None, typer.Option("--note", help="Note of the --next follow-up.")
                     ] = None,
     quiet: QuietOption = False,
+    edit: EditOption = False,
 ) -> None:
     """Log an interaction with a client (any interaction restarts its cadence clock)."""
     from crmcli import dates
 
     if note is not None and next_ is None:
         fail("--note describes the follow-up of --next; give --next WHEN too", code=2)
+    if (summary is None) == (not edit):
+        fail("give SUMMARY, '-' (stdin) or -e (your editor)" if summary is None
+             else "give SUMMARY or -e, not both", code=2)
     store = get_store()
     record = store.resolve_client(client)
-    text = _read_summary(summary)
+    if edit:
+        from crmcli.commands._editor import edit_text
+
+        text = edit_text("", f"summary of the interaction with {record['name']}")
+    else:
+        text = _read_summary(summary)
     when = dates.parse_at(at) if at else None
     next_due = dates.parse_when(next_) if next_ else None
     contact_id = store.resolve_contact(record["id"], contact)["id"] if contact else None
@@ -114,12 +127,21 @@ def edit_interaction(
                      ] = None,
     contact: Annotated[str | None, typer.Option(
         "--contact", help="Which contact (name, email or id; '' clears it).")] = None,
+    edit: EditOption = False,
 ) -> None:
     """Correct a logged interaction: summary, channel, direction, kind, time, score, contact."""
     from crmcli import dates
 
     store = get_store()
     fields: dict = {}
+    if edit and summary is not None:
+        fail("give --summary or -e, not both", code=2)
+    if edit:
+        from crmcli.commands._editor import edit_text
+
+        current = store.get_interaction(interaction_id)
+        fields["summary"] = edit_text(current["summary"] or "",
+                                      f"summary of interaction {interaction_id}")
     if summary is not None:
         fields["summary"] = _read_summary(summary)
     if channel is not None:
@@ -137,8 +159,8 @@ def edit_interaction(
         fields["contact_id"] = (store.resolve_contact(client_id, contact)["id"]
                                 if contact.strip() else None)
     if not fields:
-        fail("nothing to change: give --summary, --channel, --in/--out, --kind, --at, --score "
-             "or --contact", code=2)
+        fail("nothing to change: give --summary (or -e), --channel, --in/--out, --kind, --at, "
+             "--score or --contact", code=2)
     changed = store.edit_interaction(interaction_id, **fields)
     if not changed:
         message(f"interaction {interaction_id} unchanged")
