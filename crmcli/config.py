@@ -35,7 +35,8 @@ DEFAULTS: dict[str, Any] = {
     "clv": {"margin": 1.0, "lifetime_cap_years": 10.0, "horizon_months": 12,
             "discount_monthly": 0.01,
             "time_unit": "weeks"},
-    "response": {"sla_hours": 24.0},
+    "response": {"sla_hours": 24.0, "no_reply_kinds": ["feedback"],
+                 "no_reply_channels": ["meeting"], "reply_to_scores": False},
     "tiers": {"a_share": 0.8, "b_share": 0.95},
     "smtp": {
         "host": None,
@@ -204,6 +205,22 @@ def _check_cadence_rules(where: str, rules: list) -> None:
             raise ConfigError(f"{where}: cadence.rules[{i}] needs an 'ideal' interval such as 2w")
 
 
+def _check_reply_rule(where: str, response: dict) -> None:
+    for key in ("no_reply_kinds", "no_reply_channels"):
+        for value in response[key]:
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigError(f"{where}: key 'response.{key}' must list names, not "
+                                  f"{value!r}")
+    if response["no_reply_channels"] == DEFAULTS["response"]["no_reply_channels"]:
+        return  # (the store package is heavy to import at start-up)
+    from crmcli.store.validate import CHANNELS
+
+    for channel in response["no_reply_channels"]:
+        if channel.strip().lower() not in CHANNELS:
+            raise ConfigError(f"{where}: key 'response.no_reply_channels' names '{channel}', "
+                              f"which is not a channel ({', '.join(CHANNELS)})")
+
+
 def parse_config_text(text: str, where: str) -> Config:
     import yaml
 
@@ -230,6 +247,7 @@ def parse_config_text(text: str, where: str) -> Config:
                 raise ConfigError(f"{where}: key '{key}' names '{stage}', which is not in the "
                                   "pipeline")
     _check_cadence_rules(where, data["cadence"]["rules"])
+    _check_reply_rule(where, data["response"])
     return Config(data=data)
 
 

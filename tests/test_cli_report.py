@@ -59,7 +59,7 @@ def test_retention_table_has_percentages_and_bars(crm, book):
     out = crm("report", "retention", "-p", "month", "--since", "2026-09-01",
               "--until", "2026-10-31").stdout
     line = [ln for ln in out.splitlines() if ln.startswith("2026-10")][0]
-    assert "100%" in line and "█" * 20 in line
+    assert "100.0%" in line and "█" * 20 in line
 
 
 def test_cohorts_csv_is_flat_and_json_has_lists(crm, book):
@@ -271,7 +271,7 @@ def test_response_awaiting_list_and_table(crm, replies):
     assert lines[0] == "Response time (inbound to the next outbound reply; SLA 24 h)"
     assert lines[1].split() == ["count", "awaiting", "median_hours", "p90_hours", "within_sla",
                                 "sla_hours"]
-    assert lines[3].split() == ["4", "2", "22.5", "57.6", "60%", "24"]
+    assert lines[3].split() == ["4", "2", "22.5", "57.6", "60.0%", "24"]
     assert "awaiting reply: oldest 2 of 2 (--awaiting lists all)" in out
     assert "Alpha" in out and "in at 2026-11-22T04:00Z" in out
 

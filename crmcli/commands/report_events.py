@@ -24,11 +24,13 @@ BAR = "█"
 
 
 def _shown(rows: list[dict], fmt: str, percent: tuple[str, ...]) -> list[dict]:
-    """For the text tables only: the percent fields with a % sign (0.3 -> '0.3%'); the
-    machine formats keep plain numbers."""
+    """For the text tables only: the percent fields with a % sign and one decimal
+    (79.7357 -> '79.7%'); the machine formats keep plain numbers."""
+    from crmcli.render.reports import percent as shown
+
     if fmt not in ("table", "markdown"):
         return rows
-    return [{**r, **{k: f"{r[k]:g}%" for k in percent if r.get(k) is not None}} for r in rows]
+    return [{**r, **{k: shown(r[k]) for k in percent if r.get(k) is not None}} for r in rows]
 
 
 def _bar(value: float | None, top: float, width: int = 20) -> str:

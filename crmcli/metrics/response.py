@@ -5,6 +5,11 @@ the first outbound interaction ('out') with the same client at or after it; an o
 the very same second counts (response time 0). Several inbound messages before one reply
 each wait for that reply. An inbound with no outbound at or after it is *awaiting reply*.
 
+Not every inbound interaction expects a reply (reply_rule): those of a kind in
+response.no_reply_kinds (default: feedback), on a channel in response.no_reply_channels
+(default: meeting — the conversation happened there) and, unless response.reply_to_scores,
+those carrying a score (a survey answer) are left out of response time, awaiting and SLA.
+
 Complaint handling time (`kind='complaint'`): from a complaint interaction (kind
 'complaint', either direction) to its `resolved_at` (`crm resolve`); a complaint without
 one is *unresolved*.
@@ -106,6 +111,15 @@ def _month_map(store, kind: str, lo: str, hi: str):
             [periods.label(m, "month") for m in range(first_m, last_m + 1)])
 
 
+def reply_rule(config) -> dict:
+    """Which inbound interactions expect no reply, from the config."""
+    return {"no_reply_kinds": [str(k).strip().lower() for k in
+                               config["response.no_reply_kinds"] or []],
+            "no_reply_channels": [str(c).strip().lower() for c in
+                                  config["response.no_reply_channels"] or []],
+            "reply_to_scores": bool(config["response.reply_to_scores"])}
+
+
 def _row(stats: dict, kind: str, sla_hours: float) -> dict:
     pending = "unresolved" if kind == "complaint" else "awaiting"
     n = stats["count"]
@@ -141,7 +155,8 @@ def response_report(store, config, *, by: str | None = None, kind: str = "respon
             return []
         mm, months = found
     stats = store.handling_stats(kind, since=lo, until=hi, now=dates.to_utc_iso(dates.now()),
-                                 sla_seconds=round(float(sla_hours) * 3600), by=by, mm=mm)
+                                 sla_seconds=round(float(sla_hours) * 3600), by=by, mm=mm,
+                                 reply_rule=reply_rule(config))
     if months is not None:
         got = {s["grp"]: s for s in stats}
         stats = [got.get(m) or _empty(m) for m in months]
@@ -160,16 +175,19 @@ PENDING_FIELDS = ["id", "client_id", "client", "owner", "channel", "kind", "at",
 
 
 def pending_list(store, *, kind: str = "response", since: str | None = None,
-                 until: str | None = None, limit: int | None = None) -> list[dict]:
+                 until: str | None = None, limit: int | None = None,
+                 config=None) -> list[dict]:
     """The inbound interactions awaiting a reply (or the unresolved complaints), oldest
-    first, with their age in hours (and days) at now."""
+    first, with their age in hours (and days) at now; config (default: the store's) says
+    which inbound interactions expect a reply."""
     from crmcli import dates
 
     _check(kind, None)
     lo, hi = time_window(since, until)
     rows = []
     for r in store.pending_events(kind, since=lo, until=hi, now=dates.to_utc_iso(dates.now()),
-                                  limit=limit):
+                                  limit=limit,
+                                  reply_rule=reply_rule(config or store.config)):
         age = r["age_secs"] / 3600
         rows.append({"id": r["id"], "client_id": r["client_id"], "client": r["client"],
                      "owner": r["owner"], "channel": r["channel"], "kind": r["kind"],

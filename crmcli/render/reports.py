@@ -40,7 +40,18 @@ def sparkline(values: Sequence[float | None]) -> str:
 
 
 def pct(value: float | None) -> str:
-    return "" if value is None else f"{value * 100:.0f}%"
+    """A fraction as the text tables show every percentage: one decimal (0.2133 -> 21.3%)."""
+    return "" if value is None else percent(value * 100)
+
+
+def percent(value: float | None) -> str:
+    """A percentage (0-100) with one decimal: 79.7357 -> 79.7%."""
+    return "" if value is None else f"{value:.1f}%"
+
+
+def whole_pct(value: float) -> str:
+    # the heat map's cells only: whole percents keep its many columns narrow
+    return f"{value * 100:.0f}%"
 
 
 def _heat_style(share: float) -> str:
@@ -70,7 +81,7 @@ def cohort_heatmap(rows: list[dict], title: str, out=None) -> None:
         for k in range(width):
             table.add_column(f"+{k}", justify="right")
         for r in rows:
-            cells = [Text(f"{s * 100:.0f}%", style=_heat_style(s)) if s is not None
+            cells = [Text(whole_pct(s), style=_heat_style(s)) if s is not None
                      else Text("") for s in r["retention"]]
             if r.get("partial") and cells:
                 cells[-1] = Text(cells[-1].plain + "*", style="italic")
@@ -79,7 +90,8 @@ def cohort_heatmap(rows: list[dict], title: str, out=None) -> None:
         rich_console(stream=out).print(table)
         return
     head = ["cohort", "size"] + [f"+{k}" for k in range(width)]
-    body = [[r["cohort"], str(r["size"])] + _marked([pct(s) for s in r["retention"]],
+    body = [[r["cohort"], str(r["size"])] + _marked([whole_pct(s) if s is not None else ""
+                                                    for s in r["retention"]],
                                                    r.get("partial"))
             + [""] * (width - len(r["retention"])) for r in rows]
     widths = [max(len(line[i]) for line in [head] + body) for i in range(len(head))]

@@ -41,6 +41,14 @@ import sqlite3
 _BY_SQL = {None: "NULL", "channel": "i.channel", "owner": "c.owner"}
 # CROSS JOIN: SQLite keeps interactions the outer loop (one primary-key look-up per row).
 _LIVE_JOIN = "CROSS JOIN clients c ON c.id = i.client_id AND c.archived_at IS NULL"
+# Inbound interactions that expect no reply (response.no_reply_kinds / no_reply_channels /
+# reply_to_scores, see crmcli.metrics.response.reply_rule): left out of the response pass.
+# One pass over the table collects the exempt ids (kind and score are not in the reply
+# index), so the pairing pass itself still reads only the index.
+_EXPECTS_REPLY = ("i.channel NOT IN (SELECT value FROM json_each(:no_channels)) "
+                  "AND i.id NOT IN (SELECT x.id FROM interactions x WHERE x.direction = 'in' "
+                  "AND (x.kind IN (SELECT value FROM json_each(:no_kinds)) "
+                  "OR (NOT :scores AND x.score IS NOT NULL)))")
 _NEXT_OUT = ("(SELECT o.at FROM interactions o WHERE o.client_id = i.client_id "
              "AND o.at >= i.at AND o.direction = 'out' ORDER BY o.at LIMIT 1)")
 # Whole seconds from a to b (stored times have a one-second grain; rounding removes the
@@ -73,6 +81,15 @@ def _group_sql(by: str | None, mm, months: int = 1) -> str:
 
     key = _month_key_sql("i.at", mm)
     return key if months == 1 and by == "month" else _idx_of_ym_sql(key, months)
+
+
+def _rule_params(rule: dict | None) -> dict:
+    """SQL parameters of a reply rule {'no_reply_kinds', 'no_reply_channels',
+    'reply_to_scores'}; None: every inbound interaction expects a reply."""
+    rule = rule or {}
+    return {"no_kinds": json.dumps(list(rule.get("no_reply_kinds") or [])),
+            "no_channels": json.dumps(list(rule.get("no_reply_channels") or [])),
+            "scores": 1 if rule.get("reply_to_scores", True) else 0}
 
 
 class EventReportsMixin:
@@ -112,7 +129,7 @@ class EventReportsMixin:
             return (f"WITH ev AS {mat}(SELECT {cols}, "
                     f"{_SECS.format(a='i.at', b=_NEXT_OUT)} AS secs "
                     f"FROM interactions i {_LIVE_JOIN} WHERE i.direction = 'in' "
-                    "AND +i.at >= :since AND +i.at < :until)")
+                    f"AND +i.at >= :since AND +i.at < :until AND {_EXPECTS_REPLY})")
         # Without that index: one sequential pass, sorted per client newest first; the
         # running minimum of outbound times (RANGE frame: rows at the same second included)
         # is the first outbound at or after each row.
@@ -122,14 +139,16 @@ class EventReportsMixin:
                 "FROM interactions NOT INDEXED WHERE at >= :since), "
                 f"ev AS {mat}(SELECT {cols}, "
                 f"{_SECS.format(a='i.at', b='i.next_out')} AS secs FROM w i {_LIVE_JOIN} "
-                "WHERE i.direction = 'in' AND i.at < :until)")
+                f"WHERE i.direction = 'in' AND i.at < :until AND {_EXPECTS_REPLY})")
 
     def handling_stats(self, kind: str, *, since: str, until: str, now: str, sla_seconds: int,
-                       by: str | None = None, mm=None) -> list[dict]:
+                       by: str | None = None, mm=None, reply_rule: dict | None = None
+                       ) -> list[dict]:
         """Per group (grp): count (answered / resolved), pending (awaiting reply /
         unresolved), late_pending (pending for longer than the SLA at `now`), within
         (answered within sla_seconds) and secs: the handling times in seconds, sorted.
-        Times are UTC ISO text; mm is the periods.MonthMap that by == 'month' needs.
+        Times are UTC ISO text; mm is the periods.MonthMap that by == 'month' needs;
+        reply_rule: which inbound interactions expect no reply (_rule_params).
 
         The quantiles are taken in Python from secs: SQLite's window functions
         (row_number over the sorted times) cost more than the whole pairing does."""
@@ -140,13 +159,13 @@ class EventReportsMixin:
                f"coalesce(sum(secs IS NULL AND {age} > :sla), 0) AS late_pending, "
                "json_group_array(secs) AS secs FROM ev GROUP BY grp ORDER BY grp")
         rows = self.query(sql, {"since": since, "until": until, "now": now,
-                                "sla": sla_seconds})
+                                "sla": sla_seconds, **_rule_params(reply_rule)})
         for row in rows:
             row["secs"] = sorted(s for s in json.loads(row["secs"]) if s is not None)
         return rows
 
     def pending_events(self, kind: str, *, since: str, until: str, now: str,
-                       limit: int | None = None) -> list[dict]:
+                       limit: int | None = None, reply_rule: dict | None = None) -> list[dict]:
         """Inbound interactions still awaiting a reply (kind 'response') or unresolved
         complaints (kind 'complaint') of live clients in [since, until), oldest first, with
         age_secs: their age in seconds at `now` (UTC ISO text).
@@ -161,7 +180,7 @@ class EventReportsMixin:
                "i.summary FROM p JOIN interactions i ON i.id = p.id "
                "JOIN clients c ON c.id = i.client_id ORDER BY p.at, p.id")
         return self.query(sql, {"since": since, "until": until, "now": now,
-                                "limit": limit if limit else -1})
+                                "limit": limit if limit else -1, **_rule_params(reply_rule)})
 
     def first_event_at(self, kind: str) -> str | None:
         """The earliest inbound interaction (or complaint) time, any client."""
