@@ -73,10 +73,10 @@ def run_demo(
         if quiet:
             typer.echo(str(target))
             return
-        from crmcli.commands.due import render_due
-        from crmcli.commands.report import render_summary
-        from crmcli.commands.stage import render_board
+        from crmcli.render.board import emit_board
         from crmcli.render.card import emit_card
+        from crmcli.render.due import emit_due
+        from crmcli.render.summary import emit_summary
         from crmcli.services.card import build_card
         from crmcli.services.due import compute_due
         from crmcli.services.summary import summary_data
@@ -86,14 +86,14 @@ def run_demo(
                 f"{result['feedback']} scored), {result['deals']} deals, "
                 f"{result['followups']} follow-ups, as of {dates.format_local(result['now'])}")
         _heading("crm due — follow-ups due this week, overdue first, then clients gone quiet")
-        render_due(compute_due(store, config, within="7d"), "table")
+        emit_due(compute_due(store, config, within="7d"), "table")
         featured = store.get_client(result["featured_id"])
         _heading(f"crm show {featured['name']} — a client card")
         emit_card(build_card(store, featured), "table")
         _heading("crm stage — the pipeline board")
-        render_board(store.pipeline_board(), "table")
+        emit_board(store.pipeline_board(), "table")
         _heading("crm report summary — how the book of business is doing")
-        render_summary(summary_data(store, config), "table")
+        emit_summary(summary_data(store, config), "table")
     quoted = str(target) if " " not in str(target) else f"'{target}'"
     message("")
     message("Explore the demo (it is a normal crm database):")

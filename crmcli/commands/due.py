@@ -15,12 +15,11 @@ from crmcli.commands._options import (
     QuietOption,
     output_format,
 )
-from crmcli.render.output import emit, emit_rows, message
+from crmcli.render.output import emit_rows, message
 
 ClientArg = Annotated[str, typer.Argument(metavar="CLIENT",
                                           help="Id, email, external id, name or part of a name.")]
 FollowupId = Annotated[int, typer.Argument(metavar="ID", help="Follow-up id.")]
-DUE_TABLE = ["id", "client", "status", "due", "late", "what", "last_contact"]
 FOLLOWUP_FIELDS = ["id", "client_id", "client", "owner", "due", "due_at", "note", "every",
                    "status", "days_late"]
 FOLLOWUP_TABLE = ["id", "client", "due", "time", "note", "repeats", "status"]
@@ -195,7 +194,9 @@ def show_due(
     if email:
         mail_digest(store, config, rows, dry_run=dry_run, force=force, sendmail=sendmail)
         return
-    render_due(rows, output_format(fmt, as_json))
+    from crmcli.render.due import emit_due
+
+    emit_due(rows, output_format(fmt, as_json))
 
 
 def mail_digest(store, config, rows: list[dict], **how) -> None:
@@ -220,43 +221,6 @@ def mail_digest(store, config, rows: list[dict], **how) -> None:
             noun = "item" if len(digest.rows) == 1 else "items"
             message(f"mailed {len(digest.rows)} due {noun} to {digest.recipient} "
                     f"({run.transport})")
-
-
-def render_due(rows: list[dict], fmt: str) -> None:
-    """Print due rows; nothing at all when there are none (json: [])."""
-    if not rows:
-        if fmt == "json":
-            emit([], "json")
-        return
-    emit_rows(rows, fmt, columns=DUE_TABLE, shown=_due_table,
-              headers=["id", "client", "status", "due", "late", "what", "last contact"],
-              styles={"status": "bold"})
-
-
-def _due_table(rows: list[dict]) -> list[dict]:
-    from crmcli import dates
-    from crmcli.services.due import late_text
-
-    lates: dict[int, str] = {}  # one text per distinct number of days
-    zone = dates.zone()
-    shown = []
-    for row in rows:
-        late = lates.get(row["days_late"])
-        if late is None:
-            late = lates[row["days_late"]] = late_text(row["days_late"])
-        shown.append({
-            "id": row["id"] if row["id"] is not None else "-",
-            "client": row["client"],
-            "status": row["status"],
-            "due": row["due"] + (f" {dates.format_local(row['due_at'])[11:]}"
-                                 if row["due_at"] else ""),
-            "late": late,
-            "what": row["what"],
-            "last_contact": dates.local_date_of(row["last_contact"], zone).isoformat()
-            if row["last_contact"]
-            else "never",
-        })
-    return shown
 
 
 def register(app: typer.Typer) -> None:

@@ -11,10 +11,9 @@ from typing import Annotated
 
 import typer
 
-from crmcli.commands._help import CrmGroup
-
 from crmcli.commands._context import get_config, get_store
 from crmcli.commands._errors import command
+from crmcli.commands._help import CrmGroup
 from crmcli.commands._options import FormatOption, JsonOption, output_format
 
 report_app = typer.Typer(cls=CrmGroup, help="Reports: retention, cohorts, churn, CLV, response time, NPS, "
@@ -272,33 +271,10 @@ def _horizon_months(text: str) -> int:
 
 def summary(fmt: FormatOption = None, as_json: JsonOption = False) -> None:
     """The dashboard: clients by stage and status, revenue by month, due, NPS, response, risk."""
+    from crmcli.render.summary import emit_summary
     from crmcli.services.summary import summary_data
 
-    render_summary(summary_data(get_store(), get_config()), output_format(fmt, as_json))
-
-
-def render_summary(data: dict, fmt_name: str) -> None:
-    from crmcli.render.reports import emit_sections
-
-    if fmt_name == "table":
-        from crmcli.render.reports import bar, sparkline
-
-        top = max((r["revenue"] for r in data["revenue_by_month"]), default=0)
-        trend = sparkline([r["revenue"] for r in data["revenue_by_month"]])
-        data["revenue_by_month"] = [{**r, "bar": bar(r["revenue"], top, 30)}
-                                    for r in data["revenue_by_month"]]
-        data["overview"]["revenue_trend"] = trend
-    emit_sections(data, fmt_name,
-                  columns={"stages": ["stage", "clients"],
-                           "revenue_by_month": ["month", "revenue", "deals", "clients"]
-                           + (["bar"] if fmt_name == "table" else []),
-                           "at_risk": ["client_id", "client", "days_since",
-                                       "revenue_at_stake"]},
-                  titles={"overview": "Overview", "stages": "Clients by stage",
-                          "lifecycle": "Clients by lifecycle status",
-                          "revenue_by_month": f"Won revenue by month "
-                                              f"({data['overview']['currency']})",
-                          "at_risk": "At-risk clients (revenue at stake)"})
+    emit_summary(summary_data(get_store(), get_config()), output_format(fmt, as_json))
 
 
 def register(app: typer.Typer) -> None:

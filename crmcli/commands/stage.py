@@ -9,7 +9,7 @@ import typer
 from crmcli.commands._context import get_store
 from crmcli.commands._errors import command, fail
 from crmcli.commands._options import FormatOption, JsonOption, output_format
-from crmcli.render.output import emit, is_terminal, message
+from crmcli.render.output import message
 
 
 def set_stage(
@@ -27,7 +27,9 @@ def set_stage(
     """Move a client to a pipeline stage; with no arguments, show the pipeline board."""
     store = get_store()
     if client is None:
-        render_board(store.pipeline_board(), output_format(fmt, as_json))
+        from crmcli.render.board import emit_board
+
+        emit_board(store.pipeline_board(), output_format(fmt, as_json))
         return
     if stage is None:
         fail("give the STAGE to move the client to, one of: " + ", ".join(store.pipeline), code=2)
@@ -44,36 +46,6 @@ def set_stage(
     else:
         message(f"client {record['id']} {record['name']}: {moved['from_stage'] or '(none)'} → "
                 f"{moved['to_stage']}")
-
-
-def render_board(board: list[dict], fmt: str) -> None:
-    if fmt != "table":
-        emit([{"stage": b["stage"], "clients": b["clients"], "names": b["names"]} for b in board],
-             fmt, columns=["stage", "clients", "names"])
-        return
-    if is_terminal():
-        from rich.columns import Columns
-        from rich.panel import Panel
-
-        from crmcli.render.output import rich_console
-
-        panels = []
-        for column in board:
-            names = column["names"][:8]
-            body = "\n".join(names) + (f"\n… {len(column['names']) - 8} more"
-                                       if len(column["names"]) > 8 else "")
-            panels.append(Panel(body or "[dim]—[/dim]", width=24,
-                                title=f"{column['stage'] or '(no stage)'} · {column['clients']}"))
-        rich_console().print(Columns(panels))
-        return
-    rows = []
-    for column in board:
-        names = column["names"][:5]
-        more = f" +{len(column['names']) - 5}" if len(column["names"]) > 5 else ""
-        rows.append({"stage": column["stage"] or "(no stage)", "clients": column["clients"],
-                     "bar": "#" * min(column["clients"], 40),
-                     "names": ", ".join(names) + more})
-    emit(rows, "table", columns=["stage", "clients", "bar", "names"])
 
 
 def register(app: typer.Typer) -> None:
