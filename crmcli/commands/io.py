@@ -48,7 +48,11 @@ def import_cmd(
                                                  "the extension, else sniffed).")] = None,
     encoding: Annotated[str | None, typer.Option("--encoding", "-e",
                                                  help="Text encoding, e.g. gb18030 (default: "
-                                                      "UTF-8 with or without BOM).")] = None,
+                                                      "from a BOM, else UTF-8, else detected "
+                                                      "and said).")] = None,
+    delimiter: Annotated[str | None, typer.Option(
+        "--delimiter", "-d", metavar="CHAR",
+        help="CSV delimiter: , ; | or tab (default: found in the header line).")] = None,
     maps: Annotated[list[str] | None, typer.Option("--map", "-m", metavar="'COLUMN=field'",
                                                    help="Read a source column as a field "
                                                         "(repeatable); 'COLUMN=' drops it.")
@@ -88,7 +92,9 @@ def import_cmd(
                                             key=key, skip_invalid=skip_invalid,
                                             rejects=rejects, dry_run=dry_run)
         else:
-            source = importer.open_source(file, fmt, encoding)
+            source = importer.open_source(file, fmt, encoding, delimiter)
+            if source.note:
+                message(source.note)
             bar, update = _progress(source)
             try:
                 if bar is not None:
@@ -140,6 +146,13 @@ def export_cmd(
                                                help="Write here instead of stdout (a "
                                                     "directory for all).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
+    encoding: Annotated[str | None, typer.Option(
+        "--encoding", metavar="ENC",
+        help="Text encoding of the output, e.g. gb18030, cp1252 or utf-16 (default: UTF-8).")
+    ] = None,
+    bom: Annotated[bool, typer.Option("--bom", help="Start with a byte-order mark (Excel "
+                                                    "reads UTF-8 CSV right with one).")
+                   ] = False,
 ) -> None:
     """Export every record of a kind (streamed); crm import reads it back unchanged."""
     from crmcli.interchange import exporter
@@ -159,10 +172,10 @@ def export_cmd(
         if not output:
             fail("crm export all writes one file per kind: give a directory with -o DIR",
                  code=2)
-        for name, path, count in exporter.export_all(store, fmt, output):
+        for name, path, count in exporter.export_all(store, fmt, output, encoding, bom):
             message(f"exported {count} {name} to {path}")
         return
-    count = exporter.export(store, kind, fmt, output)
+    count = exporter.export(store, kind, fmt, output, encoding, bom)
     if output and output != "-":
         message(f"exported {count} {kind} to {output}")
 

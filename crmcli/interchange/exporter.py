@@ -100,8 +100,56 @@ def write(store: Any, kind: str, fmt: str, out) -> int:
     return count
 
 
-def export(store: Any, kind: str, fmt: str, path: str | None) -> int:
-    """Export one kind to path (written atomically) or stdout."""
+def check_text_encoding(encoding: str | None, bom: bool) -> tuple[str, bool]:
+    """(codec, whether to write a byte-order mark first) for --encoding and --bom. UTF-16
+    and UTF-32 without a byte order are written little-endian with their mark, as
+    spreadsheets expect."""
+    import codecs
+
+    if encoding is None:
+        return "utf-8", bom
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        raise UsageError(f"unknown encoding {encoding!r} (for example utf-8, gb18030, "
+                         "cp1252, utf-16)") from None
+    if name in ("utf-16", "utf-32"):
+        return name + "-le", True
+    if name == "utf-8-sig":
+        return "utf-8", True
+    return name, bom
+
+
+def _encoded(out, encoding: str, bom: bool):
+    """out, or a text stream over its bytes in encoding (with a mark first if bom)."""
+    import io
+
+    if encoding == "utf-8" and not bom:
+        return out, lambda: None
+    out.flush()
+    target = out.buffer if hasattr(out, "buffer") else out
+    wrapped = io.TextIOWrapper(target, encoding=encoding, newline="", write_through=True)
+    if bom:
+        wrapped.write("\ufeff")
+    return wrapped, lambda: (wrapped.flush(), wrapped.detach())
+
+
+def _write_encoded(store: Any, kind: str, fmt: str, out, encoding: str, bom: bool) -> int:
+    stream, done = _encoded(out, encoding, bom)
+    try:
+        return write(store, kind, fmt, stream)
+    except UnicodeEncodeError as exc:
+        raise CrmError(f"cannot write {exc.object[exc.start:exc.end]!r} in {encoding}: "
+                       "choose an encoding that has it (utf-8, utf-16, gb18030, ...)") from None
+    finally:
+        done()
+
+
+def export(store: Any, kind: str, fmt: str, path: str | None, encoding: str | None = None,
+           bom: bool = False) -> int:
+    """Export one kind to path (written atomically) or stdout, in encoding (default UTF-8),
+    with a byte-order mark first if bom."""
+    encoding, bom = check_text_encoding(encoding, bom)
     if kind not in EXPORT_KINDS:
         raise UsageError(f"unknown kind {kind!r}: use {', '.join(EXPORT_KINDS)} or all")
     if fmt == "ics":
@@ -119,13 +167,14 @@ def export(store: Any, kind: str, fmt: str, path: str | None) -> int:
             _atomic(path, lambda f: f.write(data.decode("utf-8")))
         return data.count(b"BEGIN:VEVENT")
     if path in (None, "-"):
-        return write(store, kind, fmt, sys.stdout)
+        return _write_encoded(store, kind, fmt, sys.stdout, encoding, bom)
     result: list[int] = []
-    _atomic(path, lambda f: result.append(write(store, kind, fmt, f)))
+    _atomic(path, lambda f: result.append(_write_encoded(store, kind, fmt, f, encoding, bom)))
     return result[0]
 
 
-def export_all(store: Any, fmt: str, directory: str) -> list[tuple[str, Path, int]]:
+def export_all(store: Any, fmt: str, directory: str, encoding: str | None = None,
+               bom: bool = False) -> list[tuple[str, Path, int]]:
     """One file per kind in directory (created if needed): clients.csv, contacts.csv, ..."""
     if fmt not in ("csv", "tsv", "json", "ndjson"):
         raise UsageError(f"export all writes csv, tsv, json or ndjson, not {fmt}")
@@ -139,7 +188,7 @@ def export_all(store: Any, fmt: str, directory: str) -> list[tuple[str, Path, in
     written = []
     for kind in EXPORT_KINDS:
         path = target / f"{kind}.{EXTENSIONS[fmt]}"
-        written.append((kind, path, export(store, kind, fmt, str(path))))
+        written.append((kind, path, export(store, kind, fmt, str(path), encoding, bom)))
     return written
 
 

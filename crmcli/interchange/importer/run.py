@@ -335,6 +335,10 @@ def import_all(store: Any, directory: str, *, fmt: str | None = None,
         with store.import_cache(), store.change("import", f"imported {directory}") as ch:
             for kind, path in found:
                 source = open_source(str(path), None, encoding)
+                if source.note:
+                    import sys
+
+                    sys.stderr.write(source.note + "\n")
                 target = str(out / path.name) if out is not None else None
                 try:
                     summary = run_import(store, kind, source,

@@ -41,6 +41,10 @@ class Source:
     size: int | None = None
     header: list[str] | None = None
     _text: Any = None
+    delimiter: str | None = None  # csv: None until read (given, or found in the header)
+    bom: bytes = b""  # the byte-order mark the input starts with, kept for --rejects
+    newline: str = "\n"  # the input's line ending, kept for --rejects
+    note: str | None = None  # what was guessed about the input, for the user (stderr)
 
     def bytes_read(self) -> int:
         try:
@@ -96,7 +100,13 @@ class Source:
         return f"{where}: cannot read byte 0x{byte.hex()} as {shown}{hint}"
 
     def _delimited(self) -> Iterator[tuple[int, list[str], dict | None]]:
-        reader = csv.reader(self.text(), delimiter="\t" if self.fmt == "tsv" else ",")
+        import itertools
+
+        text = self.text()
+        first = text.readline()
+        if self.delimiter is None:
+            self.delimiter = "\t" if self.fmt == "tsv" else find_delimiter(first)
+        reader = csv.reader(itertools.chain([first], text), delimiter=self.delimiter)
         try:
             header = next(reader)
         except StopIteration:
@@ -185,6 +195,116 @@ def _skip_ws(text: str, pos: int) -> int:
     return pos
 
 
+DELIMITERS = (",", ";", "|", "\t")
+DELIMITER_NAMES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
+
+
+def find_delimiter(header: str) -> str:
+    """The delimiter of a CSV file from its header line: whichever of , ; | tab occurs most
+    outside quotes (a comma on a tie or when none does). Spreadsheets in German or French
+    locales write semicolons; some exports use pipes."""
+    counts = dict.fromkeys(DELIMITERS, 0)
+    quoted = False
+    for ch in header:
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch in counts:
+            counts[ch] += 1
+    best = max(DELIMITERS, key=lambda d: (counts[d], d == ","))
+    return best if counts[best] else ","
+
+
+def check_delimiter(delimiter: str | None) -> str | None:
+    if delimiter is None:
+        return None
+    value = DELIMITER_NAMES.get(delimiter.lower(), delimiter)
+    if len(value) != 1 or value in ('"', "\n", "\r"):
+        raise UsageError(f"--delimiter {delimiter!r}: give one character, e.g. ';', '|' or tab")
+    return value
+
+
+# Longest first: the UTF-32-LE mark begins with the UTF-16-LE one.
+BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+        (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"))
+# What --rejects writes in to keep the input's mark (the mark itself written first).
+BOM_WRITERS = {codecs.BOM_UTF32_LE: "utf-32-le", codecs.BOM_UTF32_BE: "utf-32-be",
+               codecs.BOM_UTF8: "utf-8", codecs.BOM_UTF16_LE: "utf-16-le",
+               codecs.BOM_UTF16_BE: "utf-16-be"}
+SAMPLE = 65536
+# Named first when several encodings read a sample equally well: what spreadsheets write.
+COMMON = ["cp1252", "gb18030", "shift_jis", "cp932", "euc_kr", "cp949", "big5", "cp1250",
+          "cp1251", "iso8859-1", "iso8859-15", "gbk", "euc_jp", "koi8-r"]
+
+
+def _head(binary) -> bytes:
+    """The first bytes of the input, left unread (a file seeks back; stdin is peeked)."""
+    try:
+        if binary.seekable():
+            head = binary.read(SAMPLE)
+            binary.seek(0)
+            return head
+    except (AttributeError, OSError, ValueError):
+        pass
+    try:
+        return binary.peek(SAMPLE)[:SAMPLE]
+    except (AttributeError, OSError, ValueError):
+        return b""
+
+
+def _is_utf8(head: bytes) -> bool:
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # A sample cut inside a character is still UTF-8.
+        return exc.reason == "unexpected end of data" and exc.start >= len(head) - 3
+    return True
+
+
+def detect_encoding(head: bytes, name: str) -> tuple[str, bytes, str | None]:
+    """(encoding, byte-order mark, note) of an input given no --encoding: a BOM decides;
+    else UTF-8 if it reads as UTF-8; else charset-normalizer's guess, used when it is sure
+    (and said), refused with the likely encoding named when it is not."""
+    for bom, encoding in BOMS:
+        if head.startswith(bom):
+            return encoding, bom, None
+    if _is_utf8(head):
+        return "utf-8-sig", b"", None
+    from charset_normalizer import from_bytes
+
+    matches = list(from_bytes(head))
+    try:
+        head.decode("utf-8")
+        bad = 0
+    except UnicodeDecodeError as exc:
+        bad = exc.start
+    start = head.rfind(b"\n", 0, bad) + 1
+    line = head[:bad].count(b"\n") + 1
+    column = len(head[start:bad].decode("utf-8", "replace")) + 1
+    where = (f"{name}:{line}: column {column}: cannot read byte 0x{head[bad:bad + 1].hex()} "
+             "as UTF-8")
+    if not matches:
+        raise CrmError(f"{where}; give the file's encoding, e.g. --encoding gb18030 (or "
+                       "cp1252, shift_jis)")
+    # As plausible as the best: a short sample often reads alike in several encodings.
+    plausible = [m for m in matches if m.chaos <= matches[0].chaos + 0.05]
+    names = sorted(dict.fromkeys(codecs.lookup(m.encoding).name for m in plausible),
+                   key=lambda n: COMMON.index(n) if n in COMMON else len(COMMON))
+    try:
+        # cp1252 (Western Excel) reads most Latin samples alike with the code pages found.
+        if "cp1252" not in names and head.decode("cp1252") == head.decode(names[0], "replace"):
+            names.insert(0, "cp1252")
+    except UnicodeDecodeError:
+        pass
+    readings = {head.decode(n, "replace") for n in names}
+    if len(readings) > 1 or matches[0].chaos > 0.2:
+        likely = " or ".join(names[:3])
+        raise CrmError(f"{where}; it looks like {likely}: give the file's encoding, e.g. "
+                       f"--encoding {names[0]}")
+    return names[0], b"", (f"crm: {name} is not UTF-8; reading it as {names[0]} (detected; "
+                           "--encoding ENC to choose another)")
+
+
 def check_encoding(encoding: str | None) -> str:
     if not encoding:
         return "utf-8-sig"
@@ -196,9 +316,12 @@ def check_encoding(encoding: str | None) -> str:
     return "utf-8-sig" if name == "utf-8" else encoding
 
 
-def open_source(path: str, fmt: str | None = None, encoding: str | None = None) -> Source:
-    """Open FILE or '-' (stdin); the format comes from fmt, the extension, or a sniff."""
+def open_source(path: str, fmt: str | None = None, encoding: str | None = None,
+                delimiter: str | None = None) -> Source:
+    """Open FILE or '-' (stdin); the format comes from fmt, the extension, or a sniff; the
+    encoding from --encoding, else a byte-order mark, else detected (detect_encoding)."""
     enc = check_encoding(encoding)
+    delimiter = check_delimiter(delimiter)
     if fmt is not None and fmt not in FORMATS:
         raise UsageError(f"unknown import format {fmt!r}: use {', '.join(FORMATS)}")
     if path == "-":
@@ -215,18 +338,28 @@ def open_source(path: str, fmt: str | None = None, encoding: str | None = None) 
             raise CrmError(f"{path}: cannot open: {exc.strerror or exc}") from None
         name, size = path, p.stat().st_size
         fmt = fmt or EXTENSIONS.get(p.suffix.lower())
-    if fmt is None:
-        fmt = _sniff(binary)
-    return Source(name=name, fmt=fmt, encoding=enc, binary=binary, size=size)
-
-
-def _sniff(binary) -> str:
-    """The format of an input without a telling extension, from its first bytes."""
+    head = _head(binary)
+    bom, note = b"", None
+    if encoding is None:
+        enc, bom, note = detect_encoding(head, name)
+    else:
+        bom = next((b for b, _ in BOMS if head.startswith(b)), b"")
+        if bom and enc == "utf-8-sig" and bom != codecs.BOM_UTF8:
+            bom = b""
     try:
-        head = binary.peek(4096)[:4096]
-    except (AttributeError, OSError):
-        return "csv"
-    text = head.lstrip(codecs.BOM_UTF8).lstrip()
+        text = head.decode(enc, "replace")
+    except LookupError:  # pragma: no cover - check_encoding looked it up already
+        text = ""
+    if fmt is None:
+        fmt = _sniff(text.lstrip("\ufeff").encode("utf-8"))
+    newline = "\r\n" if "\r\n" in text else "\n"
+    return Source(name=name, fmt=fmt, encoding=enc, binary=binary, size=size,
+                  delimiter=delimiter, bom=bom, newline=newline, note=note)
+
+
+def _sniff(head: bytes) -> str:
+    """The format of an input without a telling extension, from its first bytes."""
+    text = head[:4096].lstrip(codecs.BOM_UTF8).lstrip()
     if text.startswith(b"["):
         return "json"
     if text.startswith(b"{"):
@@ -250,11 +383,15 @@ class RejectsWriter:
         self.path = path
         self.source = source
         self.count = 0
-        enc = "utf-8" if source.encoding == "utf-8-sig" else source.encoding
+        enc = BOM_WRITERS.get(source.bom) or (
+            "utf-8" if source.encoding == "utf-8-sig" else source.encoding)
         try:
             self.out = open(path, "w", encoding=enc, newline="")  # noqa: SIM115
         except OSError as exc:
             raise CrmError(f"{path}: cannot write rejects: {exc.strerror or exc}") from None
+        if source.bom:
+            self.out.write("\ufeff")  # the input's byte-order mark, in its byte order
+        self.delimiter = source.delimiter or ("\t" if source.fmt == "tsv" else ",")
         self.writer = None
         if source.fmt == "json":
             self.out.write("[")
@@ -263,8 +400,8 @@ class RejectsWriter:
         fmt = self.source.fmt
         if fmt in ("csv", "tsv"):
             if self.writer is None:
-                self.writer = csv.writer(self.out, delimiter="\t" if fmt == "tsv" else ",",
-                                         lineterminator="\n")
+                self.writer = csv.writer(self.out, delimiter=self.delimiter,
+                                         lineterminator=self.source.newline)
                 self.writer.writerow([*(self.source.header or []), ERROR_COLUMN])
             self.writer.writerow([*raw, error])
         elif fmt in ("json", "ndjson"):
@@ -275,7 +412,7 @@ class RejectsWriter:
             if fmt == "json":
                 self.out.write(("," if self.count else "") + "\n  " + to_json(obj))
             else:
-                self.out.write(to_json(obj) + "\n")
+                self.out.write(to_json(obj) + self.source.newline)
         else:
             from crmcli.interchange.vcard import with_error
 
@@ -286,7 +423,7 @@ class RejectsWriter:
         if self.source.fmt == "json":
             self.out.write("\n]\n" if self.count else "]\n")
         elif self.source.fmt in ("csv", "tsv") and self.writer is None:
-            csv.writer(self.out, delimiter="\t" if self.source.fmt == "tsv" else ",",
-                       lineterminator="\n").writerow([*(self.source.header or []),
-                                                      ERROR_COLUMN])
+            csv.writer(self.out, delimiter=self.delimiter,
+                       lineterminator=self.source.newline).writerow(
+                           [*(self.source.header or []), ERROR_COLUMN])
         self.out.close()
