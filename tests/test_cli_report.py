@@ -188,6 +188,14 @@ def test_clv_horizon_defaults_to_the_config_and_the_option_overrides_it(crm, boo
     assert crm.json("report", "clv", "--horizon", "6m")["summary"]["horizon_months"] == 6
 
 
+def test_clv_reads_horizon_as_the_bgnbd_model_does(crm, book):
+    assert crm.json("report", "clv", "--horizon", "18 months")["summary"]["horizon_months"] == 18
+    assert crm.json("report", "clv", "--horizon", "1 year")["summary"]["horizon_months"] == 12
+    result = crm("report", "clv", "--horizon", "30d", ok=False)
+    assert (result.exit_code, result.stderr) == (
+        2, "crm: error: --horizon '30d': give whole months or years, e.g. 12m, 18m or 2y\n")
+
+
 # --- response, nps, funnel, segments ------------------------------------------------------
 #
 # Now is 2026-11-22T10:00:00Z (UTC); the SLA is the default 24 hours. The expected numbers

@@ -245,28 +245,18 @@ def clv(top: Annotated[int, typer.Option("--top", "-n", min=0,
         return
     if choice != "historical":
         raise UsageError(f"--model {model!r}: must be historical or bgnbd")
+    from crmcli.commands.report_predict import parse_horizon
     from crmcli.metrics.clv import clv_report
     from crmcli.render.reports import emit_sections
 
     report = clv_report(store, config, top=top, until=until,
-                        horizon_months=_horizon_months(horizon) if horizon else None,
+                        horizon_months=parse_horizon(horizon, config) if horizon else None,
                         discount=discount)
     emit_sections(report, fmt_name,
                   columns={"top": ["client_id", "client", "clv", "deals", "aov",
                                    "first_purchase", "last_purchase"]},
                   titles={"summary": f"Customer lifetime value ({report['summary']['currency']})",
                           "top": "Top clients by historical CLV"})
-
-
-def _horizon_months(text: str) -> int:
-    import re
-
-    from crmcli.errors import UsageError
-
-    m = re.fullmatch(r"\s*(\d+)\s*([my])\s*", (text or "").lower())
-    if not m or int(m.group(1)) == 0:
-        raise UsageError(f"--horizon {text!r}: expected months or years such as 12m or 2y")
-    return int(m.group(1)) * (12 if m.group(2) == "y" else 1)
 
 
 def summary(fmt: FormatOption = None, as_json: JsonOption = False) -> None:
