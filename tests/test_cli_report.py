@@ -453,8 +453,9 @@ def test_segments_window_takes_its_deals_and_says_so(crm, revenue):
 
 def test_segments_clients_and_tiers_json(crm, revenue):
     result = crm("report", "segments", "--json")
-    assert result.stderr == ("crm: note: 1 won deals in currencies other than USD are left out "
-                             "of RFM and tiers\n")
+    assert result.stderr == ("crm: note: RFM and tiers in USD only; not counted: 1 won deal "
+                             "(700.00 EUR) (amounts are not converted between currencies; "
+                             "crm show CLIENT lists a client's revenue in each)\n")
     rows = {r["segment"]: r for r in dec_json(result)}
     assert [(s, r["clients"], r["share"], r["revenue"]) for s, r in rows.items()] == [
         ("Champions", 1, 20, 600), ("Loyal", 1, 20, 600), ("Potential loyalists", 1, 20, 1000),

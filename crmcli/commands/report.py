@@ -252,6 +252,10 @@ def clv(top: Annotated[int, typer.Option("--top", "-n", min=0,
     report = clv_report(store, config, top=top, until=until,
                         horizon_months=parse_horizon(horizon, config) if horizon else None,
                         discount=discount)
+    from crmcli.render.reports import note_other_currencies
+
+    note_other_currencies(report["summary"]["other_currencies"], report["summary"]["currency"],
+                          "CLV")
     emit_sections(report, fmt_name,
                   columns={"top": ["client_id", "client", "clv", "deals", "aov",
                                    "first_purchase", "last_purchase"]},
@@ -264,7 +268,13 @@ def summary(fmt: FormatOption = None, as_json: JsonOption = False) -> None:
     from crmcli.render.summary import emit_summary
     from crmcli.services.summary import summary_data
 
-    emit_summary(summary_data(get_store(), get_config()), output_format(fmt, as_json))
+    from crmcli.render.reports import note_other_currencies
+
+    data = summary_data(get_store(), get_config())
+    overview = data["overview"]
+    note_other_currencies(overview["other_currencies_12m"], overview["currency"],
+                          "revenue_12m and revenue by month")
+    emit_summary(data, output_format(fmt, as_json))
 
 
 def register(app: typer.Typer) -> None:

@@ -223,12 +223,9 @@ def report_segments(
 
 
 def _warn_other_currencies(store, currency: str) -> None:
-    other = store.other_currency_deals(currency)
-    if other:
-        from crmcli.render.output import message
+    from crmcli.render.reports import note_other_currencies
 
-        message(f"crm: note: {other} won deals in currencies other than {currency} are left "
-                "out of RFM and tiers")
+    note_other_currencies(store.other_currency_revenue(currency), currency, "RFM and tiers")
 
 
 def register(report_app: typer.Typer) -> None:

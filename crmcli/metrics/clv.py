@@ -153,6 +153,7 @@ def clv_report(store, config, *, top: int = 10, until: str | None = None,
         "until": rates["until"],
         "trailing_year_start": rates["trailing_year_start"],
         "other_currency_deals": store.other_currency_deals(currency),
+        "other_currencies": store.other_currency_revenue(currency, until=end),
     }
     ranked = sorted(per_client.items(), key=lambda kv: (-kv[1]["revenue"], kv[0]))[:top]
     names = store.client_names([cid for cid, _ in ranked]) if ranked else {}

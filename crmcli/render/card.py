@@ -31,6 +31,31 @@ def lifecycle_line(life: dict) -> str:
     return text
 
 
+def money_line(by_currency: dict, currency: str) -> str:
+    """'88,000.00 CNY (none in GBP, the currency of the reports and CLV)' or
+    '1,200.50 GBP, 5.00 EUR'."""
+    from crmcli.render.output import money_text
+
+    if not by_currency:
+        return money_text(0, currency)
+    text = ", ".join(money_text(v, c) for c, v in sorted(
+        by_currency.items(), key=lambda kv: (kv[0] != currency, kv[0])))
+    if currency not in by_currency:
+        text += f" (none in {currency}, the currency of the reports and CLV)"
+    return text
+
+
+def clv_line(value, currency: str | None) -> str:
+    from decimal import Decimal
+
+    from crmcli.render.output import money_text
+
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {money_text(v, currency) if isinstance(v, Decimal) else v}"
+                         for k, v in value.items() if v is not None)
+    return money_text(value, currency) if isinstance(value, Decimal) else str(value)
+
+
 def emit_card(card: dict[str, Any], fmt: str, out=None) -> None:
     """The card (crmcli.services.card.build_card) in any format: the whole dict in json and
     ndjson, the profile as one record in csv and tsv, a page for people otherwise."""
@@ -62,11 +87,15 @@ def emit_card(card: dict[str, Any], fmt: str, out=None) -> None:
             lines.append((key, profile[key]))
     if card.get("lifecycle"):
         lines.append(("status", lifecycle_line(card["lifecycle"])))
-    for key in ("tier", "revenue", "clv", "p_alive", "predicted_clv", "cadence"):
+    if "revenue_by_currency" in card:
+        lines.append(("revenue", money_line(card["revenue_by_currency"], card["currency"])))
+    for key in ("tier", "clv", "p_alive", "predicted_clv", "cadence"):
         if card.get(key) not in (None, "", {}):
             value = card[key]
-            if isinstance(value, dict):
-                value = ", ".join(f"{k} {v}" for k, v in value.items() if v is not None)
+            if key in ("clv", "predicted_clv"):
+                value = clv_line(value, card.get("currency"))
+            elif isinstance(value, dict):
+                value = ", ".join(f"{k} {_local(v)}" for k, v in value.items() if v is not None)
             lines.append((key, value))
     if card["tags"]:
         lines.append(("tags", ", ".join(card["tags"])))

@@ -171,6 +171,20 @@ def cell_text(value: Any) -> str:
 
 
 CENTS = Decimal("0.01")
+# ISO 4217 currencies without minor units; every other one shows two decimals.
+NO_DECIMALS = frozenset(("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF",
+                         "UGX", "VND", "VUV", "XAF", "XOF", "XPF"))
+
+
+def money_text(amount, currency: str | None = None) -> str:
+    """An amount as people read it: thousands separators and the currency's decimals
+    (1234.5 USD -> '1,234.50 USD', 88000 JPY -> '88,000 JPY')."""
+    from decimal import ROUND_HALF_EVEN
+
+    places = 0 if (currency or "").upper() in NO_DECIMALS else 2
+    value = Decimal(amount).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
+    text = f"{value:,.{places}f}"
+    return f"{text} {currency}" if currency else text
 
 
 def amount_for_the_eye(value: Decimal) -> Decimal:

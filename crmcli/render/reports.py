@@ -54,6 +54,20 @@ def whole_pct(value: float) -> str:
     return f"{value * 100:.0f}%"
 
 
+def note_other_currencies(other: dict, currency: str, what: str) -> None:
+    """Say on stderr which won revenue a money report leaves out: deals in currencies other
+    than the book's are not converted, so they are named here rather than dropped silently
+    (other: {currency: {"revenue", "deals"}})."""
+    if not other:
+        return
+    from crmcli.render.output import message, money_text
+
+    parts = ", ".join(f"{v['deals']} won deal{'s' if v['deals'] != 1 else ''} "
+                      f"({money_text(v['revenue'], c)})" for c, v in other.items())
+    message(f"crm: note: {what} in {currency} only; not counted: {parts} (amounts are not "
+            "converted between currencies; crm show CLIENT lists a client's revenue in each)")
+
+
 def _heat_style(share: float) -> str:
     # white-on-dark for low shares up to black-on-bright for high ones
     steps = ["on grey15", "on dark_green", "on green4", "on green3", "on green1"]

@@ -16,6 +16,16 @@ def emit_summary(data: dict, fmt_name: str) -> None:
         data["revenue_by_month"] = [{**r, "bar": bar(r["revenue"], top, 30)}
                                     for r in data["revenue_by_month"]]
         data["overview"]["revenue_trend"] = trend
+    if fmt_name in ("table", "markdown"):
+        from crmcli.render.output import money_text
+
+        overview = data["overview"] = dict(data["overview"])
+        currency = overview["currency"]
+        for key in ("revenue_12m", "revenue_at_stake"):
+            overview[key] = money_text(overview[key], currency)
+        overview["other_currencies_12m"] = ", ".join(
+            money_text(v["revenue"], c) for c, v in overview["other_currencies_12m"].items()
+        ) or "none"
     emit_sections(data, fmt_name,
                   columns={"stages": ["stage", "clients"],
                            "revenue_by_month": ["month", "revenue", "deals", "clients"]

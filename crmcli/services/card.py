@@ -20,6 +20,16 @@ def _profile(store, client: dict) -> dict[str, Any]:
     return profile
 
 
+def _revenue(by_currency: dict, currency: str) -> dict[str, Any]:
+    """revenue: won revenue in the book's currency (what the CLV and the reports count);
+    revenue_by_currency: every currency's, so a deal in another one is never lost from
+    sight; currency: the book's."""
+    from decimal import Decimal
+
+    return {"currency": currency, "revenue": by_currency.get(currency, Decimal(0)),
+            "revenue_by_currency": by_currency}
+
+
 def _activity(store, client: dict, tier: str | None = None) -> dict[str, Any]:
     """Timeline, open follow-ups, revenue and cadence (the daily loop); tier: the client's
     revenue tier when it is known already (cadence rules may go by tier)."""
@@ -39,7 +49,7 @@ def _activity(store, client: dict, tier: str | None = None) -> dict[str, Any]:
     cadence["source"] = info["source"]
     return {"timeline": store.timeline(client["id"], limit=15),
             "open_followups": open_rows,
-            "revenue": store.revenue(client["id"]),
+            **_revenue(store.revenue(client["id"]), store.config["currency"]),
             "cadence": cadence}
 
 

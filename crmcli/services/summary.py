@@ -77,6 +77,8 @@ def _summary_rest(store, config, today) -> dict:
     overview = {
         "today": today.isoformat(), "currency": currency, "clients": live,
         "revenue_12m": sum((m["revenue"] for m in months), Decimal(0)),
+        "other_currencies_12m": store.other_currency_revenue(
+            currency, since=periods.local_midnight_utc(periods.start_of(last - 11, "month"))),
         "deals_12m": sum(m["deals"] for m in months),
         "overdue": due["overdue"],
         "due_today": due["due"],

@@ -326,17 +326,14 @@ class ActivityMixin:
             row["amount"] = Decimal(row["amount"])
         return rows
 
-    def revenue(self, client_id: int) -> Decimal | dict[str, Decimal]:
-        """Won revenue to date: a Decimal, or {currency: Decimal} when several currencies."""
+    def revenue(self, client_id: int) -> dict[str, Decimal]:
+        """Won revenue to date per currency, {currency: Decimal} ({} without won deals): one
+        shape however many currencies."""
         totals: dict[str, Decimal] = {}
         for row in self.query("SELECT amount, currency FROM deals WHERE client_id = ? AND "
                               "status = 'won'", (client_id,)):
             totals[row["currency"]] = totals.get(row["currency"], Decimal(0)) + Decimal(
                 row["amount"])
-        if not totals:
-            return Decimal(0)
-        if len(totals) == 1:
-            return next(iter(totals.values()))
         return dict(sorted(totals.items()))
 
     # --- follow-ups ----------------------------------------------------

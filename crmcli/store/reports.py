@@ -270,6 +270,21 @@ class ReportsMixin:
         return {"deals": row.get("deals") or 0, "clients": row.get("clients") or 0,
                 "revenue": money_of(row)}
 
+    def other_currency_revenue(self, currency: str, since: str | None = None,
+                               until: str | None = None) -> dict[str, dict[str, Any]]:
+        """Won revenue (exact) and deals of live clients per currency other than the given
+        one, in [since, until) (UTC) when given: {currency: {"revenue", "deals"}}."""
+        where = ("AND d.at >= :since " if since else "") + ("AND d.at < :until" if until else "")
+        totals: dict[str, dict[str, Any]] = {}
+        for row in self.query("SELECT d.currency, d.amount FROM deals d JOIN clients c "
+                              "ON c.id = d.client_id WHERE d.status = 'won' AND "
+                              f"d.currency != :currency AND c.archived_at IS NULL {where}",
+                              {"currency": currency, "since": since, "until": until}):
+            entry = totals.setdefault(row["currency"], {"revenue": Decimal(0), "deals": 0})
+            entry["revenue"] += Decimal(row["amount"])
+            entry["deals"] += 1
+        return dict(sorted(totals.items()))
+
     def other_currency_deals(self, currency: str) -> int:
         """Won deals of live clients in a currency other than the given one."""
         return self.scalar("SELECT count(*) FROM deals d JOIN clients c ON c.id = d.client_id "
