@@ -17,10 +17,27 @@ PROGRESS_BYTES = 2_000_000
 
 
 def _progress(source):
-    """A rich progress bar on stderr for a large file on a terminal, else None."""
+    """Progress on stderr, on a terminal only: a bar for a large file, a spinner with the
+    row count for stdin (no size to measure against); else (None, None)."""
     from crmcli.render.output import is_terminal
 
-    if not is_terminal(sys.stderr) or not source.size or source.size < PROGRESS_BYTES:
+    if not is_terminal(sys.stderr):
+        return None, None
+    if source.size is None:
+        from rich.progress import Progress, SpinnerColumn, TextColumn
+
+        from crmcli.render.output import rich_console
+
+        bar = Progress(SpinnerColumn(), TextColumn("importing {task.fields[rows]:,} rows from "
+                                                   "stdin"),
+                       console=rich_console(stderr=True), transient=True)
+        task = bar.add_task("import", total=None, rows=0)
+
+        def count(rows: int, done: int) -> None:
+            bar.update(task, rows=rows)
+
+        return bar, count
+    if source.size < PROGRESS_BYTES:
         return None, None
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 

@@ -168,7 +168,8 @@ def run_import(store: Any, kind: str, source: Source, *, maps: list[str] | None 
     undef = source.fmt in ("csv", "tsv")
     name = source.name
     counts = {"inserted": 0, "updated": 0, "unchanged": 0}
-    every = 20_000
+    # A file's bar moves by bytes; stdin's spinner shows the count, so count more often.
+    every = 20_000 if source.size else 200
 
     def reject(line: int, raw: Any, exc: Exception) -> None:
         nonlocal bad
