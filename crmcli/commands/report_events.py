@@ -13,7 +13,7 @@ import typer
 from crmcli.commands._context import get_config, get_store
 from crmcli.commands._errors import command
 from crmcli.commands._options import FormatOption, JsonOption, LimitOption, output_format
-from crmcli.render.output import emit, for_people
+from crmcli.render.output import emit, emit_rows, for_people
 
 SinceOption = Annotated[str | None, typer.Option("--since", help="From this day (WHEN).")]
 UntilOption = Annotated[str | None, typer.Option("--until",
@@ -23,14 +23,15 @@ PENDING_COLUMNS = ["id", "client", "channel", "kind", "at", "age_days", "summary
 BAR = "█"
 
 
-def _shown(rows: list[dict], fmt: str, percent: tuple[str, ...]) -> list[dict]:
-    """For the text tables only: the percent fields with a % sign and one decimal
+def _percent(*keys: str):
+    """For emit_rows' people view: the fields named with a % sign and one decimal
     (79.7357 -> '79.7%'); the machine formats keep plain numbers."""
     from crmcli.render.reports import percent as shown
 
-    if fmt not in ("table", "markdown"):
-        return rows
-    return [{**r, **{k: shown(r[k]) for k in percent if r.get(k) is not None}} for r in rows]
+    def view(rows: list[dict]) -> list[dict]:
+        return [{**r, **{k: shown(r[k]) for k in keys if r.get(k) is not None}} for r in rows]
+
+    return view
 
 
 def _bar(value: float | None, top: float, width: int = 20) -> str:
@@ -68,8 +69,7 @@ def report_response(
     if awaiting:
         rows = response.pending_list(store, kind=kind_name, since=since, until=until,
                                      limit=limit)
-        emit(rows, fmt_name, columns=PENDING_COLUMNS if for_people(fmt_name)
-             else response.PENDING_FIELDS)
+        emit_rows(rows, fmt_name, fields=response.PENDING_FIELDS, columns=PENDING_COLUMNS)
         return
     rows = response.response_report(store, config, by=by_name, kind=kind_name, since=since,
                                      until=until)
@@ -79,8 +79,8 @@ def report_response(
             else "Response time (inbound to the next outbound reply")
     title = (f"{what}; SLA {config['response.sla_hours']:g} h)"
              + (f" by {by_name}" if by_name else ""))
-    emit(_shown(rows[:limit] if limit else rows, fmt_name, ("within_sla",)), fmt_name,
-         columns=columns, title=title)
+    emit_rows(rows[:limit] if limit else rows, fmt_name, fields=columns,
+              shown=_percent("within_sla"), title=title)
     if for_people(fmt_name) and fmt_name == "table":
         pending = response.pending_list(store, kind=kind_name, since=since, until=until,
                                         limit=AWAITING_SHOWN)
@@ -109,12 +109,17 @@ def report_nps(
     fmt_name = output_format(fmt, as_json)
     title = "Net Promoter Score (each client's latest score)" + (
         f" by {period.strip().lower()}" if period else "")
-    if fmt_name == "table" and period:
-        for row in rows:
-            row["trend"] = ("-" if (row["nps"] or 0) < 0 else "") + _bar(row["nps"], 100)
-    shown = _shown(rows, fmt_name, ("promoters_pct", "passives_pct", "detractors_pct"))
-    emit(shown, fmt_name, columns=[*FIELDS, "trend"] if fmt_name == "table" and period
-         else FIELDS, title=title)
+    trend = fmt_name == "table" and period
+    percent = _percent("promoters_pct", "passives_pct", "detractors_pct")
+
+    def shown(rows: list[dict]) -> list[dict]:
+        if trend:
+            rows = [{**r, "trend": ("-" if (r["nps"] or 0) < 0 else "") + _bar(r["nps"], 100)}
+                    for r in rows]
+        return percent(rows)
+
+    emit_rows(rows, fmt_name, fields=FIELDS, columns=[*FIELDS, "trend"] if trend else FIELDS,
+              shown=shown, title=title)
 
 
 def report_funnel(
@@ -133,18 +138,17 @@ def report_funnel(
 
     rows = funnel_report(get_store(), get_config(), since=since, until=until)
     fmt_name = output_format(fmt, as_json)
-    if fmt_name == "table":
-        top = max((r["reached"] for r in rows), default=0)
-        for row in rows:
-            row["bar"] = _bar(row["reached"], top)
-        title = "Pipeline funnel"
-        if since or until:
-            title += (f" of the clients who entered it {since or 'ever'}..{until or 'today'}"
-                      + (f", as at the end of {until}" if until else ""))
-        emit(_shown(rows, fmt_name, ("conversion", "win_rate")), fmt_name,
-             columns=[*FIELDS, "bar"], title=title)
-        return
-    emit(_shown(rows, fmt_name, ("conversion", "win_rate")), fmt_name, columns=FIELDS)
+    title = "Pipeline funnel"
+    if since or until:
+        title += (f" of the clients who entered it {since or 'ever'}..{until or 'today'}"
+                  + (f", as at the end of {until}" if until else ""))
+    bars = fmt_name == "table"
+    top = max((r["reached"] for r in rows), default=0)
+    percent = _percent("conversion", "win_rate")
+    emit_rows(rows, fmt_name, fields=FIELDS, columns=[*FIELDS, "bar"] if bars else FIELDS,
+              shown=lambda rows: percent(
+                  [{**r, "bar": _bar(r["reached"], top)} for r in rows] if bars else rows),
+              title=title)
 
 
 CLIENT_FIELDS = ["client_id", "name", "owner", "recency_days", "frequency", "monetary", "r",
@@ -198,13 +202,13 @@ def report_segments(
     currency = config["currency"]
     window = f", deals {since or 'ever'}..{until or 'today'}" if since or until else ""
     if tiers:
-        emit(_shown(seg.tier_totals(tier_of, {r.client_id: r.monetary for r in rfm}),
-                    fmt_name, ("client_share", "revenue_share")), fmt_name,
-             title=f"A/B/C tiers by cumulative share of won revenue ({currency}{window})")
+        emit_rows(seg.tier_totals(tier_of, {r.client_id: r.monetary for r in rfm}), fmt_name,
+                  shown=_percent("client_share", "revenue_share"),
+                  title=f"A/B/C tiers by cumulative share of won revenue ({currency}{window})")
         return
     if not clients:
-        emit(_shown(seg.segment_summary(rfm), fmt_name, ("share",)), fmt_name,
-             title=f"RFM segments (clients with won deals in {currency}{window})")
+        emit_rows(seg.segment_summary(rfm), fmt_name, shown=_percent("share"),
+                  title=f"RFM segments (clients with won deals in {currency}{window})")
         return
     rows = []
     for r in sorted(rfm, key=lambda r: (-r.monetary, r.client_id)):
