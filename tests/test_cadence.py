@@ -160,7 +160,8 @@ def test_never_contacted_client_counts_from_creation(crm, tmp_path):
     [row] = crm.json("due")
     assert row["kind"] == "stale" and row["last_contact"] is None
     assert row["what"] == "never contacted, added 52 days ago (cadence 30d, max 60d)"
-    assert (row["due"], row["status"], row["days_late"]) == ("2026-10-31", "due", 22)
+    # 22 days late reads "overdue" in the due list (issue 14), as a late follow-up does
+    assert (row["due"], row["status"], row["days_late"]) == ("2026-10-31", "overdue", 22)
 
 
 def test_card_shows_cadence_status_and_days_since(crm):
@@ -183,7 +184,7 @@ def test_config_rules_apply_by_tag_in_due(crm, tmp_path):
     [row] = crm.json("due")
     assert row["client"] == "Vip Co"
     assert row["what"] == "no contact for 21 days (cadence 2w, max 4w)"
-    assert (row["status"], row["due"], row["days_late"]) == ("due", "2026-11-15", 7)
+    assert (row["status"], row["due"], row["days_late"]) == ("overdue", "2026-11-15", 7)
 
 
 def test_a_shared_bad_interval_is_reported_where_each_use_is():

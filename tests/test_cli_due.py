@@ -25,7 +25,7 @@ def book(crm, tmp_path):
     crm("log", "Gamma", "old call", "--at", "2026-09-01")
     crm("log", "Delta", "recent-ish", "--at", "2026-11-05")
     crm("cadence", "Gamma", "30d")          # last 2026-09-01: past the 60d max → overdue
-    crm("cadence", "Delta", "2w", "--max", "4w")   # last 2026-11-05: 17 days → due
+    crm("cadence", "Delta", "2w", "--max", "4w")   # last 2026-11-05: 17 days → 3 days late
     return crm
 
 
@@ -39,7 +39,9 @@ def test_due_orders_overdue_first_then_today_then_upcoming_then_stale(book):
         ("followup", 4, "upcoming", -3),
         ("followup", 5, "upcoming", -7),
         ("stale", None, "overdue", 52),
-        ("stale", None, "due", 3),
+        # 3 days past its ideal (still inside its 4w max): late, so overdue as a follow-up
+        # would be (issue 14); the card's cadence status still says due
+        ("stale", None, "overdue", 3),
     ]
     gamma, delta = rows[-2:]
     assert (gamma["client"], gamma["due"]) == ("Gamma", "2026-10-01")
@@ -73,8 +75,9 @@ def test_within_default_comes_from_the_config(book, tmp_path):
 
 def test_overdue_only(book):
     rows = book.json("due", "--overdue")
+    # Delta is 3 days past its cadence's ideal: late, so overdue (issue 14)
     assert [(r["kind"], r["client"]) for r in rows] == [
-        ("followup", "Beta"), ("followup", "Acme"), ("stale", "Gamma")]
+        ("followup", "Beta"), ("followup", "Acme"), ("stale", "Gamma"), ("stale", "Delta")]
 
 
 def test_no_stale_and_config_stale_false(book, tmp_path):

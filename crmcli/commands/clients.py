@@ -188,7 +188,8 @@ def merge_clients(
     kept = store.resolve_client(keep, include_archived=True)
     dup = store.resolve_client(duplicate, include_archived=True)
     moved = store.merge_clients(kept["id"], dup["id"])
-    detail = ", ".join(f"{n} {t}" for t, n in moved.items() if n) or "no records"
+    detail = ", ".join(f"{n} {t if n != 1 else t.rstrip('s')}" for t, n in moved.items()
+                       if n) or "no records"
     message(f"merged client {dup['id']} {dup['name']} into {kept['id']} {kept['name']} "
             f"({detail} moved)")
 
@@ -203,6 +204,10 @@ def search_records(
     """Full-text search over clients, contacts and interaction summaries."""
     store = get_store()
     rows = store.search(text, limit=limit or 50, include_archived=all_)
+    if not rows:
+        from crmcli.render.output import message
+
+        message(f"no matches for {text!r}")
     emit(rows, output_format(fmt, as_json),
          columns=["kind", "id", "client_id", "client", "match", "at"])
 

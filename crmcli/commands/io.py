@@ -134,7 +134,8 @@ def import_cmd(
                 message(f"crm: rejected: and {summary.rejected - len(summary.errors)} more")
         message(summary.line())
     if rejects and any(s.rejected for s in summaries):
-        message(f"wrote {sum(s.rejected for s in summaries)} rejected rows to {rejects}")
+        rejected = sum(s.rejected for s in summaries)
+        message(f"wrote {rejected} rejected row{'' if rejected == 1 else 's'} to {rejects}")
     if as_json:
         records = [s.as_dict() for s in summaries]
         typer.echo(to_json(records[0] if kind != "all" else records))

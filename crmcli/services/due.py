@@ -115,7 +115,10 @@ def cadence_rows(store, config, today: date, *, owner=None, tag=None) -> list[di
         what += f" (cadence {cadence.ideal_text}, max {cadence.max_text})"
         rows.append(_row(kind="stale", id=None, client_id=client["id"], client=client["name"],
                          owner=client["owner"], due=due_on.isoformat(), due_at=None, what=what,
-                         status=status, days_late=(today - due_on).days, last_contact=last_iso,
+                         # as a follow-up's: overdue once past the day contact was due
+                         # (the cadence's own max is on the card and in `crm cadence`)
+                         status=followup_status((today - due_on).days),
+                         days_late=(today - due_on).days, last_contact=last_iso,
                          item_key=f"stale:{client['id']}:{due_on.isoformat()}"))
     rows.sort(key=lambda r: (r["status"] != "overdue", -r["days_late"], r["client"].lower(),
                              r["client_id"]))

@@ -312,6 +312,11 @@ class ClientsMixin:
         if sort not in SORTS:
             raise UsageError(f"--sort {sort!r}: must be one of {', '.join(SORTS)}")
         order = SORTS[sort] + (" DESC" if descending else "")
+        if sort == "stage":
+            # pipeline order (lead before won), stages outside the pipeline after it by name
+            order = ("coalesce((SELECT key FROM json_each(?) WHERE value = c.stage), ?)"
+                     + (" DESC" if descending else "") + ", " + order)
+            params.extend([json.dumps(self.config.pipeline), len(self.config.pipeline)])
         sql = ("SELECT c.*, (SELECT group_concat(tag, ',') FROM (SELECT tag FROM tags "
                "WHERE client_id = c.id ORDER BY tag)) AS tags FROM clients c")
         if where:
