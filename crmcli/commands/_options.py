@@ -17,8 +17,19 @@ FormatOption = Annotated[
     typer.Option("--format", "-f", help="Output format (default: table, or output.format in the "
                                         "config).", case_sensitive=False, show_default=False),
 ]
+# The largest id or count SQLite stores (a signed 64-bit integer): larger numbers are refused
+# by the argument parser, naming the argument, before they reach the database.
+MAX_INT = 2**63 - 1
+
+
+def within_int64(value: int | None) -> int | None:
+    if value is not None and abs(value) > MAX_INT:
+        raise typer.BadParameter(f"{value} is too large (ids and counts go up to {MAX_INT})")
+    return value
+
+
 JsonOption = Annotated[bool, typer.Option("--json", help="Same as --format json.")]
-LimitOption = Annotated[int | None, typer.Option("--limit", "-n", min=1,
+LimitOption = Annotated[int | None, typer.Option("--limit", "-n", callback=within_int64,
                                                  help="Show at most this many rows.")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the id.")]
 

@@ -6,11 +6,16 @@ from typing import Annotated
 
 import typer
 
-from crmcli.commands._help import CrmGroup
-
 from crmcli.commands._context import get_store
 from crmcli.commands._errors import command, fail
-from crmcli.commands._options import FormatOption, JsonOption, QuietOption, output_format
+from crmcli.commands._help import CrmGroup
+from crmcli.commands._options import (
+    FormatOption,
+    JsonOption,
+    QuietOption,
+    output_format,
+    within_int64,
+)
 from crmcli.commands.clients import ClientArg
 from crmcli.render.output import emit, message
 
@@ -73,7 +78,8 @@ def list_contacts(
 
 
 def edit_contact(
-    contact_id: Annotated[int, typer.Argument(metavar="ID", help="Contact id.")],
+    contact_id: Annotated[int, typer.Argument(metavar="ID", callback=within_int64,
+                                              help="Contact id.")],
     name: Annotated[str | None, typer.Option(help="New name.")] = None,
     role: Annotated[str | None, typer.Option(help="Role ('' clears).")] = None,
     email: Annotated[str | None, typer.Option(help="Email ('' clears).")] = None,
@@ -99,7 +105,9 @@ def edit_contact(
         _say_demoted(before, contact_id)
 
 
-def remove_contact(contact_id: Annotated[int, typer.Argument(metavar="ID", help="Contact id.")]
+def remove_contact(contact_id: Annotated[int, typer.Argument(metavar="ID",
+                                                             callback=within_int64,
+                                                             help="Contact id.")]
                    ) -> None:
     """Remove a contact (their interactions stay with the client)."""
     contact = get_store().remove_contact(contact_id)

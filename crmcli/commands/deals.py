@@ -14,6 +14,7 @@ from crmcli.commands._options import (
     LimitOption,
     QuietOption,
     output_format,
+    within_int64,
 )
 from crmcli.render.output import emit_rows, message
 
@@ -50,7 +51,8 @@ def add_deal(
 
 
 def edit_deal(
-    deal_id: Annotated[int, typer.Argument(metavar="ID", help="The deal's id (crm deals).",
+    deal_id: Annotated[int, typer.Argument(metavar="ID", callback=within_int64,
+                                           help="The deal's id (crm deals).",
                                            show_default=False)],
     status: Annotated[str | None, typer.Option(
         "--status", help="won, open or lost (an open deal that was won: --status won, and "

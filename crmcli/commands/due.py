@@ -14,12 +14,14 @@ from crmcli.commands._options import (
     LimitOption,
     QuietOption,
     output_format,
+    within_int64,
 )
 from crmcli.render.output import emit_rows, message
 
 ClientArg = Annotated[str, typer.Argument(metavar="CLIENT",
                                           help="Id, email, external id, name or part of a name.")]
-FollowupId = Annotated[int, typer.Argument(metavar="ID", help="Follow-up id.")]
+FollowupId = Annotated[int, typer.Argument(metavar="ID", callback=within_int64,
+                                           help="Follow-up id.")]
 FOLLOWUP_FIELDS = ["id", "client_id", "client", "owner", "due", "due_at", "note", "every",
                    "status", "days_late"]
 FOLLOWUP_TABLE = ["id", "client", "due", "time", "note", "repeats", "status"]

@@ -8,7 +8,13 @@ import typer
 
 from crmcli.commands._context import get_store
 from crmcli.commands._errors import command
-from crmcli.commands._options import FormatOption, JsonOption, LimitOption, output_format
+from crmcli.commands._options import (
+    FormatOption,
+    JsonOption,
+    LimitOption,
+    output_format,
+    within_int64,
+)
 from crmcli.render.output import emit_record, emit_rows, message
 
 HISTORY_TABLE = ["change", "at", "command", "summary", "table", "row", "op", "values"]
@@ -132,7 +138,8 @@ def _history_fields() -> list[str]:
 
 def undo(
     change: Annotated[int | None, typer.Argument(
-        metavar="[CHANGE]", help="Undo this change id instead of the latest (see --list).")
+        metavar="[CHANGE]", callback=within_int64,
+        help="Undo this change id instead of the latest (see --list).")
     ] = None,
     list_: Annotated[bool, typer.Option("--list", help="List the changes that can be undone, "
                                                        "newest first, and change nothing.")

@@ -9,7 +9,7 @@ import typer
 
 from crmcli.commands._context import get_store
 from crmcli.commands._errors import command, fail
-from crmcli.commands._options import QuietOption
+from crmcli.commands._options import QuietOption, within_int64
 from crmcli.render.output import message
 
 EditOption = Annotated[bool, typer.Option("--edit", "-e", help="Write the summary in $VISUAL or "
@@ -95,7 +95,7 @@ def log_interaction(
 
 
 def resolve_complaint(
-    interaction_id: Annotated[int, typer.Argument(metavar="ID",
+    interaction_id: Annotated[int, typer.Argument(metavar="ID", callback=within_int64,
                                                   help="Id of the complaint (from crm log).")],
     at: Annotated[str | None, typer.Option("--at", help="When it was resolved (WHEN; default "
                                                         "now).")] = None,
@@ -110,7 +110,8 @@ def resolve_complaint(
 
 
 def edit_interaction(
-    interaction_id: Annotated[int, typer.Argument(metavar="ID", show_default=False,
+    interaction_id: Annotated[int, typer.Argument(metavar="ID", callback=within_int64,
+                                                  show_default=False,
                                                   help="Id of the interaction (from crm log).")],
     summary: Annotated[str | None, typer.Option("--summary", "-s",
                                                 help="What happened ('-' reads it from stdin).")

@@ -14,7 +14,7 @@ import typer
 from crmcli.commands._context import get_config, get_store
 from crmcli.commands._errors import command
 from crmcli.commands._help import CrmGroup
-from crmcli.commands._options import FormatOption, JsonOption, output_format
+from crmcli.commands._options import FormatOption, JsonOption, output_format, within_int64
 
 report_app = typer.Typer(cls=CrmGroup, help="Reports: retention, cohorts, churn, CLV, response time, NPS, "
                               "funnel, segments.", no_args_is_help=True)
@@ -167,7 +167,7 @@ def cohorts(period: Annotated[str | None, typer.Option(
 
 
 def churn(period: PeriodOption = None, since: SinceOption = None, until: UntilOption = None,
-          limit: Annotated[int, typer.Option("--limit", "-n", min=0,
+          limit: Annotated[int, typer.Option("--limit", "-n", min=0, callback=within_int64,
                                              help="At-risk clients listed (0: all).")] = 20,
           fmt: FormatOption = None, as_json: JsonOption = False) -> None:
     """Churn per period and the at-risk clients, most revenue at stake first."""
@@ -214,7 +214,7 @@ def _pct(value):
     return pct(value)
 
 
-def clv(top: Annotated[int, typer.Option("--top", "-n", min=0,
+def clv(top: Annotated[int, typer.Option("--top", "-n", min=0, callback=within_int64,
                                          help="Clients listed, highest CLV first.")] = 10,
         model: Annotated[str, typer.Option("--model", metavar="historical|bgnbd",
                                            help="historical (spec formula) or bgnbd "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from decimal import Decimal, InvalidOperation
 
@@ -22,8 +23,44 @@ _GROUPED = re.compile(r"-?\s*\d{1,3}(?:(?:,\d{3})+|(?:_\d{3})+)(?:\.\d+)?")
 _FIELD_KEY = re.compile(r"^[^\W\d][\w.\- ]{0,63}\Z")  # \w: letters of any script (地区)
 
 
-def text(field: str, value: object, *, required: bool = False, max_len: int = MAX_TEXT
-         ) -> str | None:
+# Characters no stored text may hold: the C0 controls but tab, LF and CR, DEL, the C1
+# controls, and the bidi embeddings, overrides and isolates. Written to a terminal they set
+# its title, write its clipboard (OSC 52) or reorder what it shows ("Trojan Source").
+UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# Fields of several lines (tab, LF and CRLF allowed); every other field is one line.
+MULTILINE_FIELDS = frozenset(("notes", "note", "summary", "stage_history note"))
+_BREAK = re.compile("[\t\n\r]")
+_BARE_CR = re.compile("\r(?!\n)")
+
+
+def unsafe_character(field: str, value: str, *, lines: bool | None = None) -> str | None:
+    """Why `value` cannot be stored in `field` (a control character, a bidi override, a
+    line break in a one-line field), or None when it can."""
+    bad = UNSAFE.search(value)
+    if bad is not None:
+        ch = bad.group()
+        if ch == "\x00":
+            return "contains a NUL byte"
+        kind = "a bidi control" if "\u202a" <= ch else "a control character"
+        return f"contains {kind} (U+{ord(ch):04X}, character {bad.start() + 1})"
+    if lines is None:
+        lines = field in MULTILINE_FIELDS
+    if lines:
+        bare = _BARE_CR.search(value)
+        if bare is not None:
+            return (f"contains a carriage return not followed by a line feed (at character "
+                    f"{bare.start() + 1}); lines end with LF or CRLF")
+        return None
+    brk = _BREAK.search(value)
+    if brk is not None:
+        return "must be on one line" if brk.group() != "\t" else "contains a tab"
+    return None
+
+
+def text(field: str, value: object, *, required: bool = False, max_len: int = MAX_TEXT,
+         lines: bool | None = None) -> str | None:
+    """`value` as stored text: stripped, within max_len, UTF-8, without control characters
+    (one line unless `lines` or the field is one of MULTILINE_FIELDS); None when empty."""
     if value is None:
         if required:
             raise ValidationError(field, value, "is required")
@@ -47,6 +84,10 @@ def text(field: str, value: object, *, required: bool = False, max_len: int = MA
     if len(stripped) > max_len:
         raise ValidationError(field, stripped[:40] + "…",
                               f"is {len(stripped):,} characters long; the limit is {max_len:,}")
+    if not stripped.isprintable():  # (str.isprintable: a fast pass for the common text)
+        problem = unsafe_character(field, stripped, lines=lines)
+        if problem is not None:
+            raise ValidationError(field, stripped, problem)
     return stripped
 
 
@@ -132,6 +173,38 @@ def score(value: object, field: str = "score") -> int | None:
     if not 0 <= number <= 10:
         raise ValidationError(field, value, "must be from 0 to 10")
     return number
+
+
+MAX_NESTING = 32
+
+
+def custom_value(key: str, value: object, _depth: int = 0) -> object:
+    """A custom field's value from an import, as the JSON it came in: text (of several
+    lines), a number of at most 40 digits, true/false, null, or a list or object of those
+    nested at most MAX_NESTING deep. Every text inside is checked as text is."""
+    field = f"custom {key}"
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return text(field, value, lines=True)
+    if isinstance(value, int | float | Decimal):
+        shown = format(value, "f") if isinstance(value, Decimal) else repr(value)
+        finite = (value.is_finite() if isinstance(value, Decimal)
+                  else not isinstance(value, float) or math.isfinite(value))
+        if len(shown) > 40 or not finite:
+            raise ValidationError(field, shown[:40] + ("…" if len(shown) > 40 else ""),
+                                  "is not a number crm keeps (at most 40 digits)")
+        return value
+    if isinstance(value, list | dict):
+        if _depth >= MAX_NESTING:
+            raise ValidationError(field, type(value).__name__,
+                                  f"is nested more than {MAX_NESTING} levels deep")
+        if isinstance(value, list):
+            return [custom_value(key, v, _depth + 1) for v in value]
+        return {str(custom_value(key, k, _depth + 1)): custom_value(key, v, _depth + 1)
+                for k, v in value.items()}
+    raise ValidationError(field, type(value).__name__, "must be text, a number, true/false, "
+                                                       "a list or an object")
 
 
 def custom_key(key: str) -> str:

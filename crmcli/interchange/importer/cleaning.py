@@ -17,6 +17,7 @@ from typing import Any
 
 from crmcli.errors import UnknownStage, ValidationError
 from crmcli.interchange.importer.mapping import CLIENT_REFS, FIELDS
+from crmcli.interchange.importer.sources import json_int
 from crmcli.render.output import defuse_formula
 from crmcli.store import validate
 from crmcli.store.bulk import TABLE_COLUMNS
@@ -250,7 +251,7 @@ def clean_client(ctx: Context, rec: dict) -> dict:
         if key in _CLIENT_BASIC:
             limit = _CLIENT_TEXT.get(key)
             if (limit is not None and type(value) is str and value and len(value) <= limit
-                    and "\x00" not in value and value.strip() == value
+                    and value.isprintable() and value.strip() == value
                     and (key != "name" or ("\n" not in value and "\r" not in value))):
                 plain[key] = value
             else:
@@ -276,7 +277,8 @@ def clean_client(ctx: Context, rec: dict) -> dict:
             _single(key, value)
         else:
             # a custom column keeps its JSON value (number, list, ...); "" or null removes it
-            extra[key] = None if value is None or value == "" else value
+            extra[key] = (None if value is None or value == ""
+                          else validate.custom_value(key, value))
     if fields.get("cadence_ideal") and fields.get("cadence_max"):
         validate.cadence(fields["cadence_ideal"], fields["cadence_max"], "cadence_ideal",
                          "cadence_max")
@@ -352,14 +354,14 @@ def _custom(value: Any) -> dict:
         return {}
     if isinstance(value, str):
         try:
-            value = json.loads(value, parse_float=Decimal)
+            value = json.loads(value, parse_float=Decimal, parse_int=json_int)
+        except RecursionError:
+            raise ValidationError("custom", value[:40], "is nested too deeply") from None
         except json.JSONDecodeError:
             raise ValidationError("custom", value, "is not a JSON object") from None
     if not isinstance(value, dict):
         raise ValidationError("custom", value, "is not a JSON object")
-    for key in value:
-        validate.custom_key(key)
-    return value
+    return {validate.custom_key(key): validate.custom_value(key, v) for key, v in value.items()}
 
 
 def _history(value: Any) -> list[dict]:
@@ -416,7 +418,8 @@ def clean_interaction(ctx: Context, rec: dict) -> tuple:
         direction = validate.direction(direction, kind)
     summary = get("summary")
     if summary:
-        if type(summary) is not str or "\x00" in summary or len(summary) > validate.MAX_TEXT \
+        if type(summary) is not str or not summary.isprintable() \
+                or len(summary) > validate.MAX_TEXT \
                 or summary[0] in " \t\r\n" or summary[-1] in " \t\r\n":
             summary = validate.text("summary", summary) or ""
     else:

@@ -71,8 +71,15 @@ class Source:
                 yield from read_vcards(self.text())
         except UnicodeDecodeError as exc:
             raise CrmError(self._decode_problem(exc)) from None
+        except UnicodeError as exc:
+            # UTF-16/32 without a byte-order mark: the codec cannot tell the byte order.
+            raise CrmError(f"{self.name}: cannot read it as {self.encoding}: {exc}; give the "
+                           "byte order, e.g. --encoding utf-16-le") from None
         except csv.Error as exc:
             raise CrmError(f"{self.name}: not valid {self.fmt.upper()}: {exc}") from None
+        except RecursionError:
+            raise CrmError(f"{self.name}: JSON nested too deeply to read (more than "
+                           f"{sys.getrecursionlimit():,} levels)") from None
 
     def _decode_problem(self, exc: UnicodeDecodeError) -> str:
         """One line: where the input stops being text in its encoding (line and column
@@ -130,7 +137,7 @@ class Source:
             yield start, cells, None
 
     def _ndjson(self) -> Iterator[tuple[int, Any, dict | None]]:
-        decoder = json.JSONDecoder(parse_float=Decimal)
+        decoder = json.JSONDecoder(parse_float=Decimal, parse_int=json_int)
         decode, scan = decoder.decode, decoder.scan_once
         for number, text in enumerate(self.text(), 1):
             # The common line, one value from its first character to the line end, is
@@ -153,7 +160,7 @@ class Source:
 
     def _json(self) -> Iterator[tuple[int, Any, dict | None]]:
         text = self.text().read()
-        decoder = json.JSONDecoder(parse_float=Decimal)
+        decoder = json.JSONDecoder(parse_float=Decimal, parse_int=json_int)
         pos = _skip_ws(text, 0)
         if pos >= len(text):
             return
@@ -305,14 +312,24 @@ def detect_encoding(head: bytes, name: str) -> tuple[str, bytes, str | None]:
                            "--encoding ENC to choose another)")
 
 
+def json_int(digits: str) -> int | Decimal:
+    """A JSON integer; one past Python's int conversion limit (4,300 digits) stays a Decimal,
+    for the field's own check to refuse as too large."""
+    return int(digits) if len(digits) < 4000 else Decimal(digits)
+
+
 def check_encoding(encoding: str | None) -> str:
     if not encoding:
         return "utf-8-sig"
+    examples = "for example utf-8, gb18030, latin-1"
     try:
         name = codecs.lookup(encoding).name
     except LookupError:
-        raise UsageError(f"unknown encoding {encoding!r} (for example utf-8, gb18030, "
-                         "latin-1)") from None
+        raise UsageError(f"unknown encoding {encoding!r} ({examples})") from None
+    try:
+        "a".encode(encoding, "replace")
+    except LookupError:  # rot13, base64, zlib: codecs, but not of text to bytes
+        raise UsageError(f"{encoding!r} is not a text encoding ({examples})") from None
     return "utf-8-sig" if name == "utf-8" else encoding
 
 
@@ -409,10 +426,14 @@ class RejectsWriter:
 
             obj = dict(raw) if isinstance(raw, dict) else {"raw": raw}
             obj[ERROR_COLUMN] = error
+            try:
+                text = to_json(obj)
+            except RecursionError:
+                text = to_json({ERROR_COLUMN: error})
             if fmt == "json":
-                self.out.write(("," if self.count else "") + "\n  " + to_json(obj))
+                self.out.write(("," if self.count else "") + "\n  " + text)
             else:
-                self.out.write(to_json(obj) + self.source.newline)
+                self.out.write(text + self.source.newline)
         else:
             from crmcli.interchange.vcard import with_error
 
