@@ -245,8 +245,8 @@ def test_edit_log_refuses_bad_values_and_keeps_a_resolved_complaint_whole(
             (("--score", "11"), 1, "score '11': must be from 0 to 10"),
             (("--summary", ""), 1, "summary '': must not be empty"),
             (("--contact", "Nobody"), 1, "client 1 has no contact matching 'Nobody'"),
-            ((), 2, "nothing to change: give --summary, --channel, --in/--out, --kind, --at, "
-                    "--score or --contact")):
+            ((), 2, "nothing to change: give --summary (or -e), --channel, --in/--out, --kind, "
+                    "--at, --score or --contact")):
         result = crm("edit-log", "1", *args, ok=False)
         assert (result.exit_code, result.stderr) == (code, f"crm: error: {line}\n"), args
     result = crm("edit-log", "7", "--score", "3", ok=False)
