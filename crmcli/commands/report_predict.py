@@ -8,8 +8,6 @@ only inside crmcli.services.prediction when this report runs.
 from __future__ import annotations
 
 import re
-import sys
-from decimal import Decimal
 from typing import Any
 
 from crmcli.errors import UsageError
@@ -81,39 +79,6 @@ def parse_discount(value: float | str | None, config) -> float:
     return rate
 
 
-def _param_value(value: float) -> Decimal:
-    return Decimal(f"{value:.6g}")
-
-
-def _param_rows(header: dict[str, Any]) -> list[dict[str, Any]]:
-    p, ll = header["params"], header["log_likelihood"]
-    rows = [{"model": "BG/NBD", "parameter": name, "value": _param_value(p[name])}
-            for name in ("r", "alpha", "a", "b")]
-    rows.append({"model": "BG/NBD", "parameter": "log-likelihood",
-                 "value": _param_value(ll["bgnbd"])})
-    rows += [{"model": "Gamma-Gamma", "parameter": name, "value": _param_value(p[name])}
-             for name in ("p", "q", "gamma")]
-    rows.append({"model": "Gamma-Gamma", "parameter": "log-likelihood",
-                 "value": _param_value(ll["gamma_gamma"])})
-    return rows
-
-
-def _summary(header: dict[str, Any]) -> str:
-    return (f"BG/NBD + Gamma-Gamma fit on {header['customers']} clients "
-            f"({header['repeat_buyers']} repeat buyers), calibration end "
-            f"{header['calibration_end']}, time unit {header['time_unit']}; CLV over "
-            f"{header['horizon_months']} months, discount {header['discount_monthly']:g}/month, "
-            f"margin {header['margin']:g}, {header['currency']}")
-
-
-def _params_line(header: dict[str, Any]) -> str:
-    p = header["params"]
-    return ("params: BG/NBD " + " ".join(f"{k}={_param_value(p[k])}" for k in ("r", "alpha",
-                                                                            "a", "b"))
-            + "; Gamma-Gamma " + " ".join(f"{k}={_param_value(p[k])}" for k in ("p", "q",
-                                                                               "gamma")))
-
-
 def show_bgnbd(store, config, calibration_end: str | None, horizon: str | None,
                discount: float | None, top: int | None, fmt: Any) -> None:
     """Fit BG/NBD + Gamma-Gamma on the won deals, save the fit, print the predictions.
@@ -124,6 +89,7 @@ def show_bgnbd(store, config, calibration_end: str | None, horizon: str | None,
     """
     from crmcli.render import output
     from crmcli.render.formats import FORMATS
+    from crmcli.render.prediction import emit_prediction
     from crmcli.services import prediction
 
     fmt = getattr(fmt, "value", fmt) or "table"
@@ -151,24 +117,4 @@ def show_bgnbd(store, config, calibration_end: str | None, horizon: str | None,
                        f"not part of the model ({skipped})")
     clients = result.clients[:top] if top is not None else result.clients
     header = result.header()
-    out = sys.stdout
-    if output.selection().fields is not None:
-        # Fields are the clients' fields: the list alone, without the fit's summary.
-        output.emit(clients, fmt, columns=prediction.CLIENT_COLUMNS)
-        return
-    if fmt == "json":
-        head = output.to_json(header)
-        body = ",\n  ".join(output.to_json(row) for row in clients)
-        out.write(head[:-1] + ', "clients": [' + (f"\n  {body}\n" if body else "") + "]}\n")
-        return
-    if fmt in ("table", "markdown"):
-        # The summary as a line of its own (a rich title would wrap to the table's width).
-        out.write(_summary(header) + ("\n\n" if fmt == "markdown" else "\n"))
-        out.flush()
-        output.emit(_param_rows(header), fmt, columns=["model", "parameter", "value"])
-        out.write("\n")
-        output.emit(clients, fmt, columns=prediction.CLIENT_COLUMNS)
-        return
-    output.message(_summary(header))
-    output.message(_params_line(header))
-    output.emit(clients, fmt, columns=prediction.CLIENT_COLUMNS)
+    emit_prediction(header, clients, fmt, prediction.CLIENT_COLUMNS)
