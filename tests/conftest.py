@@ -100,3 +100,34 @@ def snapshot():
 
 def pytest_configure(config):
     os.environ.setdefault("COLUMNS", "200")
+
+
+# --- the stress tests: out of the default loop, in CI ------------------------------------
+
+def pytest_addoption(parser):
+    parser.addoption("--stress", action="store_true",
+                     help="run the stress tests too (fuzzing, SIGKILL, concurrency, long "
+                          "hypothesis runs), as CI and the README's test command do")
+
+
+def _leaves_stress_out(config) -> bool:
+    return not config.getoption("--stress") and not config.option.markexpr
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """Without --stress (or a -m of one's own), the tests marked stress are left out, unless
+    they are all that was selected (`pytest tests/test_fuzz.py`): never an empty run."""
+    if not _leaves_stress_out(config):
+        return
+    kept = [item for item in items if item.get_closest_marker("stress") is None]
+    if kept and len(kept) < len(items):
+        config.hook.pytest_deselected(
+            items=[item for item in items if item.get_closest_marker("stress") is not None])
+        items[:] = kept
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    if _leaves_stress_out(config):
+        terminalreporter.write_line("tests marked stress run only with --stress (or when they "
+                                    "are all that was selected)")

@@ -7,12 +7,14 @@ import datetime as dt
 import email
 import email.policy
 import ipaddress
+import os
 import socket
 import ssl
 import stat
 import subprocess
 import textwrap
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -315,31 +317,54 @@ def test_force_resends_what_was_already_mailed(book, server, tmp_path, db_path):
     assert len(ledger(db_path)) == 3
 
 
-class SlowHandler(Handler):
-    """Takes its time over DATA, so that two runs started together overlap."""
+def _has_open(pid: int, path: str) -> bool:
+    """Whether process pid has path open (Linux: its descriptors under /proc)."""
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except FileNotFoundError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == path:
+                return True
+        except FileNotFoundError:
+            continue
+    return False
+
+
+class HoldingHandler(Handler):
+    """Holds DATA until every run has the sender lock open (the one sending holds it, the
+    others wait for it), so that runs started together really overlap."""
+
+    def __init__(self, lock_path: Path):
+        super().__init__()
+        self.lock_path = os.path.realpath(lock_path)
+        self.runs: list[subprocess.Popen] = []
 
     async def handle_DATA(self, server, session, envelope):
         import asyncio
 
-        await asyncio.sleep(1.5)
+        while not all(run.poll() is not None or _has_open(run.pid, self.lock_path)
+                      for run in self.runs):
+            await asyncio.sleep(0.01)  # polling the processes' descriptors
         return await super().handle_DATA(server, session, envelope)
 
 
 def test_two_cron_jobs_firing_together_send_one_mail(book, tmp_path, db_path):
-    import os
     import sys
 
-    handler = SlowHandler()
+    handler = HoldingHandler(tmp_path / "crm.db.mail-lock")
     port = free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     try:
         write_config(tmp_path, port)
         env = {k: v for k, v in os.environ.items() if k != "CRM_DEBUG"}
-        runs = [subprocess.Popen([sys.executable, "-m", "crmcli", "due", "--email"], env=env,
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                for _ in range(3)]
-        outcomes = [(run.wait(timeout=60), *run.communicate()) for run in runs]
+        handler.runs = [subprocess.Popen([sys.executable, "-m", "crmcli", "due", "--email"],
+                                         env=env, stdout=subprocess.PIPE,
+                                         stderr=subprocess.PIPE, text=True)
+                        for _ in range(3)]
+        outcomes = [(run.wait(timeout=60), *run.communicate()) for run in handler.runs]
     finally:
         controller.stop()
     assert outcomes == [(0, "", "")] * 3

@@ -19,6 +19,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.stress  # thousands of writes from real processes at once
+
 ROOT = Path(__file__).resolve().parents[1]
 NOW = "2026-11-22T10:00:00+00:00"
 PROCESSES = 8
@@ -146,6 +150,7 @@ sys.stdout.write(json.dumps({"attempted": i, "codes": codes}) + "\n")
 # real `crm due --email --sendmail` process mails what is new.
 CRON = r"""
 import json, subprocess, sys
+
 folder, runs, rows = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 results = []
 for k in range(runs):

@@ -1,16 +1,19 @@
 """A process killed with SIGKILL in the middle of a large import (or of undoing one) leaves a
 database that passes `crm db check`, with the import either wholly present or wholly absent.
 
-One test runs the real `crm import interactions big.csv` and kills it at points spread over
-its run time (measured first, on the same database), and once the moment its commit is
-visible to a reader (while the process closes the store and checkpoints the write-ahead log).
-In another the importer is a real subprocess doing what an import of interactions does: one
-`store.change()` holding one `insert_many` of 100,000 rows (the store's bulk path, with the
-change log and the search index kept in the same transaction). It reports its progress on
-stdout, and the test kills it with SIGKILL at chosen points: early in the insert, half-way,
-while the change log and the search index are written, during COMMIT, and right after the
-commit while the store closes and checkpoints the write-ahead log. The third kills `crm undo`
-of a 100,000-row import midway."""
+Every kill point is an event the process reports, never a moment: the process is held still
+at that event (tests/helpers.py counts SQL statements through SQLite's trace callback) and
+killed there, so each run kills where it says on any machine, at any speed.
+
+One test runs the real `crm import interactions big.csv` and kills it at statements spread
+over its run (counted first, on the same database), and once just after its COMMIT (while
+the process closes the store and checkpoints the write-ahead log). In another the importer
+is a real subprocess doing what an import of interactions does: one `store.change()` holding
+one `insert_many` of 100,000 rows (the store's bulk path, with the change log and the search
+index kept in the same transaction). It reports its progress on stdout, and the test kills
+it at chosen points: early in the insert, half-way, while the search index is written, at
+COMMIT, racing COMMIT, and right after the commit while the store closes and checkpoints the
+write-ahead log. The third kills `crm undo` of a 100,000-row import midway."""
 
 from __future__ import annotations
 
@@ -20,47 +23,57 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-NOW = "2026-11-22T10:00:00+00:00"
+import pytest
+from helpers import ROOT, crm_env, crm_held_at, crm_statements
+from helpers import crm_run as crm
+
+pytestmark = pytest.mark.stress  # minutes of real imports killed and checked
+
 ROWS = 100_000
 
 IMPORTER = r"""
-import sys
+import sys, threading
 from crmcli.store import CrmStore
 
-db, n, tag = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+db, n, tag, hold = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+
+def reached(event):
+    # says where the import is, and stays there when it is the kill point (held)
+    print(event, flush=True)
+    if event == hold:
+        threading.Event().wait()
+
 store = CrmStore(db)
+indexed = 0
+
+def traced(sql):
+    global indexed
+    if sql.startswith("INSERT") and "INTO search_index " in sql:
+        indexed += 1
+        if indexed == n // 2:
+            reached(f"indexed {indexed}")
+    elif sql == "COMMIT":
+        reached("COMMIT")
+
+store.conn.set_trace_callback(traced)
 
 def rows():
     for i in range(n):
         if i % 10000 == 0:
-            print(f"rows {i}", flush=True)
+            reached(f"rows {i}")
         yield (1, "2026-01-01T00:00:00Z", "call", "out", "note", f"{tag} call {i}",
                "2026-11-22T10:00:00Z")
-    print("inserted", flush=True)
+    reached("inserted")
 
 with store.change("import interactions", f"imported {n} interactions ({tag})"):
     store.insert_many("interactions", ["client_id", "at", "channel", "direction", "kind",
                                         "summary", "created_at"], rows())
-print("committed", flush=True)
+reached("committed")
 store.close()
-print("closed", flush=True)
+reached("closed")
 """
-
-
-def crm_env(tmp_path: Path) -> dict:
-    env = {**os.environ, "CRM_DB": str(tmp_path / "crm.db"),
-           "CRM_CONFIG": str(tmp_path / "config.yaml"), "CRM_NOW": NOW, "TZ": "UTC"}
-    env.pop("CRM_DEBUG", None)
-    return env
-
-
-def crm(env: dict, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "crmcli", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
 
 
 def import_counts(db: Path) -> dict:
@@ -87,22 +100,21 @@ def assert_check_passes(env: dict) -> dict:
     return report
 
 
-def run_and_kill(tmp_path: Path, env: dict, tag: str, trigger: str | None, delay: float = 0.0
+def run_and_kill(tmp_path: Path, env: dict, tag: str, trigger: str | None, held: bool = True
                  ) -> bool:
-    """Start an import; SIGKILL it `delay` seconds after it prints `trigger` (None: let it
-    finish). Returns True when the kill hit a running process."""
+    """Start an import; SIGKILL it when it reports `trigger` (None: let it finish): held
+    still there, or (held False) racing on from there. Returns True when the kill hit a
+    running process."""
     script = tmp_path / "importer.py"
     script.write_text(IMPORTER)
     proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "crm.db"), str(ROWS),
-                             tag], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                             tag, trigger if held and trigger else ""], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         for line in proc.stdout:
             if line.strip() == trigger:
                 break
         if trigger is not None:
-            if delay:
-                time.sleep(delay)
             proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=120)
     finally:
@@ -117,9 +129,11 @@ def run_and_kill(tmp_path: Path, env: dict, tag: str, trigger: str | None, delay
     return proc.returncode == -signal.SIGKILL
 
 
-# (trigger line, delay): from early in the insert to the WAL checkpoint after the commit
-KILL_POINTS = [("rows 10000", 0.0), ("rows 50000", 0.0), ("rows 90000", 0.0),
-               ("inserted", 0.0), ("inserted", 0.3), ("inserted", 0.6), ("committed", 0.0)]
+# (event, held): from early in the insert to the WAL checkpoint after the commit; one kill
+# races COMMIT instead of waiting at its start
+KILL_POINTS = [("rows 10000", True), ("rows 50000", True), ("rows 90000", True),
+               ("inserted", True), (f"indexed {ROWS // 2}", True), ("COMMIT", True),
+               ("COMMIT", False), ("committed", True)]
 
 
 def test_an_import_killed_at_any_point_is_wholly_present_or_wholly_absent(tmp_path):
@@ -129,18 +143,18 @@ def test_an_import_killed_at_any_point_is_wholly_present_or_wholly_absent(tmp_pa
     assert crm(env, "log", "Acme", "base call before any import").returncode == 0
 
     kills, outcomes, present = 0, [], set()
-    for n, (trigger, delay) in enumerate(KILL_POINTS):
+    for n, (trigger, held) in enumerate(KILL_POINTS):
         tag = f"imp{n}"
-        killed = run_and_kill(tmp_path, env, tag, trigger, delay)
+        killed = run_and_kill(tmp_path, env, tag, trigger, held)
         kills += killed
         assert_check_passes(env)
         counts = import_counts(tmp_path / "crm.db")
         assert counts["rows"].get("base") == 1  # what was there before is untouched
         got = counts["rows"].get(tag, 0)
-        assert got in (0, ROWS), (trigger, delay, got)  # whole or absent, never a part
+        assert got in (0, ROWS), (trigger, held, got)  # whole or absent, never a part
         if got:
             present.add(tag)
-        outcomes.append((trigger, delay, killed, got))
+        outcomes.append((trigger, held, killed, got))
         # the audit trail agrees with the data: one change per import that landed
         assert sorted(counts["changes"]) == sorted(
             f"imported {ROWS} interactions ({t})" for t in present)
@@ -176,52 +190,30 @@ def _big_csv(path: Path, tag: str) -> Path:
     return path
 
 
-def _committed(db: Path, source: Path) -> bool:
-    """Whether the import of source has committed (read through WAL, never blocking it)."""
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.05)
-    try:
-        return bool(conn.execute("SELECT 1 FROM changes WHERE command = 'import' AND summary "
-                                 "LIKE ?", (f"%{source}%",)).fetchone())
-    except sqlite3.OperationalError:
-        return False
-    finally:
-        conn.close()
-
-
 def test_crm_import_killed_at_any_point_is_wholly_present_or_wholly_absent(tmp_path):
     env = crm_env(tmp_path)
     (tmp_path / "config.yaml").write_text("timezone: UTC\n")
     db = tmp_path / "crm.db"
     assert crm(env, "add", "Acme", "--email", "ops@acme.test", "-q").stdout.strip() == "1"
     assert crm(env, "log", "Acme", "base call before any import").returncode == 0
-    # how long a whole import takes here, on this database
-    started = time.monotonic()
-    result = crm(env, "import", "interactions", str(_big_csv(tmp_path / "whole.csv", "whole")))
-    whole = time.monotonic() - started
+    # how many SQL statements a whole import runs here, on this database
+    result, whole = crm_statements(env, "import", "interactions",
+                                   str(_big_csv(tmp_path / "whole.csv", "whole")))
     assert result.returncode == 0, result.stderr
     present = {"whole"}
 
-    # kills spread over the run time, then one the moment the import is seen committed
-    # (while the process closes the store and checkpoints the write-ahead log)
+    # kills spread over its statements, then one just after its COMMIT (while the process
+    # closes the store and checkpoints the write-ahead log)
     points: list[float | str] = [0.1, 0.25, 0.4, 0.55, 0.7, 0.85, "committed"]
     kills, outcomes = 0, []
     for n, point in enumerate(points):
         tag = f"cli{n}"
         source = _big_csv(tmp_path / f"{tag}.csv", tag)
-        proc = subprocess.Popen([sys.executable, "-m", "crmcli", "import", "interactions",
-                                 str(source)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
-        try:
-            if point == "committed":
-                deadline = time.monotonic() + 120
-                while not _committed(db, source) and proc.poll() is None:
-                    assert time.monotonic() < deadline, "the import did not commit in 120 s"
-                    time.sleep(0.005)
-            else:
-                time.sleep(whole * point)
-        finally:
-            proc.send_signal(signal.SIGKILL)
-            _, stderr = proc.communicate(timeout=120)
+        at = "after-commit" if point == "committed" else int(whole * point)
+        proc = crm_held_at(env, at, "import", "interactions", str(source))
+        proc.send_signal(signal.SIGKILL)
+        _, stderr = proc.communicate(timeout=120)
+        stderr = proc.stderr_before_hold + stderr
         assert "Traceback" not in stderr, stderr
         killed = proc.returncode == -signal.SIGKILL
         assert killed or proc.returncode == 0, stderr
@@ -238,8 +230,8 @@ def test_crm_import_killed_at_any_point_is_wholly_present_or_wholly_absent(tmp_p
     assert kills >= 4, outcomes
     assert outcomes[0] == (0.1, True, 0), outcomes          # killed early: nothing
     assert outcomes[-1][2] == CLI_ROWS, outcomes            # killed after COMMIT: all of it
-    print(f"crm import kills survived: {kills} of {len(points)} (a whole import took "
-          f"{whole:.1f} s); outcomes {outcomes}")
+    print(f"crm import kills survived: {kills} of {len(points)} (a whole import ran "
+          f"{whole} statements); outcomes {outcomes}")
     # whatever landed is one change each, and the newest one undoes whole
     conn = sqlite3.connect(db)
     try:
@@ -259,14 +251,16 @@ def test_undo_of_a_large_import_killed_midway_is_wholly_done_or_not_at_all(tmp_p
     (tmp_path / "config.yaml").write_text("timezone: UTC\n")
     assert crm(env, "add", "Acme", "-q").returncode == 0
     assert not run_and_kill(tmp_path, env, "big", None)
+    # how many SQL statements a whole undo runs; then redo, and kill undos along the way
+    result, whole = crm_statements(env, "undo")
+    assert result.returncode == 0 and result.stderr.startswith("undid change 2: ")
+    assert crm(env, "undo").stderr.startswith("redid change 2: ")
     kills = 0
-    for delay in (0.5, 0.9, 1.3):
-        proc = subprocess.Popen([sys.executable, "-m", "crmcli", "undo"], cwd=ROOT, env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(delay)
+    for point in (0.3, 0.6, 0.9):
+        proc = crm_held_at(env, int(whole * point), "undo")
         proc.send_signal(signal.SIGKILL)
         _, stderr = proc.communicate(timeout=60)
-        assert "Traceback" not in stderr
+        assert "Traceback" not in proc.stderr_before_hold + stderr
         kills += proc.returncode == -signal.SIGKILL
         assert_check_passes(env)
         rows = import_counts(tmp_path / "crm.db")["rows"].get("big", 0)

@@ -276,6 +276,7 @@ VOCABULARY = ["today", "tomorrow", "now", "mon", "next", "last", "in", "ago", "3
               "01/02/2026", "2026-02-30", "2026-12-05", " "]
 
 
+@pytest.mark.stress
 @settings(max_examples=400, deadline=None)
 @given(st.one_of(st.text(max_size=120),
                  st.lists(st.sampled_from(VOCABULARY), max_size=6).map(" ".join),
@@ -292,6 +293,7 @@ def test_parse_when_returns_a_date_or_raises_date_error(text):
     assert 1900 <= result.year <= 2200
 
 
+@pytest.mark.stress
 @settings(max_examples=200, deadline=None)
 @given(st.one_of(st.text(max_size=60),
                  st.lists(st.sampled_from(["every", "2", "weeks", "on", "mon", "thu", "monthly",

@@ -27,6 +27,8 @@ from crmcli.cli import for_argv
 from crmcli.store import validate
 from crmcli.errors import AmbiguousClient, ClientNotFound, ValidationError
 
+pytestmark = pytest.mark.stress  # hypothesis throwing arbitrary input at the real CLI
+
 ROOT = Path(__file__).resolve().parents[1]
 # 100 examples a test by default (about 30 s for the file on two cores); set CRM_FUZZ_EXAMPLES
 # for a longer campaign, e.g. CRM_FUZZ_EXAMPLES=2000 pytest tests/test_fuzz.py.

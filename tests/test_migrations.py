@@ -154,6 +154,7 @@ def test_a_file_that_is_not_sqlite_or_not_crm_is_refused(crm, db_path, tmp_path)
     assert result.stderr == f"crm: error: {other}: is an SQLite file but not a crm database\n"
 
 
+@pytest.mark.stress
 def test_processes_opening_a_new_file_at_the_same_time_all_succeed(tmp_path):
     db = tmp_path / "crm.db"
     (tmp_path / "config.yaml").write_text("timezone: UTC\n")

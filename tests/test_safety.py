@@ -13,7 +13,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -91,12 +90,11 @@ def test_database_and_backups_are_created_owner_only_whatever_the_umask(tmp_path
 # --- online backup while another process writes -----------------------------------------
 
 WRITER = """
-import sys, time
+import os, sys
 from crmcli.store import CrmStore
 store = CrmStore(sys.argv[1])
-deadline = time.time() + float(sys.argv[2])
 i = 0
-while time.time() < deadline:
+while not os.path.exists(sys.argv[2]):
     with store.change("seed", "batch") as ch:
         cid = store.insert("clients", {"name": f"W{i}", "custom": "{}",
                                         "created_at": "2026-11-22T10:00:00Z",
@@ -106,25 +104,30 @@ while time.time() < deadline:
                                            "summary": f"note {k} " + "x" * 200,
                                            "created_at": "2026-11-22T10:00:00Z"})
     i += 1
+    if i == 1:
+        print("writing", flush=True)
 print(i)
 """
 
 
+@pytest.mark.stress
 def test_backup_is_consistent_while_another_process_keeps_writing(tmp_path):
     db = tmp_path / "crm.db"
     assert run_crm(db, "add", "Seed", "-q").returncode == 0
     script = tmp_path / "writer.py"
     script.write_text(WRITER)
-    writer = subprocess.Popen([sys.executable, str(script), str(db), "6"], cwd=ROOT,
+    stop = tmp_path / "stop"
+    writer = subprocess.Popen([sys.executable, str(script), str(db), str(stop)], cwd=ROOT,
                               env=crm_env(db), stdout=subprocess.PIPE, text=True)
     try:
-        time.sleep(0.7)
+        assert writer.stdout.readline() == "writing\n"  # its first batch is committed
         backups = []
         for n in range(4):
             result = run_crm(db, "db", "backup", str(tmp_path / f"b{n}.db"))
             assert result.returncode == 0, result.stderr
             backups.append(Path(result.stdout.strip()))
     finally:
+        stop.touch()
         out, _ = writer.communicate(timeout=60)
     assert writer.returncode == 0
     written = int(out)

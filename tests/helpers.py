@@ -1,0 +1,100 @@
+"""Helpers shared by the tests that run real `crm` processes (import as `from helpers import`).
+
+Kill points are SQL statements, not moments: `crm_held_at` runs the real entry point
+(`crmcli.cli.main`) with SQLite's trace callback counting the statements the process
+runs, and holds the process still at the chosen one, so a test can SIGKILL it exactly
+there, on any machine, at any speed. Nothing of crm is replaced: the callback only counts.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NOW = "2026-11-22T10:00:00+00:00"
+
+# Counts every statement of every connection and holds the process still (writes "held at
+# N: SQL" on stderr, then waits for good: the test kills it) at $CRM_TEST_HOLD_AT: statement
+# number N, or "after-commit", the first statement of crm's own after a COMMIT (SQLite's
+# nested statements, "-- ...", still belong to the commit), else the exit, once the store is
+# closed. At exit, writes "statements: N" (a whole run gives the count to choose from).
+HOLD_PROBE = r"""
+import atexit, os, sqlite3, sys, threading
+_hold = os.environ.get("CRM_TEST_HOLD_AT") or "0"
+_count, _committed = 0, False
+_connect = sqlite3.connect
+
+def _held(sql):
+    sys.stderr.write(f"held at {_count}: {' '.join(sql.split())[:60]}\n")
+    sys.stderr.flush()
+    threading.Event().wait()
+
+def _traced(sql):
+    global _count, _committed
+    _count += 1
+    if _hold == "after-commit":
+        if _committed and not sql.startswith("--"):
+            _held(sql)
+        _committed = _committed or sql == "COMMIT"
+    elif _count == int(_hold):
+        _held(sql)
+
+def connect(*args, **kwargs):
+    conn = _connect(*args, **kwargs)
+    conn.set_trace_callback(_traced)
+    return conn
+
+def _at_exit():
+    sys.stderr.write(f"statements: {_count}\n")
+    if _hold == "after-commit" and _committed:
+        _held("(exit)")
+
+sqlite3.connect = connect
+atexit.register(_at_exit)
+sys.argv = ["crm"] + sys.argv[1:]
+from crmcli.cli import main
+main()
+"""
+
+
+def crm_env(tmp_path: Path) -> dict:
+    """The environment of a real `crm` process on the test's own files."""
+    env = {**os.environ, "CRM_DB": str(tmp_path / "crm.db"),
+           "CRM_CONFIG": str(tmp_path / "config.yaml"), "CRM_NOW": NOW, "TZ": "UTC"}
+    env.pop("CRM_DEBUG", None)
+    env.pop("CRM_TEST_HOLD_AT", None)
+    return env
+
+
+def crm_run(env: dict, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """`crm ARGS` as a real process (`python -m crmcli`)."""
+    return subprocess.run([sys.executable, "-m", "crmcli", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def crm_statements(env: dict, *args: str) -> tuple[subprocess.CompletedProcess, int]:
+    """Run `crm ARGS` to the end; returns the result and how many SQL statements it ran."""
+    done = subprocess.run([sys.executable, "-c", HOLD_PROBE, *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    counts = [line for line in done.stderr.splitlines() if line.startswith("statements: ")]
+    assert counts, done.stderr
+    return done, int(counts[-1].split()[1])
+
+
+def crm_held_at(env: dict, statement: int | str, *args: str) -> subprocess.Popen:
+    """Start `crm ARGS` and return once it is held at `statement` (a number, or
+    "after-commit": see HOLD_PROBE), or has exited without reaching it. stderr holds the rest of its output; stdin is kept
+    open so that a process held there never sees end-of-file."""
+    proc = subprocess.Popen([sys.executable, "-c", HOLD_PROBE, *args], cwd=ROOT,
+                            env={**env, "CRM_TEST_HOLD_AT": str(statement)},
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    proc.stderr_before_hold = ""
+    for line in proc.stderr:
+        if line.startswith("held at "):
+            break
+        proc.stderr_before_hold += line
+    return proc
