@@ -60,10 +60,14 @@ main()
 """
 
 
-def crm_env(tmp_path: Path) -> dict:
-    """The environment of a real `crm` process on the test's own files."""
-    env = {**os.environ, "CRM_DB": str(tmp_path / "crm.db"),
-           "CRM_CONFIG": str(tmp_path / "config.yaml"), "CRM_NOW": NOW, "TZ": "UTC"}
+def crm_env(tmp_path: Path, *, db: Path | None = None, config: Path | None = None,
+            **extra: str) -> dict:
+    """The environment of a real `crm` process on the test's own files (its database and
+    config, XDG dirs in tmp_path, "now" pinned, UTC), plus `extra`."""
+    env = {**os.environ, "CRM_DB": str(db or tmp_path / "crm.db"),
+           "CRM_CONFIG": str(config or tmp_path / "config.yaml"), "CRM_NOW": NOW, "TZ": "UTC",
+           "XDG_CONFIG_HOME": str(tmp_path / "xdg-config"),
+           "XDG_DATA_HOME": str(tmp_path / "xdg-data"), **extra}
     env.pop("CRM_DEBUG", None)
     env.pop("CRM_TEST_HOLD_AT", None)
     return env
@@ -86,8 +90,9 @@ def crm_statements(env: dict, *args: str) -> tuple[subprocess.CompletedProcess, 
 
 def crm_held_at(env: dict, statement: int | str, *args: str) -> subprocess.Popen:
     """Start `crm ARGS` and return once it is held at `statement` (a number, or
-    "after-commit": see HOLD_PROBE), or has exited without reaching it. stderr holds the rest of its output; stdin is kept
-    open so that a process held there never sees end-of-file."""
+    "after-commit": see HOLD_PROBE), or has exited without reaching it. Its stderr up to
+    then is in `stderr_before_hold`; stdin is kept open so that a held process never sees
+    end-of-file."""
     proc = subprocess.Popen([sys.executable, "-c", HOLD_PROBE, *args], cwd=ROOT,
                             env={**env, "CRM_TEST_HOLD_AT": str(statement)},
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,

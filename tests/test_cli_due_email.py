@@ -88,8 +88,8 @@ def smtp_server():
     """Start servers with given options; all are stopped at the end of the test."""
     started = []
 
-    def start(**kwargs) -> tuple[Handler, int]:
-        handler = Handler()
+    def start(handler: Handler | None = None, **kwargs) -> tuple[Handler, int]:
+        handler = handler or Handler()
         port = free_port()
         controller = Controller(handler, hostname="127.0.0.1", port=port, **kwargs)
         controller.start()
@@ -350,23 +350,17 @@ class HoldingHandler(Handler):
         return await super().handle_DATA(server, session, envelope)
 
 
-def test_two_cron_jobs_firing_together_send_one_mail(book, tmp_path, db_path):
+def test_two_cron_jobs_firing_together_send_one_mail(book, smtp_server, tmp_path, db_path):
     import sys
 
-    handler = HoldingHandler(tmp_path / "crm.db.mail-lock")
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        write_config(tmp_path, port)
-        env = {k: v for k, v in os.environ.items() if k != "CRM_DEBUG"}
-        handler.runs = [subprocess.Popen([sys.executable, "-m", "crmcli", "due", "--email"],
-                                         env=env, stdout=subprocess.PIPE,
-                                         stderr=subprocess.PIPE, text=True)
-                        for _ in range(3)]
-        outcomes = [(run.wait(timeout=60), *run.communicate()) for run in handler.runs]
-    finally:
-        controller.stop()
+    handler, port = smtp_server(HoldingHandler(tmp_path / "crm.db.mail-lock"))
+    write_config(tmp_path, port)
+    env = {k: v for k, v in os.environ.items() if k != "CRM_DEBUG"}
+    handler.runs = [subprocess.Popen([sys.executable, "-m", "crmcli", "due", "--email"],
+                                     env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True)
+                    for _ in range(3)]
+    outcomes = [(run.wait(timeout=60), *run.communicate()) for run in handler.runs]
     assert outcomes == [(0, "", "")] * 3
     assert len(handler.messages) == 1
     assert len(digests(db_path)) == 1

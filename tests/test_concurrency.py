@@ -13,18 +13,15 @@ follow-ups, record deals and edit the same client at the same time."""
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from helpers import ROOT, crm_env, crm_run
 
 pytestmark = pytest.mark.stress  # thousands of writes from real processes at once
 
-ROOT = Path(__file__).resolve().parents[1]
-NOW = "2026-11-22T10:00:00+00:00"
 PROCESSES = 8
 WRITES = 200
 
@@ -51,23 +48,9 @@ sys.stdout.write(json.dumps(codes) + "\n")
 """
 
 
-def env_for(tmp_path: Path) -> dict:
-    env = {**os.environ, "CRM_DB": str(tmp_path / "crm.db"),
-           "CRM_CONFIG": str(tmp_path / "config.yaml"), "CRM_NOW": NOW, "TZ": "UTC",
-           "XDG_CONFIG_HOME": str(tmp_path / "xdg-config"),
-           "XDG_DATA_HOME": str(tmp_path / "xdg-data")}
-    env.pop("CRM_DEBUG", None)
-    return env
-
-
-def run(env: dict, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "crmcli", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
-
-
 def test_eight_processes_writing_200_times_each_land_exactly_1600_rows(tmp_path):
-    env = env_for(tmp_path)
-    assert run(env, "add", "Acme", "-q").stdout.strip() == "1"
+    env = crm_env(tmp_path)
+    assert crm_run(env, "add", "Acme", "-q").stdout.strip() == "1"
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
     kinds = ["log", "add"] * (PROCESSES // 2)
@@ -113,7 +96,7 @@ def test_eight_processes_writing_200_times_each_land_exactly_1600_rows(tmp_path)
     # one change per write in the audit trail, plus the seed
     assert changes == [("add", 1 + WRITES * len(add_workers)), ("log", WRITES * len(log_workers))]
 
-    check = run(env, "db", "check", "--format", "json")
+    check = crm_run(env, "db", "check", "--format", "json")
     assert check.returncode == 0, check.stderr
     report = json.loads(check.stdout)
     assert report["ok"] is True and report["problems"] == []
@@ -171,13 +154,13 @@ USERS = ["log", "log", "followup", "deal", "edit"]
 
 
 def test_a_cron_import_and_digest_running_while_people_work_lose_no_write(tmp_path):
-    env = env_for(tmp_path)
+    env = crm_env(tmp_path)
     outbox, stop = tmp_path / "outbox", tmp_path / "stop"
     (tmp_path / "config.yaml").write_text(
         "timezone: UTC\nsmtp:\n  to: [me@example.com]\n  html: false\n"
         f"sendmail:\n  command: sh -c 'cat >> {outbox}'\n")
-    assert run(env, "add", "Acme", "--email", "ops@acme.test", "-q").stdout.strip() == "1"
-    assert run(env, "add", "Globex", "--email", "hi@globex.test", "-q").stdout.strip() == "2"
+    assert crm_run(env, "add", "Acme", "--email", "ops@acme.test", "-q").stdout.strip() == "1"
+    assert crm_run(env, "add", "Globex", "--email", "hi@globex.test", "-q").stdout.strip() == "2"
     (tmp_path / "user.py").write_text(INTERACTIVE)
     (tmp_path / "cron.py").write_text(CRON)
 
@@ -246,12 +229,12 @@ def test_a_cron_import_and_digest_running_while_people_work_lose_no_write(tmp_pa
           f"{between} calls logged between the first and the last import, {digests} digests")
 
     # after the storm the ledger is exact: one more run mails only what is new, then nothing
-    run(env, "due", "--email", "--sendmail")
-    again = run(env, "due", "--email", "--sendmail")
+    crm_run(env, "due", "--email", "--sendmail")
+    again = crm_run(env, "due", "--email", "--sendmail")
     assert again.returncode == 0 and again.stdout == again.stderr == ""
     sent = outbox.read_text()
-    assert run(env, "due", "--email", "--sendmail").returncode == 0
+    assert crm_run(env, "due", "--email", "--sendmail").returncode == 0
     assert outbox.read_text() == sent
-    check = run(env, "db", "check", "--format", "json")
+    check = crm_run(env, "db", "check", "--format", "json")
     assert check.returncode == 0, check.stderr
     assert json.loads(check.stdout)["ok"] is True

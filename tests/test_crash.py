@@ -18,7 +18,6 @@ write-ahead log. The third kills `crm undo` of a 100,000-row import midway."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
 import subprocess

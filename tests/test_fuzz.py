@@ -18,14 +18,15 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from helpers import crm_env
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from crmcli import dates
 from crmcli.cli import for_argv
-from crmcli.store import validate
 from crmcli.errors import AmbiguousClient, ClientNotFound, ValidationError
+from crmcli.store import validate
 
 pytestmark = pytest.mark.stress  # hypothesis throwing arbitrary input at the real CLI
 
@@ -380,14 +381,6 @@ def test_importers_reading_arbitrary_bytes_from_stdin_import_whole_or_fail_clean
 
 # --- real processes: undecodable bytes on the command line and in files --------------------
 
-def _env(tmp_path: Path) -> dict:
-    env = {**os.environ, "CRM_DB": str(tmp_path / "crm.db"),
-           "CRM_CONFIG": str(tmp_path / "config.yaml"), "CRM_NOW": "2026-11-22T10:00:00+00:00",
-           "TZ": "UTC"}
-    env.pop("CRM_DEBUG", None)
-    return env
-
-
 @pytest.mark.parametrize("args, stdin", [
     ([b"add", b"Bad \xff name"], None),
     ([b"add", b"Fine", b"--note", b"caf\xe9"], None),
@@ -400,7 +393,7 @@ def _env(tmp_path: Path) -> dict:
 ])
 def test_undecodable_bytes_from_a_real_command_line_or_file_fail_cleanly(
         tmp_path, snapshot, args, stdin):
-    env = _env(tmp_path)
+    env = crm_env(tmp_path)
     (tmp_path / "config.yaml").write_text("timezone: UTC\n")
     subprocess.run([sys.executable, "-m", "crmcli", "add", "Acme"], cwd=ROOT, env=env,
                    check=True, capture_output=True)

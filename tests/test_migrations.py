@@ -3,13 +3,13 @@ refusing a newer one and files that are not crm databases."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from helpers import crm_env
 
 from crmcli.config import Config
 from crmcli.store import SCHEMA_VERSION, CrmStore, SchemaTooNew, StoreError
@@ -158,8 +158,7 @@ def test_a_file_that_is_not_sqlite_or_not_crm_is_refused(crm, db_path, tmp_path)
 def test_processes_opening_a_new_file_at_the_same_time_all_succeed(tmp_path):
     db = tmp_path / "crm.db"
     (tmp_path / "config.yaml").write_text("timezone: UTC\n")
-    env = {**os.environ, "CRM_DB": str(db), "CRM_CONFIG": str(tmp_path / "config.yaml"),
-           "CRM_NOW": "2026-11-22T10:00:00+00:00"}
+    env = crm_env(tmp_path)
     procs = [subprocess.Popen([sys.executable, "-m", "crmcli", "add", f"P{i}", "-q"], cwd=ROOT,
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for i in range(6)]

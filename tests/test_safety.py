@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import helpers
 import pytest
 
 from crmcli.config import Config
@@ -22,7 +23,6 @@ from crmcli.store import CrmStore, StoreError
 from crmcli.store.store import file_mode
 
 ROOT = Path(__file__).resolve().parents[1]
-NOW = "2026-11-22T10:00:00+00:00"
 
 
 def crm_env(db: Path, config: Path | None = None, **extra: str) -> dict:
@@ -30,10 +30,7 @@ def crm_env(db: Path, config: Path | None = None, **extra: str) -> dict:
     if not config.exists():
         config.parent.mkdir(parents=True, exist_ok=True)
         config.write_text("timezone: UTC\n")
-    env = {**os.environ, "CRM_DB": str(db), "CRM_CONFIG": str(config),
-           "CRM_NOW": NOW, "TZ": "UTC", **extra}
-    env.pop("CRM_DEBUG", None)
-    return env
+    return helpers.crm_env(db.parent, db=db, config=config, **extra)
 
 
 def run_crm(db: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:

@@ -9,12 +9,12 @@ tests look at sys.modules only.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from helpers import crm_env
 
 import crmcli.cli as cli
 from crmcli import _typer_speedups
@@ -42,11 +42,9 @@ main()
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update({"CRM_DB": str(tmp_path / "crm.db"), "CRM_NOW": "2026-11-22T10:00:00+00:00",
-                "XDG_CONFIG_HOME": str(tmp_path / "xdg-config"),
-                "XDG_DATA_HOME": str(tmp_path / "xdg-data"), "TZ": "UTC"})
-    env.pop("CRM_CONFIG", None)
+    """crm's own environment, less CRM_CONFIG: the config is found (or not) under XDG."""
+    env = crm_env(tmp_path)
+    env.pop("CRM_CONFIG")
     return env
 
 
