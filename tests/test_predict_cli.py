@@ -407,7 +407,7 @@ def test_too_few_clients_is_a_clear_error(store, snapshot, db_path, capsys):
     assert code == 1 and out == ""
     assert err == ("crm: error: too little data for a BG/NBD fit: 4 clients with won deals by "
                    "2026-11-01, 4 of them with a repeat purchase (need at least 10 clients and "
-                   "5 repeat buyers)\n")
+                   "5 repeat buyers); until then use the historical CLV (crm report clv)\n")
     assert snapshot(db_path) == before
     with pytest.raises(PredictionError):
         show_bgnbd(store, Config(), "2026-11-01", None, None, None, "json")
@@ -565,3 +565,17 @@ def test_show_card_carries_p_alive_and_predicted_clv_once_a_fit_is_saved(crm, st
     assert card["p_alive"] == pytest.approx(row["p_alive"])
     assert card["predicted_clv"] == pytest.approx(row["clv"])
     assert "p_alive" in crm("show", str(client)).stdout
+
+
+def test_an_impossible_fit_says_what_the_data_lacks_and_what_to_do(crm):
+    # every client buys on the same clockwork schedule and nobody ever stops: the dropout
+    # part of BG/NBD has nothing to go on
+    for n in range(12):
+        crm("add", f"C{n}")
+        for month in range(1, 11):
+            crm("deal", f"C{n}", "100", "--at", f"2026-{month:02d}-{10 + n % 5:02d}")
+    result = crm("report", "clv", "--model", "bgnbd", ok=False)
+    assert result.exit_code == 1
+    line = result.stderr.strip()
+    assert len(line.splitlines()) == 1
+    assert "it needs" in line and "Use the historical CLV (crm report clv)" in line

@@ -317,14 +317,28 @@ def _minimise(neg_ll, x0: np.ndarray) -> optimize.OptimizeResult:
     return result
 
 
+# What each model needs of the data, for the message when its parameters run off.
+_NEEDS = {
+    "BG/NBD": ("parameter", ("r", "alpha", "a", "b"),
+               "clients who buy at different rates, and some who stop buying for good"),
+    "Gamma-Gamma": ("parameter", ("p", "q", "gamma"),
+                    "deal amounts that differ more between clients than within each "
+                    "client's own deals"),
+}
+
+
 def _check_solution(result: optimize.OptimizeResult, model: str, strict: bool) -> np.ndarray:
     log_params = np.asarray(result.x, dtype=float)
     if not (np.all(np.isfinite(log_params)) and np.isfinite(result.fun)):
         raise ModelFitError(f"{model} fit failed: the likelihood is not finite at the estimates")
     if np.any(np.abs(log_params) >= _LOG_BOUND):
+        _, names, needs = _NEEDS[model]
+        off = ", ".join(f"{name} to {'infinity' if value > 0 else '0'}"
+                        for name, value in zip(names, log_params, strict=False)
+                        if abs(value) >= _LOG_BOUND)
         raise ModelFitError(
-            f"{model} fit failed: parameters ran off to 0 or infinity, "
-            "the data cannot identify the model (too few or too uniform repeat purchases)"
+            f"{model} fit failed: the data cannot identify the model ({off}); it needs "
+            f"{needs}"
         )
     if strict and not result.success:
         raise ModelFitError(f"{model} fit did not converge: {result.message}")

@@ -178,6 +178,10 @@ class DemoBuilder:
         self.rng = random.Random(seed)
         # Replies draw from their own generator so that the rest of the book stays as it was.
         self.reply_rng = random.Random(seed * 7919 + 1)
+        # The won deals' timing and amounts come from a stream of their own, so that they can
+        # follow the buying patterns the BG/NBD and Gamma-Gamma models assume (see won_deals)
+        # without reshuffling the rest of the book.
+        self.deal_rng = random.Random(seed * 104729 + 3)
         self.now = dates.now()
         self.local_now = dates.local(self.now)
         self.today = dates.today()
@@ -195,14 +199,15 @@ class DemoBuilder:
 
     # --- time helpers ---------------------------------------------------
 
-    def at(self, days_ago: float, hour: int | None = None) -> datetime:
+    def at(self, days_ago: float, hour: int | None = None, rng=None) -> datetime:
         """An aware local datetime days_ago before now, in business hours, never in the future."""
+        rng = rng or self.rng
         day = self.local_now - timedelta(days=days_ago)
-        hour = hour if hour is not None else self.rng.randint(9, 17)
-        moment = day.replace(hour=hour, minute=self.rng.choice([0, 10, 15, 30, 45]), second=0,
+        hour = hour if hour is not None else rng.randint(9, 17)
+        moment = day.replace(hour=hour, minute=rng.choice([0, 10, 15, 30, 45]), second=0,
                              microsecond=0)
         if moment > self.local_now:
-            moment = self.local_now - timedelta(minutes=self.rng.randint(5, 90))
+            moment = self.local_now - timedelta(minutes=rng.randint(5, 90))
         return moment
 
     def q(self) -> int:
@@ -403,12 +408,12 @@ class DemoBuilder:
             end = (last_days or 1) + (5 if profile == "stale" else 0)
             count = 0
             while day >= end and (profile != "growing" or count < 2):
-                self.store.add_deal(client_id, self.amount(800, 16000),
-                                    at=self.at(day), title=rng.choice(DEAL_TITLES),
-                                    status="won")
-                self.counts["deals"] += 1
+                # the draws the main stream has always made here, so the rest of the book
+                # (and the README's examples of it) stays as it was
+                self.amount(800, 16000), rng.choice(DEAL_TITLES), self.at(day)
                 count += 1
                 day -= rng.randint(45, 120) if profile != "stale" else rng.randint(60, 100)
+            self.won_deals(client_id, profile, won_days, end)
             if profile == "loyal" and rng.random() < 0.5:
                 self.store.add_deal(client_id, self.amount(2000, 20000), at=self.at(
                     rng.randint(1, 20)), title=rng.choice(DEAL_TITLES) + " (phase 2)",
@@ -424,6 +429,24 @@ class DemoBuilder:
                                 at=self.at(max(2, (last_days or 30) + rng.randint(1, 10))),
                                 title=rng.choice(DEAL_TITLES), status="lost")
             self.counts["deals"] += 1
+
+    def won_deals(self, client_id: int, profile: str, first_days: int, end_days: int) -> None:
+        """A client's won deals as the probabilistic CLV models see buyers: each client has
+        its own buying rate (gaps drawn around a personal mean of 1-6 months) and its own
+        typical deal size (amounts spread around a personal mean), so clients differ the
+        way BG/NBD and Gamma-Gamma need to be fitted; `stale` clients stop buying."""
+        rng = self.deal_rng
+        mean_gap = rng.gammavariate(4.0, 18.0)
+        mean_amount = rng.gammavariate(2.5, 2600.0)
+        day, count = first_days, 0
+        while day >= end_days and (profile != "growing" or count < 2):
+            amount = max(300, round(mean_amount * rng.gammavariate(1.5, 1 / 1.5) / 50) * 50)
+            self.store.add_deal(client_id, f"{amount - 1}.99" if rng.random() < 0.3
+                                else str(amount), at=self.at(day, rng=rng),
+                                title=rng.choice(DEAL_TITLES), status="won")
+            self.counts["deals"] += 1
+            count += 1
+            day -= max(14, rng.expovariate(1 / mean_gap))
 
     def open_followup(self, client_id: int, culture: str) -> None:
         offset = FOLLOWUP_OFFSETS[self.offset_i % len(FOLLOWUP_OFFSETS)]

@@ -170,14 +170,18 @@ def fit_and_predict(store, settings: Settings) -> Prediction:
         raise PredictionError(
             f"too little data for a BG/NBD fit: {len(rfm)} clients with won deals by "
             f"{cal_end.isoformat()}, {repeat} of them with a repeat purchase (need at least "
-            f"{MIN_CUSTOMERS} clients and {MIN_REPEAT_BUYERS} repeat buyers)")
+            f"{MIN_CUSTOMERS} clients and {MIN_REPEAT_BUYERS} repeat buyers); until then "
+            "use the historical CLV (crm report clv)")
     x, t_x, big_t, m = bgnbd.rfm_arrays(rfm)
     try:
         bg = bgnbd.fit_bgnbd(x, t_x, big_t, min_repeat_buyers=MIN_REPEAT_BUYERS)
         gg = bgnbd.fit_gamma_gamma(x, m, min_repeat_buyers=MIN_REPEAT_BUYERS)
         predicted = _predict(bgnbd, bg, gg, rfm, settings)
     except bgnbd.ModelFitError as exc:
-        raise PredictionError(f"cannot fit the model to these won deals: {exc}") from None
+        raise PredictionError(
+            f"cannot fit the model to these won deals: {exc}. Use the historical CLV "
+            "(crm report clv) until the book has that, or try --calibration-end at a later "
+            "date or a shorter clv.time_unit") from None
     params = {"r": bg.r, "alpha": bg.alpha, "a": bg.a, "b": bg.b,
               "p": gg.p, "q": gg.q, "gamma": gg.gamma}
     lls = {"bgnbd": bg.log_likelihood, "gamma_gamma": gg.log_likelihood}
