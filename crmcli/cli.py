@@ -48,7 +48,9 @@ class OneLineErrors(TyperGroup):
         except UsageError as exc:
             where = exc.ctx.command_path if exc.ctx is not None else "crm"
             text = " ".join(exc.format_message().split()).replace("Value error, ", "")
-            sys.stderr.write(f"crm: error: {text} (see '{where} --help')\n")
+            from crmcli.render.safe import visible
+
+            sys.stderr.write(visible(f"crm: error: {text} (see '{where} --help')") + "\n")
             code = exc.exit_code
         except ClickException as exc:
             exc.show()

@@ -536,7 +536,7 @@ def test_refused_login_exits_1_records_nothing_and_never_shows_the_password(
     result = book("due", "--email", ok=False)
     assert result.exit_code == 1
     assert result.stderr == (f"crm: error: SMTP server 127.0.0.1:{port} refused the login of "
-                             "'alex': 535 5.7.8 Authentication credentials invalid\n")
+                             f"'alex': 535 5.7.8 {HIDDEN}\n")
     assert result.stdout == ""
     assert PASSWORD not in result.stderr
     assert handler.messages == []
@@ -563,6 +563,7 @@ def test_password_is_nowhere_in_output_or_database(book, smtp_server, tmp_path, 
 
 
 UNICODE_PASSWORD = "pässwörd-密码"
+HIDDEN = "(the server's text is not shown: it may quote the credentials)"
 
 
 def utf8_authenticator(server, session, envelope, mechanism, auth_data):
@@ -595,7 +596,7 @@ def test_a_wrong_non_ascii_password_is_refused_in_one_line_that_shows_none_of_it
     result = book("due", "--email", ok=False)
     assert result.exit_code == 1
     assert result.stderr == (f"crm: error: SMTP server 127.0.0.1:{port} refused the login of "
-                             "'alex': 535 5.7.8 Authentication credentials invalid\n")
+                             f"'alex': 535 5.7.8 {HIDDEN}\n")
     # --debug shows the traceback on purpose: still no trace of the password in it
     import traceback
 
@@ -624,7 +625,7 @@ def test_a_server_that_quotes_the_password_back_does_not_get_it_printed(
     result = book("due", "--email", ok=False)
     assert result.exit_code == 1
     assert result.stderr == (f"crm: error: SMTP server 127.0.0.1:{port} refused the login of "
-                             "'alex': 535 5.7.8 wrong password (password hidden)\n")
+                             f"'alex': 535 5.7.8 {HIDDEN}\n")
     assert handler.messages == [] and digests(db_path) == []
 
 
@@ -972,3 +973,71 @@ def test_a_database_locked_by_another_process_sends_nothing_and_records_nothing(
         other.close()
     assert handler.messages == []
     assert snapshot(db_path) == before
+
+
+@pytest.mark.parametrize("exclude", [["LOGIN"], ["PLAIN"]], ids=["AUTH PLAIN", "AUTH LOGIN"])
+@pytest.mark.parametrize("echo", ["blob", "half", "tail"])
+def test_nothing_the_server_says_during_login_is_printed(
+        book, smtp_server, tmp_path, monkeypatch, db_path, exclude, echo):
+    import base64
+
+    def echoing(server, session, envelope, mechanism, auth_data):
+        secret = auth_data.password.decode()
+        blob = base64.b64encode(b"\0alex\0" + auth_data.password).decode()
+        said = {"blob": f"bad credentials {blob}", "half": f"wrong: {secret[:len(secret) // 2]}",
+                "tail": f"almost {secret[2:]}\x1b]0;pwned\x07"}[echo]
+        return AuthResult(success=False, handled=False, message=f"535 5.7.8 {said}")
+
+    handler, port = smtp_server(authenticator=echoing, auth_required=True,
+                                auth_require_tls=False, auth_exclude_mechanism=exclude)
+    write_config(tmp_path, port, smtp_lines=LOGIN)
+    monkeypatch.setenv("CRM_TEST_SMTP_PASSWORD", PASSWORD)
+    result = book("due", "--email", ok=False)
+    assert result.exit_code == 1
+    assert result.stderr == (f"crm: error: SMTP server 127.0.0.1:{port} refused the login of "
+                             f"'alex': 535 5.7.8 {HIDDEN}\n")
+    blob = base64.b64encode(b"\0alex\0" + PASSWORD.encode()).decode()
+    for shown in (result.stdout, result.stderr):
+        assert PASSWORD[:4] not in shown and PASSWORD[-4:] not in shown
+        assert blob[:8] not in shown
+    assert handler.messages == [] and digests(db_path) == []
+
+
+def test_a_name_of_four_byte_characters_split_by_line_separators_is_delivered(
+        crm, server, tmp_path, db_path):
+    handler, port = server
+    write_config(tmp_path, port)
+    name = "\u2028".join(["𝒜" * 200] * 4)  # 800 octets a line if U+2028 ended lines
+    crm("add", name[:400])
+    crm("followup", name[:400], "today", "call")
+    import sqlite3
+
+    with sqlite3.connect(db_path) as conn:  # stored before any rule on names
+        conn.execute("UPDATE clients SET name = ?", (name,))
+    conn.close()
+    result = crm("due", "--email")
+    assert result.stderr == ""
+    assert len(handler.messages) == 1
+    raw = handler.messages[0].data
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 998
+    text = handler.messages[0].text
+    assert "𝒜" * 200 in text and "\u2028" not in text
+
+
+def test_control_characters_stored_before_the_rule_reach_no_mail(crm, server, tmp_path,
+                                                                db_path):
+    handler, port = server
+    write_config(tmp_path, port)
+    crm("add", "Acme")
+    crm("followup", "Acme", "today", "call")
+    import sqlite3
+
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("UPDATE clients SET name = 'Ac\x1b]0;pwned\x07me\u202e'")
+        conn.execute("UPDATE followups SET note = 'ca\x9b31mll'")
+    conn.close()
+    crm("due", "--email")
+    message = handler.messages[0]
+    for part in (message.text, message.html, message.data.decode("utf-8", "replace")):
+        assert "\x1b" not in part and "\u202e" not in part and "\x9b" not in part
+    assert "Ac\\x1b]0;pwned\\x07me\\u202e" in message.text

@@ -243,3 +243,65 @@ def test_an_unexpected_exception_is_one_line_with_its_own_exit_code(crm, tmp_pat
     debug = subprocess.run([sys.executable, str(script), "--debug", "due"], capture_output=True,
                            text=True, timeout=120)
     assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+# --- neutralised on the way out (rows stored before the rule) ---------------------------
+
+
+RAW = "\x1b]0;pwned\x07\x1b]52;c;ZXZpbA==\x07\x9b2J\u202eevil\x7f\r"
+
+
+def plant(db_path) -> None:
+    """Control characters written straight into the file, as an older crm could have."""
+    import sqlite3
+
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("UPDATE clients SET name = ?, company = ?, notes = ? WHERE id = 1",
+                      ("Acme" + RAW, "Co" + RAW, "notes" + RAW))
+        conn.execute("UPDATE interactions SET summary = ?", ("call" + RAW,))
+        conn.execute("UPDATE deals SET title = ?", ("deal" + RAW,))
+        conn.execute("UPDATE contacts SET name = ?, role = ?, notes = ?",
+                     ("Ann" + RAW, "role" + RAW, "n" + RAW))
+        conn.execute("UPDATE followups SET note = ?", ("note" + RAW,))
+    conn.close()
+
+
+def no_raw_controls(text: str) -> None:
+    for ch in "\x1b\x07\x9b\u202e\x7f\r":
+        assert ch not in text, (ch, text[:300])
+
+
+def test_tables_messages_and_errors_never_emit_stored_control_characters(acme, db_path,
+                                                                         tmp_path):
+    acme("add", "Acme Two")
+    plant(db_path)
+    for args in (["ls"], ["ls", "--format", "markdown"], ["show", "1"], ["search", "Acme"],
+                 ["followups"], ["due"], ["deals"], ["history"], ["contact", "ls", "1"],
+                 ["log", "1", "again"], ["done", "1"], ["undo"], ["report", "summary"],
+                 ["export", "followups", "--format", "ics"],
+                 ["export", "contacts", "--format", "vcf"], ["show", "Acme"]):
+        result = acme(*args, ok=False)
+        no_raw_controls(result.stdout)
+        no_raw_controls(result.stderr)
+    assert "Acme\\x1b]0;pwned\\x07" in acme("ls").stdout
+
+
+@pytest.mark.parametrize("fmt", ["json", "ndjson"])
+def test_json_escapes_every_control_character_and_keeps_the_data(acme, db_path, fmt):
+    plant(db_path)
+    result = acme("export", "clients", "--format", fmt)
+    no_raw_controls(result.stdout)
+    first = json.loads(result.stdout.splitlines()[0] if fmt == "ndjson" else result.stdout)
+    first = first if fmt == "ndjson" else first[0]
+    assert first["name"] == "Acme" + RAW
+
+
+def test_csv_is_data_and_carries_every_character_as_stored(acme, db_path, tmp_path):
+    plant(db_path)
+    out = tmp_path / "clients.csv"
+    acme("export", "clients", "-o", str(out))
+    import csv
+
+    with open(out, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows[0]["name"] == "Acme" + RAW

@@ -15,7 +15,9 @@ def fail(message: str, hint: str | None = None, code: int = 1) -> NoReturn:
     text = f"crm: error: {message}"
     if hint:
         text += f" ({hint})"
-    sys.stderr.write(" ".join(text.splitlines()) + "\n")
+    from crmcli.render.safe import visible
+
+    sys.stderr.write(visible(" ".join(text.splitlines())) + "\n")
     raise typer.Exit(code)
 
 
@@ -80,7 +82,9 @@ def internal_error(exc: BaseException) -> NoReturn:
     detail = " ".join(f"{type(exc).__name__}: {exc}".split())
     if len(detail) > 300:
         detail = detail[:297] + "..."
-    fail_line = f"crm: internal error: {detail}; run with --debug for details"
+    from crmcli.render.safe import visible
+
+    fail_line = f"crm: internal error: {visible(detail)}; run with --debug for details"
     sys.stderr.write(fail_line + "\n")
     raise typer.Exit(INTERNAL_ERROR_EXIT)
 

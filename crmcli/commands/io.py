@@ -143,10 +143,13 @@ def import_cmd(
 
 def _import_failed(exc) -> None:
     """The invalid rows of a failed import: a line naming the file, then one per row."""
-    sys.stderr.write(f"crm: error: {exc.total} invalid row{'s' if exc.total != 1 else ''} "
-                     f"in {exc.name}; nothing was imported\n")
+    from crmcli.render.safe import visible
+
+    sys.stderr.write(visible(f"crm: error: {exc.total} invalid row"
+                             f"{'s' if exc.total != 1 else ''} in {exc.name}; nothing was "
+                             "imported") + "\n")
     for line in exc.lines:
-        sys.stderr.write(line + "\n")
+        sys.stderr.write(visible(line) + "\n")
     if exc.more:
         sys.stderr.write(exc.more + "\n")
     raise typer.Exit(1)

@@ -11,7 +11,6 @@ the round trip is exact. JSON/NDJSON: the same fields with their JSON types
 
 from __future__ import annotations
 
-import csv
 import os
 import sys
 from collections.abc import Iterator
@@ -19,9 +18,16 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from crmcli.render.output import check_fields, defuse_formula, flat_text, selection, to_json
-from crmcli.store.bulk import EXPORT_COLUMNS
 from crmcli.errors import CrmError, UsageError
+from crmcli.render.output import (
+    CsvWriter,
+    check_fields,
+    defuse_formula,
+    flat_text,
+    selection,
+    to_json,
+)
+from crmcli.store.bulk import EXPORT_COLUMNS
 
 EXPORT_KINDS = ("clients", "contacts", "interactions", "deals", "followups")
 EXPORT_FORMATS = ("csv", "tsv", "json", "ndjson", "vcf", "ics")
@@ -76,7 +82,7 @@ def write(store: Any, kind: str, fmt: str, out) -> int:
         columns = list(chosen.fields)
     count = 0
     if fmt in ("csv", "tsv"):
-        writer = csv.writer(out, delimiter="\t" if fmt == "tsv" else ",", lineterminator="\n")
+        writer = CsvWriter(out, fmt)
         if chosen.headers:
             writer.writerow(columns)
         protect = _as_stored if chosen.raw else defuse

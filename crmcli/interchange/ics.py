@@ -20,8 +20,11 @@ def followup_uid(followup_id: int, identity: str) -> str:
 
 
 def _summary(row: dict) -> str:
+    from crmcli.render.safe import visible
+
     note = " ".join((row.get("note") or "").split())
-    return f"{row['client']}: {note}" if note else f"{row['client']}: follow up"
+    client = " ".join(str(row["client"]).split())
+    return visible(f"{client}: {note}" if note else f"{client}: follow up")
 
 
 def _description(row: dict) -> str:
@@ -33,7 +36,10 @@ def _description(row: dict) -> str:
         who += f" (owner {row['owner']})"
     lines.append(who)
     lines.append(f"`crm done {row['id']}` marks it done, `crm snooze {row['id']} WHEN` moves it.")
-    return "\n".join(lines)
+    from crmcli.render.safe import visible
+
+    # RFC 5545 text holds no control characters but tab; a CR would end a content line.
+    return visible("\n".join(lines).replace("\r\n", "\n")).replace("\r", "\\x0d")
 
 
 def _span(row: dict) -> tuple[date | datetime, date | datetime | None]:

@@ -107,11 +107,18 @@ def with_error(record: Any, error: str) -> str:
     return card.serialize()
 
 
+def _text(value: str) -> str:
+    """vCard text holds no control characters (see crmcli.render.safe)."""
+    from crmcli.render.safe import visible
+
+    return visible(value.replace("\r\n", "\n"))
+
+
 def card_text(contact: dict) -> str:
     import vobject
 
     card = vobject.vCard()
-    name = contact["name"]
+    name = _text(contact["name"])
     card.add("fn").value = name
     given, family = name.rsplit(" ", 1) if " " in name else ("", name)
     card.add("n").value = vobject.vcard.Name(family=family, given=given)
@@ -121,11 +128,11 @@ def card_text(contact: dict) -> str:
         email.type_param = "INTERNET"
     if contact.get("phone"):
         card.add("tel").value = contact["phone"]
-    card.add("org").value = [contact.get("client_company") or contact["client_name"]]
+    card.add("org").value = [_text(contact.get("client_company") or contact["client_name"])]
     if contact.get("role"):
-        card.add("title").value = contact["role"]
+        card.add("title").value = _text(contact["role"])
     if contact.get("notes"):
-        card.add("note").value = contact["notes"]
+        card.add("note").value = _text(contact["notes"])
     card.add("uid").value = f"crmcli-contact-{contact['id']}"
     card.add("rev").value = contact["updated_at"]
     card.add("x-crm-client-id").value = str(contact["client_id"])

@@ -152,16 +152,18 @@ def _password(config) -> str:
 
 def _cells(row: dict) -> dict[str, str]:
     from crmcli import dates
+    from crmcli.render.safe import visible
     from crmcli.services.due import late_text
 
     return {
         "id": str(row["id"]) if row["id"] is not None else "-",
-        "client": str(row["client"]),
+        # One line of visible text whatever was stored (U+2028 and U+2029 end lines too).
+        "client": visible(" ".join(str(row["client"]).split())),
         "status": row["status"],
         "due": row["due"] + (f" {dates.format_local(row['due_at'])[11:]}"
                              if row["due_at"] else ""),
         "late": late_text(row["days_late"]),
-        "what": " ".join(str(row["what"]).split()),
+        "what": visible(" ".join(str(row["what"]).split())),
         "last_contact": dates.local_date_of(row["last_contact"]).isoformat()
         if row["last_contact"] else "never",
     }
@@ -253,8 +255,9 @@ def html_body(digest: Digest, day: str) -> str:
 
 def _cte(text: str) -> str:
     # 8bit keeps non-ASCII text readable (in --dry-run too); SMTP allows at most 998 octets
-    # a line, so a table with a very long note goes quoted-printable instead.
-    if max(len(line.encode("utf-8")) for line in text.splitlines() or [""]) > 900:
+    # a line, so a table with a very long note goes quoted-printable instead. Lines are
+    # what mail calls lines (split at LF only, not at U+2028), measured in octets.
+    if max(len(line.encode("utf-8")) for line in text.split("\n")) > 900:
         return "quoted-printable"
     return "7bit" if text.isascii() else "8bit"
 
@@ -295,9 +298,23 @@ def message_text(msg: EmailMessage) -> str:
 
 
 def _reply(code, text) -> str:
+    from crmcli.render.safe import visible
+
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
-    return " ".join(f"{code} {text}".split())
+    return visible(" ".join(f"{code} {text}".split()))
+
+
+def _code_only(code, text) -> str:
+    """A reply during authentication: its code and enhanced status code (535 5.7.8), none
+    of its text."""
+    import re
+
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    status = re.match(r"\s*([245]\.\d{1,3}\.\d{1,3})\b", str(text or ""))
+    return f"{code}" + (f" {status.group(1)}" if status else "") + " (the server's text is " \
+        "not shown: it may quote the credentials)"
 
 
 class _Utf8Text(str):
@@ -396,13 +413,21 @@ class SmtpSession:
                 try:
                     self.smtp.login(user, _password(self.config))
                 except smtplib.SMTPAuthenticationError as exc:
+                    # The code only: servers quote the AUTH blob (the password in base64)
+                    # or part of the password in their text.
                     raise MailError(f"SMTP server {self.where} refused the login of "
-                                    f"{user!r}: {_reply(exc.smtp_code, exc.smtp_error)}"
+                                    f"{user!r}: {_code_only(exc.smtp_code, exc.smtp_error)}"
                                     ) from None
                 except smtplib.SMTPNotSupportedError:
                     raise MailError(f"SMTP server {self.where} does not offer login (AUTH) "
                                     "on this connection; check smtp.security and smtp.port"
                                     ) from None
+                except smtplib.SMTPResponseException as exc:
+                    raise MailError(f"SMTP server {self.where} answered login: "
+                                    f"{_code_only(exc.smtp_code, exc.smtp_error)}") from None
+                except smtplib.SMTPException as exc:
+                    raise MailError(f"SMTP server {self.where} failed at login "
+                                    f"({type(exc).__name__})") from None
         except MailError:
             self.close()
             raise

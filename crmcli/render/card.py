@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from crmcli.render.output import display_width, emit, emit_record, selection
+from crmcli.render.output import cell_text, display_width, emit, emit_record, selection
 
 
 def _local(value: Any) -> Any:
@@ -73,7 +73,7 @@ def emit_card(card: dict[str, Any], fmt: str, out=None) -> None:
         emit_record(card, fmt, out=out)
         return
     profile = card["client"]
-    title = f"{profile['name']} (#{profile['id']})"
+    title = cell_text(f"{profile['name']} (#{profile['id']})")
     heading = (lambda text: f"## {text}\n\n") if fmt == "markdown" else (lambda text: f"{text}\n")
     out.write(("# " if fmt == "markdown" else "") + title + "\n")
     if fmt != "markdown":
@@ -109,9 +109,11 @@ def emit_card(card: dict[str, Any], fmt: str, out=None) -> None:
     else:
         width = max(display_width(k) for k, _ in lines)
         for key, value in lines:
-            out.write(f"  {key}{' ' * (width - display_width(key))}  {value}\n")
+            out.write(f"  {cell_text(key)}{' ' * (width - display_width(key))}  "
+                      f"{cell_text(value)}\n")
     if profile.get("notes"):
-        out.write("\n" + heading("Notes") + "  " + profile["notes"].replace("\n", "\n  ") + "\n")
+        notes = cell_text(profile["notes"].replace("\r\n", "\n"))
+        out.write("\n" + heading("Notes") + "  " + notes.replace("\n", "\n  ") + "\n")
     sections = [
         ("Contacts", card["contacts"], ["id", "name", "role", "email", "phone",
                                         "decision_level", "is_primary"]),

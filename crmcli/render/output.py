@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from crmcli.render.formats import HUMAN_FORMATS
+from crmcli.render.safe import json_safe, visible
 
 
 class Selection:
@@ -143,12 +144,34 @@ def _jsonable(value: Any) -> Any:
 
 def to_json(value: Any, indent: int | None = None) -> str:
     text = json.dumps(_jsonable(value), ensure_ascii=False, default=_json_default, indent=indent)
+    if not text.isprintable():
+        text = json_safe(text)
     return _DEC_RE.sub(r"\1", text) if _DEC_MARK in text else text
 
 
+class CsvWriter:
+    """csv.writer that quotes a field holding a bare carriage return: Python's writer with
+    a "\n" line end leaves it unquoted, and a reader then ends the record there."""
+
+    def __init__(self, out, fmt: str = "csv", *, delimiter: str | None = None,
+                 lineterminator: str = "\n"):
+        delimiter = delimiter or ("\t" if fmt == "tsv" else ",")
+        self._plain = csv.writer(out, delimiter=delimiter, lineterminator=lineterminator)
+        self._quoted = csv.writer(out, delimiter=delimiter, lineterminator=lineterminator,
+                                  quoting=csv.QUOTE_ALL)
+
+    def writerow(self, cells: Sequence[Any]) -> None:
+        try:
+            has_cr = "\r" in "".join(cells)
+        except TypeError:
+            has_cr = any(isinstance(c, str) and "\r" in c for c in cells)
+        (self._quoted if has_cr else self._plain).writerow(cells)
+
+
 def cell_text(value: Any) -> str:
+    """A value as a table cell or message shows it (control characters as escapes)."""
     if type(value) is str:
-        return value
+        return visible(value)
     if type(value) is int:
         return str(value)
     if value is None:
@@ -208,6 +231,8 @@ def flat_text(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, float):
         return repr(value)
+    if type(value) is str:
+        return value  # csv/tsv are data: every character as stored
     return cell_text(value)
 
 
@@ -284,7 +309,7 @@ def _plain_table(rows: Sequence[dict], columns: list[str], headers: list[str],
     for col, head in zip(columns, headers, strict=True):
         values = [row.get(col) for row in rows]
         numeric = bool(rows) and all(v is None or _is_numeric(v) for v in values)
-        texts = [v if type(v) is str else cell_text(v) for v in values]
+        texts = [cell_text(v) for v in values]
         if any("\n" in t for t in texts):
             texts = [t.replace("\n", " ") for t in texts]
         if "".join(texts).isascii():
@@ -397,7 +422,7 @@ def emit(rows: Iterable[dict], fmt: str = "table", *, columns: Sequence[str] | N
         cols = _columns_of(rows, columns)
         if not cols:  # no rows and no known columns: no header either, not a blank line
             return
-        writer = csv.writer(out, delimiter="\t" if fmt == "tsv" else ",", lineterminator="\n")
+        writer = CsvWriter(out, fmt)
         if _selection.headers:
             writer.writerow(cols)
         if _selection.raw:
@@ -461,5 +486,5 @@ def emit_record(record: dict, fmt: str = "table", *, out=None) -> None:
 
 def message(text: str) -> None:
     """A human message on stderr, never mixed with data."""
-    sys.stderr.write(text.rstrip("\n") + "\n")
+    sys.stderr.write(visible(text.rstrip("\n")) + "\n")
     sys.stderr.flush()

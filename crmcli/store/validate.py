@@ -7,6 +7,7 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from crmcli.errors import ValidationError
+from crmcli.render.safe import UNSAFE as _UNSAFE
 
 MAX_NAME = 500
 MAX_TEXT = 100_000
@@ -23,10 +24,8 @@ _GROUPED = re.compile(r"-?\s*\d{1,3}(?:(?:,\d{3})+|(?:_\d{3})+)(?:\.\d+)?")
 _FIELD_KEY = re.compile(r"^[^\W\d][\w.\- ]{0,63}\Z")  # \w: letters of any script (地区)
 
 
-# Characters no stored text may hold: the C0 controls but tab, LF and CR, DEL, the C1
-# controls, and the bidi embeddings, overrides and isolates. Written to a terminal they set
-# its title, write its clipboard (OSC 52) or reorder what it shows ("Trojan Source").
-UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# Characters no stored text may hold (see crmcli.render.safe).
+UNSAFE = _UNSAFE
 # Fields of several lines (tab, LF and CRLF allowed); every other field is one line.
 MULTILINE_FIELDS = frozenset(("notes", "note", "summary", "stage_history note"))
 _BREAK = re.compile("[\t\n\r]")

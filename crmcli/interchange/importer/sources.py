@@ -417,8 +417,10 @@ class RejectsWriter:
         fmt = self.source.fmt
         if fmt in ("csv", "tsv"):
             if self.writer is None:
-                self.writer = csv.writer(self.out, delimiter=self.delimiter,
-                                         lineterminator=self.source.newline)
+                from crmcli.render.output import CsvWriter
+
+                self.writer = CsvWriter(self.out, delimiter=self.delimiter,
+                                        lineterminator=self.source.newline)
                 self.writer.writerow([*(self.source.header or []), ERROR_COLUMN])
             self.writer.writerow([*raw, error])
         elif fmt in ("json", "ndjson"):
