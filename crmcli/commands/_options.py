@@ -29,7 +29,7 @@ def within_int64(value: int | None) -> int | None:
 
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Same as --format json.")]
-LimitOption = Annotated[int | None, typer.Option("--limit", "-n", callback=within_int64,
+LimitOption = Annotated[int | None, typer.Option("--limit", "-n", min=1, callback=within_int64,
                                                  help="Show at most this many rows.")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the id.")]
 
