@@ -151,22 +151,14 @@ def _password(config) -> str:
 
 
 def _cells(row: dict) -> dict[str, str]:
-    from crmcli import dates
+    from crmcli.render.due import due_cells
     from crmcli.render.safe import visible
-    from crmcli.services.due import late_text
 
-    return {
-        "id": str(row["id"]) if row["id"] is not None else "-",
-        # One line of visible text whatever was stored (U+2028 and U+2029 end lines too).
-        "client": visible(" ".join(str(row["client"]).split())),
-        "status": row["status"],
-        "due": row["due"] + (f" {dates.format_local(row['due_at'])[11:]}"
-                             if row["due_at"] else ""),
-        "late": late_text(row["days_late"]),
-        "what": visible(" ".join(str(row["what"]).split())),
-        "last_contact": dates.local_date_of(row["last_contact"]).isoformat()
-        if row["last_contact"] else "never",
-    }
+    cells = due_cells(row)
+    return {**cells, "id": str(cells["id"]),
+            # One line of visible text whatever was stored (U+2028 and U+2029 end lines too).
+            "client": visible(" ".join(str(cells["client"]).split())),
+            "what": visible(" ".join(str(cells["what"]).split()))}
 
 
 def counts(rows: list[dict]) -> dict[str, int]:

@@ -21,25 +21,43 @@ def emit_due(rows: list[dict], fmt: str) -> None:
 
 def _due_table(rows: list[dict]) -> list[dict]:
     from crmcli import dates
-    from crmcli.services.due import late_text
 
     lates: dict[int, str] = {}  # one text per distinct number of days
     zone = dates.zone()
-    shown = []
-    for row in rows:
-        late = lates.get(row["days_late"])
-        if late is None:
-            late = lates[row["days_late"]] = late_text(row["days_late"])
-        shown.append({
-            "id": row["id"] if row["id"] is not None else "-",
-            "client": row["client"],
-            "status": row["status"],
-            "due": row["due"] + (f" {dates.format_local(row['due_at'])[11:]}"
-                                 if row["due_at"] else ""),
-            "late": late,
-            "what": row["what"],
-            "last_contact": dates.local_date_of(row["last_contact"], zone).isoformat()
-            if row["last_contact"]
-            else "never",
-        })
-    return shown
+    return [due_cells(row, zone, lates) for row in rows]
+
+
+def due_cells(row: dict, zone=None, lates: dict[int, str] | None = None) -> dict:
+    """A due item as people read it (the table of `crm due` and of the mail digest): its
+    id ("-" for a stale client), due date and time, how late, the last contact's day.
+    zone: dates.zone(), looked up once by a caller of many rows; lates: a cache of
+    late_text by days."""
+    from crmcli import dates
+
+    days = row["days_late"]
+    late = lates.get(days) if lates is not None else None
+    if late is None:
+        late = late_text(days)
+        if lates is not None:
+            lates[days] = late
+    return {
+        "id": row["id"] if row["id"] is not None else "-",
+        "client": row["client"],
+        "status": row["status"],
+        "due": row["due"] + (f" {dates.format_local(row['due_at'])[11:]}"
+                             if row["due_at"] else ""),
+        "late": late,
+        "what": row["what"],
+        "last_contact": dates.local_date_of(row["last_contact"], zone).isoformat()
+        if row["last_contact"]
+        else "never",
+    }
+
+
+def late_text(days_late: int) -> str:
+    """'3d late', 'today', 'in 2d' for a days_late value."""
+    if days_late > 0:
+        return f"{days_late}d late"
+    if days_late == 0:
+        return "today"
+    return f"in {-days_late}d"

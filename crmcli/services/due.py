@@ -159,12 +159,3 @@ def due_counts(store, config, *, within: str | None = None, stale: bool = True
         for row in cadence_rows(store, config, today):
             counts[row["status"]] += 1
     return counts
-
-
-def late_text(days_late: int) -> str:
-    """'3d late', 'today', 'in 2d' for a days_late value."""
-    if days_late > 0:
-        return f"{days_late}d late"
-    if days_late == 0:
-        return "today"
-    return f"in {-days_late}d"
