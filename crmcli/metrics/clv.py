@@ -29,7 +29,10 @@ formats carry the full value.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
+
+from crmcli import dates
 
 CENT = Decimal("0.01")
 
@@ -51,11 +54,8 @@ def percentile(values: list[Decimal], q: Decimal | str) -> Decimal | None:
 
 def _times(until: str | None) -> tuple[str, str, str, str]:
     """UTC (until_end, trailing_start, previous_start) and the until day."""
-    from datetime import datetime, timedelta
-
     from dateutil.relativedelta import relativedelta
 
-    from crmcli import dates
     from crmcli.metrics.periods import local_midnight_utc
 
     if until:

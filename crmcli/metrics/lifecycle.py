@@ -21,6 +21,8 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from crmcli import dates
+
 STATUSES = ("active", "at-risk", "churned", "never")
 
 
@@ -46,8 +48,6 @@ def classify(days_since: int, usual_gap: float | None, at_risk_days: float, chur
 
 def day_shift() -> str:
     """SQLite modifier from UTC to local time at the zone's current offset."""
-    from crmcli import dates
-
     offset = dates.now().astimezone(dates.zone()).utcoffset()
     return f"{int(offset.total_seconds() // 60):+d} minutes"
 
@@ -63,7 +63,6 @@ def trailing_year_start(today: date) -> str:
 
 def lifecycle_rows(store, config, client_id: int | None = None) -> list[dict]:
     """Per live client with activity: status and the facts behind it, by client id."""
-    from crmcli import dates
     from crmcli.metrics.retention import activity_setting
 
     today = dates.today()

@@ -8,6 +8,8 @@ NPS = % promoters - % detractors, from -100 to 100 (None without responses).
 
 from __future__ import annotations
 
+from crmcli import dates
+
 FIELDS = ["period", "responses", "promoters", "passives", "detractors", "promoters_pct",
           "passives_pct", "detractors_pct", "nps"]
 
@@ -61,8 +63,6 @@ def nps_report(store, *, period: str | None = None, since: str | None = None,
 def nps_summary(store, config=None) -> dict:
     """For the summary report: NPS over the twelve months up to now (scores since the same
     local date a year ago): nps, promoters, passives, detractors (counts) and responses."""
-    from crmcli import dates
-
     today = dates.today()
     try:
         start = today.replace(year=today.year - 1)

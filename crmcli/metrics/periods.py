@@ -13,8 +13,12 @@ on 31 January 14:30, and daylight-saving changes are respected.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
+
+from crmcli import dates
+from crmcli.errors import UsageError
 
 UNITS = ("month", "quarter", "year")
 MONTHS = {"month": 1, "quarter": 3, "year": 12}
@@ -24,8 +28,6 @@ DEFAULT_COUNT = {"month": 12, "quarter": 8, "year": 5}
 
 def check_unit(value: str | None, allowed: tuple[str, ...] = UNITS, option: str = "--period"
                ) -> str:
-    from crmcli.errors import UsageError
-
     text = (value or "").strip().lower()
     if text not in allowed:
         raise UsageError(f"{option} {value!r}: must be one of {', '.join(allowed)}")
@@ -53,8 +55,6 @@ def label(idx: int, unit: str) -> str:
 
 def local_midnight_utc(day: date) -> str:
     """The UTC instant (as stored) of local midnight at the start of day."""
-    from crmcli import dates
-
     return dates.to_utc_iso(datetime.combine(day, time(0), tzinfo=dates.zone()))
 
 
@@ -76,8 +76,6 @@ class Window:
 
 
 def _as_local_date(value, option: str) -> date:
-    from crmcli import dates
-
     when = dates.parse_when(value)
     if isinstance(when, datetime):
         return dates.local(when).date()
@@ -90,9 +88,6 @@ def window(unit: str, since: str | None = None, until: str | None = None,
 
     Without --until the last period is the current one; without --since the
     window is the last `count` periods (DEFAULT_COUNT for the unit)."""
-    from crmcli import dates
-    from crmcli.errors import UsageError
-
     last_day = _as_local_date(until, "--until") if until else dates.today()
     last = index_of(last_day, unit)
     if since:
@@ -125,11 +120,6 @@ def _ym(month_idx: int) -> str:
 
 def month_map(first_month: int, last_month: int) -> MonthMap:
     """The MonthMap for months first..last (absolute month indexes), exact in the zone."""
-    from collections import Counter
-    from datetime import timedelta
-
-    from crmcli import dates
-
     zone = dates.zone()
     starts = [start_of(i, "month") for i in range(first_month, last_month + 2)]
     offsets = [int(datetime.combine(d, time(0), tzinfo=zone).utcoffset().total_seconds() // 60)

@@ -29,6 +29,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from fractions import Fraction
 
+from crmcli import dates
 from crmcli.errors import UsageError
 
 BY = ("channel", "owner", "month")
@@ -62,7 +63,6 @@ def quantile(values: list[float], q: Fraction | float) -> float | None:
 
 
 def _start_utc(value: date | datetime) -> str:
-    from crmcli import dates
     from crmcli.metrics.periods import local_midnight_utc
 
     if isinstance(value, datetime):
@@ -73,8 +73,6 @@ def _start_utc(value: date | datetime) -> str:
 def time_window(since: str | None, until: str | None) -> tuple[str, str]:
     """UTC bounds [since, until) for --since/--until (WHEN values): a date given to --until
     includes that whole local day. Missing bounds are open."""
-    from crmcli import dates
-
     lo, hi = ALL_TIME
     if since:
         lo = _start_utc(dates.parse_when(since))
@@ -97,7 +95,6 @@ def _check(kind: str, by: str | None) -> None:
 def _month_map(store, kind: str, lo: str, hi: str):
     """The MonthMap covering the report's months and their labels (None for an empty
     book)."""
-    from crmcli import dates
     from crmcli.metrics import periods
 
     first = lo or store.first_event_at(kind)
@@ -143,8 +140,6 @@ def response_report(store, config, *, by: str | None = None, kind: str = "respon
     row for everything; groups with no items are absent, except that by month every
     month of the window has its row (a quiet month is a count of 0, not a gap); an empty
     book gives one row of zeros when not grouped."""
-    from crmcli import dates
-
     _check(kind, by)
     lo, hi = time_window(since, until)
     sla_hours = config["response.sla_hours"]
@@ -180,8 +175,6 @@ def pending_list(store, *, kind: str = "response", since: str | None = None,
     """The inbound interactions awaiting a reply (or the unresolved complaints), oldest
     first, with their age in hours (and days) at now; config (default: the store's) says
     which inbound interactions expect a reply."""
-    from crmcli import dates
-
     _check(kind, None)
     lo, hi = time_window(since, until)
     rows = []
@@ -200,8 +193,6 @@ def response_summary(store, config) -> dict:
     """For the summary report: response time over the twelve months up to now (inbound
     interactions since the same local date a year ago): count, median_hours, p90_hours,
     within_sla (percent) and awaiting."""
-    from crmcli import dates
-
     today = dates.today()
     try:
         start = today.replace(year=today.year - 1)

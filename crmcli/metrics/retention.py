@@ -20,6 +20,7 @@ active = new + retained + reactivated always holds.
 
 from __future__ import annotations
 
+from crmcli import dates
 from crmcli.metrics import periods
 
 ROW_KEYS = ("period", "start", "partial", "active", "previous_active", "retained", "new",
@@ -33,8 +34,6 @@ def activity_setting(config) -> str:
 def covered_map(store, activity: str, win: periods.Window) -> periods.MonthMap:
     """The month map from the earliest activity (or the window, if earlier) to the window's
     end, so that first activities and previous periods are seen."""
-    from crmcli import dates
-
     months = periods.MONTHS[win.unit]
     first_month = win.first * months
     first = store.first_activity(activity)
@@ -51,8 +50,6 @@ def rate(part: int, whole: int) -> float | None:
 
 def first_unfinished(unit: str) -> int:
     """Index of the first period that has not ended: the one containing today."""
-    from crmcli import dates
-
     return periods.index_of(dates.today(), unit)
 
 

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
+
+from crmcli import dates
 
 # (name, recency scores, frequency scores), in report order; together they cover all
 # 25 (R, F) pairs exactly once.
@@ -83,8 +85,6 @@ class RfmRow:
 
 def _local_days_ago(today, zone, utc_iso: str) -> int:
     """Local calendar days from the day of a stored UTC time to today (0 for later)."""
-    from crmcli import dates
-
     return max(0, (today - dates.local_date_of(utc_iso, zone)).days)
 
 
@@ -92,8 +92,6 @@ def rfm_scores(inputs: list[dict], now: datetime) -> list[RfmRow]:
     """inputs: per client client_id, name, owner, deals, revenue (Decimal), last_at (UTC
     text); now: an aware datetime (its local date is today). Returns one RfmRow per input,
     same order."""
-    from crmcli import dates
-
     zone = dates.zone()
     today = now.astimezone(zone).date()
     recency = [_local_days_ago(today, zone, row["last_at"]) for row in inputs]
@@ -219,10 +217,6 @@ def book_segments(store, config, *, since: str | None = None,
 
     since/until (WHEN values) take only the won deals in that window, and measure recency
     up to the day of --until instead of today: the segments as they were then."""
-    from datetime import timedelta
-
-    from crmcli import dates
-
     now = dates.now()
     lo = hi = None
     if since or until:
