@@ -42,3 +42,10 @@ def test_the_client_columns_are_listed_once():
                           text)]
     # run.py: the fast client import path's own field order, until that path goes
     assert set(found) - {"interchange/importer/run.py"} == {"store/clients.py"}
+
+
+def test_the_lower_layers_import_no_command_or_service():
+    # the arrows run commands -> services -> store/metrics; render formats what it is given
+    found = [name for name, text in sources("render", "store", "metrics", "dates").items()
+             if re.search(r"^\s*(from|import) crmcli\.(commands|services)\b", text, re.M)]
+    assert found == []
