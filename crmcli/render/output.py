@@ -374,18 +374,112 @@ def rich_console(stderr: bool = False, stream=None):
                    color_system="auto" if colour else None, soft_wrap=not is_terminal(stream))
 
 
+# Words for field names on screen (machine formats keep the names themselves).
+_WORDS = {"id": "ID", "nps": "NPS", "clv": "CLV", "aov": "AOV", "sla": "SLA", "rfm": "RFM",
+          "p90": "p90", "pct": "%", "12m": "(12 months)"}
+_UNITS = {"days": "days", "hours": "hours", "pct": "%", "years": "years"}
+_WHOLE = re.compile(r"^(-?[\d,.]+( [A-Z]{3})?%?|\d{4}-\d{2}(-\d{2}([ T]\d{2}:\d{2}(:\d{2})?Z?)?)?"
+                    r"|\d{4}-Q\d|[^\s@]+@[^\s@]+)\*?$")  # emails are ids too
+MIN_TEXT = 10  # a shortened text column keeps at least this many cells (with its ellipsis)
+
+
+def header_words(name: str) -> str:
+    """A field name as a column header on screen: usual_gap_days -> 'Usual gap (days)',
+    client_id -> 'Client ID'."""
+    parts = [p for p in name.split("_") if p]
+    if not parts:
+        return name
+    unit = None
+    if len(parts) > 1 and parts[-1] in _UNITS:
+        unit = _UNITS[parts.pop()]
+    words = [_WORDS.get(p, p) for p in parts]
+    text = " ".join(words)
+    text = text[:1].upper() + text[1:]
+    return f"{text} ({unit})" if unit else text
+
+
+def _shorten(text: str, width: int) -> str:
+    if display_width(text) <= width:
+        return text
+    out, used = [], 0
+    for ch in text:
+        w = display_width(ch)
+        if used + w > width - 1:
+            break
+        out.append(ch)
+        used += w
+    return "".join(out) + "…"
+
+
+# Columns kept when a table must lose some: the money at stake outlives the detail.
+_KEEP_WORDS = ("revenue", "amount", "clv", "client", "name", "due", "status")
+
+
+def fit_columns(rows: Sequence[dict], columns: list[str], headers: list[str], width: int
+                ) -> tuple[list[str], list[str], dict[str, int], list[str]]:
+    """Which columns a terminal of `width` cells shows, and how wide: (columns, headers,
+    {column: width of a shortened text column}, dropped columns). A column is as wide as
+    its values (its header wraps between words when longer). Ids, dates, times, numbers and
+    amounts stay whole; long text is shortened first (to MIN_TEXT, with an ellipsis), then
+    columns are dropped, the rightmost first, sparing the first two and those holding
+    money, names or status."""
+    texts = {c: [cell_text(r.get(c)).replace("\n", " ") for r in rows] for c in columns}
+    natural = {c: max([max((display_width(w) for w in h.split()), default=0)]
+                      + [display_width(t) for t in texts[c]])
+               for c, h in zip(columns, headers, strict=True)}
+    whole = {c for c in columns if all(not t or _WHOLE.match(t) for t in texts[c])}
+    cols, heads = list(columns), list(headers)
+    widths = dict(natural)
+    dropped: list[str] = []
+
+    def total() -> int:
+        return sum(widths[c] for c in cols) + 3 * (len(cols) - 1)  # " │ " between
+
+    def shrink(floor: int) -> bool:
+        shrinkable = [c for c in cols if c not in whole and widths[c] > floor]
+        if not shrinkable:
+            return False
+        widest = max(shrinkable, key=lambda c: widths[c])
+        widths[widest] = max(floor, widths[widest] - (total() - width))
+        return True
+
+    # long text down to a readable length first, then drop detail columns, then text down
+    # to its minimum, then any column but the first two
+    while total() > width:
+        if shrink(2 * MIN_TEXT):
+            continue
+        spare = [i for i, c in enumerate(cols) if i >= 2
+                 and not any(k in c for k in _KEEP_WORDS)]
+        if not spare and shrink(MIN_TEXT):
+            continue
+        spare = spare or list(range(2, len(cols)))
+        if not spare:
+            break
+        gone = spare[-1]
+        dropped.insert(0, cols.pop(gone))
+        heads.pop(gone)
+    shortened = {c: widths[c] for c in cols if widths[c] < natural[c]}
+    return cols, heads, shortened, dropped
+
+
 def _rich_table(rows: Sequence[dict], columns: list[str], headers: list[str], title: str | None,
-                styles: dict[str, str] | None, show_header: bool = True):
+                styles: dict[str, str] | None, show_header: bool = True,
+                widths: dict[str, int] | None = None, shortened: dict[str, int] | None = None):
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=title, header_style="bold", show_edge=False, pad_edge=False,
                   show_header=show_header)
+    shortened = shortened or {}
     for col, head in zip(columns, headers, strict=True):
         numeric = bool(rows) and all(_is_numeric(r.get(col)) or r.get(col) is None for r in rows)
+        # a fixed width: rich must not squeeze one column to widen another's header
         table.add_column(head, justify="right" if numeric else "left",
-                         style=(styles or {}).get(col), overflow="fold")
+                         style=(styles or {}).get(col), overflow="fold",
+                         width=(widths or {}).get(col))
     for row in rows:
-        table.add_row(*[_rich_cell(row.get(c)) for c in columns])
+        table.add_row(*[Text(_shorten(cell_text(row.get(c)).replace("\n", " "), shortened[c]))
+                        if c in shortened else _rich_cell(row.get(c)) for c in columns])
     return table
 
 
@@ -442,8 +536,19 @@ def emit(rows: Iterable[dict], fmt: str = "table", *, columns: Sequence[str] | N
         out.write(_markdown(rows, cols, heads))
     elif is_terminal(out):
         console = rich_console(stream=out)
+        if not headers:
+            heads = [header_words(c) for c in cols]
+        cols, heads, shortened, dropped = fit_columns(rows, cols, heads, console.width)
+        widths = {c: shortened.get(c) or max(
+            [max((display_width(w) for w in h.split()), default=1)]
+            + [display_width(cell_text(r.get(c)).replace("\n", " ")) for r in rows])
+            for c, h in zip(cols, heads, strict=True)}
         console.print(_rich_table(rows, cols, heads, title, styles,
-                                  show_header=_selection.headers))
+                                  show_header=_selection.headers, widths=widths,
+                                  shortened=shortened))
+        if dropped:
+            console.print(f"(not shown at this width: {', '.join(dropped)}; a wider terminal "
+                          "or --format csv shows every column)", style="dim", soft_wrap=False)
     else:
         if title:
             out.write(title + "\n")
