@@ -411,7 +411,7 @@ def test_undecodable_bytes_from_a_real_command_line_or_file_fail_cleanly(
     assert snapshot(tmp_path / "crm.db") == before
 
 
-# --- new clients: the fast path and the general path agree ---------------------------------
+# --- new clients: written in batches or one by one, the same -------------------------------
 
 CLIENT_FIELDS = ["name", "company", "email", "phone", "industry", "size", "owner", "source",
                  "stage", "external_id", "notes", "tags", "created_at", "updated_at",
@@ -437,7 +437,7 @@ def _client_files(draw, ext):
     if "name" not in header and draw(st.booleans()):
         header.insert(0, "name")
     rows = [[draw(client_value) for _ in header] for _ in range(draw(st.integers(1, 8)))]
-    # a clean row first and last: the general path fills the caches, the fast path uses them
+    # a clean row first and last: the first fills the import's caches, the last uses them
     clean = {"name": "Ada", "email": "ada@example.com", "tags": "vip", "stage": "lead",
              "created_at": "2026-01-02T03:04:05Z", "phone": "+1 555 0100"}
     rows.insert(0, [clean.get(h, "") for h in header])
@@ -470,20 +470,19 @@ def client_files(draw):
 
 
 @FUZZ
-@given(client_files(), st.sampled_from([5000, 2]))
-def test_new_clients_take_the_fast_path_or_the_general_one_with_the_same_result(
-        tmp_path, monkeypatch, case, chunk):
-    import crmcli.interchange.importer.run as importer
+@given(client_files(), st.sampled_from([1, 2]))
+def test_new_clients_written_in_batches_or_in_small_ones_give_the_same_result(
+        tmp_path, monkeypatch, case, small):
     import crmcli.store.bulk as bulk
     from tests.conftest import db_snapshot
+    from tests.test_import import rows_by_batch_free
 
     ext, text = case
-    monkeypatch.setattr(bulk, "CLIENT_CHUNK", chunk)
     src = tmp_path / f"input.{ext}"
     src.write_text(text, encoding="utf-8", errors="surrogateescape", newline="")
     outcomes = []
-    for quick in (True, False):
-        monkeypatch.setattr(importer, "QUICK_CLIENTS", quick)
+    for chunk in (5000, small):  # (one batch; batches of small, indexes deferred)
+        monkeypatch.setattr(bulk, "CLIENT_CHUNK", chunk)
         db = tmp_path / "fast.db"
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
@@ -493,7 +492,8 @@ def test_new_clients_take_the_fast_path_or_the_general_one_with_the_same_result(
                          "--rejects", str(rejects))
         assert result.exception is None or isinstance(result.exception, SystemExit), \
             result.exception
-        rows = [(t, r) for t, r in db_snapshot(db) if t != "_sqlite_migrations"]
+        rows = rows_by_batch_free([(t, r) for t, r in db_snapshot(db)
+                                   if t != "_sqlite_migrations"])
         outcomes.append((result.exit_code, result.stderr, rows,
                          rejects.read_bytes() if rejects.exists() else None))
     assert outcomes[0] == outcomes[1]

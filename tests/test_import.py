@@ -787,7 +787,7 @@ def test_search_documents_of_imported_clients_are_those_the_store_makes():
     assert _client_document(row) == (document_for("clients", {**record, "id": 7})[0], None)
 
 
-# --- the fast path of new clients ---------------------------------------------------------------
+# --- new clients written in batches ------------------------------------------------------------
 
 AWKWARD_CSV = (
     "external_id,name,company,email,phone,industry,size,owner,source,stage,tags,notes,"
@@ -859,66 +859,75 @@ AWKWARD_NDJSON = "\n".join([
 ]) + "\n"
 
 
-def _import_both_ways(crm, tmp_path, monkeypatch, name, text, *args):
-    """Import text into two empty databases, with the fast path and without; returns the
-    two (snapshot, stderr, rejects) and how many rows the fast path took."""
-    import crmcli.interchange.importer.run as importer
+def rows_by_batch_free(snapshot):
+    """A database snapshot in which the change log's insert_range rows (one per batch) are
+    merged into the ids each change inserted into each table: what undo reverts, whatever
+    the batch size."""
+    import json as jsonmod
+
+    out = []
+    for table, rows in snapshot:
+        if table == "change_rows":
+            inserted, others = {}, []
+            for _id, change, tbl, row_id, op, old, new in rows:
+                if op == "insert_range":
+                    span = jsonmod.loads(new)
+                    inserted.setdefault((change, tbl), set()).update(
+                        range(span["first"], span["last"] + 1))
+                else:
+                    others.append((change, tbl, row_id, op, old, new))
+            rows = [sorted(inserted.items()), others]
+        out.append((table, rows))
+    return out
+
+
+def _import_both_ways(crm, tmp_path, monkeypatch, name, text, small, *args):
+    """Import text into two empty databases, new clients written in batches of 5,000 (one
+    batch here) and in batches of small (the first one full: indexes deferred); returns the
+    two (snapshot, stderr, rejects)."""
+    import crmcli.store.bulk as bulk
     from tests.conftest import db_snapshot
 
-    taken = []
-    real_put = importer._ClientFastPath.put
-
-    def counting_put(self, line, raw):
-        ok = real_put(self, line, raw)
-        taken.append(ok)
-        return ok
-
-    monkeypatch.setattr(importer._ClientFastPath, "put", counting_put)
     src = write(tmp_path / name, text)
     outcomes = []
-    for quick in (True, False):
-        monkeypatch.setattr(importer, "QUICK_CLIENTS", quick)
-        db = tmp_path / f"{'quick' if quick else 'general'}.db"
-        rejects = tmp_path / f"rejects-{quick}{Path(name).suffix}"
+    for chunk in (5000, small):
+        monkeypatch.setattr(bulk, "CLIENT_CHUNK", chunk)
+        db = tmp_path / f"chunk-{chunk}.db"
+        rejects = tmp_path / f"rejects-{chunk}{Path(name).suffix}"
         result = crm("--db", db, "import", "clients", src, "--skip-invalid", "--rejects",
                      rejects, *args)
-        rows = [(t, r) for t, r in db_snapshot(db) if t != "_sqlite_migrations"]  # (when)
+        rows = rows_by_batch_free([(t, r) for t, r in db_snapshot(db)
+                                   if t != "_sqlite_migrations"])  # (when)
         outcomes.append((rows, result.stderr.replace(str(rejects), "REJECTS"),
                          rejects.read_text(encoding="utf-8") if rejects.exists() else None))
-    return outcomes[0], outcomes[1], sum(taken)
+    return outcomes[0], outcomes[1]
 
 
-@pytest.mark.parametrize("chunk", [5000, 3])
-def test_new_clients_fast_path_writes_what_the_general_path_writes_csv(crm, tmp_path,
-                                                                      monkeypatch, chunk):
-    import crmcli.store.bulk as bulk
-
-    monkeypatch.setattr(bulk, "CLIENT_CHUNK", chunk)
-    quick, general, taken = _import_both_ways(crm, tmp_path, monkeypatch, "c.csv", AWKWARD_CSV)
-    assert taken >= 5  # clean rows went the fast way
-    assert quick == general
-    assert "rejected" in quick[1]
+@pytest.mark.parametrize("small", [3, 1])
+def test_new_clients_in_batches_are_written_as_one_by_one_csv(crm, tmp_path, monkeypatch,
+                                                              small):
+    batched, small_batches = _import_both_ways(crm, tmp_path, monkeypatch, "c.csv",
+                                               AWKWARD_CSV, small)
+    assert batched == small_batches
+    assert "rejected" in batched[1]
+    assert "imported clients from" in batched[1]
 
 
-@pytest.mark.parametrize("chunk", [5000, 2])
-def test_new_clients_fast_path_writes_what_the_general_path_writes_ndjson(crm, tmp_path,
-                                                                         monkeypatch, chunk):
-    import crmcli.store.bulk as bulk
-
-    monkeypatch.setattr(bulk, "CLIENT_CHUNK", chunk)
-    quick, general, taken = _import_both_ways(crm, tmp_path, monkeypatch, "c.ndjson",
-                                              AWKWARD_NDJSON, "--map", "Company Name=company")
-    assert taken >= 3
-    assert quick == general
+@pytest.mark.parametrize("small", [2, 1])
+def test_new_clients_in_batches_are_written_as_one_by_one_ndjson(crm, tmp_path, monkeypatch,
+                                                                 small):
+    batched, small_batches = _import_both_ways(crm, tmp_path, monkeypatch, "c.ndjson",
+                                               AWKWARD_NDJSON, small, "--map",
+                                               "Company Name=company")
+    assert batched == small_batches
 
 
-def test_new_clients_fast_path_with_a_map_and_a_dropped_column(crm, tmp_path, monkeypatch):
+def test_new_clients_in_batches_with_a_map_and_a_dropped_column(crm, tmp_path, monkeypatch):
     text = ("Full Name,EMAIL,junk,Tags\nAda,ada@example.com,x,vip\nBob,bob@example.com,,\n"
             "Cy,CY@example.com , ,smb;vip\nDee,dee@example.com,,vip\nEve,ada@EXAMPLE.com,,\n")
-    quick, general, taken = _import_both_ways(crm, tmp_path, monkeypatch, "c.csv", text,
-                                              "--map", "Full Name=name", "--map", "junk=")
-    assert taken >= 1
-    assert quick == general
+    batched, small_batches = _import_both_ways(crm, tmp_path, monkeypatch, "c.csv", text, 1,
+                                               "--map", "Full Name=name", "--map", "junk=")
+    assert batched == small_batches
 
 
 def test_a_big_import_into_an_empty_book_keeps_every_index_and_its_definition(
@@ -948,6 +957,42 @@ def test_a_failed_big_import_leaves_the_indexes_as_they_were(crm, store, tmp_pat
     src = write(tmp_path / "c.csv", "name,email\nAda,ada@example.com\nBob,bob@example.com\n"
                                     "Cy,cy@example.com\nDee,not-an-email\n")
     crm("import", "clients", src, ok=False)
+    assert store.query(indexes) == before
+    assert snapshot(db_path) == rows_before
+
+
+def test_a_big_import_of_interactions_builds_their_indexes_at_the_end(crm, store, tmp_path,
+                                                                       monkeypatch):
+    import crmcli.store.bulk as bulk
+
+    crm("add", "Acme", "--email", "ops@acme.test")
+    monkeypatch.setattr(bulk, "CHUNK", 2)  # the first chunk is full: indexes deferred
+    indexes = "SELECT name, sql FROM sqlite_master WHERE type = 'index' ORDER BY name"
+    before = store.query(indexes)
+    src = write(tmp_path / "i.csv", "client,at,kind,summary\n"
+                                    "ops@acme.test,2026-01-02T10:00:00Z,complaint,late parcel\n"
+                                    "ops@acme.test,2026-01-01T10:00:00Z,note,renewal call\n"
+                                    "ops@acme.test,2026-01-03T10:00:00Z,note,invoice sent\n")
+    assert "3 inserted" in crm("import", "interactions", src).stderr
+    assert store.query(indexes) == before
+    assert store.integrity_check() == []
+    assert "late parcel" in crm("search", "parcel").stdout
+    # a second import of the same file finds the rows through the indexes: nothing new
+    assert "0 inserted" in crm("import", "interactions", src).stderr
+
+
+def test_a_failed_big_import_of_deals_leaves_the_indexes_as_they_were(
+        crm, store, tmp_path, monkeypatch, db_path, snapshot):
+    import crmcli.store.bulk as bulk
+
+    crm("add", "Acme", "--email", "ops@acme.test")
+    monkeypatch.setattr(bulk, "CHUNK", 2)
+    indexes = "SELECT name, sql FROM sqlite_master WHERE type = 'index' ORDER BY name"
+    before, rows_before = store.query(indexes), snapshot(db_path)
+    src = write(tmp_path / "d.csv", "client,at,amount\nops@acme.test,2026-01-02,10\n"
+                                    "ops@acme.test,2026-01-03,20\nops@acme.test,2026-01-04,30\n"
+                                    "ops@acme.test,2026-01-05,19,99\n")
+    crm("import", "deals", src, ok=False)
     assert store.query(indexes) == before
     assert snapshot(db_path) == rows_before
 

@@ -5,8 +5,9 @@ database inside the one `change("import", ...)` that the importer opens, so an
 import is all-or-nothing and `crm undo` reverts it whole. Child rows without an
 id (the million-interaction case) go through `insert_many` in chunks: batched
 `executemany`, one `insert_range` audit row per chunk; new clients likewise
-(ClientWriter), with their tags and stage moves (a big import into an empty book
-builds some indexes once at the end instead of row by row: DEFERRED_INDEXES). Rows
+(ClientWriter), with their tags and stage moves (a big import into an empty table
+builds its indexes once at the end instead of row by row: drop_indexes). These writers
+are the one write path of an import, for every kind and every input. Rows
 that carry an id or match an existing record by key are compared with what is stored
 and counted as inserted, updated or unchanged; unchanged rows write nothing. A child
 row without an id that equals a record stored before the import is unchanged too, so a
@@ -18,7 +19,7 @@ Exports stream rows ordered by id (`export_rows`).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from operator import itemgetter
@@ -68,16 +69,40 @@ def _documents(kind: str):
     return lambda row: document_for(kind, dict(zip(columns, row, strict=True)))
 
 
+def drop_indexes(conn: Any, names: dict[str, tuple[str, ...] | None]) -> list[tuple[str, str]]:
+    """Drop indexes for the length of a big import: {table: index names, or None for every
+    index of the table but its unique ones (which keep guarding the data)}; returns [(name,
+    its CREATE statement)] for build_indexes. Only inside the import's transaction, so a
+    failure or a kill brings them back with everything else."""
+    dropped = []
+    for table, wanted in names.items():
+        for name, sql in conn.execute("SELECT name, sql FROM sqlite_master WHERE type = "
+                                      "'index' AND tbl_name = ? AND sql IS NOT NULL "
+                                      "ORDER BY name", (table,)).fetchall():
+            if name in wanted if wanted is not None else not sql.upper().startswith(
+                    "CREATE UNIQUE"):
+                conn.execute(f'DROP INDEX "{name}"')
+                dropped.append((name, sql))
+    return dropped
+
+
+def build_indexes(conn: Any, dropped: list[tuple[str, str]]) -> None:
+    """Build again the indexes that drop_indexes dropped (emptying the list): one sort each
+    instead of an insert per row, cheaper when the rows came in random key order."""
+    while dropped:
+        conn.execute(dropped.pop(0)[1])
+
+
 class ChildWriter:
     """Writes contacts, interactions, deals or follow-ups for one import.
 
-    put(row, present) takes a dict of table columns (id may be None) and the set of
-    columns the input gave; returns 'inserted', 'updated' or 'unchanged'. A row without
-    id that equals a record stored before the import began (same client, same value in
-    every column; created_at/updated_at only when the input gave them) is 'unchanged':
-    importing the same file twice adds nothing.
-    put_fast(values) takes a tuple in TABLE_COLUMNS order for rows without id, and is only
-    used when the table was empty when the import began (nothing to match).
+    put(row, row_id, given) takes a cleaned row (a tuple in TABLE_COLUMNS order), the id
+    the input gives it (None: SQLite numbers it) and the fields the input gave; returns
+    'inserted', 'updated' or 'unchanged'. A row without id that equals a record stored
+    before the import began (same client, same value in every column; created_at/
+    updated_at only when the input gave them) is 'unchanged': importing the same file
+    twice adds nothing. Into a table empty when the import began, such a row needs no
+    look-up: it goes straight into the insert buffer (a million interactions).
     """
 
     def __init__(self, store: Any, kind: str, keyed: bool):
@@ -93,14 +118,11 @@ class ChildWriter:
         # empty); rows without id are matched against them only.
         self.existing_top: int | None = store.scalar(f"SELECT max(id) FROM {kind}")
         self.plain_inserted = False  # rows without id went in (their ids are SQLite's)
+        # Into a table empty when the import began, nothing is looked up through the
+        # table's indexes: a big import builds them once at the end (see drop_indexes).
+        self.deferred: list[tuple[str, str]] = []
+        self._may_defer = self.existing_top is None
         self._match_sql: dict[frozenset, tuple[str, tuple[str, ...]]] = {}
-
-    def put_fast(self, values: Sequence) -> str:
-        buf = self.buffer
-        buf.append(values)
-        if len(buf) >= CHUNK:
-            self._flush_plain()
-        return "inserted"
 
     def _stored_before(self, row: dict, present: set[str]) -> bool:
         """Whether a record stored before the import equals row (see the class doc)."""
@@ -118,11 +140,23 @@ class ChildWriter:
         params.append(self.existing_top)
         return self.store.conn.execute(sql, params).fetchone() is not None
 
-    def put(self, row: dict, present: set[str]) -> str:
-        outcome = self._put(row, present)
-        if (self.table == "contacts" and row["is_primary"] and outcome != "unchanged"
+    def put(self, row: Sequence, row_id: int | None = None, given: Iterable[str] = ()) -> str:
+        if row_id is None and self.existing_top is None:
+            if self.id_buffer:
+                self._flush_ids()  # (rows keep the input's order)
+            buf = self.buffer
+            buf.append(row)
+            if len(buf) >= CHUNK:
+                self._flush_plain()
+            return "inserted"
+        values = dict(zip(self.columns, row, strict=True))
+        values["id"] = row_id
+        # Every row names its client (the importer refuses one that does not).
+        present = {*given, "client_id"}
+        outcome = self._put(values, present)
+        if (self.table == "contacts" and values["is_primary"] and outcome != "unchanged"
                 and self.existing_top is not None):
-            self._demote_other_primaries(row["client_id"], row.get("id"))
+            self._demote_other_primaries(values["client_id"], row_id)
         return outcome
 
     def _demote_other_primaries(self, client_id: int, keep: int | None) -> None:
@@ -137,7 +171,10 @@ class ChildWriter:
             if self.existing_top is not None and self._stored_before(row, present):
                 return "unchanged"
             self._flush_ids()
-            return self.put_fast(tuple(row[c] for c in self.columns))
+            self.buffer.append(tuple(row[c] for c in self.columns))
+            if len(self.buffer) >= CHUNK:
+                self._flush_plain()
+            return "inserted"
         if self.buffer:
             self._flush_plain()  # so that the ids SQLite gives them are taken
         if self.existing_top is None and not self.plain_inserted:
@@ -163,6 +200,10 @@ class ChildWriter:
 
     def _flush_plain(self) -> None:
         if self.buffer:
+            if self._may_defer:
+                self._may_defer = False
+                if len(self.buffer) >= CHUNK:  # a big import
+                    self.deferred = drop_indexes(self.store.conn, {self.table: None})
             self.store.insert_many(self.table, self.columns, self.buffer,
                                     documents=self.documents)
             self.plain_inserted = True
@@ -178,8 +219,10 @@ class ChildWriter:
             self.id_buffer = []
 
     def finish(self) -> None:
+        """Write what is buffered and build the deferred indexes."""
         self._flush_plain()
         self._flush_ids()
+        build_indexes(self.store.conn, self.deferred)
 
 
 # The client fields of its search document, in search.document_for's order (a test holds
@@ -213,8 +256,7 @@ class ClientWriter:
 
     rows: value tuples (CLIENT_COLUMNS order, preceded by the id in a chunk with ids);
     tag_refs: (position in rows, sorted tags) for rows with tags; moves: (position,
-    from_stage, to_stage, at, note). The lists are emptied in place by flush(), so a
-    caller may keep references to them (the importer's fast path appends directly)."""
+    from_stage, to_stage, at, note)."""
 
     def __init__(self, store: Any):
         self.store = store
@@ -254,7 +296,7 @@ class ClientWriter:
         if self._may_defer:
             self._may_defer = False
             if len(rows) >= CLIENT_CHUNK:  # a big import: build those indexes at the end
-                self._defer_indexes()
+                self.deferred = drop_indexes(self.store.conn, DEFERRED_INDEXES)
         if self.with_ids:
             store.insert_many("clients", ("id", *CLIENT_COLUMNS), rows,
                                documents=lambda row: _client_document(row[1:]))
@@ -283,21 +325,10 @@ class ClientWriter:
         self.flush()
         self.restore_indexes()
 
-    def _defer_indexes(self) -> None:
-        conn = self.store.conn
-        for table, names in DEFERRED_INDEXES.items():
-            for name in names:
-                row = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND "
-                                   "name = ? AND tbl_name = ?", (name, table)).fetchone()
-                if row is not None and row[0]:
-                    conn.execute(f'DROP INDEX "{name}"')
-                    self.deferred.append((name, row[0]))
-
     def restore_indexes(self) -> None:
         """Build the deferred indexes again (before anything needs to look rows up)."""
         self._may_defer = False
-        while self.deferred:
-            self.store.conn.execute(self.deferred.pop(0)[1])
+        build_indexes(self.store.conn, self.deferred)
 
 
 class BulkMixin:
@@ -501,10 +532,13 @@ class BulkMixin:
             raise ValidationError("name", fields.get("name"), "is required for a new client")
         if check_unique:
             self._check_unique(fields.get("email"), fields.get("external_id"))
-        custom = dict(row["custom"] or {})
-        custom.update({k: v for k, v in row["extra"].items() if v is not None})
         record = dict(fields)
-        record["custom"] = _custom_json(custom)
+        if row["custom"] or row["extra"]:
+            custom = dict(row["custom"] or {})
+            custom.update({k: v for k, v in row["extra"].items() if v is not None})
+            record["custom"] = _custom_json(custom)
+        else:
+            record["custom"] = "{}"
         record["created_at"] = fields.get("created_at") or utc_now_iso()
         record["updated_at"] = fields.get("updated_at") or record["created_at"]
         return record

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
 from crmcli.errors import (
@@ -39,24 +40,28 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def _text_rule(field: str, max_len: int):
+    return partial(validate.text, field, max_len=max_len)
+
+
+# The one rule of each client field, for every path that writes one (crm add, crm edit,
+# crm import).
+CLIENT_RULES = {"name": validate.name, "email": validate.email, "phone": validate.phone,
+                "notes": _text_rule("notes", validate.MAX_TEXT),
+                **{f: _text_rule(f, validate.MAX_NAME) for f in (
+                    "company", "industry", "size", "owner", "source", "external_id")},
+                "stage": _text_rule("stage", 64)}
+
+
 def clean_client_fields(values: dict[str, Any]) -> dict[str, Any]:
     """Validate the client fields present in values; returns the cleaned subset."""
     cleaned: dict[str, Any] = {}
+    rules = CLIENT_RULES
     for key, value in values.items():
-        if key == "name":
-            cleaned[key] = validate.name(value)
-        elif key == "email":
-            cleaned[key] = validate.email(value)
-        elif key == "phone":
-            cleaned[key] = validate.phone(value)
-        elif key == "notes":
-            cleaned[key] = validate.text(key, value)
-        elif key in ("company", "industry", "size", "owner", "source", "external_id"):
-            cleaned[key] = validate.text(key, value, max_len=validate.MAX_NAME)
-        elif key == "stage":
-            cleaned[key] = validate.text(key, value, max_len=64)
-        else:
+        rule = rules.get(key)
+        if rule is None:
             raise ValidationError(key, value, "is not a client field")
+        cleaned[key] = rule(value)
     return cleaned
 
 

@@ -21,7 +21,7 @@ from crmcli.interchange.importer.sources import json_int
 from crmcli.render.output import defuse_formula
 from crmcli.store import validate
 from crmcli.store.bulk import TABLE_COLUMNS
-from crmcli.store.clients import CLIENT_FIELDS
+from crmcli.store.clients import CLIENT_RULES
 
 # How each client reference column names the client ("auto": an id, else an email, else
 # an external id; "org": the client's name, else its company, as vCards do).
@@ -31,21 +31,20 @@ _REF_HOW = {"client": "auto", "client_id": "id", "client_email": "email",
 PRELOAD_AFTER = 500
 
 
-ISO_Z = re.compile(r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"
+_ISO_Z = re.compile(r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"
                     r"T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\dZ")
-ISO_Z_MATCH = ISO_Z.fullmatch
-DAY_OK: dict[str, bool] = {}
+_DAY_OK: dict[str, bool] = {}
 _TS_REASON = "is not a date and time (expected ISO 8601 such as 2026-11-22T10:00:00Z)"
 # Dates in an import name their year (2026-11-22, 22 Nov 2026): no "today" or "+3d".
 _YEAR = re.compile(r"\d{4}")
 
 
 def _day_ok(day: str) -> bool:
-    ok = DAY_OK.get(day)
+    ok = _DAY_OK.get(day)
     if ok is None:
         from crmcli import dates
 
-        ok = DAY_OK[day] = dates.is_day(day)
+        ok = _DAY_OK[day] = dates.is_day(day)
     return ok
 
 
@@ -64,12 +63,12 @@ def timestamp(name: str, value: Any, required: bool = False) -> str | None:
         if required:
             raise ValidationError(name, value, "is required")
         return None
-    if type(value) is str and ISO_Z.fullmatch(value) and _day_ok(value[:10]):
+    if type(value) is str and _ISO_Z.fullmatch(value) and _day_ok(value[:10]):
         return value
     text = validate.text(name, value, required=required, max_len=64)
     if text is None:
         return None
-    if ISO_Z.fullmatch(text) and _day_ok(text[:10]):
+    if _ISO_Z.fullmatch(text) and _day_ok(text[:10]):
         return text
     if not _YEAR.search(text):
         raise ValidationError(name, value, _TS_REASON)
@@ -240,22 +239,16 @@ class Context:
 
 
 def clean_client(ctx: Context, rec: dict) -> dict:
-    from crmcli.store.clients import clean_client_fields
-
     fields: dict[str, Any] = {}
     extra: dict[str, Any] = {}
-    basic: dict[str, Any] = {}
+    basic: list[tuple[str, Any, Any]] = []  # (field, its rule, value): checked below
     tags = custom = history = None
-    plain = fields  # text that needs no cleaning goes straight in (see _CLIENT_TEXT)
+    rules = CLIENT_RULES
     for key, value in rec.items():
-        if key in _CLIENT_BASIC:
-            limit = _CLIENT_TEXT.get(key)
-            if (limit is not None and type(value) is str and value and len(value) <= limit
-                    and value.isprintable() and value.strip() == value
-                    and (key != "name" or ("\n" not in value and "\r" not in value))):
-                plain[key] = value
-            else:
-                basic[key] = _as_text(_single(key, value))
+        rule = rules.get(key)
+        if rule is not None:
+            basic.append((key, rule, value if type(value) is str
+                          else _as_text(_single(key, value))))
         elif key in ("created_at", "updated_at", "archived_at"):
             fields[key] = timestamp(key, _single(key, value))
         elif key in ("cadence_ideal", "cadence_max"):
@@ -282,8 +275,8 @@ def clean_client(ctx: Context, rec: dict) -> dict:
     if fields.get("cadence_ideal") and fields.get("cadence_max"):
         validate.cadence(fields["cadence_ideal"], fields["cadence_max"], "cadence_ideal",
                          "cadence_max")
-    if basic:
-        fields.update(clean_client_fields(basic))
+    for key, rule, value in basic:
+        fields[key] = rule(value)
     if "stage" in fields:
         stage = fields["stage"]
         if stage:
@@ -320,16 +313,6 @@ def _interval_of(text: str, name: str = "cadence") -> Any:
         if len(_INTERVALS) < 1000:
             _INTERVALS[text] = found
     return found
-
-
-_CLIENT_BASIC = frozenset(CLIENT_FIELDS)
-# Client fields that clients.clean_client_fields checks only as text, with their length
-# limits: a string value already stripped, without NUL, within the limit (and, for the
-# name, on one line) is what it would return, so it skips the call.
-_CLIENT_TEXT = {"name": validate.MAX_NAME, "company": validate.MAX_NAME,
-                "industry": validate.MAX_NAME, "size": validate.MAX_NAME,
-                "owner": validate.MAX_NAME, "source": validate.MAX_NAME,
-                "external_id": validate.MAX_NAME, "notes": validate.MAX_TEXT, "stage": 64}
 
 
 def _tags(value: Any) -> list[str]:
@@ -399,7 +382,7 @@ def clean_interaction(ctx: Context, rec: dict) -> tuple:
     if client_id is None:
         client_id = ctx.client_id(rec)
     at = get("at")
-    if not (type(at) is str and ISO_Z.fullmatch(at) and _day_ok(at[:10])):
+    if not (type(at) is str and _ISO_Z.fullmatch(at) and _day_ok(at[:10])):
         at = timestamp("at", at, required=True)
     channel = get("channel") or "other"
     if channel not in _CHANNELS:
@@ -451,7 +434,7 @@ def clean_interaction(ctx: Context, rec: dict) -> tuple:
     created = get("created_at")
     if created is None or created == "":
         created = ctx.now or ctx.now_iso()
-    elif not (type(created) is str and ISO_Z.fullmatch(created) and _day_ok(created[:10])):
+    elif not (type(created) is str and _ISO_Z.fullmatch(created) and _day_ok(created[:10])):
         created = timestamp("created_at", created) or ctx.now_iso()
     return (client_id, at, channel, direction, kind, summary, score, contact, resolved, created)
 
