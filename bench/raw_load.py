@@ -1,6 +1,6 @@
 """The raw import baseline: the physical limit of loading a file with Python and SQLite.
 
-    python bench/raw_load.py KIND FILE DB [--no-fts]
+    python bench/raw_load.py KIND FILE DB [--no-fts | --floor]
 
 Reads FILE (.csv with the csv module, .ndjson with the json module), resolves each row's
 `client` (external id or email) with one dict built up front, and inserts the rows with
@@ -9,6 +9,11 @@ the schema and indexes are exactly crm's. Like crm, it also writes the full-text
 documents (CJK characters spaced apart, as crmcli.store.search does) and, for clients,
 their tags and first stage; --no-fts leaves the search index out. No validation, no
 audit trail, no crmcli import: this is the floor, not a usable importer.
+
+--floor (interactions only): the least a store of interactions must write, into tables of
+its own in DB: the rows, one (client, at) index and an FTS5 index of the summaries. It is
+the floor `crm import interactions` is held to (bench/run.py: "floor: rows + (client, at)
++ FTS5").
 """
 
 import csv
@@ -43,10 +48,65 @@ def records(path):
                 yield {k: (v if v != "" else None) for k, v in row.items()}
 
 
-def main(kind, path, db, fts=True):
+FLOOR_SCHEMA = """
+CREATE TABLE floor_interactions (id INTEGER PRIMARY KEY, client_id INTEGER NOT NULL, at TEXT
+    NOT NULL, channel TEXT, direction TEXT, kind TEXT, summary TEXT, score INTEGER,
+    created_at TEXT);
+CREATE INDEX floor_interactions_client_at ON floor_interactions(client_id, at);
+CREATE VIRTUAL TABLE floor_search USING fts5(body, client_id UNINDEXED,
+    tokenize = 'unicode61 remove_diacritics 2');
+"""
+
+
+def floor(conn, path, client_of, now):
+    """The rows, one (client, at) index and the summaries' FTS5 index: nothing else."""
+    conn.executescript(FLOOR_SCHEMA)
+    conn.execute("BEGIN IMMEDIATE")
+    insert = ("INSERT INTO floor_interactions (id, client_id, at, channel, direction, kind, "
+              "summary, score, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+    batch, docs, ids = [], [], count(1)
+    for r in records(path):
+        iid, cid = next(ids), client_of(r)
+        score = r.get("score")
+        batch.append((iid, cid, r["at"], r.get("channel") or "other",
+                       r.get("direction") or "out", r.get("kind") or "note",
+                       r.get("summary") or "", None if score is None else int(score), now))
+        if r.get("summary"):
+            docs.append((iid, segment(r["summary"]), cid))
+        if len(batch) >= 50_000:
+            conn.executemany(insert, batch)
+            conn.executemany("INSERT INTO floor_search (rowid, body, client_id) "
+                             "VALUES (?, ?, ?)", docs)
+            batch.clear()
+            docs.clear()
+    conn.executemany(insert, batch)
+    conn.executemany("INSERT INTO floor_search (rowid, body, client_id) VALUES (?, ?, ?)", docs)
+    conn.execute("COMMIT")
+
+
+def client_resolver(conn):
+    by_ref = dict(conn.execute("SELECT external_id, id FROM clients "
+                               "WHERE external_id IS NOT NULL"))
+    by_ref.update(conn.execute("SELECT lower(email), id FROM clients "
+                               "WHERE email IS NOT NULL AND external_id IS NULL"))
+
+    def client_of(r):
+        ref = r["client"]
+        return by_ref.get(ref) or by_ref[ref.lower()]
+
+    return client_of
+
+
+def main(kind, path, db, fts=True, floor_only=False):
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute("PRAGMA foreign_keys = ON")
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if floor_only:
+        if kind != "interactions":
+            sys.exit("--floor: interactions only")
+        floor(conn, path, client_resolver(conn), now)
+        conn.close()
+        return
     conn.execute("BEGIN IMMEDIATE")
     if kind == "clients":
         first = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM clients").fetchone()[0]
@@ -82,15 +142,7 @@ def main(kind, path, db, fts=True):
         conn.executemany("INSERT INTO search_index (rowid, body, client_id) VALUES (?, ?, ?)",
                          docs)
     else:
-        by_ref = dict(conn.execute("SELECT external_id, id FROM clients "
-                                   "WHERE external_id IS NOT NULL"))
-        by_ref.update(conn.execute("SELECT lower(email), id FROM clients "
-                                   "WHERE email IS NOT NULL AND external_id IS NULL"))
-
-        def client_of(r):
-            ref = r["client"]
-            return by_ref.get(ref) or by_ref[ref.lower()]
-
+        client_of = client_resolver(conn)
         if kind == "interactions":
             first = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM interactions").fetchone()[0]
             ids = count(first)
@@ -142,8 +194,8 @@ def main(kind, path, db, fts=True):
 
 if __name__ == "__main__":
     argv = sys.argv[1:]
-    no_fts = "--no-fts" in argv
-    argv = [a for a in argv if a != "--no-fts"]
-    if len(argv) != 3:
+    no_fts, floor_only = "--no-fts" in argv, "--floor" in argv
+    argv = [a for a in argv if a not in ("--no-fts", "--floor")]
+    if len(argv) != 3 or (no_fts and floor_only):
         sys.exit(__doc__)
-    main(*argv, fts=not no_fts)
+    main(*argv, fts=not no_fts, floor_only=floor_only)
