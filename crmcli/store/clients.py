@@ -154,7 +154,8 @@ class ClientsMixin:
         values["stage"] = self.check_stage(values.get("stage"))
         self._check_unique(values.get("email"), values.get("external_id"))
         tag_list = sorted({validate.tag(t) for t in tags or []})
-        custom = {validate.custom_key(k): v for k, v in (custom or {}).items()}
+        custom = {validate.custom_key(k): validate.custom_value(k, v)
+                  for k, v in (custom or {}).items()}
         now = at or utc_now_iso()
         with self.change("add", f"added client {values['name']}") as ch:
             client_id = self.insert("clients", {
@@ -188,7 +189,7 @@ class ClientsMixin:
                 if value is None or value == "":
                     current.pop(key, None)
                 else:
-                    current[key] = value
+                    current[key] = validate.custom_value(key, value)
             values["custom"] = json.dumps(current, ensure_ascii=False, sort_keys=True)
         with self.change("edit", f"edited client {client_id} {client['name']}",
                          client_id=client_id) as ch:

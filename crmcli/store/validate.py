@@ -26,10 +26,10 @@ _FIELD_KEY = re.compile(r"^[^\W\d][\w.\- ]{0,63}\Z")  # \w: letters of any scrip
 
 # Characters no stored text may hold (see crmcli.render.safe).
 UNSAFE = _UNSAFE
-# Fields of several lines (tab, LF and CRLF allowed); every other field is one line.
+# Fields of several lines (tab, LF and CR allowed: any line ending a file or a paste
+# brings); every other field is one line.
 MULTILINE_FIELDS = frozenset(("notes", "note", "summary", "stage_history note"))
 _BREAK = re.compile("[\t\n\r]")
-_BARE_CR = re.compile("\r(?!\n)")
 
 
 def unsafe_character(field: str, value: str, *, lines: bool | None = None) -> str | None:
@@ -45,10 +45,6 @@ def unsafe_character(field: str, value: str, *, lines: bool | None = None) -> st
     if lines is None:
         lines = field in MULTILINE_FIELDS
     if lines:
-        bare = _BARE_CR.search(value)
-        if bare is not None:
-            return (f"contains a carriage return not followed by a line feed (at character "
-                    f"{bare.start() + 1}); lines end with LF or CRLF")
         return None
     brk = _BREAK.search(value)
     if brk is not None:
@@ -187,7 +183,7 @@ def custom_value(key: str, value: object, _depth: int = 0) -> object:
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, str):
-        return text(field, value, lines=True)
+        return text(field, value, lines=True) or ""
     if isinstance(value, int | float | Decimal):
         shown = format(value, "f") if isinstance(value, Decimal) else repr(value)
         finite = (value.is_finite() if isinstance(value, Decimal)
