@@ -29,23 +29,12 @@ UntilOption = Annotated[str | None, typer.Option(
     "--until", metavar="WHEN", help="Last period shown: the one containing this date "
                                     "(default: today).")]
 
-RETENTION_COLUMNS = ["period", "active", "previous_active", "retained", "new", "reactivated",
-                     "lost", "retention", "churn"]
-CHURN_COLUMNS = ["period", "start", "partial", "previous_active", "lost", "churn"]
-AT_RISK_COLUMNS = ["client_id", "client", "owner", "last_active", "days_since",
-                   "usual_gap_days", "at_risk_after_days", "revenue_at_stake"]
 
 
 def _period(period: str | None, allowed=("month", "quarter", "year")) -> str:
     from crmcli.metrics.periods import check_unit
 
     return check_unit(period or get_config()["retention.period"], allowed)
-
-
-def _pct_rows(rows: list[dict], keys: tuple[str, ...]) -> list[dict]:
-    from crmcli.render.reports import pct
-
-    return [{**r, **{k: pct(r[k]) for k in keys}} for r in rows]
 
 
 ACTIVITY_WORDS = {"deals": "won deals", "interactions": "interactions",
@@ -76,17 +65,12 @@ def empty_window_note(store, config, unit: str, since: str | None, until: str | 
             f"try {hint} (retention.activity: {activity})")
 
 
-def partial_note(label: str) -> str:
-    return (f"* {label} has not ended: its figures are so far, and no churn is reported "
-            "for it until it ends")
-
-
 def retention(period: PeriodOption = None, since: SinceOption = None, until: UntilOption = None,
               fmt: FormatOption = None, as_json: JsonOption = False) -> None:
     """Retention and churn per period: active, retained, new, reactivated, lost clients."""
     from crmcli.metrics.periods import trim_empty
     from crmcli.metrics.retention import ROW_KEYS, retention_rows
-    from crmcli.render.output import emit
+    from crmcli.render.retention import emit_retention
 
     store, config = get_store(), get_config()
     unit = _period(period)
@@ -94,28 +78,8 @@ def retention(period: PeriodOption = None, since: SinceOption = None, until: Unt
                       lambda r: not r["active"] and not r["previous_active"])
     if not rows:
         empty_window_note(store, config, unit, since, until)
-    fmt_name = output_format(fmt, as_json)
-    if fmt_name == "table":
-        from crmcli.render.reports import bar
-
-        shown = _pct_rows(rows, ("retention", "churn"))
-        for row, raw in zip(shown, rows, strict=True):
-            row["trend"] = bar(raw["retention"], 1.0, 20)
-            if raw["partial"]:
-                row["period"] += "*"
-        emit(shown, "table", columns=RETENTION_COLUMNS + ["trend"],
-             title=f"Retention by {unit} ({config['retention.activity']})")
-        _partial_footer(rows)
-    else:
-        emit(rows, fmt_name, columns=list(ROW_KEYS))
-
-
-def _partial_footer(rows: list[dict], key: str = "period") -> None:
-    import sys
-
-    unfinished = [r[key] for r in rows if r.get("partial")]
-    if unfinished:
-        sys.stdout.write(partial_note(unfinished[0]) + "\n")
+    emit_retention(rows, output_format(fmt, as_json), unit=unit,
+                   activity=config["retention.activity"], columns=list(ROW_KEYS))
 
 
 def cohorts(period: Annotated[str | None, typer.Option(
@@ -125,9 +89,10 @@ def cohorts(period: Annotated[str | None, typer.Option(
             since: SinceOption = None, until: UntilOption = None,
             fmt: FormatOption = None, as_json: JsonOption = False) -> None:
     """The cohort retention matrix: share of each cohort active k periods later."""
+    from crmcli.metrics import periods
     from crmcli.metrics.cohorts import UNITS, cohort_rows
     from crmcli.metrics.periods import trim_empty
-    from crmcli.render.output import emit
+    from crmcli.render.retention import emit_cohorts
 
     default = get_config()["retention.period"]
     unit = _period(period or ("quarter" if default == "year" else default), UNITS)
@@ -135,35 +100,8 @@ def cohorts(period: Annotated[str | None, typer.Option(
     rows = trim_empty(cohort_rows(store, config, unit, since, until), lambda r: not r["size"])
     if not rows:
         empty_window_note(store, config, unit, since, until)
-    fmt_name = output_format(fmt, as_json)
-    from crmcli.render.output import selection
-
-    if fmt_name == "table" and not rows:
-        return
-    if fmt_name == "table" and selection().fields is None:
-        from crmcli.render.reports import cohort_heatmap
-
-        cohort_heatmap(rows, f"Cohort retention by {unit} (share of cohort active k {unit}s "
-                             "later)")
-        if rows and rows[-1]["partial"]:
-            import sys
-
-            from crmcli.metrics import periods
-
-            last = periods.label(periods.window(unit, since, until).last, unit)
-            sys.stdout.write(f"* {last} has not ended: the last cell of each row counts the "
-                             "clients active in it so far\n")
-    elif fmt_name in ("json", "ndjson"):
-        emit(rows, fmt_name, columns=["cohort", "start", "partial", "size", "active",
-                                      "retention"])
-    else:
-        width = max((len(r["retention"]) for r in rows), default=0)
-        flat = [{"cohort": r["cohort"], "start": r["start"], "partial": r["partial"],
-                 "size": r["size"],
-                 **{f"+{k}": (r["retention"][k] if k < len(r["retention"]) else None)
-                    for k in range(width)}} for r in rows]
-        emit(flat, fmt_name, columns=["cohort", "start", "partial", "size"]
-             + [f"+{k}" for k in range(width)])
+    emit_cohorts(rows, output_format(fmt, as_json), unit=unit,
+                 last=periods.label(periods.window(unit, since, until).last, unit))
 
 
 def churn(period: PeriodOption = None, since: SinceOption = None, until: UntilOption = None,
@@ -174,7 +112,7 @@ def churn(period: PeriodOption = None, since: SinceOption = None, until: UntilOp
     from crmcli.metrics import lifecycle
     from crmcli.metrics.periods import trim_empty
     from crmcli.metrics.retention import retention_rows
-    from crmcli.render.reports import emit_sections
+    from crmcli.render.retention import emit_churn
 
     store, config = get_store(), get_config()
     unit = _period(period)
@@ -182,36 +120,12 @@ def churn(period: PeriodOption = None, since: SinceOption = None, until: UntilOp
                       lambda r: not r["active"] and not r["previous_active"])
     if not rows:
         empty_window_note(store, config, unit, since, until)
-    periods = [{k: r[k] for k in CHURN_COLUMNS} for r in rows]
     life = lifecycle.lifecycle_rows(store, config)
     risky = lifecycle.at_risk(life)
     if limit:
         risky = risky[:limit]
-    risky = [{k: r[k] for k in AT_RISK_COLUMNS} for r in risky]
-    counts = lifecycle.status_counts(life, store.live_client_count())
-    fmt_name = output_format(fmt, as_json)
-    if fmt_name == "table":
-        from crmcli.render.reports import bar
-
-        top = max((r["churn"] or 0 for r in periods), default=0)
-        periods = [{**p, "period": p["period"] + ("*" if p["partial"] else ""),
-                    "churn": _pct(p["churn"]), "trend": bar(p["churn"], top, 20)}
-                   for p in periods]
-    emit_sections({"periods": periods, "lifecycle": counts, "at_risk": risky}, fmt_name,
-                  columns={"periods": ["period", "start", "previous_active", "lost", "churn",
-                                       "trend"] if fmt_name == "table" else CHURN_COLUMNS,
-                           "at_risk": AT_RISK_COLUMNS},
-                  titles={"periods": f"Churn by {unit}", "lifecycle": "Lifecycle status",
-                          "at_risk": "At-risk clients (revenue at stake: won revenue, "
-                                     "last 12 months)"},
-                  notes={"periods": next((partial_note(r["period"]) for r in rows
-                                          if r["partial"]), None)})
-
-
-def _pct(value):
-    from crmcli.render.reports import pct
-
-    return pct(value)
+    emit_churn(rows, lifecycle.status_counts(life, store.live_client_count()), risky,
+               output_format(fmt, as_json), unit=unit)
 
 
 def clv(top: Annotated[int, typer.Option("--top", "-n", min=0, callback=within_int64,
@@ -265,10 +179,9 @@ def clv(top: Annotated[int, typer.Option("--top", "-n", min=0, callback=within_i
 
 def summary(fmt: FormatOption = None, as_json: JsonOption = False) -> None:
     """The dashboard: clients by stage and status, revenue by month, due, NPS, response, risk."""
+    from crmcli.render.reports import note_other_currencies
     from crmcli.render.summary import emit_summary
     from crmcli.services.summary import summary_data
-
-    from crmcli.render.reports import note_other_currencies
 
     data = summary_data(get_store(), get_config())
     overview = data["overview"]
