@@ -21,15 +21,13 @@ from __future__ import annotations
 import calendar
 import os
 import re
+import warnings
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 
 from crmcli.errors import DateError
-
-
-
 
 WHEN_FORMS = ("YYYY-MM-DD[ HH:MM], today, tomorrow, yesterday, a weekday, "
               "+3d, 2w, 1m, 1y, -2d, eow or eom")
@@ -464,8 +462,6 @@ def _fallback(shown: str) -> date | datetime:
     A missing year is the current year (of `today()`); a missing month or day, an unknown
     zone name, or two different readings (day-first or month-first) are errors.
     """
-    import warnings
-
     from dateutil import parser
 
     year = today().year

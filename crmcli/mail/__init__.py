@@ -11,11 +11,15 @@ Imported only by `crm due --email` (and its helpers), so `crm due` stays fast.
 
 from __future__ import annotations
 
+import hmac
 import html
 import os
+import re
+import subprocess
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
+from crmcli import dates
 from crmcli.errors import CrmError
 from crmcli.render.output import display_width
 
@@ -258,8 +262,6 @@ def build_message(digest: Digest, config, day: str, *, sender: str | None) -> Em
     """The digest as a complete message (From, To, Subject, Date, Message-ID, body)."""
     from email.utils import format_datetime, make_msgid
 
-    from crmcli import dates
-
     msg = EmailMessage()
     if sender:
         msg["From"] = sender
@@ -300,8 +302,6 @@ def _reply(code, text) -> str:
 def _code_only(code, text) -> str:
     """A reply during authentication: its code and enhanced status code (535 5.7.8), none
     of its text."""
-    import re
-
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
     status = re.match(r"\s*([245]\.\d{1,3}\.\d{1,3})\b", str(text or ""))
@@ -331,8 +331,6 @@ def _utf8_auth(base):
             return _Utf8Text(super().auth_login(challenge))
 
         def auth_cram_md5(self, challenge=None):
-            import hmac
-
             if challenge is None:
                 return None
             key = self.password.encode("utf-8")
@@ -507,7 +505,6 @@ def send_with_sendmail(msg: EmailMessage, config) -> None:
     """Pipe the message to sendmail.command (default `sendmail -t -oi`); raises MailError
     when the command is missing, fails or takes longer than smtp.timeout."""
     import shlex
-    import subprocess
 
     command = str(config["sendmail.command"])
     try:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import sys
+from decimal import Decimal
 from typing import Any
 
+from crmcli import dates
 from crmcli.render.output import cell_text, display_width, emit, emit_record, selection
 
 
 def _local(value: Any) -> Any:
-    from crmcli import dates
-
     if isinstance(value, str) and len(value) >= 20 and value.endswith("Z") and value[4] == "-":
         return dates.format_local(value)
     return value
@@ -46,8 +46,6 @@ def money_line(by_currency: dict, currency: str) -> str:
 
 
 def clv_line(value, currency: str | None) -> str:
-    from decimal import Decimal
-
     from crmcli.render.output import money_text
 
     if isinstance(value, dict):

@@ -3,6 +3,7 @@ with how late it is and the day of the last contact; for machines, the rows as t
 
 from __future__ import annotations
 
+from crmcli import dates
 from crmcli.render.output import emit, emit_rows
 
 DUE_TABLE = ["id", "client", "status", "due", "late", "what", "last_contact"]
@@ -20,8 +21,6 @@ def emit_due(rows: list[dict], fmt: str) -> None:
 
 
 def _due_table(rows: list[dict]) -> list[dict]:
-    from crmcli import dates
-
     lates: dict[int, str] = {}  # one text per distinct number of days
     zone = dates.zone()
     return [due_cells(row, zone, lates) for row in rows]
@@ -32,8 +31,6 @@ def due_cells(row: dict, zone=None, lates: dict[int, str] | None = None) -> dict
     id ("-" for a stale client), due date and time, how late, the last contact's day.
     zone: dates.zone(), looked up once by a caller of many rows; lates: a cache of
     late_text by days."""
-    from crmcli import dates
-
     days = row["days_late"]
     late = lates.get(days) if lates is not None else None
     if late is None:

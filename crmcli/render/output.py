@@ -9,15 +9,17 @@ terminal will actually see it, so scripted calls stay fast.
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
+from crmcli.errors import UsageError
 from crmcli.render.formats import HUMAN_FORMATS
 from crmcli.render.safe import json_safe, visible
 
@@ -45,8 +47,6 @@ def choose(fields: str | None = None, headers: bool = True, raw: bool = False) -
     if fields is not None:
         names = tuple(dict.fromkeys(n.strip() for n in fields.split(",") if n.strip()))
         if not names:
-            from crmcli.errors import UsageError
-
             raise UsageError("--fields needs at least one field name, e.g. --fields id,name")
     _selection = Selection(names, headers, raw)
 
@@ -74,8 +74,6 @@ def check_fields(valid: Iterable[str]) -> None:
     names = list(dict.fromkeys(valid))
     unknown = [f for f in _selection.fields or () if f not in names]
     if unknown:
-        from crmcli.errors import UsageError
-
         raise UsageError(f"unknown field{'s' if len(unknown) > 1 else ''} "
                          f"{', '.join(repr(u) for u in unknown)} for --fields; valid: "
                          f"{', '.join(names) or '(none)'}")
@@ -97,8 +95,6 @@ class _Unselected:
 def _apply_selection(rows, columns, headers):
     """rows, columns and headers cut down to the selected fields, checked against the
     columns and the fields of the first row."""
-    import itertools
-
     iterator = iter(rows)
     first = next(iterator, None)
     rows = iterator if first is None else itertools.chain([first], iterator)
@@ -202,8 +198,6 @@ NO_DECIMALS = frozenset(("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW",
 def money_text(amount, currency: str | None = None) -> str:
     """An amount as people read it: thousands separators and the currency's decimals
     (1234.5 USD -> '1,234.50 USD', 88000 JPY -> '88,000 JPY')."""
-    from decimal import ROUND_HALF_EVEN
-
     places = 0 if (currency or "").upper() in NO_DECIMALS else 2
     value = Decimal(amount).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
     text = f"{value:,.{places}f}"
@@ -214,8 +208,6 @@ def amount_for_the_eye(value: Decimal) -> Decimal:
     """An amount as a table shows it: at most two decimal places (a mean of 352.7125 as
     352.71); machine formats write the value itself."""
     if value.is_finite() and value.as_tuple().exponent < -2:
-        from decimal import ROUND_HALF_EVEN
-
         return value.quantize(CENTS, rounding=ROUND_HALF_EVEN)
     return value
 
