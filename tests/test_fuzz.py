@@ -191,8 +191,12 @@ def assert_success_or_one_clean_error(result, before, after, detail_lines: str =
     if result.exit_code == 0:
         return True
     assert result.exit_code in (1, 2), (result.exit_code, result.stderr)
-    assert result.stderr.startswith("crm: error: "), result.stderr
-    first, *rest = result.stderr.splitlines()
+    stderr = result.stderr
+    if detail_lines and stderr.startswith("crm: ") and " is not UTF-8; reading it as " in \
+            stderr.split("\n", 1)[0]:
+        stderr = stderr.split("\n", 1)[1]  # the note naming the detected encoding comes first
+    assert stderr.startswith("crm: error: "), result.stderr
+    first, *rest = stderr.splitlines()
     assert result.stderr.endswith("\n")
     if detail_lines:
         assert all(line.startswith(detail_lines) for line in rest), result.stderr

@@ -304,7 +304,10 @@ def detect_encoding(head: bytes, name: str) -> tuple[str, bytes, str | None]:
     except UnicodeDecodeError:
         pass
     readings = {head.decode(n, "replace") for n in names}
-    if len(readings) > 1 or matches[0].chaos > 0.2:
+    # UTF-16 and UTF-32 are read by their byte-order mark only: without one, any bytes of
+    # even length "decode", so a guess of them is no evidence.
+    unmarked = names[0].startswith(("utf-16", "utf-32"))
+    if len(readings) > 1 or matches[0].chaos > 0.2 or unmarked:
         likely = " or ".join(names[:3])
         raise CrmError(f"{where}; it looks like {likely}: give the file's encoding, e.g. "
                        f"--encoding {names[0]}")
