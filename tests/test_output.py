@@ -65,10 +65,10 @@ def test_csv_defuses_formula_injection():
 
 def test_plain_table_aligns_wide_characters_and_numbers():
     out = render("table", columns=["id", "name", "amount"])
-    assert out == ("id  name   amount\n"
-                   "--  ----  -------\n"
-                   " 1  Acme    19.99\n"
-                   " 2  王伟  1000.10\n")
+    assert out == ("id  name    amount\n"
+                   "--  ----  --------\n"
+                   " 1  Acme     19.99\n"
+                   " 2  王伟  1,000.10\n")
 
 
 def test_tables_show_a_column_of_amounts_with_one_number_of_decimals():
@@ -76,13 +76,14 @@ def test_tables_show_a_column_of_amounts_with_one_number_of_decimals():
             {"month": "2026-06", "revenue": Decimal("117049.5")},
             {"month": "2026-07", "revenue": Decimal("19.99")},
             {"month": "2026-08", "revenue": None}]
-    assert render("table", rows) == ("month      revenue\n"
-                                     "-------  ---------\n"
-                                     "2026-05   51300.00\n"
-                                     "2026-06  117049.50\n"
-                                     "2026-07      19.99\n"
+    # with thousands separators, as people read amounts
+    assert render("table", rows) == ("month       revenue\n"
+                                     "-------  ----------\n"
+                                     "2026-05   51,300.00\n"
+                                     "2026-06  117,049.50\n"
+                                     "2026-07       19.99\n"
                                      "2026-08\n")
-    assert render("markdown", rows).splitlines()[2] == "| 2026-05 | 51300.00 |"
+    assert render("markdown", rows).splitlines()[2] == "| 2026-05 | 51,300.00 |"
     # the machine formats keep every amount exactly as stored
     assert [r["revenue"] for r in json.loads(render("json", rows))] == [51300, 117049.5, 19.99,
                                                                          None]
@@ -92,7 +93,7 @@ def test_tables_show_a_column_of_amounts_with_one_number_of_decimals():
 def test_markdown_table():
     out = render("markdown", columns=["name", "amount"])
     assert out.splitlines() == ["| name | amount |", "| --- | ---: |", "| Acme | 19.99 |",
-                                "| 王伟 | 1000.10 |"]
+                                "| 王伟 | 1,000.10 |"]
 
 
 def test_rich_table_on_a_terminal_and_no_colour_with_no_color(monkeypatch):

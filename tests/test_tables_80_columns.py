@@ -77,7 +77,7 @@ def test_the_churn_report_shows_words_and_no_split_values(wide_book):
     # words on screen (a header may wrap between its words), never a field name cut in two
     assert "client_id" not in out and "client_i" not in out and "Client" in out
     assert "(days)" in out or "not shown at this width: usual_gap_days" in out
-    assert "123556.28" in out  # the revenue at stake is kept, whole
+    assert "123,556.28" in out  # the revenue at stake is kept, whole
     assert "Emma Schneider-Wolfenbüttel"[:9] in out
 
 
@@ -94,3 +94,23 @@ def test_long_text_is_shortened_with_an_ellipsis_and_dropped_columns_are_named(w
 def test_machine_formats_keep_field_names_on_a_terminal(wide_book):
     out = on_terminal("report", "churn", "--format", "csv")
     assert "usual_gap_days" in out and "Usual gap" not in out
+
+
+def test_times_in_tables_are_local_and_one_format(crm, tmp_path):
+    (tmp_path / "config.yaml").write_text("timezone: Asia/Tokyo\n")
+    crm("add", "Sato")
+    crm("deal", "Sato", "1200", "--at", "2026-10-01T23:30:00Z")   # 08:30 on 10-02 in Tokyo
+    crm("log", "Sato", "question", "--in", "--at", "2026-11-20T01:00:00Z")
+    top = crm("report", "clv").stdout
+    assert "2026-10-02 08:30" in top and "T23:30:00Z" not in top
+    awaiting = crm("report", "response", "--awaiting").stdout
+    assert "2026-11-20 10:00" in awaiting and "Z" not in awaiting.split("\n", 2)[2]
+    # machine formats keep the stored UTC time
+    assert crm.json("report", "response", "--awaiting")[0]["at"] == "2026-11-20T01:00:00Z"
+
+
+def test_amounts_in_tables_have_thousands_separators(crm):
+    crm("add", "Big")
+    crm("deal", "Big", "1234567.5", "--at", "2026-10-01")
+    assert "1,234,567.50" in crm("deals").stdout
+    assert crm.json("deals")[0]["amount"] == 1234567.5

@@ -175,7 +175,7 @@ def cell_text(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, Decimal):
-        return format(amount_for_the_eye(value), "f")
+        return format(amount_for_the_eye(value), ",f")  # 182,499.96
     if isinstance(value, float):
         if abs(value) < 1e-3 and value:
             return f"{value:.4g}"
@@ -270,22 +270,48 @@ def _is_numeric(value: Any) -> bool:
 
 
 def _align_decimals(rows: list[dict], columns: list[str]) -> list[dict]:
-    """For the eye only: a column of exact amounts shows one number of decimal places
-    (51300 beside 117049.00 becomes 51300.00). The value is unchanged; machine formats
-    keep each amount exactly as stored."""
-    candidates = [c for c in columns if rows and isinstance(rows[0].get(c), Decimal)]
-    places = {}
-    for col in candidates:
-        values = [r.get(col) for r in rows]
-        if all(isinstance(v, Decimal) and v.is_finite() or v is None for v in values):
-            most = max((-amount_for_the_eye(v).as_tuple().exponent for v in values if v is not None),
-                       default=0)
-            if most > 0:
-                places[col] = Decimal(1).scaleb(-most)
-    if not places:
+    """For the eye only: amounts show their currency's decimals (two, none for JPY and the
+    other currencies without minor units, by the row's `currency` when it has one), so a
+    column of amounts lines up (51300 beside 117049.5 becomes 51,300.00 and 117,049.50).
+    The value is unchanged; machine formats keep each amount exactly as stored."""
+    candidates = [c for c in columns if rows and any(isinstance(r.get(c), Decimal)
+                                                     for r in rows[:1])]
+    money = [c for c in candidates
+             if all(isinstance(r.get(c), Decimal) and r[c].is_finite() or r.get(c) is None
+                    for r in rows)]
+    if not money:
         return rows
-    return [{**r, **{c: r[c].quantize(q) for c, q in places.items() if r.get(c) is not None}}
-            for r in rows]
+    cents, whole = Decimal("0.01"), Decimal(1)
+
+    def step(row: dict) -> Decimal:
+        return whole if str(row.get("currency") or "").upper() in NO_DECIMALS else cents
+
+    from decimal import ROUND_HALF_EVEN
+
+    return [{**r, **{c: r[c].quantize(step(r), rounding=ROUND_HALF_EVEN) for c in money
+                     if r.get(c) is not None}} for r in rows]
+
+
+_UTC_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?Z$")
+
+
+def _local_times(rows: list[dict], columns: list[str]) -> list[dict]:
+    """For the eye only: stored UTC times ('2026-11-20T10:00:00Z') in the configured zone
+    as 'YYYY-MM-DD HH:MM', the one format of times in tables; machine formats keep UTC."""
+    timed = []
+    for col in columns:
+        first = next((r.get(col) for r in rows if r.get(col) not in (None, "")), None)
+        if isinstance(first, str) and _UTC_TIME.match(first):
+            timed.append(col)
+    if not timed:
+        return rows
+    from crmcli import dates
+
+    def shown(value):
+        return dates.format_local(value) if isinstance(value, str) and _UTC_TIME.match(
+            value) else value
+
+    return [{**r, **{c: shown(r.get(c)) for c in timed}} for r in rows]
 
 
 def _plain_table(rows: Sequence[dict], columns: list[str], headers: list[str],
@@ -523,7 +549,7 @@ def emit(rows: Iterable[dict], fmt: str = "table", *, columns: Sequence[str] | N
     heads = list(headers) if headers else cols
     if not rows and fmt == "table":
         return
-    rows = _align_decimals(rows, cols)
+    rows = _local_times(_align_decimals(rows, cols), cols)
     if fmt == "markdown":
         out.write(_markdown(rows, cols, heads))
     elif is_terminal(out):
