@@ -49,6 +49,13 @@ class ClientNotFound(NotFound):
         self.ref = ref
 
 
+class ClientArchived(NotFound):
+    def __init__(self, client: dict):
+        super().__init__(f"client {client['id']} ({client['name']}) is archived; restore it "
+                         f"with `crm unarchive '#{client['id']}'` first")
+        self.client = client
+
+
 class AmbiguousClient(CrmError):
     def __init__(self, ref: str, candidates: list[dict]):
         shown = "; ".join(f"{c['id']}: {c['name']}" for c in candidates[:8])
@@ -57,6 +64,23 @@ class AmbiguousClient(CrmError):
                          "use the id or a longer part of the name")
         self.ref = ref
         self.candidates = candidates
+
+
+class TwoReadings(AmbiguousClient):
+    """A reference that is one client's id and another client's email, external id or
+    name: crm never picks one reading quietly.
+
+    readings: [(how, client row)] with the id reading first; spelling: how to write each
+    without doubt ('#42' on the command line, a client_id column in an import)."""
+
+    def __init__(self, ref: str, readings: list[tuple[str, dict]], spelling: str):
+        shown = " and ".join(
+            f"the {how} of client {row['id']}" + (f" ({row['name']})" if row.get("name") else "")
+            for how, row in readings)
+        CrmError.__init__(self, f"{ref!r} is {shown}; {spelling}")
+        self.ref = ref
+        self.readings = readings
+        self.candidates = [row for _, row in readings]
 
 
 class UnknownStage(CrmError):

@@ -347,7 +347,7 @@ def test_bytes_that_are_not_utf8_are_refused_naming_the_field(tmp_path, db_path,
     assert snapshot(db_path) == before
 
 
-def test_ls_of_an_empty_book_in_csv_is_the_header_a_spreadsheet_or_import_can_read(crm):
+def test_ls_of_an_empty_book_in_csv_is_the_header_a_spreadsheet_or_import_can_read(crm, store):  # store: a book
     JSON_FIELDS = ["id", "name", "company", "email", "phone", "industry", "size", "owner",  # noqa: N806
                    "source", "stage", "external_id", "tags", "custom", "notes", "cadence_ideal",
                    "cadence_max", "created_at", "updated_at", "archived_at"]

@@ -24,7 +24,7 @@ def test_db_check_reports_counts_and_passes(crm):
 
 def test_db_check_without_a_database_is_an_error(crm, db_path):
     result = crm("db", "check", ok=False)
-    assert result.exit_code == 1 and "no database here yet" in result.stderr
+    assert result.exit_code == 1 and "no database here" in result.stderr
     assert not db_path.exists()
 
 

@@ -129,12 +129,12 @@ def test_nothing_due_prints_nothing_and_exits_zero(crm, fmt):
     assert result.stderr == ""
 
 
-def test_nothing_due_in_json_is_an_empty_array(crm):
+def test_nothing_due_in_json_is_an_empty_array(crm, store):  # store: an empty book
     result = crm("due", "--json")
     assert result.stdout == "[]\n"
 
 
-def test_due_on_a_fresh_database_prints_nothing(crm):
+def test_due_on_a_fresh_database_prints_nothing(crm, store):  # store: an empty book
     assert crm("due").stdout == ""
 
 

@@ -475,13 +475,15 @@ def test_nothing_due_needs_no_smtp_config(crm, tmp_path, db_path, options):
 
 
 def test_nothing_due_from_cron_with_no_config_file_at_all_is_silent(tmp_path):
-    """As cron runs it: a real process, no config file anywhere, a fresh database."""
+    """As cron runs it: a real process, no config file anywhere, a fresh (empty) book."""
     import os
     import sys
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("CRM_")}
     env.update(CRM_DB=str(tmp_path / "cron.db"), XDG_CONFIG_HOME=str(tmp_path / "nothing"),
                HOME=str(tmp_path), CRM_NOW="2026-11-22T10:00:00+00:00")
+    subprocess.run([sys.executable, "-m", "crmcli", "db", "migrate"], env=env, check=True,
+                   capture_output=True, timeout=60)
     for args in (["due", "--email"], ["due", "--email"], ["due"]):
         done = subprocess.run([sys.executable, "-m", "crmcli", *args], env=env,
                               capture_output=True, text=True, timeout=60)

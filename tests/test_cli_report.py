@@ -116,7 +116,7 @@ def test_summary_table_draws_bars_and_a_sparkline(crm, book):
     assert any(ch in out for ch in "▁▂▃▄▅▆▇")
 
 
-def test_reports_on_an_empty_database(crm):
+def test_reports_on_an_empty_database(crm, store):  # store: an empty book
     for args in REPORTS:
         crm("report", *args)
         json.loads(crm("report", *args, "--json").stdout)
@@ -503,7 +503,7 @@ def test_ls_tier_and_the_card_use_the_tier(crm, revenue):
     assert crm.json("show", "Client F")["tier"] == "C"
 
 
-def test_event_reports_on_an_empty_database(crm):
+def test_event_reports_on_an_empty_database(crm, store):  # store: an empty book
     assert crm.json("report", "response") == [resp(0, 0, None, None, None)]
     assert crm.json("report", "response", "--kind", "complaint") == [
         resp(0, 0, None, None, None, key="unresolved")]

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Commands that print records must offer every output format; the others print a message,
 # write a file or send mail.
 NOT_RECORD_PRINTING = {
-    "add", "edit", "rm", "merge", "tag", "log", "resolve", "deal", "followup", "done",
+    "add", "edit", "rm", "unarchive", "merge", "tag", "log", "resolve", "deal", "followup", "done",
     "snooze", "cadence", "import", "undo", "demo", "contact add", "contact edit", "contact rm",
     "edit-deal", "edit-log",
     "db path", "db backup", "db migrate", "config path", "config init", "config get",

@@ -101,7 +101,7 @@ def test_bad_export_requests_are_usage_errors(crm, book):
     assert crm("export", "widgets", ok=False).exit_code == 2
 
 
-def test_empty_database_exports_a_header_only(crm):
+def test_empty_database_exports_a_header_only(crm, store):  # store: an empty book
     assert crm("export", "interactions").stdout == (
         "id,client_id,at,channel,direction,kind,summary,score,contact_id,resolved_at,"
         "created_at\n")

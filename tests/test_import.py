@@ -450,7 +450,7 @@ def test_an_undecodable_byte_is_reported_with_its_line_and_column(crm, store, tm
     assert [r["name"] for r in clients(store)] == ["Ada", "Béb"]
 
 
-def test_json_syntax_error_names_line_and_column(crm, tmp_path):
+def test_json_syntax_error_names_line_and_column(crm, tmp_path, store):  # store: a book
     src = write(tmp_path / "c.json", '[{"name": "Ada"},\n {"name": }]\n')
     result = crm("import", "clients", src, ok=False)
     assert result.stderr == f"crm: error: {src}:2: column 11: not valid JSON: Expecting value\n"
@@ -514,7 +514,7 @@ def test_a_map_for_a_column_the_input_lacks_is_a_usage_error(crm, store, tmp_pat
     assert [r["email"] for r in crm.json("export", "clients")] == [None, "b@x.com"]
 
 
-def test_key_is_checked_even_when_the_input_has_no_rows(crm, tmp_path):
+def test_key_is_checked_even_when_the_input_has_no_rows(crm, tmp_path, store):  # a book
     header = write(tmp_path / "c.csv", "name,email\n")
     result = crm("import", "clients", header, "--key", "phone", ok=False)
     assert result.exit_code == 2
@@ -898,7 +898,8 @@ def _import_both_ways(crm, tmp_path, monkeypatch, name, text, small, *args):
                      rejects, *args)
         rows = rows_by_batch_free([(t, r) for t, r in db_snapshot(db)
                                    if t != "_sqlite_migrations"])  # (when)
-        outcomes.append((rows, result.stderr.replace(str(rejects), "REJECTS"),
+        outcomes.append((rows, result.stderr.replace(str(rejects), "REJECTS").replace(
+            str(db), "DB"),
                          rejects.read_text(encoding="utf-8") if rejects.exists() else None))
     return outcomes[0], outcomes[1]
 

@@ -160,7 +160,7 @@ def test_a_group_or_crm_alone_shows_its_help_and_exits_2(crm):
     assert result.exit_code == 2 and "Usage: crm contact" in result.output
 
 
-def test_yaml_is_read_when_a_config_file_exists(tmp_path):
+def test_yaml_is_read_when_a_config_file_exists(tmp_path, store):  # store: an empty book
     env = _env(tmp_path)
     config = tmp_path / "xdg-config" / "crmcli" / "config.yaml"
     config.parent.mkdir(parents=True)

@@ -13,6 +13,7 @@ from crmcli.store import (
     SCHEMA_VERSION,
     AmbiguousClient,
     ClientNotFound,
+    CrmError,
     CrmStore,
     SchemaTooNew,
     StoreError,
@@ -174,5 +175,5 @@ def test_backup_is_consistent_and_owner_only(store, tmp_path):
     assert os.stat(target).st_mode & 0o777 == 0o600
     with CrmStore(target) as copy:
         assert [c["name"] for c in copy.list_clients()] == ["Acme"]
-    with pytest.raises(StoreError, match="cannot overwrite the database itself"):
+    with pytest.raises(CrmError, match="is the database .*refusing to write over it"):
         store.backup_to(store.path)

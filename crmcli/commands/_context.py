@@ -69,16 +69,20 @@ def db_path() -> Path:
     return resolve_db_path(state().db_option, get_config())
 
 
-def get_store() -> CrmStore:
+def get_store(create: bool = True) -> CrmStore:
+    """The store of this invocation. create=False for commands that only read: a missing
+    database is then an error naming the path (a mistyped path must not look like an
+    empty book to cron), where a writing command creates it and says so."""
     st = state()
     if st._store is None:
+        from crmcli.render.output import message
         from crmcli.store import CrmStore
 
-        store = CrmStore(db_path(), get_config())
+        store = CrmStore(db_path(), get_config(), create=create)
         st._store = store
+        if store.created:
+            message(f"crm: created a new database at {store.path}")
         if store.backup_path is not None:
-            from crmcli.render.output import message
-
             message(f"crm: migrated {store.path} to schema version {store.schema_version()} "
                     f"(backup: {store.backup_path})")
     return st._store

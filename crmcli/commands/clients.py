@@ -113,7 +113,7 @@ def show_client(client: ClientArg, fmt: FormatOption = None, as_json: JsonOption
     from crmcli.render.card import emit_card
     from crmcli.services.card import build_card
 
-    store = get_store()
+    store = get_store(create=False)
     record = store.resolve_client(client, include_archived=True)
     emit_card(build_card(store, record), output_format(fmt, as_json))
 
@@ -139,7 +139,7 @@ def list_clients(
     as_json: JsonOption = False,
 ) -> None:
     """List clients."""
-    store = get_store()
+    store = get_store(create=False)
     ids = None
     if tier:
         from crmcli.services.tiers import client_ids_in_tier
@@ -178,6 +178,16 @@ def remove_client(
         message(f"client {record['id']} {record['name']} was already archived")
 
 
+def unarchive_client(client: ClientArg) -> None:
+    """Restore an archived client: back in lists, due, reports and every command."""
+    store = get_store()
+    record = store.resolve_client(client, include_archived=True)
+    if store.restore_client(record["id"]):
+        message(f"restored client {record['id']} {record['name']}")
+    else:
+        message(f"client {record['id']} {record['name']} is not archived")
+
+
 def merge_clients(
     keep: Annotated[str, typer.Argument(metavar="KEEP", help="The client to keep.")],
     duplicate: Annotated[str, typer.Argument(metavar="DUPLICATE",
@@ -194,6 +204,9 @@ def merge_clients(
             f"({detail} moved)")
 
 
+SEARCH_LIMIT = 50
+
+
 def search_records(
     text: Annotated[str, typer.Argument(help="Words to find (all must match).")],
     limit: LimitOption = None,
@@ -202,14 +215,18 @@ def search_records(
     as_json: JsonOption = False,
 ) -> None:
     """Full-text search over clients, contacts and interaction summaries."""
-    store = get_store()
-    rows = store.search(text, limit=limit or 50, include_archived=all_)
+    store = get_store(create=False)
+    cap = limit or SEARCH_LIMIT
+    rows = store.search(text, limit=cap, include_archived=all_)
     if not rows:
-        from crmcli.render.output import message
-
         message(f"no matches for {text!r}")
     emit(rows, output_format(fmt, as_json),
          columns=["kind", "id", "client_id", "client", "match", "at"])
+    if len(rows) == cap:
+        total = store.search_count(text, include_archived=all_)
+        if total > cap:
+            message(f"crm: showing the best {cap} of {total} matches; add --limit {total} to "
+                    "see them all, or more words to narrow the search")
 
 
 def register(app: typer.Typer) -> None:
@@ -218,5 +235,6 @@ def register(app: typer.Typer) -> None:
     command(app, "show")(show_client)
     command(app, "ls")(list_clients)
     command(app, "rm")(remove_client)
+    command(app, "unarchive")(unarchive_client)
     command(app, "merge")(merge_clients)
     command(app, "search")(search_records)

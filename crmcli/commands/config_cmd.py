@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Annotated
 
 import typer
@@ -59,9 +58,10 @@ def init_config(force: Annotated[bool, typer.Option("--force", help="Overwrite a
     path, _ = resolve_config_path(state().config_option)
     if path.exists() and not force:
         fail(f"{path}: already exists; add --force to overwrite it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+    from crmcli.config import Config, resolve_db_path
+    from crmcli.files import output_file
+
+    with output_file(path, db=resolve_db_path(state().db_option, Config())) as fh:
         fh.write(example_config_text())
     message(f"wrote {path}")
     typer.echo(str(path))

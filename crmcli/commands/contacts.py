@@ -70,7 +70,7 @@ def list_contacts(
     as_json: JsonOption = False,
 ) -> None:
     """List contacts, of one client or of all."""
-    store = get_store()
+    store = get_store(create=False)
     client_id = store.resolve_client(client, include_archived=True)["id"] if client else None
     emit(store.list_contacts(client_id), output_format(fmt, as_json),
          columns=["id", "client_id", "client", "name", "role", "email", "phone",

@@ -24,10 +24,7 @@ def show_path() -> None:
 
 def check_db(fmt: FormatOption = None, as_json: JsonOption = False) -> None:
     """Check the database's integrity, foreign keys and search index; exit 1 on problems."""
-    path = db_path()
-    if not path.exists():
-        fail(f"{path}: no database here yet (it is created on first use)")
-    store = get_store()
+    store = get_store(create=False)
     problems = store.integrity_check()
     counts = {t: store.scalar(f"SELECT count(*) FROM {t}")
               for t in ("clients", "contacts", "interactions", "deals", "followups", "tags",
@@ -42,7 +39,7 @@ def check_db(fmt: FormatOption = None, as_json: JsonOption = False) -> None:
 def backup_db(target: Annotated[str, typer.Argument(metavar="PATH",
                                                     help="Backup file (or a folder).")]) -> None:
     """Write a consistent copy of the database (safe while other crm processes write)."""
-    store = get_store()
+    store = get_store(create=False)
     written = store.backup_to(target)
     message(f"backed up {store.path} to {written}")
     typer.echo(str(written))

@@ -118,7 +118,7 @@ def list_deals(
     """List deals, newest first (amounts exactly as entered)."""
     from crmcli import dates
 
-    store = get_store()
+    store = get_store(create=False)
     client_id = store.resolve_client(client, include_archived=True)["id"] if client else None
     rows = store.list_deals(client_id, status, limit=limit)
     emit_rows(rows, output_format(fmt, as_json), fields=DEAL_FIELDS, columns=TABLE_COLUMNS,

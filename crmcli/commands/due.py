@@ -72,7 +72,7 @@ def list_followups(
     """List open follow-ups by due date."""
     from crmcli import dates
 
-    store = get_store()
+    store = get_store(create=False)
     client_id = store.resolve_client(client, include_archived=True)["id"] if client else None
     rows = store.open_followups(client_id, owner=owner, tag=tag, limit=limit)
     from crmcli.services.due import with_status
@@ -188,7 +188,7 @@ def show_due(
         fail("--dry-run, --force and --sendmail go with --email", code=2)
     from crmcli.services.due import compute_due
 
-    store = get_store()
+    store = get_store(create=False)
     config = get_config()
     rows = compute_due(store, config, within=within, overdue_only=overdue,
                        stale=config["due.stale"] if stale is None else stale,

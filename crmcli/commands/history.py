@@ -93,18 +93,22 @@ def show_history(
     """Show the audit trail: every change, when, with old and new values (newest first)."""
     from crmcli.errors import ClientNotFound
 
-    store = get_store()
+    store = get_store(create=False)
     client_id = None
     if client is not None:
         try:
             client_id = store.resolve_client(client, include_archived=True)["id"]
         except ClientNotFound:
+            from crmcli.store.clients import ID_FORM, plain_id
+
             ref = client.strip()
+            explicit = ID_FORM.fullmatch(ref)
+            gone = int(explicit[1]) if explicit else plain_id(ref)
             # A purged or merged-away client can no longer be resolved; its id still can.
-            if not (ref.isascii() and ref.isdigit() and len(ref) < 19 and store.scalar(
-                    "SELECT 1 FROM changes WHERE client_id = ? LIMIT 1", (int(ref),))):
+            if gone is None or not store.scalar(
+                    "SELECT 1 FROM changes WHERE client_id = ? LIMIT 1", (gone,)):
                 raise
-            client_id = int(ref)
+            client_id = gone
     records = store.history(client_id, since=_since_iso(since) if since else None, limit=limit)
     emit_rows(records, output_format(fmt, as_json), fields=_history_fields(),
               columns=HISTORY_TABLE, shown=_history_table)

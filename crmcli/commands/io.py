@@ -188,7 +188,7 @@ def export_cmd(
     fmt = (fmt or "csv").lower()
     if fmt not in exporter.EXPORT_FORMATS:
         fail(f"unknown export format {fmt!r}: use {', '.join(exporter.EXPORT_FORMATS)}", code=2)
-    store = get_store()
+    store = get_store(create=False)
     if kind == "all":
         if not output:
             fail("crm export all writes one file per kind: give a directory with -o DIR",

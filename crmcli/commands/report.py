@@ -72,7 +72,7 @@ def retention(period: PeriodOption = None, since: SinceOption = None, until: Unt
     from crmcli.metrics.retention import ROW_KEYS, retention_rows
     from crmcli.render.retention import emit_retention
 
-    store, config = get_store(), get_config()
+    store, config = get_store(create=False), get_config()
     unit = _period(period)
     rows = trim_empty(retention_rows(store, config, unit, since, until),
                       lambda r: not r["active"] and not r["previous_active"])
@@ -96,7 +96,7 @@ def cohorts(period: Annotated[str | None, typer.Option(
 
     default = get_config()["retention.period"]
     unit = _period(period or ("quarter" if default == "year" else default), UNITS)
-    store, config = get_store(), get_config()
+    store, config = get_store(create=False), get_config()
     rows = trim_empty(cohort_rows(store, config, unit, since, until), lambda r: not r["size"])
     if not rows:
         empty_window_note(store, config, unit, since, until)
@@ -114,7 +114,7 @@ def churn(period: PeriodOption = None, since: SinceOption = None, until: UntilOp
     from crmcli.metrics.retention import retention_rows
     from crmcli.render.retention import emit_churn
 
-    store, config = get_store(), get_config()
+    store, config = get_store(create=False), get_config()
     unit = _period(period)
     rows = trim_empty(retention_rows(store, config, unit, since, until),
                       lambda r: not r["active"] and not r["previous_active"])
@@ -148,7 +148,7 @@ def clv(top: Annotated[int, typer.Option("--top", "-n", min=0, callback=within_i
     """Customer lifetime value: historical per client, distribution and the predictive value."""
     from crmcli.errors import UsageError
 
-    store, config = get_store(), get_config()
+    store, config = get_store(create=False), get_config()
     fmt_name = output_format(fmt, as_json)
     choice = model.strip().lower()
     if choice == "bgnbd":
@@ -183,7 +183,7 @@ def summary(fmt: FormatOption = None, as_json: JsonOption = False) -> None:
     from crmcli.render.summary import emit_summary
     from crmcli.services.summary import summary_data
 
-    data = summary_data(get_store(), get_config())
+    data = summary_data(get_store(create=False), get_config())
     overview = data["overview"]
     note_other_currencies(overview["other_currencies_12m"], overview["currency"],
                           "revenue_12m and revenue by month")

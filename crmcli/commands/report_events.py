@@ -60,7 +60,7 @@ def report_response(
     from crmcli.metrics import response
     from crmcli.errors import UsageError
 
-    store, config = get_store(), get_config()
+    store, config = get_store(create=False), get_config()
     kind_name = (kind or "response").strip().lower()
     by_name = by.strip().lower() if by else None
     fmt_name = output_format(fmt, as_json)
@@ -105,7 +105,7 @@ def report_nps(
     detractors (0-6)."""
     from crmcli.metrics.nps import FIELDS, nps_report
 
-    rows = nps_report(get_store(), period=period, since=since, until=until)
+    rows = nps_report(get_store(create=False), period=period, since=since, until=until)
     fmt_name = output_format(fmt, as_json)
     title = "Net Promoter Score (each client's latest score)" + (
         f" by {period.strip().lower()}" if period else "")
@@ -136,7 +136,7 @@ def report_funnel(
     median days in stage and win rate."""
     from crmcli.metrics.funnel import FIELDS, funnel_report
 
-    rows = funnel_report(get_store(), get_config(), since=since, until=until)
+    rows = funnel_report(get_store(create=False), get_config(), since=since, until=until)
     fmt_name = output_format(fmt, as_json)
     title = "Pipeline funnel"
     if since or until:
@@ -195,7 +195,7 @@ def report_segments(
         from crmcli.services.tiers import check_tier
 
         wanted_tier = check_tier(tier)
-    store, config = get_store(), get_config()
+    store, config = get_store(create=False), get_config()
     rfm, tier_of = seg.book_segments(store, config, since=since, until=until)
     _warn_other_currencies(store, config["currency"])
     fmt_name = output_format(fmt, as_json)

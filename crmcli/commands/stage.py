@@ -25,7 +25,7 @@ def set_stage(
     as_json: JsonOption = False,
 ) -> None:
     """Move a client to a pipeline stage; with no arguments, show the pipeline board."""
-    store = get_store()
+    store = get_store(create=client is not None)
     if client is None:
         from crmcli.render.board import emit_board
 

@@ -31,7 +31,7 @@ def tag_client(
 
 def list_tags(fmt: FormatOption = None, as_json: JsonOption = False) -> None:
     """Every tag with the number of clients carrying it."""
-    emit(get_store().tag_counts(), output_format(fmt, as_json), columns=["tag", "clients"])
+    emit(get_store(create=False).tag_counts(), output_format(fmt, as_json), columns=["tag", "clients"])
 
 
 def register(app: typer.Typer) -> None:

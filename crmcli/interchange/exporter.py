@@ -170,12 +170,13 @@ def export(store: Any, kind: str, fmt: str, path: str | None, encoding: str | No
             sys.stdout.buffer.write(data)
             sys.stdout.buffer.flush()
         else:
-            _atomic(path, lambda f: f.write(data.decode("utf-8")))
+            _atomic(store, path, lambda f: f.write(data.decode("utf-8")))
         return data.count(b"BEGIN:VEVENT")
     if path in (None, "-"):
         return _write_encoded(store, kind, fmt, sys.stdout, encoding, bom)
     result: list[int] = []
-    _atomic(path, lambda f: result.append(_write_encoded(store, kind, fmt, f, encoding, bom)))
+    _atomic(store, path,
+            lambda f: result.append(_write_encoded(store, kind, fmt, f, encoding, bom)))
     return result[0]
 
 
@@ -198,18 +199,8 @@ def export_all(store: Any, fmt: str, directory: str, encoding: str | None = None
     return written
 
 
-def _atomic(path: str, fill) -> None:
-    target = Path(path)
-    if target.is_dir():
-        raise CrmError(f"{path}: is a directory (give a file name)")
-    tmp = target.with_name(f".{target.name}.partial")
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="") as f:
-            fill(f)
-        os.replace(tmp, target)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise CrmError(f"{path}: cannot write: {exc.strerror or exc}") from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+def _atomic(store: Any, path: str, fill) -> None:
+    from crmcli.files import output_file
+
+    with output_file(path, db=store.path) as f:
+        fill(f)

@@ -68,7 +68,9 @@ def one_sender(db_path, wait: float = LOCK_WAIT_SECONDS):
     except ImportError:  # not a POSIX system: no flock
         yield
         return
-    lock_path = f"{db_path}.mail-lock"
+    from crmcli.files import mail_lock_path
+
+    lock_path = mail_lock_path(db_path)
     try:
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError:

@@ -10,7 +10,7 @@ def _event_figures(path, config) -> tuple[dict, dict]:
     from crmcli.metrics.response import response_summary
     from crmcli.store import CrmStore
 
-    with CrmStore(path, config, migrate=False) as events:
+    with CrmStore(path, config, migrate=False, create=False) as events:
         return nps_summary(events, config), response_summary(events, config)
 
 

@@ -39,10 +39,10 @@ class CrmStore(ClientsMixin, ActivityMixin, BulkMixin, ReportsMixin, EventReport
     """The crm database with its domain operations. Use as a context manager."""
 
     def __init__(self, path: str | os.PathLike, config: Config | None = None, *,
-                 migrate: bool = True):
+                 migrate: bool = True, create: bool = True):
         from crmcli.config import Config
 
         self.config = config or Config()
         self.pipeline = self.config.pipeline
         self.currency = self.config["currency"]
-        super().__init__(path, migrate=migrate)
+        super().__init__(path, migrate=migrate, create=create)

@@ -131,6 +131,7 @@ class ActivityMixin:
         row = self._clean_interaction(client_id, summary, at=at, channel=channel,
                                       direction=direction, kind=kind, score=score,
                                       contact_id=contact_id)
+        validate.happened("at", row["at"], row["created_at"])
         if resolved_at is not None:
             row["resolved_at"] = _utc(resolved_at, "resolved_at")
         followup = None
@@ -165,6 +166,8 @@ class ActivityMixin:
                                "contact_id") if clean[k] != old[k]]
         if not changed:
             return []
+        if "at" in changed:
+            validate.happened("at", clean["at"], clean["created_at"])
         if old["resolved_at"]:
             if clean["kind"] != "complaint":
                 raise ValidationError("kind", clean["kind"], f"interaction {interaction_id} is "

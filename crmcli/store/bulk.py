@@ -353,12 +353,15 @@ class BulkMixin:
     # --- lookups used while validating an import ------------------------
 
     def client_ref_lookup(self, how: str, value: str) -> list[int]:
-        """Ids of clients matching value by how: 'id', 'email' or 'external_id'.
+        """Ids of clients matching value by how: 'id', 'email', 'external_id' or 'name'.
 
         Email prefers live clients; ids and external ids include archived ones."""
         if how == "id":
             row = self.conn.execute("SELECT id FROM clients WHERE id = ?", (value,)).fetchone()
             return [row[0]] if row else []
+        if how == "name":
+            return [r[0] for r in self.conn.execute(
+                "SELECT id FROM clients WHERE name = ? COLLATE NOCASE ORDER BY id", (value,))]
         if how == "email":
             rows = self.conn.execute(
                 "SELECT id, archived_at IS NULL FROM clients WHERE email = ? COLLATE NOCASE "

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 from functools import partial
 from typing import Any
 
 from crmcli.errors import (
     AmbiguousClient,
+    ClientArchived,
     ClientNotFound,
     CrmError,
     NotFound,
+    TwoReadings,
     UnknownStage,
     UsageError,
     ValidationError,
@@ -66,6 +69,59 @@ def clean_client_fields(values: dict[str, Any]) -> dict[str, Any]:
 
 
 MAX_CLIENT_REF = 1000
+# The explicit id forms of a client reference: '#42' or 'id:42'.
+ID_FORM = re.compile(r"(?:#|id:)\s*([0-9]{1,18})", re.IGNORECASE)
+
+
+def plain_id(ref: str) -> int | None:
+    """The id a bare reference may mean: ASCII digits without a leading zero ('00042' is a
+    customer number, never client 42), short enough for SQLite."""
+    if ref.isascii() and ref.isdigit() and not ref.startswith("0") and len(ref) < 19:
+        return int(ref)
+    return None
+
+
+def cli_spelling(ids: list[int]) -> str:
+    return "write " + " or ".join(f"'#{cid}'" for cid in ids) + " to name one"
+
+
+def read_reference(ref: str, lookup, *, spelling=cli_spelling, names: bool = True
+                   ) -> int | None:
+    """The one reading of a client reference, for the command line and every import.
+
+    lookup(how, value) -> [client ids] for how in id, email, external_id, name;
+    spelling(ids) -> how to name each candidate without doubt. Returns the
+    client id, None when nothing matches exactly (the command line then tries part of a
+    name), or raises: TwoReadings when the value is one client's id and another's email,
+    external id or name; AmbiguousClient when one reading matches several clients."""
+    explicit = ID_FORM.fullmatch(ref)
+    if explicit:
+        found = lookup("id", int(explicit[1]))
+        if not found:
+            raise ClientNotFound(ref)
+        return found[0]
+    readings: list[tuple[str, list[int]]] = []
+    as_id = plain_id(ref)
+    if as_id is not None:
+        readings.append(("id", lookup("id", as_id)))
+    if "@" in ref:
+        readings.append(("email", lookup("email", ref)))
+    readings.append(("external id", lookup("external_id", ref)))
+    if names:
+        readings.append(("name", lookup("name", ref)))
+    by_id = readings[0][1] if as_id is not None else []
+    if by_id:
+        others = [(how, cid) for how, ids in readings[1:] for cid in ids if cid != by_id[0]]
+        if others:
+            readings_ = [("id", {"id": by_id[0]}), *[(how, {"id": cid}) for how, cid in others]]
+            raise TwoReadings(ref, readings_, spelling([row["id"] for _, row in readings_]))
+        return by_id[0]
+    for how, ids in readings:
+        if len(ids) == 1:
+            return ids[0]
+        if len(ids) > 1:
+            raise AmbiguousClient(ref, [{"id": cid, "name": f"by {how}"} for cid in ids])
+    return None
 
 
 class ClientsMixin:
@@ -80,7 +136,27 @@ class ClientsMixin:
         return row
 
     def resolve_client(self, ref: str, *, include_archived: bool = False) -> dict:
-        """A client by id, email, external id, exact name or unambiguous part of a name."""
+        """A client by id ('#42', 'id:42', or 42 when no other client is 42 by email,
+        external id or name), email, external id, exact name or unambiguous part of a name.
+
+        Without include_archived, a reference that names an archived client is refused as
+        such (ClientArchived says how to restore it), not as no match."""
+        if include_archived:
+            return self._resolve_client(ref, include_archived=True)
+        try:
+            row = self._resolve_client(ref, include_archived=False)
+        except ClientNotFound:
+            try:
+                row = self._resolve_client(ref, include_archived=True)
+            except CrmError:
+                row = None
+            if row is None or not row["archived_at"]:
+                raise
+        if row["archived_at"]:
+            raise ClientArchived(row)
+        return row
+
+    def _resolve_client(self, ref: str, *, include_archived: bool) -> dict:
         if ref is None or not str(ref).strip():
             raise ClientNotFound(str(ref or ""))
         ref = str(ref).strip()
@@ -88,25 +164,25 @@ class ClientsMixin:
         if "\x00" in ref or len(ref) > MAX_CLIENT_REF:
             raise ClientNotFound(ref)
         live = "" if include_archived else " AND archived_at IS NULL"
-        if ref.isascii() and ref.isdigit() and len(ref) < 19:  # not '²' or '١٢٣'
-            row = self.get("clients", int(ref))
-            if row is not None:
-                return row
-        if "@" in ref:
-            rows = self.query(f"SELECT * FROM clients WHERE email = ? COLLATE NOCASE{live}", (ref,))
-            if len(rows) == 1:
-                return rows[0]
-            if len(rows) > 1:
-                raise AmbiguousClient(ref, rows)
-        row = self.query_one("SELECT * FROM clients WHERE external_id = ?", (ref,))
-        if row is not None:
-            return row
-        rows = self.query(f"SELECT * FROM clients WHERE name = ? COLLATE NOCASE{live} ORDER BY id",
-                          (ref,))
-        if len(rows) == 1:
-            return rows[0]
-        if len(rows) > 1:
-            raise AmbiguousClient(ref, rows)
+        sql = {"id": "SELECT id FROM clients WHERE id = ?",
+               "email": f"SELECT id FROM clients WHERE email = ? COLLATE NOCASE{live} ORDER BY id",
+               "external_id": "SELECT id FROM clients WHERE external_id = ?",
+               "name": f"SELECT id FROM clients WHERE name = ? COLLATE NOCASE{live} ORDER BY id"}
+
+        def lookup(how: str, value: str | int) -> list[int]:
+            return [r[0] for r in self.conn.execute(sql[how], (value,))]
+
+        try:
+            found = read_reference(ref, lookup)
+        except TwoReadings as exc:
+            raise TwoReadings(ref, [(how, self.get_client(row["id"]))
+                                    for how, row in exc.readings],
+                              cli_spelling([row["id"] for row in exc.candidates])) from None
+        except AmbiguousClient as exc:
+            raise AmbiguousClient(ref, [self.get_client(c["id"]) for c in exc.candidates]
+                                  ) from None
+        if found is not None:
+            return self.get_client(found)
         rows = self.query(
             f"SELECT * FROM clients WHERE (name LIKE ? ESCAPE '\\' OR company LIKE ? ESCAPE '\\')"
             f"{live} ORDER BY name COLLATE NOCASE LIMIT 50",
@@ -220,7 +296,11 @@ class ClientsMixin:
             return self.update("clients", client_id, {"archived_at": now, "updated_at": now})
 
     def restore_client(self, client_id: int) -> bool:
+        """Bring an archived client back; False when it was not archived."""
         client = self.get_client(client_id)
+        if not client["archived_at"]:
+            return False
+        self._check_unique(client["email"], None, exclude_id=client_id)
         with self.change("restore", f"restored client {client_id} {client['name']}",
                          client_id=client_id):
             return self.update("clients", client_id, {"archived_at": None,
@@ -537,6 +617,18 @@ class ClientsMixin:
         return rows
 
     # --- search --------------------------------------------------------
+
+    def search_count(self, text: str, *, include_archived: bool = False) -> int:
+        """How many records search() would find with no limit."""
+        from crmcli.store.search import match_expression
+
+        expr = match_expression(text)
+        if expr is None:
+            return 0
+        live = "" if include_archived else "AND c.archived_at IS NULL"
+        return self.scalar(f"""SELECT count(*) FROM search_index s
+                               JOIN clients c ON c.id = s.client_id
+                               WHERE search_index MATCH ? {live}""", (expr,))
 
     def search(self, text: str, *, limit: int = 50, include_archived: bool = False) -> list[dict]:
         from crmcli.store.search import ref_of

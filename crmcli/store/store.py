@@ -54,42 +54,82 @@ def _dict_factory(cursor: sqlite3.Cursor, row: tuple) -> dict:
     return {col[0]: value for col, value in zip(cursor.description, row, strict=True)}
 
 
-def _open_connection(path: Path) -> sqlite3.Connection:
+MISSING_HINT = ("create it with a command that writes (`crm add NAME`, `crm import`, "
+                "`crm demo`), or point --db/CRM_DB at your book")
+
+
+def _create_owner_only(path: Path) -> bool:
+    """Create the database file owner-only, following a symlink to where it points.
+
+    True when this call created it (or found it empty: a file of no bytes is a book
+    not yet begun, and is made owner-only before anything is written into it)."""
+    target = Path(os.path.realpath(path))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        os.close(fd)
+        return True
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot create database: {exc.strerror or exc}") from None
+    try:
+        if target.stat().st_size == 0:
+            os.chmod(target, 0o600)
+            return True
+    except OSError:
+        pass
+    return False
+
+
+def _writable(path: Path) -> bool:
+    """Whether this process may write the file and create its -wal/-shm beside it."""
+    real = os.path.realpath(path)
+    return os.access(real, os.W_OK) and os.access(os.path.dirname(real) or ".", os.W_OK)
+
+
+def _connect(path: Path, read_only: bool) -> sqlite3.Connection:
+    kwargs = {"isolation_level": None, "timeout": BUSY_TIMEOUT_MS / 1000,
+              "check_same_thread": False}
+    if not read_only:
+        return sqlite3.connect(path, **kwargs)
+    from urllib.parse import quote
+
+    uri = f"file:{quote(os.path.realpath(path))}?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, **kwargs)
+    try:
+        conn.execute("PRAGMA schema_version").fetchone()
+        return conn
+    except sqlite3.OperationalError:
+        # A WAL book in a folder we cannot write, with no -shm left beside it: nobody
+        # can be writing it, so read it as it stands.
+        conn.close()
+    return sqlite3.connect(uri + "&immutable=1", uri=True, **kwargs)
+
+
+def _open_connection(path: Path, *, create: bool = True) -> tuple[sqlite3.Connection, bool, bool]:
+    """(connection, created, read_only). Nothing is written to the file here: the caller
+    checks that it is a crm database first (see StoreBase._use_wal)."""
     if path.is_dir():
         raise StoreError(f"{path}: is a directory, not a database file")
-    created = not path.exists()
-    if created:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # Create the file ourselves so it is owner-only from its first byte.
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-            os.close(fd)
-        except FileExistsError:
-            created = False
-        except OSError as exc:
-            raise StoreError(f"{path}: cannot create database: {exc.strerror or exc}") from None
+    exists = path.exists()
+    if not create and (not exists or path.stat().st_size == 0):
+        what = "no database here" if not exists else "the database file is empty"
+        raise StoreError(f"{path}: {what}; {MISSING_HINT}")
+    created = _create_owner_only(path) if create else False
+    read_only = not created and not _writable(path)
     try:
-        conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000,
-                               check_same_thread=False)
+        conn = _connect(path, read_only)
     except sqlite3.Error as exc:
         raise StoreError(f"{path}: cannot open database: {exc}") from None
     try:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys = ON")
-        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
-        if mode != "wal":
-            try:
-                conn.execute("PRAGMA journal_mode = WAL")
-            except sqlite3.OperationalError as exc:
-                if "readonly" not in str(exc) and "read-only" not in str(exc):
-                    raise
-        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA user_version").fetchone()
     except sqlite3.DatabaseError as exc:
         conn.close()
-        if created:
-            path.unlink(missing_ok=True)
         raise StoreError(f"{path}: {describe_db_error(exc)}") from None
-    return conn
+    return conn, created, read_only
 
 
 def user_error_of(exc: BaseException) -> CrmError | None:
@@ -124,13 +164,16 @@ def not_utf8_on_write(exc: UnicodeEncodeError) -> ValidationError:
 class StoreBase:
     """Connection, schema, transactions and the change log; CrmStore adds the domain."""
 
-    def __init__(self, path: str | os.PathLike, *, migrate: bool = True):
+    def __init__(self, path: str | os.PathLike, *, migrate: bool = True,
+                 create: bool = True):
         self.path = Path(path)
-        self.conn = _open_connection(self.path)
+        self.conn, self.created, self.read_only = _open_connection(self.path, create=create)
         self._db = None
         self._change: Change | None = None
         self.backup_path: Path | None = None
         try:
+            self._refuse_foreign()
+            self._use_wal()
             self._check_schema(migrate)
         except sqlite3.DatabaseError as exc:
             self.conn.close()
@@ -168,20 +211,38 @@ class StoreBase:
     def schema_version(self) -> int:
         return self.conn.execute("PRAGMA user_version").fetchone()[0]
 
-    def _check_schema(self, migrate: bool) -> None:
+    def _refuse_foreign(self) -> None:
+        """Refuse, having written nothing, a file that is not a crm database this crm
+        can open: another program's SQLite file, or one from a newer crm."""
         version = self.schema_version()
-        if version == SCHEMA_VERSION:
-            return
         if version > SCHEMA_VERSION:
             raise SchemaTooNew(
                 f"{self.path}: written by a newer crmcli (schema version {version}; this crmcli "
                 f"knows up to {SCHEMA_VERSION}); upgrade crmcli to open it")
-        if not migrate:
+        has_tables = self.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table'")
+        if has_tables and version == 0 and not self._is_crm_file():
+            raise StoreError(f"{self.path}: is an SQLite file but not a crm database")
+
+    def _use_wal(self) -> None:
+        if self.read_only:
             return
+        if self.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            try:
+                self.conn.execute("PRAGMA journal_mode = WAL")
+            except sqlite3.OperationalError as exc:
+                if "readonly" not in str(exc) and "read-only" not in str(exc):
+                    raise
+        self.conn.execute("PRAGMA synchronous = NORMAL")
+
+    def _check_schema(self, migrate: bool) -> None:
+        version = self.schema_version()
+        if version == SCHEMA_VERSION or not migrate:
+            return
+        if self.read_only:
+            raise StoreError(f"{self.path}: needs upgrading to schema version {SCHEMA_VERSION} "
+                             "but this process cannot write it; run crm once with write access")
         has_tables = self.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table'")
         if has_tables:
-            if version == 0 and not self._is_crm_file():
-                raise StoreError(f"{self.path}: is an SQLite file but not a crm database")
             self.backup_path = self._backup_before_migration(version)
         self.migrate()
 
@@ -231,17 +292,14 @@ class StoreBase:
 
     def backup_to(self, target: str | os.PathLike) -> Path:
         """A consistent copy through SQLite's online backup, owner-only."""
+        from crmcli.files import temporary_beside
+
         target = Path(target)
         if target.exists() and target.is_dir():
             target = target / self.path.name
-        if target.exists() and target.resolve() == self.path.resolve():
-            raise StoreError(f"{target}: the backup cannot overwrite the database itself")
-        tmp = target.with_name(target.name + ".partial")
+        shown = target
+        target, tmp = temporary_beside(target, db=self.path)
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
-            os.close(fd)
-            os.chmod(tmp, 0o600)
             dest = sqlite3.connect(tmp)
             try:
                 self.conn.backup(dest)
@@ -251,8 +309,8 @@ class StoreBase:
             os.replace(tmp, target)
         except (OSError, sqlite3.Error) as exc:
             Path(tmp).unlink(missing_ok=True)
-            raise StoreError(f"{target}: cannot write backup: {exc}") from None
-        return target
+            raise StoreError(f"{shown}: cannot write backup: {exc}") from None
+        return shown
 
     def integrity_check(self) -> list[str]:
         """Problems found by SQLite's integrity and foreign-key checks ([] when sound)."""
@@ -261,11 +319,20 @@ class StoreBase:
         for row in self.query("PRAGMA foreign_key_check"):
             problems.append(f"{row['table']} row {row['rowid']} refers to a missing "
                             f"{row['parent']} row")
+        # FTS5 checks its index through an INSERT: on a book this process may only
+        # read, check a copy in memory instead.
+        conn = self.conn
+        if self.read_only:
+            conn = sqlite3.connect(":memory:")
+            self.conn.backup(conn)
         try:
-            self.conn.execute("INSERT INTO search_index(search_index, rank) "
-                              "VALUES ('integrity-check', 1)")
+            conn.execute("INSERT INTO search_index(search_index, rank) "
+                         "VALUES ('integrity-check', 1)")
         except sqlite3.DatabaseError as exc:
             problems.append(f"search index: {exc}")
+        finally:
+            if conn is not self.conn:
+                conn.close()
         return problems
 
     # --- reading -------------------------------------------------------

@@ -204,6 +204,16 @@ def custom_value(key: str, value: object, _depth: int = 0) -> object:
                                                        "a list or an object")
 
 
+def happened(field: str, at: str, now: str) -> str:
+    """An interaction's time (UTC ISO, as stored) is not later than now (UTC ISO): it is
+    something that happened; what is to come is a follow-up."""
+    if at > now:
+        raise ValidationError(field, at, "is later than now: an interaction is something that "
+                                         "happened; schedule what is to come with "
+                                         "`crm followup CLIENT WHEN` (or crm log --next WHEN)")
+    return at
+
+
 def custom_key(key: str) -> str:
     if not _FIELD_KEY.match(key or ""):
         raise ValidationError("custom field", key, "keys are letters, digits, _ . - and spaces, "

@@ -21,7 +21,7 @@ from crmcli.interchange.importer.sources import json_int
 from crmcli.render.output import defuse_formula
 from crmcli.store import validate
 from crmcli.store.bulk import TABLE_COLUMNS
-from crmcli.store.clients import CLIENT_RULES
+from crmcli.store.clients import CLIENT_RULES, plain_id
 
 # How each client reference column names the client ("auto": an id, else an email, else
 # an external id; "org": the client's name, else its company, as vCards do).
@@ -194,20 +194,41 @@ class Context:
         ids, external, emails = self.maps
         if how == "id":
             return [int(value)] if int(value) in ids else []
+        if how == "name":
+            return self.store.client_ref_lookup(how, value)
         if how == "email":
             return self.store.client_ref_lookup(how, value) if value.lower() in emails else []
         return [external[value]] if value in external else []
 
+    def _auto_lookup(self, how: str, value: Any) -> list[int]:
+        # By name only to see a bare number's other reading: a client column never
+        # names a client by its name (client_name does).
+        if how == "name" and plain_id(str(value)) is None:
+            return []
+        return self._lookup(how, str(value))
+
     def _find(self, column: str, how: str, value: str) -> int | ValidationError:
         lookup = self._lookup
         if how == "auto":
-            ids: list[int] = []
-            if value.isdigit() and len(value) < 19:
-                ids = lookup("id", value)
-            if not ids and "@" in value:
-                ids = lookup("email", value)
-            if not ids:
-                ids = lookup("external_id", value)
+            from crmcli.errors import AmbiguousClient, ClientNotFound, TwoReadings
+            from crmcli.store.clients import read_reference
+
+            # A bare number is an id only when no other client has it as external id,
+            # email or name ('00004' never is): the command line's own rule.
+            try:
+                found = read_reference(value, self._auto_lookup, spelling=_import_spelling)
+            except TwoReadings as exc:
+                readings = " and ".join(f"the {how} of client {row['id']}"
+                                        for how, row in exc.readings)
+                return ValidationError(column, value,
+                                       f"is {readings}; {_import_spelling([])}")
+            except AmbiguousClient as exc:
+                return ValidationError(column, value, f"matches {len(exc.candidates)} clients "
+                                       f"({', '.join(str(c['id']) for c in exc.candidates[:5])})"
+                                       "; use the id")
+            except ClientNotFound:
+                return ValidationError(column, value, "no client has this id")
+            ids = [] if found is None else [found]
         elif how == "org":
             ids = self.store.client_ids_by_org(value)
         else:
@@ -236,6 +257,11 @@ class Context:
         if owner != client_id:
             raise ValidationError(name, value, f"belongs to client {owner}, not {client_id}")
         return ref
+
+
+def _import_spelling(ids: list[int]) -> str:
+    return ("name the client in a client_id column (its id) or a client_external_id column "
+            "(its external id) instead")
 
 
 def clean_client(ctx: Context, rec: dict) -> dict:

@@ -8,6 +8,7 @@ all`, every kind in one change.
 from __future__ import annotations
 
 import gc
+import sys
 import itertools
 from collections import Counter
 from collections.abc import Callable
@@ -105,8 +106,11 @@ def _error_line(name: str, line: int, exc: Exception) -> str:
 def run_import(store: Any, kind: str, source: Source, *, maps: list[str] | None = None,
                key: str | None = None, skip_invalid: bool = False,
                rejects: str | None = None, dry_run: bool = False,
-               progress: Callable[[int, int], None] | None = None) -> Summary:
-    """Import source into store as one change; raises ImportFailed when rows are invalid."""
+               progress: Callable[[int, int], None] | None = None,
+               rejects_inputs: tuple = ()) -> Summary:
+    """Import source into store as one change; raises ImportFailed when rows are invalid.
+
+    rejects_inputs: other files of the same run that the rejects must not overwrite."""
     if kind not in KINDS:
         raise UsageError(f"unknown kind {kind!r}: use {', '.join(KINDS)}")
     if source.fmt == "vcf" and kind != "contacts":
@@ -145,7 +149,8 @@ def run_import(store: Any, kind: str, source: Source, *, maps: list[str] | None 
 
     ctx = Context(store, kind)
     clean = CLEANERS[kind]
-    rejects_out = RejectsWriter(rejects, source) if rejects else None
+    rejects_out = (RejectsWriter(rejects, source, getattr(store, "path", None), rejects_inputs)
+                   if rejects else None)
     errors: list[str] = []
     bad = 0
     seen: dict[str, dict[Any, int]] = {}
@@ -252,7 +257,7 @@ def run_import(store: Any, kind: str, source: Source, *, maps: list[str] | None 
         if collecting:
             gc.enable()
         if rejects_out is not None:
-            rejects_out.close()
+            rejects_out.close(complete=sys.exc_info()[0] is None)
     return summary
 
 
@@ -305,7 +310,8 @@ def import_all(store: Any, directory: str, *, fmt: str | None = None,
                 try:
                     summary = run_import(store, kind, source,
                                          key=key if kind == "clients" else None,
-                                         skip_invalid=skip_invalid, rejects=target)
+                                         skip_invalid=skip_invalid, rejects=target,
+                                         rejects_inputs=tuple(str(p) for _, p in found))
                 finally:
                     source.binary.close()
                 if target is not None and not summary.rejected:

@@ -13,6 +13,7 @@ import codecs
 import csv
 import io
 import json
+import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -399,15 +400,23 @@ def _sniff(head: bytes) -> str:
 class RejectsWriter:
     """Bad rows in the input's own format, with an `error` column/field added."""
 
-    def __init__(self, path: str, source: Source):
+    def __init__(self, path: str, source: Source, db: Any = None, inputs: tuple = ()):
+        from crmcli.files import temporary_beside
+
         self.path = path
         self.source = source
         self.count = 0
         enc = BOM_WRITERS.get(source.bom) or (
             "utf-8" if source.encoding == "utf-8-sig" else source.encoding)
+        # Into a temporary file, renamed over path once the input has been read whole:
+        # the target is checked not to be the input (or the book), and even a path that
+        # slipped past the check would not be cut while it is read.
+        stdin = (0,) if source.name == "<stdin>" else (source.name,)
+        self.target, self.tmp = temporary_beside(path, db=db, inputs=(*stdin, *inputs))
         try:
-            self.out = open(path, "w", encoding=enc, newline="")  # noqa: SIM115
+            self.out = open(self.tmp, "w", encoding=enc, newline="")  # noqa: SIM115
         except OSError as exc:
+            self.tmp.unlink(missing_ok=True)
             raise CrmError(f"{path}: cannot write rejects: {exc.strerror or exc}") from None
         if source.bom:
             self.out.write("\ufeff")  # the input's byte-order mark, in its byte order
@@ -445,7 +454,12 @@ class RejectsWriter:
             self.out.write(with_error(raw, error))
         self.count += 1
 
-    def close(self) -> None:
+    def close(self, complete: bool = True) -> None:
+        """complete: the input was read to its end; otherwise nothing is written."""
+        if not complete:
+            self.out.close()
+            self.tmp.unlink(missing_ok=True)
+            return
         if self.source.fmt == "json":
             self.out.write("\n]\n" if self.count else "]\n")
         elif self.source.fmt in ("csv", "tsv") and self.writer is None:
@@ -453,3 +467,8 @@ class RejectsWriter:
                        lineterminator=self.source.newline).writerow(
                            [*(self.source.header or []), ERROR_COLUMN])
         self.out.close()
+        try:
+            os.replace(self.tmp, self.target)
+        except OSError as exc:
+            self.tmp.unlink(missing_ok=True)
+            raise CrmError(f"{self.path}: cannot write rejects: {exc.strerror or exc}") from None
