@@ -173,7 +173,7 @@ def test_undo_list_shows_what_can_be_undone_newest_first(crm):
     assert "undoing it undoes change 3 again" in crm("undo", "--list").stdout
 
 
-def test_undo_with_nothing_to_undo_fails_cleanly(crm, db_path, snapshot):
+def test_undo_with_nothing_to_undo_fails_cleanly(crm, db_path, snapshot, store):  # a book
     result = crm("undo", ok=False)
     assert result.exit_code == 1
     assert result.stderr == "crm: error: nothing to undo\n"
@@ -498,6 +498,7 @@ MUTATIONS = [
     ("edit", ["edit", "Acme", "--name", "Acme Ltd", "--email", "new@acme.test", "--set",
               "region=EU", "--set", "tier=", "--note", "renamed"], {}, None),
     ("rm", ["rm", "Globex"], {}, None),
+    ("unarchive", ["unarchive", "Initrode"], {}, None),
     ("rm --purge", ["rm", "Acme", "--purge", "--yes"], {}, None),
     ("merge", ["merge", "Acme", "Globex"], {}, None),
     ("contact add", ["contact", "add", "Globex", "Gina", "--role", "CEO", "--primary"], {}, None),
@@ -567,6 +568,8 @@ FULL_BOOK = [
     ("followup", "Globex", "2026-11-25", "call back"),                             # follow-up 2
     ("deal", "Acme", "100", "--title", "Pilot"),
     ("cadence", "Globex", "1m"),
+    ("add", "Initrode", "-q"),                                                    # client 3
+    ("rm", "Initrode"),                                                            # archived
     ("tag", "Globex", "later"),  # the last change: what `crm undo` as a case reverts
 ]
 

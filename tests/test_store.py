@@ -119,13 +119,16 @@ def test_resolve_client_rules(store):
             store.resolve_client(ref)
 
 
-def test_archived_clients_resolve_only_by_id_unless_asked(store):
+def test_archived_clients_resolve_only_when_asked_and_say_they_are_archived(store):
+    from crmcli.errors import ClientArchived
+
     client_id = store.add_client("Acme")
     store.archive_client(client_id)
-    with pytest.raises(ClientNotFound):
-        store.resolve_client("Acme")
+    for ref in ("Acme", str(client_id), f"#{client_id}"):
+        with pytest.raises(ClientArchived, match="is archived; restore it with `crm unarchive"):
+            store.resolve_client(ref)
     assert store.resolve_client("Acme", include_archived=True)["id"] == client_id
-    assert store.resolve_client(str(client_id))["id"] == client_id
+    assert store.resolve_client(str(client_id), include_archived=True)["id"] == client_id
 
 
 def test_purge_deletes_children_and_logs_each_row(store):

@@ -153,7 +153,7 @@ def undo(
     as_json: JsonOption = False,
 ) -> None:
     """Revert the last change (run it again to redo); --list shows what can be undone."""
-    store = get_store()
+    store = get_store(create=False)  # nothing to undo in a book not yet begun
     if list_:
         rows = store.undoable_changes(limit=limit or (None if fmt or as_json else 20))
         from crmcli import dates

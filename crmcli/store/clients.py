@@ -301,7 +301,7 @@ class ClientsMixin:
         if not client["archived_at"]:
             return False
         self._check_unique(client["email"], None, exclude_id=client_id)
-        with self.change("restore", f"restored client {client_id} {client['name']}",
+        with self.change("unarchive", f"restored client {client_id} {client['name']}",
                          client_id=client_id):
             return self.update("clients", client_id, {"archived_at": None,
                                                        "updated_at": utc_now_iso()})
