@@ -410,6 +410,8 @@ def clean_interaction(ctx: Context, rec: dict) -> tuple:
     at = get("at")
     if not (type(at) is str and _ISO_Z.fullmatch(at) and _day_ok(at[:10])):
         at = timestamp("at", at, required=True)
+    if at > ctx.now_iso():
+        validate.happened("at", at, ctx.now_iso())
     channel = get("channel") or "other"
     if channel not in _CHANNELS:
         channel = validate.choice("channel", channel, validate.CHANNELS)
