@@ -98,7 +98,7 @@ def test_ambiguous_client_lists_the_candidates(crm, db_path, snapshot):
     assert snapshot(db_path) == before
 
 
-def test_unknown_client_is_an_error(crm):
+def test_unknown_client_is_an_error(crm, store):  # store: an empty book
     result = crm("show", "Nobody", ok=False)
     assert result.exit_code == 1
     assert result.stderr == "crm: error: no client matches 'Nobody'\n"
@@ -174,12 +174,12 @@ def test_ls_filters_sort_and_limit(crm):
     assert names("--limit", "2") == ["Alpha", "Bravo"]
 
 
-def test_ls_rejects_unknown_sort(crm):
+def test_ls_rejects_unknown_sort(crm, store):  # store: an empty book
     result = crm("ls", "--sort", "colour", ok=False)
     assert result.exit_code == 2 and "--sort 'colour': must be one of" in result.stderr
 
 
-def test_empty_ls_prints_nothing_in_table_and_empty_array_in_json(crm):
+def test_empty_ls_prints_nothing_in_table_and_empty_array_in_json(crm, store):  # store: an empty book
     assert crm("ls").stdout == ""
     assert crm.json("ls") == []
 

@@ -107,6 +107,23 @@ def send_digest(store, config, rows: list[dict], *, dry_run: bool = False, force
         return run_digest(store, config, rows, dry_run=False, force=force, sendmail=sendmail)
 
 
+def _name_incarnations(store, rows: list[dict]) -> dict[str, str]:
+    """Key each follow-up of rows by its id and the change that created it
+    (`followup:7.12:2026-11-22`), so that a later follow-up given the id of an undone or
+    purged one is not taken for it. Returns new key -> the key a ledger written before
+    this rule holds for the same item (`followup:7:2026-11-22`)."""
+    followups = [r for r in rows if r.get("kind") == "followup"]
+    made = store.incarnations("followups", [r["id"] for r in followups])
+    legacy = {}
+    for row in followups:
+        change = made.get(row["id"])
+        if change is not None:
+            old = row["item_key"]
+            row["item_key"] = f"followup:{row['id']}.{change}:{row['due']}"
+            legacy[row["item_key"]] = old
+    return legacy
+
+
 def run_digest(store, config, rows: list[dict], *, dry_run: bool, force: bool,
                sendmail: bool) -> DigestRun:
     """send_digest without the lock (the caller holds it, or sends nothing)."""
@@ -121,6 +138,7 @@ def run_digest(store, config, rows: list[dict], *, dry_run: bool, force: bool,
     )
 
     day = _today()
+    legacy = _name_incarnations(store, rows)
     digests = plan_digests(rows, config)
     if not sendmail:
         check_smtp_config(config, password=not dry_run)
@@ -129,7 +147,8 @@ def run_digest(store, config, rows: list[dict], *, dry_run: bool, force: bool,
     pending = []
     for digest in digests:
         keys = {r["item_key"] for r in digest.rows}
-        digest.new_keys = keys - store.mailed_item_keys(day, digest.address)
+        mailed = store.mailed_item_keys(day, digest.address)
+        digest.new_keys = {k for k in keys - mailed if legacy.get(k) not in mailed}
         if digest.new_keys or force:
             pending.append(digest)
     run = DigestRun(transport=transport, dry_run=dry_run)

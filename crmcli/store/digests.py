@@ -8,6 +8,7 @@ only after the server (or the sendmail command) accepted the message.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 
 DIGEST_FIELDS = ["id", "sent_at", "day", "transport", "recipients", "subject", "item_count"]
@@ -23,6 +24,30 @@ class DigestMixin:
         return {r["item_key"] for r in self.query(
             "SELECT item_key FROM digest_items WHERE day = ? AND recipient = ?",
             (day, recipient.strip().lower()))}
+
+    def incarnations(self, table: str, ids: Iterable[int]) -> dict[int, int]:
+        """The change that last inserted each row: with the id, a name no later row takes.
+
+        SQLite hands the id of an undone or purged row to the next one inserted; a ledger
+        keyed on the id alone would take the new row for the old one, already mailed."""
+        wanted = sorted(set(ids))
+        if not wanted:
+            return {}
+        found: dict[int, int] = {}
+        for row_id, change_id in self.conn.execute(
+                "SELECT row_id, max(change_id) FROM change_rows WHERE tbl = ? AND op = 'insert' "
+                "AND row_id IN (SELECT value FROM json_each(?)) GROUP BY row_id",
+                (table, json.dumps(wanted))):
+            found[row_id] = change_id
+        # Bulk inserts log a range of ids in one row.
+        ranges = self.conn.execute(
+            "SELECT change_id, row_id, json_extract(new, '$.last') FROM change_rows "
+            "WHERE tbl = ? AND op = 'insert_range'", (table,)).fetchall()
+        for change_id, first, last in ranges:
+            for row_id in wanted:
+                if first <= row_id <= (last or first) and change_id > found.get(row_id, 0):
+                    found[row_id] = change_id
+        return found
 
     def record_digest(self, *, day: str, transport: str, recipient: str, subject: str,
                       item_keys: Iterable[str]) -> int:
