@@ -129,3 +129,68 @@ def test_an_import_of_many_rows_resolves_through_the_preloaded_maps_the_same_way
     crm("import", "deals", tmp_path / "deals.csv")
     owners = {d["client_id"] for d in crm.json("export", "deals")}
     assert owners == {numbered[n] for n in LEADING_ZEROS}
+
+
+# --- import columns: typos are not custom fields --------------------------------------
+
+
+@pytest.mark.parametrize("column,field", [("emial", "email"), ("nme", "name"),
+                                          ("Compnay", "company"), ("phnoe", "phone"),
+                                          ("extrenal_id", "external_id"), ("tgas", "tags")])
+def test_a_client_column_within_a_typo_of_a_field_is_an_error_suggesting_map(
+        crm, store, tmp_path, snapshot, db_path, column, field):
+    path = tmp_path / "c.csv"
+    path.write_text(f"name,{column}\nAcme,x\n" if column != "nme" else "nme,email\nAcme,a@b.c\n")
+    before = snapshot(db_path)
+    result = crm("import", "clients", path, ok=False)
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1
+    assert f"column '{column}': looks like a typo of '{field}'" in result.stderr
+    assert f"--map '{column}={field}'" in result.stderr
+    assert snapshot(db_path) == before
+    if field != "name":
+        crm("import", "clients", path, "--map", f"{column}={column}")  # kept on purpose
+
+
+@pytest.mark.parametrize("kind,header,row,typo", [
+    ("interactions", "clinet,at,summary", "1,2026-01-01,x", "client"),
+    ("deals", "client,amonut,at", "1,5,2026-01-01", "amount"),
+    ("followups", "client,due,ntoe", "1,2026-12-01,x", "note"),
+])
+def test_a_typo_in_a_child_kind_names_the_field_it_looks_like(crm, tmp_path, kind, header,
+                                                              row, typo):
+    crm("add", "Acme")
+    path = tmp_path / "x.csv"
+    path.write_text(f"{header}\n{row}\n")
+    result = crm("import", kind, path, ok=False)
+    assert result.exit_code == 1 and f"looks like a typo of '{typo}'" in result.stderr
+
+
+def test_unknown_client_columns_are_reported_as_custom_fields(crm, tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text("name,region,phone2,loyalty tier\nAcme,EU,+1 555 0100,gold\n")
+    result = crm("import", "clients", path)
+    assert (f"crm: {path}: kept as custom fields (no client field has these names): region, "
+            "phone2, loyalty tier\n") in result.stderr
+    assert crm.json("ls")[0]["custom"] == {"region": "EU", "phone2": "+1 555 0100",
+                                           "loyalty tier": "gold"}
+
+
+@pytest.mark.parametrize("kind,header,row,field", [
+    ("clients", "full name,phone", "Acme,+1 555 0100", "name"),
+    ("interactions", "client,summary", "1,called", "at"),
+    ("interactions", "at,summary", "2026-01-01,called", "client"),
+    ("deals", "client,amount", "1,5", "at"),
+    ("followups", "client,note", "1,x", "due"),
+])
+def test_a_file_where_no_column_maps_to_a_required_field_says_so_once(
+        crm, tmp_path, snapshot, db_path, kind, header, row, field):
+    crm("add", "Acme")
+    path = tmp_path / "x.csv"
+    path.write_text(f"{header}\n" + f"{row}\n" * 50)
+    before = snapshot(db_path)
+    result = crm("import", kind, path, ok=False)
+    assert result.exit_code == 1
+    assert result.stderr == (f"crm: error: {path}: no column maps to '{field}'; use --map "
+                             f"'COLUMN={field}'\n")
+    assert snapshot(db_path) == before

@@ -132,6 +132,9 @@ def import_cmd(
                 message(f"crm: rejected: {line}")
             if summary.rejected > len(summary.errors):
                 message(f"crm: rejected: and {summary.rejected - len(summary.errors)} more")
+        if summary.custom_columns:
+            message(f"crm: {summary.file}: kept as custom fields (no client field has these "
+                    f"names): {', '.join(dict.fromkeys(summary.custom_columns))}")
         message(summary.line())
     if rejects and any(s.rejected for s in summaries):
         rejected = sum(s.rejected for s in summaries)

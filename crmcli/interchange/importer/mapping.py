@@ -17,6 +17,39 @@ FIELDS: dict[str, tuple[str, ...]] = dict(EXPORT_COLUMNS)
 KEYS = {"clients": ("id", "external_id", "email")}
 # The field of a column that --map 'Column=' drops (no field has this name).
 DROP = "\x00drop"
+# Fields without which no row of a kind can be a new record (unless the input updates
+# records by a key column).
+REQUIRED = {"clients": ("name",), "contacts": ("name",), "interactions": ("at",),
+            "deals": ("at",), "followups": ("due",)}
+
+
+def edit_distance(a: str, b: str, limit: int = 3) -> int:
+    """Levenshtein distance of a and b (with adjacent swaps as one edit), up to limit."""
+    if abs(len(a) - len(b)) >= limit:
+        return limit
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        prev2, prev = prev, cur
+    return min(prev[-1], limit)
+
+
+def near_field(name: str, fields: set[str]) -> str | None:
+    """The one field that name is a likely typo of ('emial' -> 'email'), else None."""
+    norm = name.strip().lower().replace(" ", "_").replace("-", "_")
+    if len(norm) < 3 or norm.rstrip("0123456789_") in fields:
+        return None  # a second one on purpose: phone2, email_2
+    allowed = 1 if len(norm) < 6 else 2
+    close = sorted((edit_distance(norm, f), f) for f in fields)
+    close = [(d, f) for d, f in close if d <= allowed]
+    if not close or (len(close) > 1 and close[0][0] == close[1][0]):
+        return None
+    return close[0][1]
 
 
 
@@ -55,6 +88,7 @@ class Mapper:
         if kind == "clients":
             self.accepted.discard("client")
         self.cache: dict[str, str] = {}
+        self.custom: list[str] = []  # columns of clients kept as custom fields
 
     def target(self, name: str) -> str:
         found = self.cache.get(name)
@@ -75,13 +109,32 @@ class Mapper:
         for candidate in (norm, norm.replace(" ", "_").replace("-", "_")):
             if candidate in self.accepted:
                 return candidate
+        typo = near_field(stripped, self.accepted)
+        if typo is not None:
+            keep = (f", or keep it as a custom field with --map '{stripped}={stripped}'"
+                    if self.kind == "clients" else "")
+            raise ValidationError("column", stripped, f"looks like a typo of {typo!r}: map it "
+                                                      f"with --map '{stripped}={typo}'{keep}")
         if self.kind == "clients":
             validate.custom_key(stripped)
+            self.custom.append(stripped)
             return stripped
         raise ValidationError("column", stripped, f"is not a field of {self.kind} (fields: "
                                                   f"{', '.join(sorted(self.accepted))}); map it "
                                                   "with --map 'Column=field' or drop it with "
                                                   "--map 'Column='")
+
+    def check_required(self, name: str, columns: set[str]) -> None:
+        """Refuse, once, an input where no column maps to a field every new record needs."""
+        if "id" in columns or (self.kind == "clients" and columns & {"email", "external_id"}):
+            return  # it may update records it names by key
+        needed = [] if self.kind == "clients" or columns & set(CLIENT_REFS) else ["client"]
+        needed += [f for f in REQUIRED[self.kind] if f not in columns]
+        if needed:
+            from crmcli.errors import CrmError
+
+            field_ = needed[0]
+            raise CrmError(f"{name}: no column maps to {field_!r}; use --map 'COLUMN={field_}'")
 
     def check_used(self, name: str, header: list[str] | None) -> None:
         """A --map whose source column the input does not have is a typo: refuse it."""

@@ -75,6 +75,7 @@ class Summary:
     dry_run: bool = False
     change_id: int | None = None
     errors: list[str] = field(default_factory=list)
+    custom_columns: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {"kind": self.kind, "file": self.file, "format": self.format, "key": self.key,
@@ -130,6 +131,7 @@ def run_import(store: Any, kind: str, source: Source, *, maps: list[str] | None 
                 raise UsageError(f"{source.name}: several columns map to "
                                  f"{', '.join(sorted(dupes))}")
             mapper.check_used(source.name, source.header)
+            mapper.check_required(source.name, set(names))
             if first is None:
                 summary.key = choose_key(kind, key, set(names))
                 return summary
@@ -146,6 +148,7 @@ def run_import(store: Any, kind: str, source: Source, *, maps: list[str] | None 
         set(mapper.record(first[1])) if isinstance(first[1], dict) and first[2] is None
         else set())
     summary.key = key = choose_key(kind, key, columns)
+    summary.custom_columns = mapper.custom  # filled as JSON objects' keys are met
 
     ctx = Context(store, kind)
     clean = CLEANERS[kind]
