@@ -116,3 +116,32 @@ def test_a_search_cut_by_the_limit_says_how_many_and_how_to_see_more(crm, tmp_pa
 def test_a_search_that_fits_says_nothing(crm):
     crm("add", "Acme")
     assert crm("search", "acme").stderr == ""
+
+
+# --- undo of an import after a change that was itself undone ---------------------------
+
+
+@pytest.fixture
+def imported(crm, tmp_path):
+    rows = "name,email\n" + "".join(f"C{i},c{i}@x.test\n" for i in range(1, 31))
+    (tmp_path / "c.csv").write_text(rows)
+    crm("import", "clients", tmp_path / "c.csv")
+    return crm
+
+
+def test_an_undone_later_change_does_not_block_undoing_an_import(imported):
+    imported("edit", "C5", "--phone", "+1 555 0100")
+    imported("undo")  # reverts the edit: C5 is as imported again
+    result = imported("undo", "1")
+    assert result.stderr.startswith("undid change 1: imported clients")
+    assert imported.json("ls") == []
+
+
+def test_a_later_change_still_blocks_and_so_does_a_redone_one(imported):
+    imported("edit", "C5", "--phone", "+1 555 0100")
+    result = imported("undo", "1", ok=False)
+    assert "client 5 was changed since by change 2" in result.stderr
+    imported("undo")  # undoes the edit (change 3)
+    imported("undo")  # redoes it (change 4)
+    result = imported("undo", "1", ok=False)
+    assert "was changed since by change 4" in result.stderr

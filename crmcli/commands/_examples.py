@@ -18,6 +18,8 @@ EXAMPLES: dict[str, list[tuple[str, str]]] = {
                      ("crm ls --stage proposal --fields id,name,email -f csv",
                       "one stage as CSV")],
     "remove_client": [("crm rm 'Benjamin Cohen'", "archive (crm ls --archived shows it)")],
+    "unarchive_client": [("crm unarchive 'Benjamin Cohen'",
+                          "bring an archived client back (crm rm archived it)")],
     "merge_clients": [("crm merge 'Amelia Hart' 'Benjamin Cohen'",
                        "move everything onto Amelia Hart")],
     "search_records": [("crm search 报价", "clients, contacts and notes containing the words"),

@@ -245,9 +245,19 @@ class AuditMixin:
         self.insert(tbl, old)
 
     def _uninsert_range(self, target: dict, tbl: str, first: int, last: int) -> None:
-        later = self.scalar(
-            "SELECT min(change_id) FROM change_rows WHERE tbl = ? AND row_id BETWEEN ? AND ? "
-            "AND change_id > ?", (tbl, first, last, target["id"]))
+        # A later change to these rows blocks the undo unless it was itself undone: a
+        # change and the undo that reverted it cancel out (an undo undone is a redo, and
+        # blocks again).
+        later_changes = self.conn.execute(
+            "SELECT DISTINCT c.id, c.undone_by FROM change_rows cr JOIN changes c "
+            "ON c.id = cr.change_id WHERE cr.tbl = ? AND cr.row_id BETWEEN ? AND ? "
+            "AND cr.change_id > ? ORDER BY c.id", (tbl, first, last, target["id"])).fetchall()
+        touching = {cid for cid, _ in later_changes}
+        cancelled: set[int] = set()
+        for cid, undone_by in later_changes:
+            if cid not in cancelled and undone_by in touching and undone_by not in cancelled:
+                cancelled |= {cid, undone_by}
+        later = min(touching - cancelled, default=None)
         if later is not None:
             row_id = self.scalar("SELECT row_id FROM change_rows WHERE change_id = ? AND tbl = ? "
                                  "AND row_id BETWEEN ? AND ? ORDER BY id LIMIT 1",
