@@ -18,7 +18,7 @@ EXAMPLES: dict[str, list[tuple[str, str]]] = {
                      ("crm ls --stage proposal --fields id,name,email -f csv",
                       "one stage as CSV")],
     "remove_client": [("crm rm 'Benjamin Cohen'", "archive (crm ls --archived shows it)")],
-    "unarchive_client": [("crm unarchive 'Benjamin Cohen'",
+    "unarchive_client": [("crm unarchive 'Old Mill Furniture'",
                           "bring an archived client back (crm rm archived it)")],
     "merge_clients": [("crm merge 'Amelia Hart' 'Benjamin Cohen'",
                        "move everything onto Amelia Hart")],
