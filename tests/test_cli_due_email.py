@@ -238,9 +238,9 @@ def test_digest_arrives_with_recipient_subject_and_rows(book, server, tmp_path, 
     assert "<td>ten days late</td>" in got.html and "<td>Gamma</td>" in got.html
     assert digests(db_path) == [("2026-11-22", "smtp", "me@example.com",
                                  "crm: 1 due, 2 overdue — 2026-11-22", 3)]
-    assert ledger(db_path) == [("2026-11-22", "me@example.com", "followup:1:2026-11-12"),
-                               ("2026-11-22", "me@example.com", "followup:2:2026-11-20"),
-                               ("2026-11-22", "me@example.com", "followup:3:2026-11-22")]
+    assert ledger(db_path) == [("2026-11-22", "me@example.com", "followup:1.4:2026-11-12"),
+                               ("2026-11-22", "me@example.com", "followup:2.5:2026-11-20"),
+                               ("2026-11-22", "me@example.com", "followup:3.6:2026-11-22")]
 
 
 def test_html_part_can_be_turned_off(book, server, tmp_path):
@@ -270,9 +270,9 @@ def test_each_mapped_owner_gets_their_rows_and_the_rest_go_to_smtp_to(
     assert by_rcpt["alex@example.com"].message["To"] == "Alex <alex@example.com>"
     assert by_rcpt["sam@example.com"].subject == "crm: 0 due, 1 overdue — 2026-11-22"
     assert [r[1:3] for r in ledger(db_path)] == [
-        ("alex@example.com", "followup:2:2026-11-20"),
-        ("me@example.com", "followup:3:2026-11-22"),
-        ("sam@example.com", "followup:1:2026-11-12")]
+        ("alex@example.com", "followup:2.5:2026-11-20"),
+        ("me@example.com", "followup:3.6:2026-11-22"),
+        ("sam@example.com", "followup:1.4:2026-11-12")]
 
 
 def test_overdue_option_mails_only_overdue_rows(book, server, tmp_path):

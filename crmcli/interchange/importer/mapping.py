@@ -89,6 +89,7 @@ class Mapper:
             self.accepted.discard("client")
         self.cache: dict[str, str] = {}
         self.custom: list[str] = []  # columns of clients kept as custom fields
+        self.typo: ValidationError | None = None  # raised by check_typos, after check_used
 
     def target(self, name: str) -> str:
         found = self.cache.get(name)
@@ -113,8 +114,10 @@ class Mapper:
         if typo is not None:
             keep = (f", or keep it as a custom field with --map '{stripped}={stripped}'"
                     if self.kind == "clients" else "")
-            raise ValidationError("column", stripped, f"looks like a typo of {typo!r}: map it "
-                                                      f"with --map '{stripped}={typo}'{keep}")
+            self.typo = self.typo or ValidationError(
+                "column", stripped, f"looks like a typo of {typo!r}: map it with "
+                                    f"--map '{stripped}={typo}'{keep}")
+            return stripped
         if self.kind == "clients":
             validate.custom_key(stripped)
             self.custom.append(stripped)
@@ -123,6 +126,11 @@ class Mapper:
                                                   f"{', '.join(sorted(self.accepted))}); map it "
                                                   "with --map 'Column=field' or drop it with "
                                                   "--map 'Column='")
+
+    def check_typos(self) -> None:
+        """A column a typo away from a field is refused (once the --maps are checked)."""
+        if self.typo is not None:
+            raise self.typo
 
     def check_required(self, name: str, columns: set[str]) -> None:
         """Refuse, once, an input where no column maps to a field every new record needs."""
@@ -152,6 +160,7 @@ class Mapper:
         plan = self.plans.get(keys)
         if plan is None:
             targets = [self.target(k) for k in keys]
+            self.check_typos()
             plan = (targets, DROP in targets)
             if len(self.plans) < 1000:
                 self.plans[keys] = plan

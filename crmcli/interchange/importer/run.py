@@ -131,6 +131,7 @@ def run_import(store: Any, kind: str, source: Source, *, maps: list[str] | None 
                 raise UsageError(f"{source.name}: several columns map to "
                                  f"{', '.join(sorted(dupes))}")
             mapper.check_used(source.name, source.header)
+            mapper.check_typos()
             mapper.check_required(source.name, set(names))
             if first is None:
                 summary.key = choose_key(kind, key, set(names))
