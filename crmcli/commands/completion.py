@@ -249,7 +249,7 @@ def _store(global_values: dict):
     path = _context.db_path()
     if not path.is_file() or path.stat().st_size == 0:
         return None
-    return _context.get_store()
+    return _context.get_store(create=False)
 
 
 def _paths(incomplete: str) -> list[str]:
