@@ -170,7 +170,7 @@ class ClientsMixin:
                "name": f"SELECT id FROM clients WHERE name = ? COLLATE NOCASE{live} ORDER BY id"}
 
         def lookup(how: str, value: str | int) -> list[int]:
-            return [r[0] for r in self.conn.execute(sql[how], (value,))]
+            return [r["id"] for r in self.query(sql[how], (value,))]
 
         try:
             found = read_reference(ref, lookup)
