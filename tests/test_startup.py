@@ -127,7 +127,7 @@ def test_help_of_a_subcommand_and_an_unknown_command(tmp_path):
     assert not (tmp_path / "x.db").exists()
 
 
-def test_bad_option_values_are_one_line_with_typers_own_words(tmp_path, store):  # a book
+def test_bad_option_values_are_one_line_with_typers_own_words(tmp_path):
     result, _ = run_crm(tmp_path, "ls", "-n", "0")
     assert result.returncode == 2
     assert result.stderr == ("crm: error: Invalid value for '--limit' / '-n': Input should be "
