@@ -11,6 +11,8 @@ the round trip is exact. JSON/NDJSON: the same fields with their JSON types
 
 from __future__ import annotations
 
+import codecs
+import io
 import os
 import sys
 from collections.abc import Iterator
@@ -110,8 +112,6 @@ def check_text_encoding(encoding: str | None, bom: bool) -> tuple[str, bool]:
     """(codec, whether to write a byte-order mark first) for --encoding and --bom. UTF-16
     and UTF-32 without a byte order are written little-endian with their mark, as
     spreadsheets expect."""
-    import codecs
-
     if encoding is None:
         return "utf-8", bom
     try:
@@ -128,8 +128,6 @@ def check_text_encoding(encoding: str | None, bom: bool) -> tuple[str, bool]:
 
 def _encoded(out, encoding: str, bom: bool):
     """out, or a text stream over its bytes in encoding (with a mark first if bom)."""
-    import io
-
     if encoding == "utf-8" and not bom:
         return out, lambda: None
     out.flush()

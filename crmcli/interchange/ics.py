@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+from crmcli import dates
+
 TIMED_MINUTES = 30
 PRODID = "-//crmcli//crm export followups//EN"
 
@@ -45,8 +47,6 @@ def _description(row: dict) -> str:
 def _span(row: dict) -> tuple[date | datetime, date | datetime | None]:
     """Start and end of a follow-up's entry. A date at the edge of the calendar (stored
     before every path checked years) has no end: RFC 5545 reads it as one day."""
-    from crmcli import dates
-
     if row["due_at"]:
         start: date | datetime = dates.local(dates.from_utc_iso(row["due_at"]))
         step = timedelta(minutes=TIMED_MINUTES)
@@ -62,8 +62,6 @@ def _span(row: dict) -> tuple[date | datetime, date | datetime | None]:
 def followups_calendar(store, *, component: str = "event") -> bytes:
     """The open follow-ups of live clients as an iCalendar document (bytes, CRLF lines)."""
     from icalendar import Calendar, Event, Todo, vRecur
-
-    from crmcli import dates
 
     if component not in ("event", "todo"):
         raise ValueError(f"component must be 'event' or 'todo', not {component!r}")

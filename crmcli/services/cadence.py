@@ -17,6 +17,9 @@ from functools import lru_cache
 
 from dateutil.relativedelta import relativedelta
 
+from crmcli import dates
+from crmcli.errors import ValidationError
+
 
 @dataclass(frozen=True)
 class Cadence:
@@ -75,8 +78,6 @@ class _BadInterval(Exception):  # noqa: N818 - internal, never shown
 @lru_cache(maxsize=1024)  # `crm due` resolves a cadence for every client of the book
 def _parsed_pair_cached(ideal_text: str, max_text: str | None
                         ) -> tuple[relativedelta, relativedelta, str]:
-    from crmcli.errors import ValidationError
-
     try:
         ideal = parse_interval(ideal_text, "ideal")
         if max_text is None:
@@ -170,8 +171,6 @@ def cadence_info(store, client: dict, config, tiers: dict[int, str] | None = Non
     (days since the last contact, or since the client was added), status (ok / due /
     overdue, or None when no cadence applies), due (local date the ideal is reached).
     """
-    from crmcli import dates
-
     if tiers is None and rules_use_tier(config):
         from crmcli.services.tiers import tiers_by_client
 

@@ -7,8 +7,10 @@ predictive models each contribute their part without touching the others.
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
+from crmcli import dates
 from crmcli.services import tiers
 from crmcli.store.clients import PROFILE_FIELDS
 
@@ -24,8 +26,6 @@ def _revenue(by_currency: dict, currency: str) -> dict[str, Any]:
     """revenue: won revenue in the book's currency (what the CLV and the reports count);
     revenue_by_currency: every currency's, so a deal in another one is never lost from
     sight; currency: the book's."""
-    from decimal import Decimal
-
     return {"currency": currency, "revenue": by_currency.get(currency, Decimal(0)),
             "revenue_by_currency": by_currency}
 
@@ -33,7 +33,6 @@ def _revenue(by_currency: dict, currency: str) -> dict[str, Any]:
 def _activity(store, client: dict, tier: str | None = None) -> dict[str, Any]:
     """Timeline, open follow-ups, revenue and cadence (the daily loop); tier: the client's
     revenue tier when it is known already (cadence rules may go by tier)."""
-    from crmcli import dates
     from crmcli.services.cadence import cadence_info
     from crmcli.services.due import with_status
 

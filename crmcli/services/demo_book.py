@@ -16,6 +16,8 @@ import random
 import unicodedata
 from datetime import date, datetime, timedelta
 
+from crmcli import dates
+
 # name, company, domain, industry, size, culture, region
 CLIENTS = [
     ("王伟", "北京星辰科技有限公司", "xingchen-tech.cn", "software", "51-200", "zh", "asia"),
@@ -172,8 +174,6 @@ def _ascii(text: str) -> str:
 
 class DemoBuilder:
     def __init__(self, store, seed: int = 7):
-        from crmcli import dates
-
         self.store = store
         self.rng = random.Random(seed)
         # Replies draw from their own generator so that the rest of the book stays as it was.
@@ -263,8 +263,6 @@ class DemoBuilder:
         return client_id
 
     def store_at(self, moment: datetime) -> str:
-        from crmcli import dates
-
         return dates.to_utc_iso(moment)
 
     def add_contacts(self, client_id: int, culture: str, domain: str, count: int | None = None
@@ -463,8 +461,6 @@ class DemoBuilder:
     # --- the whole book --------------------------------------------------
 
     def build(self) -> dict:
-        from crmcli import dates
-
         rng = self.rng
         store = self.store
         for index, (spec, profile) in enumerate(zip(CLIENTS, PROFILES, strict=True)):
@@ -504,8 +500,6 @@ class DemoBuilder:
     def recurring(self) -> None:
         """A monthly check-in with the featured client (done once, rolled forward) and a
         weekly status call with a deal in flight that is a couple of days overdue."""
-        from crmcli import dates
-
         store = self.store
         rule = dates.parse_every("monthly")
         first = self.today - timedelta(days=40)

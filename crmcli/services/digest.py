@@ -30,6 +30,8 @@ import os
 import time
 from dataclasses import dataclass, field
 
+from crmcli import dates
+
 # Long enough for another run to finish talking to a slow server (each SMTP step has its own
 # timeout); past it the run fails loudly rather than wait for ever under cron.
 LOCK_WAIT_SECONDS = 300.0
@@ -46,8 +48,6 @@ class DigestRun:
 
 
 def _today() -> str:
-    from crmcli import dates
-
     return dates.today().isoformat()
 
 

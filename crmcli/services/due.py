@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from datetime import date
 
+from crmcli import dates
+from crmcli.errors import ValidationError
+
 ROW_KEYS = ("kind", "id", "client_id", "client", "owner", "due", "due_at", "what", "status",
             "days_late", "last_contact", "item_key")
 
 
 def _window_end(today: date, within: str | None, config) -> date:
-    from crmcli import dates
     from crmcli.services.cadence import parse_interval
 
     text = within if within not in (None, "") else config["due.within"]
@@ -27,8 +29,6 @@ def _window_end(today: date, within: str | None, config) -> date:
         raise
     end = today + rd
     if end < today:
-        from crmcli.errors import ValidationError
-
         raise ValidationError("--within", text, "must not be negative")
     return end
 
@@ -87,7 +87,6 @@ def cadence_rows(store, config, today: date, *, owner=None, tag=None) -> list[di
 
         tiers = tiers_by_client(store)
     last = store.last_contacts()
-    from crmcli import dates
 
     zone = dates.zone()
     # A book has few cadences and a few thousand distinct days: the status of a (cadence,
@@ -134,8 +133,6 @@ def compute_due(store, config, *, within: str | None = None, overdue_only: bool 
     today; then upcoming by date), then stale clients (overdue before due, most late
     first). overdue_only keeps only rows whose status is "overdue".
     """
-    from crmcli import dates
-
     today = dates.today()
     until = _window_end(today, within, config)
     rows = followup_rows(store, today, until, owner=owner, tag=tag)
@@ -150,8 +147,6 @@ def due_counts(store, config, *, within: str | None = None, stale: bool = True
                ) -> dict[str, int]:
     """{'overdue', 'due', 'upcoming'}: how many rows of compute_due (same arguments) have
     each status; the follow-ups are counted in SQL (the summary needs no rows)."""
-    from crmcli import dates
-
     today = dates.today()
     until = _window_end(today, within, config)
     counts = store.due_followup_counts(today=today.isoformat(), until=until.isoformat())

@@ -17,8 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from types import SimpleNamespace
 from typing import Any
 
+from crmcli import dates
 from crmcli.errors import CrmError
 
 MODEL = "bgnbd"
@@ -101,8 +103,6 @@ def _transactions(store, settings: Settings, client_id: int | None = None
                   ) -> tuple[list[tuple[int, date, float]], dict[int, str], dict[str, int]]:
     """(client_id, local day, amount) of the won deals in the settings' currency, the
     clients' names, and counts of won deals skipped for another currency."""
-    from crmcli import dates
-
     log: list[tuple[int, date, float]] = []
     names: dict[int, str] = {}
     skipped: dict[str, int] = {}
@@ -217,8 +217,6 @@ def card_prediction(store, config, client: dict | int) -> dict | None:
     "expected_spend": Decimal, "currency", "horizon_months", "calibration_end",
     "fitted_at", "fit_id"}.
     """
-    from types import SimpleNamespace
-
     fit = store.latest_model_fit(MODEL)
     if fit is None:
         return None

@@ -3,6 +3,10 @@ one dict of sections, rendered by the command."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+from crmcli import dates
+
 
 def _event_figures(path, config) -> tuple[dict, dict]:
     """NPS and response time of the book, on a connection of their own (see summary_data)."""
@@ -16,8 +20,6 @@ def _event_figures(path, config) -> tuple[dict, dict]:
 
 def summary_data(store, config) -> dict:
     from concurrent.futures import ThreadPoolExecutor
-
-    from crmcli import dates
 
     # NPS and response time are two long SQL passes over the interactions, which SQLite
     # runs without holding Python's lock: on a second connection in a thread they overlap
@@ -40,7 +42,6 @@ def last_churn(store, config) -> dict:
     """The headline churn: that of the last period that has ended (retention.period), so
     that it counts as lost only clients whose whole period passed without activity — the
     same kind of silence that makes the lifecycle call a client at risk."""
-    from crmcli import dates
     from crmcli.metrics import periods
     from crmcli.metrics.retention import retention_rows
 
@@ -52,8 +53,6 @@ def last_churn(store, config) -> dict:
 
 
 def _summary_rest(store, config, today) -> dict:
-    from decimal import Decimal
-
     from crmcli.metrics import lifecycle, periods
     from crmcli.services.due import due_counts
 

@@ -12,9 +12,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from datetime import datetime, time
 from decimal import Decimal
 from typing import Any
 
+from crmcli import dates
 from crmcli.errors import UnknownStage, ValidationError
 from crmcli.interchange.importer.mapping import CLIENT_REFS, FIELDS
 from crmcli.interchange.importer.sources import json_int
@@ -42,15 +44,11 @@ _YEAR = re.compile(r"\d{4}")
 def _day_ok(day: str) -> bool:
     ok = _DAY_OK.get(day)
     if ok is None:
-        from crmcli import dates
-
         ok = _DAY_OK[day] = dates.is_day(day)
     return ok
 
 
 def _year_reason() -> str:
-    from crmcli import dates
-
     return f"is out of range: use a year from {dates.MIN_YEAR} to {dates.MAX_YEAR}"
 
 
@@ -72,9 +70,6 @@ def timestamp(name: str, value: Any, required: bool = False) -> str | None:
         return text
     if not _YEAR.search(text):
         raise ValidationError(name, value, _TS_REASON)
-    from datetime import datetime, time
-
-    from crmcli import dates
 
     try:
         when = dates.parse_when(text)
@@ -530,8 +525,6 @@ def clean_followup(ctx: Context, rec: dict) -> tuple:
         raise ValidationError("anchor", anchor, "is not a local date or date and time "
                                                 "(YYYY-MM-DD or YYYY-MM-DDTHH:MM)")
     if anchor is not None:
-        from datetime import datetime
-
         try:
             datetime.fromisoformat(anchor)
         except ValueError:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 import json
 import os
 import sys
@@ -108,8 +109,6 @@ class Source:
         return f"{where}: cannot read byte 0x{byte.hex()} as {shown}{hint}"
 
     def _delimited(self) -> Iterator[tuple[int, list[str], dict | None]]:
-        import itertools
-
         text = self.text()
         first = text.readline()
         if self.delimiter is None:
