@@ -408,7 +408,7 @@ class DemoBuilder:
             while day >= end and (profile != "growing" or count < 2):
                 # the draws the main stream has always made here, so the rest of the book
                 # (and the README's examples of it) stays as it was
-                self.amount(800, 16000), rng.choice(DEAL_TITLES), self.at(day)
+                self.amount(800, 16000), self.at(day), rng.choice(DEAL_TITLES)
                 count += 1
                 day -= rng.randint(45, 120) if profile != "stale" else rng.randint(60, 100)
             self.won_deals(client_id, profile, won_days, end)
