@@ -58,3 +58,23 @@ def test_two_paths_to_one_book_take_one_mail_lock(crm, db_path, tmp_path):
             with one_sender(link, wait=0.2):
                 pass
     assert not (link.parent / "book.db.mail-lock").exists()
+
+
+def test_a_stale_client_given_the_id_of_a_merged_away_one_is_mailed(crm, server,  # noqa: F811
+                                                                     tmp_path):
+    handler, port = server
+    write_config(tmp_path, port)
+    old = "created_at\n"
+    (tmp_path / "a.csv").write_text(f"name,{old}Acme,2026-01-01T00:00:00Z\n"
+                                    "Bank,2026-01-01T00:00:00Z\n")
+    crm("import", "clients", tmp_path / "a.csv")
+    crm("cadence", "Bank", "1w")
+    crm("due", "--email")
+    assert len(handler.messages) == 1 and "Bank" in _texts(handler)[0]
+    crm("merge", "Acme", "Bank")
+    (tmp_path / "c.csv").write_text(f"name,{old}Cobalt,2026-01-01T00:00:00Z\n")
+    crm("import", "clients", tmp_path / "c.csv")
+    assert crm.json("show", "Cobalt")["client"]["id"] == 2  # Bank's id, handed out again
+    crm("cadence", "Cobalt", "1w")
+    crm("due", "--email")
+    assert len(handler.messages) == 2 and "Cobalt" in _texts(handler)[1]

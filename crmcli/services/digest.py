@@ -108,19 +108,22 @@ def send_digest(store, config, rows: list[dict], *, dry_run: bool = False, force
 
 
 def _name_incarnations(store, rows: list[dict]) -> dict[str, str]:
-    """Key each follow-up of rows by its id and the change that created it
+    """Key each follow-up (and stale client) of rows by its id and the change that created it
     (`followup:7.12:2026-11-22`), so that a later follow-up given the id of an undone or
     purged one is not taken for it. Returns new key -> the key a ledger written before
     this rule holds for the same item (`followup:7:2026-11-22`)."""
-    followups = [r for r in rows if r.get("kind") == "followup"]
-    made = store.incarnations("followups", [r["id"] for r in followups])
     legacy = {}
-    for row in followups:
-        change = made.get(row["id"])
-        if change is not None:
-            old = row["item_key"]
-            row["item_key"] = f"followup:{row['id']}.{change}:{row['due']}"
-            legacy[row["item_key"]] = old
+    # Stale clients likewise: a client merged or purged away leaves its id to the next one.
+    for kind, table, id_key in (("followup", "followups", "id"), ("stale", "clients",
+                                                                   "client_id")):
+        items = [r for r in rows if r.get("kind") == kind]
+        made = store.incarnations(table, [r[id_key] for r in items])
+        for row in items:
+            change = made.get(row[id_key])
+            if change is not None:
+                old = row["item_key"]
+                row["item_key"] = f"{kind}:{row[id_key]}.{change}:{row['due']}"
+                legacy[row["item_key"]] = old
     return legacy
 
 
