@@ -47,7 +47,7 @@ DEFAULTS: dict[str, Any] = {
         "from": None,
         "to": [],
         "owners": {},
-        "subject": "crm: {due} due, {overdue} overdue — {date}",
+        "subject": "crm: {overdue} overdue, {today} due today, {upcoming} upcoming — {date}",
         "timeout": 30,
         "html": True,
     },

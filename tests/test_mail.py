@@ -245,3 +245,14 @@ def test_plain_crm_due_imports_no_mail_code(crm):
                           check=False)
     assert done.returncode == 0, done.stderr
     assert done.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_the_default_subject_counts_due_today_and_upcoming_apart():
+    from crmcli.config import Config
+    from crmcli.mail import Digest
+
+    rows = [{"status": status, "item_key": f"followup:{n}"}
+            for n, status in enumerate(("overdue", "due", "upcoming", "upcoming"))]
+    digest = Digest(recipient="me@example.com", rows=rows)
+    assert subject_for(digest, Config(), "2026-11-22") == (
+        "crm: 1 overdue, 1 due today, 2 upcoming — 2026-11-22")
