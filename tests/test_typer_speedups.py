@@ -99,7 +99,7 @@ def test_the_switch(monkeypatch):
 
 
 def test_the_suite_runs_with_the_switch_it_was_given(crm):
-    crm("due")
+    crm("add", "Acme", "--tag", "vip")
     patched = core._TyperParameter.get_runtime_param is speedups.get_runtime_param
     assert patched is speedups.enabled(), (os.environ.get(speedups.SWITCH), patched)
 
