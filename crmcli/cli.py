@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from typing import Annotated
 
 import typer
@@ -32,8 +34,6 @@ class OneLineErrors(TyperGroup):
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True,
              **extra):
-        import sys
-
         # Typer 0.29 carries its own copy of Click: its exceptions, not click's.
         from typer import Abort, Exit
         from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
@@ -114,8 +114,6 @@ def root(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="Show the version and exit.")] = False,
 ) -> None:
-    import os
-
     if debug:
         os.environ["CRM_DEBUG"] = "1"
     ctx.obj = _context.begin(AppState(db_option=db, config_option=config, debug=debug))
@@ -169,9 +167,6 @@ def for_argv(argv: list[str]) -> typer.Typer:
 
 
 def main() -> None:
-    import os
-    import sys
-
     if os.environ.get("_CRM_COMPLETE"):
         # The completion script asking for candidates (crm completion SHELL).
         from crmcli.commands.completion import answer

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import os
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -269,6 +270,4 @@ def load_config(option: str | os.PathLike | None = None) -> Config:
 
 
 def example_config_text() -> str:
-    from importlib import resources
-
     return resources.files("crmcli").joinpath("config.example.yaml").read_text(encoding="utf-8")
