@@ -55,6 +55,9 @@ def test_reports_name_the_deals_they_leave_out(crm, gbp_book):
     table = crm("report", "summary").stdout
     assert "1,200.50 GBP" in table and "88,000.00 CNY" in table
     assert "not counted" in crm("report", "segments").stderr
+    [other] = [ln for ln in crm("report", "clv").stdout.splitlines()
+               if ln.startswith("other_currencies")]
+    assert other.split(None, 1)[1] == "88,000.00 CNY"
 
 
 def test_a_one_currency_book_has_the_same_fields_and_no_note(crm):

@@ -170,6 +170,14 @@ def clv(top: Annotated[int, typer.Option("--top", "-n", min=0, callback=within_i
 
     note_other_currencies(report["summary"]["other_currencies"], report["summary"]["currency"],
                           "CLV")
+    if fmt_name in ("table", "markdown"):
+        from crmcli.render.output import money_text
+
+        summary_shown = dict(report["summary"])
+        summary_shown["other_currencies"] = ", ".join(
+            money_text(v["revenue"], c) for c, v in summary_shown["other_currencies"].items()
+        ) or "none"
+        report = {**report, "summary": summary_shown}
     emit_sections(report, fmt_name,
                   columns={"top": ["client_id", "client", "clv", "deals", "aov",
                                    "first_purchase", "last_purchase"]},
