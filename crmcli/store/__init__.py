@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
-from crmcli.store.activity import ActivityMixin
-from crmcli.store.audit import AuditMixin
-from crmcli.store.bulk import BulkMixin
-from crmcli.store.clients import ClientsMixin
-from crmcli.store.digests import DigestMixin
+from crmcli.config import Config
 from crmcli.errors import (
     AmbiguousClient,
     ClientNotFound,
@@ -21,14 +16,16 @@ from crmcli.errors import (
     UsageError,
     ValidationError,
 )
+from crmcli.store.activity import ActivityMixin
+from crmcli.store.audit import AuditMixin
+from crmcli.store.bulk import BulkMixin
+from crmcli.store.clients import ClientsMixin
+from crmcli.store.digests import DigestMixin
 from crmcli.store.migrations import SCHEMA_VERSION
 from crmcli.store.reports import ReportsMixin
 from crmcli.store.reports_events import EventReportsMixin
 from crmcli.store.store import StoreBase
 from crmcli.store.transactions import TransactionsMixin
-
-if TYPE_CHECKING:
-    from crmcli.config import Config
 
 __all__ = ["CrmStore", "SCHEMA_VERSION", "CrmError", "UsageError", "StoreError", "SchemaTooNew",
            "NotFound", "ClientNotFound", "AmbiguousClient", "UnknownStage", "ValidationError"]
@@ -40,8 +37,6 @@ class CrmStore(ClientsMixin, ActivityMixin, BulkMixin, ReportsMixin, EventReport
 
     def __init__(self, path: str | os.PathLike, config: Config | None = None, *,
                  migrate: bool = True, create: bool = True):
-        from crmcli.config import Config
-
         self.config = config or Config()
         self.pipeline = self.config.pipeline
         self.currency = self.config["currency"]

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from crmcli.store import validate
+from crmcli import dates
 from crmcli.errors import CrmError, NotFound, ValidationError
+from crmcli.store import validate
 from crmcli.store.store import utc_now_iso
 
 _CURRENCY = re.compile(r"^[A-Za-z]{3}$")
@@ -31,8 +32,6 @@ DEAL_COLUMNS = ("id", "client_id", "client", "at", "title", "amount", "currency"
 
 def _utc(value: datetime | str | None, field: str = "at") -> str:
     """An instant as stored: UTC 'YYYY-MM-DDTHH:MM:SSZ'."""
-    from crmcli import dates
-
     if value is None:
         return utc_now_iso()
     if isinstance(value, datetime):
@@ -49,8 +48,6 @@ def _utc(value: datetime | str | None, field: str = "at") -> str:
 
 def split_due(due: date | datetime | str) -> tuple[str, str | None]:
     """(local due date 'YYYY-MM-DD', UTC due_at or None) for a date or an aware datetime."""
-    from crmcli import dates
-
     if isinstance(due, str):
         due = dates.parse_when(due)
     if isinstance(due, datetime):
@@ -63,16 +60,12 @@ def split_due(due: date | datetime | str) -> tuple[str, str | None]:
 
 
 def _anchor_of(due: str, due_at: str | None) -> str:
-    from crmcli import dates
-
     if due_at:
         return dates.local(dates.from_utc_iso(due_at)).strftime("%Y-%m-%dT%H:%M")
     return due
 
 
 def _local_zone():
-    from crmcli import dates
-
     return dates.local(dates.now()).tzinfo
 
 
@@ -369,8 +362,6 @@ class ActivityMixin:
 
     @staticmethod
     def _check_rule(every: str) -> str:
-        from crmcli import dates
-
         return dates.parse_every(str(every))
 
     def next_due_of(self, row: dict) -> tuple[str, str | None] | None:
@@ -381,9 +372,6 @@ class ActivityMixin:
         Occurrences up to today are skipped: completing a weekly follow-up three weeks late
         schedules the next one after today, not three stale ones.
         """
-        from datetime import time, timedelta
-
-        from crmcli import dates
 
         rule = dates.usable_rule(row["every"])
         if rule is None:
@@ -453,7 +441,6 @@ class ActivityMixin:
         due, due_at = split_due(when)
         if isinstance(when, date) and not isinstance(when, datetime) and row["due_at"]:
             # Snoozing a timed follow-up to another day keeps its time of day.
-            from crmcli import dates
 
             old = dates.local(dates.from_utc_iso(row["due_at"]))
             moved = _localize(datetime.combine(when, old.time().replace(tzinfo=None)))

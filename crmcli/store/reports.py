@@ -14,9 +14,11 @@ Archived clients are left out of every report.
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+
+from crmcli.errors import UsageError
 
 ACTIVITIES = ("deals", "interactions", "any")
 _FRAC_DIGITS = 12
@@ -56,8 +58,6 @@ def exact_sum(m_int: int | None, m_frac: int | None, m_scale: int | None) -> Dec
 
 def _check_activity(activity: str) -> str:
     if activity not in ACTIVITIES:
-        from crmcli.errors import UsageError
-
         raise UsageError(f"retention.activity {activity!r}: must be one of "
                          f"{', '.join(ACTIVITIES)}")
     return activity
@@ -81,7 +81,6 @@ def _month_key_sql(col: str, mm) -> str:
     for lo, hi, ym in mm.fixes:
         whens.append(f"WHEN {col} >= {_lit(lo)} AND {col} < {_lit(hi)} THEN {_lit(ym)}")
         # every UTC hour the stretch touches, as a cheap guard before the exact test
-        from datetime import datetime, timedelta
 
         t = datetime.strptime(lo[:13], "%Y-%m-%dT%H")
         while t.strftime("%Y-%m-%dT%H") < hi:

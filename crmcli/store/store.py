@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from crmcli import dates
 from crmcli.errors import CrmError, SchemaTooNew, StoreError, ValidationError, not_utf8
 from crmcli.store.migrations import SCHEMA_VERSION
 from crmcli.store.search import SEARCHABLE, doc_id, document_for, of_table_sql
@@ -33,8 +34,6 @@ AUDITED = {"clients", "contacts", "interactions", "followups", "deals", "tags", 
 
 
 def utc_now_iso() -> str:
-    from crmcli import dates
-
     return dates.to_utc_iso(dates.now())
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import date
 from decimal import Decimal, InvalidOperation
 
+from crmcli import dates
 from crmcli.errors import ValidationError
 from crmcli.render.safe import UNSAFE as _UNSAFE
 
@@ -233,9 +235,6 @@ def key_value(pair: str) -> tuple[str, str]:
 def interval(value: object, field: str = "cadence"):
     """A positive interval such as 2w, 30d, 1m, as a dateutil relativedelta (a cadence, a
     --within window)."""
-    from datetime import date
-
-    from crmcli import dates
 
     raw = str(value).strip()
     try:
@@ -253,8 +252,6 @@ def cadence(ideal: object, maximum: object, ideal_field: str = "cadence",
     """A client's own cadence as stored: the ideal and maximum interval texts as typed
     (stripped; None: not set), each a positive interval, the maximum not shorter than the
     ideal."""
-    from datetime import date
-
     ideal_text = text(ideal_field, ideal, max_len=64)
     max_text = text(max_field, maximum, max_len=64)
     low = interval(ideal_text, ideal_field) if ideal_text is not None else None
