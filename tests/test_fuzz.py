@@ -50,6 +50,15 @@ WHENS = ["today", "tomorrow", "yesterday", "monday", "+3d", "2w", "1m", "1y", "-
          "1970-01-01T00:00:00Z", "next tuesday", "3/4/2026", "32/13/2026", "Feb 30",
          "now", "T", " ", ""]
 
+# Issue 13's hostile families: terminal escapes (OSC title, OSC 52 clipboard, CSI), C1 and
+# bidi controls, numeric strings with leading zeros, far dates, huge numbers, deep nesting.
+HOSTILE = ["\x1b]0;pwned\x07", "\x1b]52;c;ZXZpbA==\x07", "\x1b[2J", "\x9b31m", "\x85",
+           "\u202eevil", "\u2066x\u2069", "\x7f", "\x08\x08", "00004", "00018", "#42",
+           "id:42", "0001-01-01", "9999-12-31", "1899-12-31", "2201-01-01",
+           "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "9" * 5000, "1e5000", "-1e5000",
+           "9" * 30, "[" * 2000 + "]" * 2000, "{\"a\": " * 200 + "1" + "}" * 200,
+           "FREQ=DAILY;INTERVAL=0", "FREQ=DAILY;COUNT=3\nATTACH:http://evil", "FREQ=DAILY;WKST=ZZ",
+           "FREQ=MONTHLY;BYSETPOS=400", "\u2028".join(["𝒜" * 200] * 4)]
 undecodable = st.binary(max_size=30).map(lambda b: b.decode("utf-8", "surrogateescape"))
 long_text = st.builds(lambda s, n: s * n, st.text(min_size=1, max_size=4),
                       st.integers(min_value=500, max_value=40_000))
@@ -58,6 +67,7 @@ nasty = st.one_of(
     st.text(alphabet=st.characters(codec="utf-8", categories=["Cc", "Zs", "So", "Lo"]),
             max_size=30),
     st.sampled_from(SQLISH + FORMULAS + NUMBERS + WHENS),
+    st.sampled_from(HOSTILE),
     undecodable,
     long_text,
     st.builds(lambda a, b: a + b, st.sampled_from(SQLISH + FORMULAS), st.text(max_size=10)),
@@ -188,6 +198,7 @@ def assert_success_or_one_clean_error(result, before, after, detail_lines: str =
 
         raise AssertionError("".join(traceback.format_exception(result.exception)))
     assert "Traceback" not in result.stderr
+    assert "\x1b" not in result.stderr and "\u202e" not in result.stderr  # escapes shown inert
     if result.exit_code == 0:
         return True
     assert result.exit_code in (1, 2), (result.exit_code, result.stderr)
@@ -289,7 +300,12 @@ def test_followup_with_arbitrary_text_succeeds_or_fails_cleanly(
 # --- importers -------------------------------------------------------------------------------
 
 csv_cell = st.one_of(nasty, st.sampled_from(["", "ops@acme.test", "Acme", "2026-01-01", "call",
-                                             "1", "19.99", "\"", "a,b", "x\ny", "²", "١٢٣"]))
+                                             "1", "19.99", "\"", "a,b", "x\ny", "²", "١٢٣"]),
+                   st.sampled_from(HOSTILE))
+# Raw JSON values (not strings): deep nesting and numbers past Python's int limit.
+json_value = st.one_of(st.builds(json.dumps, csv_cell), st.sampled_from([
+    "[" * 3000 + "]" * 3000, "9" * 5000, "1e5000", "-" + "9" * 4400, "0.1e-99999",
+    "{\"n\": " * 100 + "1" + "}" * 100, "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"]))
 
 
 @st.composite
@@ -300,11 +316,12 @@ def import_files(draw):
     shape = draw(st.sampled_from(["bytes", "table", "records"]))
     if ext == "vcf" and shape != "bytes":
         return kind, "input.vcf", draw(vcards())
-    columns = {"clients": ["name", "email", "company", "phone", "tags", "external_id"],
+    columns = {"clients": ["name", "email", "company", "phone", "tags", "external_id", "custom",
+                           "region", "created_at"],
                "interactions": ["client", "at", "channel", "summary", "score"],
                "deals": ["client", "amount", "at", "status", "currency"],
                "contacts": ["client", "name", "email", "role"],
-               "followups": ["client", "due", "note", "every"]}[kind]
+               "followups": ["client", "due", "note", "every", "due_at", "anchor"]}[kind]
     if shape == "bytes":
         data = draw(st.binary(max_size=300))
     elif shape == "table" or ext in ("csv", "tsv"):
@@ -324,7 +341,7 @@ def import_files(draw):
         for _ in range(draw(st.integers(0, 4))):
             keys = draw(st.lists(st.sampled_from(columns), min_size=1, max_size=5))
             # duplicate keys written out literally: {"name": "a", "name": "b"}
-            records.append("{" + ", ".join(f"{json.dumps(k)}: {json.dumps(draw(csv_cell))}"
+            records.append("{" + ", ".join(f"{json.dumps(k)}: {draw(json_value)}"
                                            for k in keys) + "}")
         if ext == "json":
             data = ("[" + ", ".join(records) + "]").encode("utf-8", "surrogatepass")
@@ -366,7 +383,19 @@ def test_importers_given_arbitrary_files_import_whole_or_fail_cleanly(acme, snap
     path.write_bytes(data)
     before = snapshot(acme)
     result = run_cli("import", kind, str(path))
-    assert_success_or_one_clean_error(result, before, snapshot(acme), detail_lines=f"{path}:")
+    if assert_success_or_one_clean_error(result, before, snapshot(acme),
+                                         detail_lines=f"{path}:"):
+        readers_still_work()
+
+
+def readers_still_work() -> None:
+    """No value an import accepted makes a later command fail (issue 13)."""
+    for args in (["ls"], ["show", "Acme"], ["followups"], ["due"],
+                 ["export", "followups", "--format", "ics"], ["export", "clients"],
+                 ["report", "summary"]):
+        result = run_cli(*args)
+        assert result.exit_code == 0, (args, result.stderr, result.exception)
+        assert "\x1b" not in result.stdout + result.stderr
 
 
 @FUZZ
