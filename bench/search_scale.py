@@ -10,7 +10,8 @@ the word "renewal", then times, interleaved, the median of --repeat whole proces
   query `MATCH ... ORDER BY bm25 LIMIT 20` over the index, nothing else (no join, no
   rendering): the least any search of that book can cost.
 
-Prints a table with crm ÷ floor (the target is ≤ 1.5).
+Prints a table with crm ÷ floor (the target is ≤ 1.5), of wall time and of CPU time (user +
+system of the child: what the work costs when other processes share the machine).
 """
 
 from __future__ import annotations
@@ -82,13 +83,13 @@ def main(argv: list[str] | None = None) -> int:
     cpu = {name: median([c for (_, c), _ in runs]) for name, runs in results.items()}
     print(f"`crm search {WORD} --limit 20`, {args.interactions:,} matching interactions, "
           f"median of {args.repeat} interleaved runs; SQLite {sqlite3.sqlite_version}\n")
-    print("| variant | median s | CPU s | crm ÷ this | target | met |")
-    print("|---|---:|---:|---:|---|---|")
-    print(f"| crm | {wall['crm']:.3f} | {cpu['crm']:.3f} |  |  |  |")
+    print("| variant | median s | CPU s | crm ÷ this | CPU crm ÷ this | target | met |")
+    print("|---|---:|---:|---:|---:|---|---|")
+    print(f"| crm | {wall['crm']:.3f} | {cpu['crm']:.3f} |  |  |  |  |")
     ratio = wall["crm"] / wall["floor"]
     print(f"| floor (import typer + raw FTS5 MATCH ORDER BY bm25 LIMIT 20) | "
-          f"{wall['floor']:.3f} | {cpu['floor']:.3f} | {ratio:.2f} | ≤ 1.5 | "
-          f"{'yes' if ratio <= 1.5 else '**no**'} |")
+          f"{wall['floor']:.3f} | {cpu['floor']:.3f} | {ratio:.2f} | "
+          f"{cpu['crm'] / cpu['floor']:.2f} | ≤ 1.5 | {'yes' if ratio <= 1.5 else '**no**'} |")
     return 0
 
 

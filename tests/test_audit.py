@@ -126,7 +126,7 @@ def test_each_activity_command_is_undone_exactly_and_redone_exactly(crm, db_path
 
 
 def test_undo_restores_a_purged_client_with_all_records_and_search(crm, db_path, store):
-    client = store.add_client("Zhang Wei 张伟", email="zw@example.cn", tags=["vip"])
+    client = store.clients.add("Zhang Wei 张伟", email="zw@example.cn", tags=["vip"])
     with store.change("seed", "records of Zhang", client_id=client):
         for i in range(80):  # enough rows to take the set-based (bulk) path
             store.insert("contacts", {"client_id": client, "name": f"Person {i}",
@@ -262,7 +262,7 @@ def _bulk_interactions(store, client_id: int, n: int, word: str = "meeting") -> 
 
 
 def test_undo_of_a_bulk_import_deletes_the_range_and_redo_puts_every_row_back(store, db_path):
-    acme = store.add_client("Acme")
+    acme = store.clients.add("Acme")
     before = data(db_path)
     change = _bulk_interactions(store, acme, 3000)
     imported = data(db_path)
@@ -271,51 +271,51 @@ def test_undo_of_a_bulk_import_deletes_the_range_and_redo_puts_every_row_back(st
                            (change,))
     assert logged["op"] == "insert_range" and json.loads(logged["new"]) == {"first": 1,
                                                                             "last": 3000}
-    result = store.undo_last()
+    result = store.audit.undo_last()
     assert result == {"change_id": change + 1, "undid": change, "redo": False,
                       "original": change, "summary": "undid change 2: imported 3000 interactions",
                       "client_id": None, "rows": 3000}
     assert data(db_path) == before
-    assert store.search("meeting") == []
+    assert store.search.matches("meeting") == []
     assert store.integrity_check() == []
-    store.undo_last()  # redo
+    store.audit.undo_last()  # redo
     assert data(db_path) == imported
-    assert len(store.search("meeting", limit=5000)) == 3000
+    assert len(store.search.matches("meeting", limit=5000)) == 3000
     assert store.integrity_check() == []
-    store.undo_last()  # and undo the redo
+    store.audit.undo_last()  # and undo the redo
     assert data(db_path) == before
     assert store.integrity_check() == []
 
 
 def test_undo_of_a_bulk_import_is_refused_when_an_imported_row_was_edited_since(store, db_path):
-    acme = store.add_client("Acme")
+    acme = store.clients.add("Acme")
     change = _bulk_interactions(store, acme, 100)
     with store.change("edit", "fix a summary"):
         store.update("interactions", 50, {"summary": "fixed"})
     with pytest.raises(CrmError, match=f"cannot undo change {change}: interaction 50 was "
                                        f"changed since by change {change + 1}"):
-        store.undo_change(change)
+        store.audit.undo(change)
     assert store.get("interactions", 50)["summary"] == "fixed"
 
 
 def test_bulk_insert_with_caller_chosen_ids_is_logged_row_by_row(store, db_path):
-    acme = store.add_client("Acme")
+    acme = store.clients.add("Acme")
     with store.change("import", "ids given"):
         store.insert_many("tags", ["id", "client_id", "tag"], [(10, acme, "a"), (7, acme, "b")])
     ops = store.query("SELECT op, row_id FROM change_rows WHERE tbl = 'tags' ORDER BY id")
     assert ops == [{"op": "insert", "row_id": 7}, {"op": "insert", "row_id": 10}]
-    store.undo_last()
-    assert store.client_tags(acme) == []
+    store.audit.undo_last()
+    assert store.clients.tags(acme) == []
 
 
 def test_changes_logged_with_stored_values_so_undo_compares_like_with_like(store):
-    acme = store.add_client("Acme")
+    acme = store.clients.add("Acme")
     with store.change("seed", "x"):
         store.update("clients", acme, {"size": 42})  # TEXT column: stored as '42'
     [row] = store.query("SELECT new FROM change_rows WHERE op = 'update'")
     assert json.loads(row["new"]) == {"size": "42"}
-    store.undo_last()
-    assert store.get_client(acme)["size"] is None
+    store.audit.undo_last()
+    assert store.clients.get(acme)["size"] is None
 
 
 # --- history --------------------------------------------------------------------------

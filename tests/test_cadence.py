@@ -102,14 +102,14 @@ def test_the_store_refuses_a_bad_cadence_whoever_writes_it(store, db_path, snaps
                                                            maximum, message):
     from crmcli.errors import ValidationError
 
-    client_id = store.add_client(name="Acme")
+    client_id = store.clients.add(name="Acme")
     before = snapshot(db_path)
     with pytest.raises(ValidationError, match=message):
-        store.set_cadence(client_id, ideal, maximum)
+        store.clients.set_cadence(client_id, ideal, maximum)
     assert snapshot(db_path) == before
-    store.set_cadence(client_id, " 2w ", "4w")
-    assert (store.get_client(client_id)["cadence_ideal"],
-            store.get_client(client_id)["cadence_max"]) == ("2w", "4w")
+    store.clients.set_cadence(client_id, " 2w ", "4w")
+    assert (store.clients.get(client_id)["cadence_ideal"],
+            store.clients.get(client_id)["cadence_max"]) == ("2w", "4w")
 
 
 def test_cadence_command_rejects_bad_intervals(crm, db_path, snapshot):

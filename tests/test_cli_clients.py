@@ -304,18 +304,18 @@ def test_the_card_tier_is_the_book_tier_of_every_client(store):
     from crmcli.services.tiers import client_tier, tiers_by_client
 
     rng = random.Random(7)
-    ids = [store.add_client(f"Client {i}") for i in range(40)]
+    ids = [store.clients.add(f"Client {i}") for i in range(40)]
     for cid in ids:
         for _ in range(rng.choice((0, 1, 1, 2, 3))):
             amount = rng.choice(("100", "100.00", "250.5", "19.99", "1000", "0.001", "7"))
-            store.add_deal(cid, amount, at="2026-10-01T10:00:00Z",
+            store.deals.add(cid, amount, at="2026-10-01T10:00:00Z",
                            status=rng.choice(("won", "won", "won", "lost")),
                            currency=rng.choice(("USD", "USD", "USD", "EUR")))
     for cid in rng.sample(ids, 4):
-        store.archive_client(cid)
+        store.clients.archive(cid)
     book = tiers_by_client(store)
     for cid in ids:
-        client = store.get_client(cid)
+        client = store.clients.get(cid)
         assert client_tier(store, client) == book.get(cid, "C"), cid
     assert set(book.values()) >= {"A", "C"}
 

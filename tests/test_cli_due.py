@@ -166,11 +166,11 @@ def test_bad_within_is_rejected(crm, db_path, snapshot):
 def test_compute_due_directly_on_the_store(store):
     from crmcli.config import Config
 
-    acme = store.add_client("Acme", owner="alex")
-    store.add_followup(acme, store_date("2026-11-21"), "call")
-    store.log_interaction(acme, "talked", at="2026-11-01T09:00:00Z", channel="call",
-                          direction="out")
-    store.set_cadence(acme, "1w", None)
+    acme = store.clients.add("Acme", owner="alex")
+    store.followups.add(acme, store_date("2026-11-21"), "call")
+    store.interactions.log(acme, "talked", at="2026-11-01T09:00:00Z", channel="call",
+                           direction="out")
+    store.clients.set_cadence(acme, "1w", None)
     rows = compute_due(store, Config())
     assert [(r["kind"], r["status"], r["days_late"]) for r in rows] == [
         ("followup", "overdue", 1), ("stale", "overdue", 14)]
@@ -188,16 +188,16 @@ def test_summary_counts_agree_with_the_due_rows(store):
     from crmcli.config import Config
     from crmcli.services.due import due_counts
 
-    a = store.add_client("Acme")
-    b = store.add_client("Beta")
-    gone = store.add_client("Gone")
+    a = store.clients.add("Acme")
+    b = store.clients.add("Beta")
+    gone = store.clients.add("Gone")
     for client, day in ((a, "2026-11-01"), (a, "2026-11-22"), (b, "2026-11-22"),
                         (b, "2026-11-26"), (b, "2026-12-20"), (gone, "2026-11-02")):
-        store.add_followup(client, store_date(day), "call")
-    store.complete_followup(store.add_followup(a, store_date("2026-11-03"), "done one"))
-    store.archive_client(gone)
-    store.set_cadence(b, "1w", None)  # never contacted, added today: not stale yet
-    store.set_cadence(a, "1d", None)
+        store.followups.add(client, store_date(day), "call")
+    store.followups.complete(store.followups.add(a, store_date("2026-11-03"), "done one"))
+    store.clients.archive(gone)
+    store.clients.set_cadence(b, "1w", None)  # never contacted, added today: not stale yet
+    store.clients.set_cadence(a, "1d", None)
     for kwargs in ({}, {"within": "30d"}, {"within": "0"}, {"stale": False}):
         rows = compute_due(store, Config(), **kwargs)
         expected = {s: sum(1 for r in rows if r["status"] == s)

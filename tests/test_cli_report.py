@@ -526,26 +526,26 @@ def everything(db_path):
     from crmcli.store import CrmStore
 
     with CrmStore(db_path, Config()) as s:
-        a = s.add_client("Alpha", owner="alex", stage="lead")
-        b = s.add_client("Beta", owner="sam")
+        a = s.clients.add("Alpha", owner="alex", stage="lead")
+        b = s.clients.add("Beta", owner="sam")
         for cid, at, direction, channel in (
                 (a, "2026-11-01T09:00:00Z", "in", "email"), (a, "2026-11-02T09:00:00Z", "out",
                                                              "email"),
                 (a, "2026-11-20T10:00:00Z", "in", "call"), (b, "2026-10-05T09:00:00Z", "in",
                                                             "chat"),
                 (b, "2026-10-08T09:00:00Z", "out", "email")):
-            s.log_interaction(cid, f"{direction} {at}", at=at, direction=direction,
-                              channel=channel)
-        s.log_interaction(a, "nice", at="2026-11-03T10:00:00Z", score=9)
-        s.log_interaction(b, "meh", at="2026-11-03T10:00:00Z", score=5, direction="in")
-        done = s.log_interaction(b, "late", at="2026-11-03T10:00:00Z", kind="complaint",
-                                 direction="in")["interaction_id"]
-        s.resolve_interaction(done, "2026-11-03T12:00:00Z")
-        s.log_interaction(b, "wrong", at="2026-11-04T10:00:00Z", kind="complaint",
-                          direction="in")
-        s.set_stage(a, "qualified", at="2026-11-22T10:00:00Z")
-        s.add_deal(a, "1200.50", at="2026-09-10T00:00:00Z")
-        s.add_deal(b, "300", at="2026-07-01T00:00:00Z")
+            s.interactions.log(cid, f"{direction} {at}", at=at, direction=direction,
+                               channel=channel)
+        s.interactions.log(a, "nice", at="2026-11-03T10:00:00Z", score=9)
+        s.interactions.log(b, "meh", at="2026-11-03T10:00:00Z", score=5, direction="in")
+        done = s.interactions.log(b, "late", at="2026-11-03T10:00:00Z", kind="complaint",
+                                  direction="in")["interaction_id"]
+        s.interactions.resolve(done, "2026-11-03T12:00:00Z")
+        s.interactions.log(b, "wrong", at="2026-11-04T10:00:00Z", kind="complaint",
+                           direction="in")
+        s.clients.set_stage(a, "qualified", at="2026-11-22T10:00:00Z")
+        s.deals.add(a, "1200.50", at="2026-09-10T00:00:00Z")
+        s.deals.add(b, "300", at="2026-07-01T00:00:00Z")
 
 
 @pytest.mark.parametrize("args", EVENT_REPORTS, ids=[" ".join(a) for a in EVENT_REPORTS])

@@ -14,10 +14,10 @@ from crmcli.interchange.importer import undefuse
 
 @pytest.fixture
 def book(store):
-    acme = store.add_client("Acme", email="ops@acme.com", tags=["vip", "b2b"], stage="lead",
-                            custom={"region": "North"})
-    store.add_client("=cmd|' /C calc'!A0", notes="+1 call")
-    store.add_deal(acme, "1000.10", at="2026-02-02T00:00:00Z", title="first", currency="EUR")
+    acme = store.clients.add("Acme", email="ops@acme.com", tags=["vip", "b2b"], stage="lead",
+                             custom={"region": "North"})
+    store.clients.add("=cmd|' /C calc'!A0", notes="+1 call")
+    store.deals.add(acme, "1000.10", at="2026-02-02T00:00:00Z", title="first", currency="EUR")
     return store
 
 

@@ -150,7 +150,7 @@ def test_the_score_parser_returns_0_to_10_none_or_a_validation_error(value):
 def book(store):
     names = ["Acme", "Acme Labs", "Globex", "张伟", "100% Juice", "under_score", "O'Brien",
              "Zoë", "Initech"]
-    ids = [store.add_client(n, email=f"c{i}@example.com", external_id=f"X-{i}")
+    ids = [store.clients.add(n, email=f"c{i}@example.com", external_id=f"X-{i}")
            for i, n in enumerate(names)]
     return store, dict(zip(ids, names, strict=True))
 
@@ -164,7 +164,7 @@ def book(store):
 def test_the_client_resolver_finds_one_client_or_raises_a_clear_error(book, ref):
     store, clients = book
     try:
-        row = store.resolve_client(ref)
+        row = store.clients.resolve(ref)
     except (ClientNotFound, AmbiguousClient, ValidationError) as exc:
         assert "\n" not in str(exc)
         return
@@ -173,11 +173,11 @@ def test_the_client_resolver_finds_one_client_or_raises_a_clear_error(book, ref)
 
 def test_the_client_resolver_treats_like_wildcards_literally(book):
     store, clients = book
-    assert store.resolve_client("%")["name"] == "100% Juice"
-    assert store.resolve_client("_")["name"] == "under_score"
+    assert store.clients.resolve("%")["name"] == "100% Juice"
+    assert store.clients.resolve("_")["name"] == "under_score"
     with pytest.raises(ClientNotFound):
-        store.resolve_client("'; DROP TABLE clients; --")
-    assert len(store.list_clients()) == len(clients)
+        store.clients.resolve("'; DROP TABLE clients; --")
+    assert len(store.clients.list()) == len(clients)
 
 
 # --- the commands -----------------------------------------------------------------------
@@ -240,7 +240,7 @@ def test_add_with_arbitrary_text_succeeds_exactly_or_fails_cleanly(
     before = snapshot(acme)
     result = run_cli(*args, "--", name)
     if assert_success_or_one_clean_error(result, before, snapshot(acme)):
-        stored = store.get_client(int(result.stdout.strip()))
+        stored = store.clients.get(int(result.stdout.strip()))
         assert stored["name"] == name.strip()  # stored exactly as typed, whatever it held
         if note is not None and note.strip():
             assert stored["notes"] == note.strip()

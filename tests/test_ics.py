@@ -34,7 +34,7 @@ def feed(db_path, **kwargs) -> tuple[bytes, Calendar, str]:
     dates.set_timezone("Europe/Paris")
     with CrmStore(db_path, Config()) as store:
         data = followups_calendar(store, **kwargs)
-        identity = store.database_identity()
+        identity = store.digests.database_identity()
     return data, Calendar.from_ical(data), identity
 
 

@@ -55,7 +55,7 @@ def test_gb18030_file_imports_with_encoding_and_unknown_columns_become_custom_fi
     assert [r["name"] for r in rows] == ["王伟", "李娜"]
     assert rows[0]["company"] == "北京科技有限公司"
     assert json.loads(rows[1]["custom"]) == {"region": "华东"}
-    assert store.client_tags(rows[0]["id"]) == ["vip"]
+    assert store.clients.tags(rows[0]["id"]) == ["vip"]
 
 
 def test_gb18030_without_encoding_is_detected_and_said(crm, store):
@@ -77,9 +77,9 @@ def test_ndjson_with_unmapped_column_goes_to_custom_and_tags_list_and_stage(crm,
     crm("import", "clients", FIXTURES / "leads.ndjson")
     ada, bob = clients(store)
     assert json.loads(ada["custom"]) == {"Lead Source": "fair"}
-    assert store.client_tags(ada["id"]) == ["b2b", "vip"]
+    assert store.clients.tags(ada["id"]) == ["b2b", "vip"]
     assert bob["stage"] == "qualified"
-    [move] = store.stage_history(bob["id"])
+    [move] = store.clients.stage_history(bob["id"])
     assert (move["from_stage"], move["to_stage"]) == (None, "qualified")
 
 
@@ -271,14 +271,14 @@ def test_key_email_updates_fields_tags_custom_and_stage(crm, store, tmp_path):
     [row] = clients(store)
     assert (row["name"], row["phone"], row["stage"]) == ("Ada", "+44 20 7946 0000", "qualified")
     assert json.loads(row["custom"]) == {}  # an empty cell removes the custom field
-    assert store.client_tags(row["id"]) == ["b2b"]  # the tags column is the whole set
-    assert [(m["from_stage"], m["to_stage"]) for m in store.stage_history(row["id"])] == [
+    assert store.clients.tags(row["id"]) == ["b2b"]  # the tags column is the whole set
+    assert [(m["from_stage"], m["to_stage"]) for m in store.clients.stage_history(row["id"])] == [
         (None, "lead"), ("lead", "qualified")]
     # and the update is one undoable change
     crm("undo")
     [row] = clients(store)
     assert (row["phone"], row["stage"]) == (None, "lead")
-    assert store.client_tags(row["id"]) == ["vip"]
+    assert store.clients.tags(row["id"]) == ["vip"]
 
 
 def test_key_must_name_a_column_of_the_input(crm, tmp_path):
@@ -629,10 +629,10 @@ def test_new_clients_in_batches_keep_their_tags_stages_and_one_undo(crm, store, 
     assert "field 'stage': value 'flying'" in result.stderr
     rows = {r["name"]: r for r in clients(store)}
     assert sorted(rows) == ["Ada", "Bob", "Dee", "Existing", "Fay"]
-    assert store.client_tags(rows["Dee"]["id"]) == ["b2b", "vip"]
-    assert store.client_tags(rows["Fay"]["id"]) == ["smb"]
-    assert [m["to_stage"] for m in store.stage_history(rows["Ada"]["id"])] == ["lead"]
-    assert [m["to_stage"] for m in store.stage_history(rows["Dee"]["id"])] == ["won"]
+    assert store.clients.tags(rows["Dee"]["id"]) == ["b2b", "vip"]
+    assert store.clients.tags(rows["Fay"]["id"]) == ["smb"]
+    assert [m["to_stage"] for m in store.clients.stage_history(rows["Ada"]["id"])] == ["lead"]
+    assert [m["to_stage"] for m in store.clients.stage_history(rows["Dee"]["id"])] == ["won"]
     assert crm("search", "dee@example.com", "--format", "csv").stdout.count("\n") == 2
     crm("undo")
     assert snapshot(db_path) != before  # the audit log has the undo ...

@@ -193,41 +193,41 @@ def test_smtp_config_errors_name_the_key(text, expected):
 
 def test_ledger_records_items_once_per_day_and_recipient(store):
     keys = ["followup:1:2026-11-12", "stale:3:2026-11-19"]
-    store.record_digest(day=DAY, transport="smtp", recipient="Me@X.org", subject="s",
-                        item_keys=keys)
-    assert store.mailed_item_keys(DAY, "me@x.org") == set(keys)
-    assert store.mailed_item_keys(DAY, "other@x.org") == set()
-    assert store.mailed_item_keys("2026-11-23", "me@x.org") == set()
+    store.digests.record(day=DAY, transport="smtp", recipient="Me@X.org", subject="s",
+                         item_keys=keys)
+    assert store.digests.mailed_item_keys(DAY, "me@x.org") == set(keys)
+    assert store.digests.mailed_item_keys(DAY, "other@x.org") == set()
+    assert store.digests.mailed_item_keys("2026-11-23", "me@x.org") == set()
     # A forced resend plus one new item: a second digest, the new key recorded once.
-    store.record_digest(day=DAY, transport="smtp", recipient="me@x.org", subject="s2",
-                        item_keys=[*keys, "followup:5:2026-11-22"])
-    assert store.mailed_item_keys(DAY, "ME@x.org") == {*keys, "followup:5:2026-11-22"}
-    assert [(d["recipients"], d["item_count"]) for d in store.digests_sent(DAY)] == [
+    store.digests.record(day=DAY, transport="smtp", recipient="me@x.org", subject="s2",
+                         item_keys=[*keys, "followup:5:2026-11-22"])
+    assert store.digests.mailed_item_keys(DAY, "ME@x.org") == {*keys, "followup:5:2026-11-22"}
+    assert [(d["recipients"], d["item_count"]) for d in store.digests.sent(DAY)] == [
         ("Me@X.org", 2), ("me@x.org", 3)]
-    assert store.digests_sent("2026-11-23") == []
+    assert store.digests.sent("2026-11-23") == []
 
 
 def test_a_digest_shows_in_history_but_undo_skips_it(store):
-    client_id = store.add_client({"name": "Acme"})
-    store.record_digest(day=DAY, transport="smtp", recipient="me@x.org", subject="s",
-                        item_keys=["k"])
-    history = store.history()
+    client_id = store.clients.add({"name": "Acme"})
+    store.digests.record(day=DAY, transport="smtp", recipient="me@x.org", subject="s",
+                         item_keys=["k"])
+    history = store.audit.history()
     assert history[0]["command"] == "due --email"
     assert history[0]["summary"] == "mailed 1 due item to me@x.org (smtp)"
     # The last undoable change is still the client's creation.
-    assert store.undoable_changes(limit=1)[0]["client_id"] == client_id
+    assert store.audit.undoable(limit=1)[0]["client_id"] == client_id
 
 
 def test_database_identity_is_stable_and_differs_between_databases(store, db_path, tmp_path):
     from crmcli.config import Config
     from crmcli.store import CrmStore
 
-    first = store.database_identity()
+    first = store.digests.database_identity()
     assert first.startswith("crm-") and len(first) == 16
     with CrmStore(db_path, Config()) as again:
-        assert again.database_identity() == first
+        assert again.digests.database_identity() == first
     with CrmStore(tmp_path / "other.db", Config()) as other:
-        assert other.database_identity() != first
+        assert other.digests.database_identity() != first
 
 
 # --- cost -----------------------------------------------------------------------------

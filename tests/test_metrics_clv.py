@@ -16,7 +16,7 @@ from crmcli.metrics.clv import client_clv, clv_report, percentile
 
 @pytest.fixture
 def book(store):
-    ids = {n: store.add_client(n) for n in "ABCDE"}
+    ids = {n: store.clients.add(n) for n in "ABCDE"}
     for name, amount, at, currency in [
         ("A", "100", "2025-01-10T12:00:00Z", None), ("A", "200", "2026-03-01T12:00:00Z", None),
         ("B", "50.25", "2026-05-05T12:00:00Z", None),
@@ -25,8 +25,8 @@ def book(store):
         ("D", "30.30", "2026-11-01T12:00:00Z", None),
         ("E", "999", "2026-02-01T12:00:00Z", "EUR"),
     ]:
-        store.add_deal(ids[name], amount, at=at, currency=currency)
-    store.add_deal(ids["B"], "5000", at="2026-05-06T12:00:00Z", status="lost")
+        store.deals.add(ids[name], amount, at=at, currency=currency)
+    store.deals.add(ids["B"], "5000", at="2026-05-06T12:00:00Z", status="lost")
     return ids
 
 
@@ -74,9 +74,9 @@ def test_until_moves_the_windows(store, book):
 
 
 def test_no_churn_means_the_cap(store):
-    cid = store.add_client("Loyal")
-    store.add_deal(cid, "10", at="2025-06-01T12:00:00Z")
-    store.add_deal(cid, "10", at="2026-06-01T12:00:00Z")
+    cid = store.clients.add("Loyal")
+    store.deals.add(cid, "10", at="2025-06-01T12:00:00Z")
+    store.deals.add(cid, "10", at="2026-06-01T12:00:00Z")
     s = clv_report(store, Config())["summary"]
     assert (s["annual_churn"], s["expected_lifetime_years"]) == (0.0, 10.0)
     # 10 x 1 x 10 x 1
@@ -114,18 +114,18 @@ def test_exact_sums_of_any_number_of_decimals(store):
     from crmcli.store.reports import exact_sum
 
     rng = random.Random(3)
-    cid = store.add_client("Acme")
+    cid = store.clients.add("Acme")
     amounts = []
     for _ in range(60):
         whole = str(rng.randint(0, 10 ** rng.randint(0, 9)))
         amount = whole if rng.random() < 0.3 else (
             whole + "." + "".join(rng.choice("0123456789") for _ in range(rng.randint(1, 6))))
         amounts.append(Decimal(amount))
-        store.add_deal(cid, amount, at="2026-10-01T10:00:00Z")
-    total = store.revenue_total("USD", client_id=cid)["revenue"]
+        store.deals.add(cid, amount, at="2026-10-01T10:00:00Z")
+    total = store.reports.revenue_total("USD", client_id=cid)["revenue"]
     assert total == sum(amounts)
     assert -total.as_tuple().exponent == max(-a.as_tuple().exponent for a in amounts)
-    assert store.client_revenue("USD")[cid]["revenue"] == total
+    assert store.reports.client_revenue("USD")[cid]["revenue"] == total
     assert exact_sum(None, None, None) == Decimal(0)
     assert str(exact_sum(12, 340000000000, 2)) == "12.34"
     assert str(exact_sum(5, 0, 0)) == "5"

@@ -7,11 +7,11 @@ from crmcli.metrics.cohorts import cohort_rows
 
 
 def won(store, cid, at):
-    store.add_deal(cid, "10", at=at)
+    store.deals.add(cid, "10", at=at)
 
 
 def test_monthly_cohorts_by_hand(store):
-    a, b, c, d = (store.add_client(n) for n in "ABCD")
+    a, b, c, d = (store.clients.add(n) for n in "ABCD")
     # A: Jan, Feb, Apr; B: Jan, Feb; C: Feb (twice, same instant); D: Dec 2025 and Mar.
     for cid, at in [(a, "2026-01-10T12:00:00Z"), (a, "2026-02-05T12:00:00Z"),
                     (a, "2026-04-20T12:00:00Z"), (b, "2026-01-31T23:59:59Z"),
@@ -32,7 +32,7 @@ def test_monthly_cohorts_by_hand(store):
 
 
 def test_quarterly_cohorts_and_the_window_start(store):
-    a, b = store.add_client("A"), store.add_client("B")
+    a, b = store.clients.add("A"), store.clients.add("B")
     won(store, a, "2025-11-15T12:00:00Z")   # cohort 2025-Q4, before the window
     won(store, a, "2026-02-15T12:00:00Z")
     won(store, b, "2026-02-20T12:00:00Z")   # cohort 2026-Q1

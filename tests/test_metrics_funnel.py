@@ -18,10 +18,10 @@ def day(d: str) -> str:
 def client(store, name, path, created="01-01"):
     """A client created in path[0] on `created`, then moved along path[1:] (stage, MM-DD)."""
     first, *moves = path
-    cid = store.add_client(name, stage=first, at=day(created)) if first else \
-        store.add_client(name, at=day(created))
+    cid = store.clients.add(name, stage=first, at=day(created)) if first else \
+        store.clients.add(name, at=day(created))
     for stage, when in moves:
-        store.set_stage(cid, stage, at=day(when))
+        store.clients.set_stage(cid, stage, at=day(when))
     return cid
 
 
@@ -38,7 +38,7 @@ def test_funnel(store):
     client(store, "E", [None])                                   # no stage at all
     client(store, "G", ["lost"])                                 # lost straight away
     gone = client(store, "F", ["lead", ("won", "01-02")])
-    store.archive_client(gone)                                   # archived: left out
+    store.clients.archive(gone)                                   # archived: left out
     # furthest stage reached: A won, B qualified, C proposal, D lead (G none, E none)
     # reached: lead A B C D = 4; qualified A B C = 3 (C passed it); proposal A C = 2;
     #   negotiation A = 1 (A skipped it on the way to won); won A = 1
@@ -75,8 +75,8 @@ def test_stages_nobody_reached(store):
 
 def test_a_stay_can_be_fractional_and_a_client_can_come_back(store):
     cid = client(store, "A", ["lead", ("qualified", "01-02")])   # lead 1 day
-    store.set_stage(cid, "lead", at="2026-01-02T21:00:00Z")      # qualified 0.5 day
-    store.set_stage(cid, "won", at="2026-01-05T21:00:00Z")       # lead again, 3 days
+    store.clients.set_stage(cid, "lead", at="2026-01-02T21:00:00Z")      # qualified 0.5 day
+    store.clients.set_stage(cid, "won", at="2026-01-05T21:00:00Z")       # lead again, 3 days
     # lead stays 1 and 3 -> median 2.0; qualified 0.5
     rows = {r["stage"]: r for r in funnel_report(store, CFG)}
     assert (rows["lead"]["median_days"], rows["qualified"]["median_days"]) == (2.0, 0.5)

@@ -32,7 +32,7 @@ def test_gap_factor_zero_switches_the_own_gap_off_and_thresholds_never_cross():
 
 
 def test_lifecycle_rows_by_hand(store):
-    ids = {n: store.add_client(n) for n in ("P", "Q", "R", "Old", "S", "T", "U")}
+    ids = {n: store.clients.add(n) for n in ("P", "Q", "R", "Old", "S", "T", "U")}
     deals = [
         # P: monthly buyer; gaps 30 and 31 days -> usual 30.5, at risk after 61; quiet 21 days
         ("P", "2026-09-01T12:00:00Z", "10"), ("P", "2026-10-01T12:00:00Z", "10"),
@@ -51,8 +51,8 @@ def test_lifecycle_rows_by_hand(store):
         ("U", "2025-10-01T12:00:00Z", "7000"), ("U", "2026-07-01T12:00:00Z", "1000"),
     ]
     for name, at, amount in deals:
-        store.add_deal(ids[name], amount, at=at)
-    store.add_deal(ids["T"], "999", at="2026-11-01T12:00:00Z", status="open")  # T: never
+        store.deals.add(ids[name], amount, at=at)
+    store.deals.add(ids["T"], "999", at="2026-11-01T12:00:00Z", status="open")  # T: never
     rows = {r["client"]: r for r in lifecycle_rows(store, Config())}
     assert set(rows) == {"P", "Q", "R", "Old", "S", "U"}
     got = {n: (r["status"], r["days_since"], r["usual_gap_days"], r["at_risk_after_days"],
@@ -72,8 +72,8 @@ def test_lifecycle_rows_by_hand(store):
 
 
 def test_thresholds_come_from_the_config(store):
-    cid = store.add_client("R")
-    store.add_deal(cid, "50", at="2026-08-01T12:00:00Z")   # 113 days ago
+    cid = store.clients.add("R")
+    store.deals.add(cid, "50", at="2026-08-01T12:00:00Z")   # 113 days ago
     config = Config()
     config.data["lifecycle"].update({"at_risk_days": 120, "churned_days": 200})
     assert lifecycle_rows(store, config)[0]["status"] == "active"
@@ -103,7 +103,7 @@ def test_activity_days_match_a_by_hand_count(store, activity):
     import random
 
     rng = random.Random(activity)
-    ids = [store.add_client(f"C{i}") for i in range(12)]
+    ids = [store.clients.add(f"C{i}") for i in range(12)]
     events: dict[int, list[str]] = {cid: [] for cid in ids}
     for cid in ids[:-1]:  # the last one never does anything
         for _ in range(rng.randint(1, 9)):
@@ -111,15 +111,15 @@ def test_activity_days_match_a_by_hand_count(store, activity):
                   f"T{rng.randint(0, 23):02d}:00:00Z")
             if rng.random() < 0.5:
                 status = rng.choice(("won", "won", "lost"))
-                store.add_deal(cid, "10", at=at, status=status)
+                store.deals.add(cid, "10", at=at, status=status)
                 if status == "won" and activity in ("deals", "any"):
                     events[cid].append(at)
             else:
-                store.log_interaction(cid, "x", at=at)
+                store.interactions.log(cid, "x", at=at)
                 if activity in ("interactions", "any"):
                     events[cid].append(at)
-    store.archive_client(ids[0])
-    rows = store.activity_days(activity)
+    store.clients.archive(ids[0])
+    rows = store.reports.activity_days(activity)
     expected = {cid: _days_by_hand(ev) for cid, ev in events.items() if ev and cid != ids[0]}
     assert [r["client_id"] for r in rows] == sorted(expected)
     for r in rows:
@@ -128,7 +128,7 @@ def test_activity_days_match_a_by_hand_count(store, activity):
         assert r["name"] == f"C{ids.index(r['client_id'])}"
     # one client: archived or not, the same figures
     if events[ids[0]]:
-        (one,) = store.activity_days(activity, client_id=ids[0])
+        (one,) = store.reports.activity_days(activity, client_id=ids[0])
         assert (one["first_day"], one["last_day"], one["days"], one["median_gap"]) == \
             _days_by_hand(events[ids[0]])
-    assert store.activity_days(activity, client_id=ids[-1]) == []
+    assert store.reports.activity_days(activity, client_id=ids[-1]) == []

@@ -10,8 +10,8 @@ from crmcli.errors import UsageError
 
 
 def score(store, cid, at, value, kind="feedback"):
-    return store.log_interaction(cid, f"score {value}", at=at, direction="in", kind=kind,
-                                 score=value)["interaction_id"]
+    return store.interactions.log(cid, f"score {value}", at=at, direction="in", kind=kind,
+                                  score=value)["interaction_id"]
 
 
 def nps(period, responses, promoters, passives, detractors, p_pct, pa_pct, d_pct, value):
@@ -22,8 +22,8 @@ def nps(period, responses, promoters, passives, detractors, p_pct, pa_pct, d_pct
 
 @pytest.fixture
 def book(store):
-    a, b, c, d = (store.add_client(n) for n in ("A", "B", "C", "D"))
-    gone, quiet = store.add_client("Gone"), store.add_client("Quiet")
+    a, b, c, d = (store.clients.add(n) for n in ("A", "B", "C", "D"))
+    gone, quiet = store.clients.add("Gone"), store.clients.add("Quiet")
     score(store, a, "2026-03-01T10:00:00Z", 3)           # A: detractor in Q1 ...
     score(store, a, "2026-10-01T10:00:00Z", 10)          # ... promoter since: latest counts
     score(store, b, "2026-10-05T10:00:00Z", 8)           # B: two scores at the same second:
@@ -31,8 +31,8 @@ def book(store):
     score(store, c, "2026-11-10T10:00:00Z", 9)           # C: promoter
     score(store, d, "2026-02-01T10:00:00Z", 7)           # D: passive
     score(store, gone, "2026-10-01T10:00:00Z", 0)        # archived: left out
-    store.archive_client(gone)
-    store.log_interaction(quiet, "no score", at="2026-10-01T10:00:00Z")
+    store.clients.archive(gone)
+    store.interactions.log(quiet, "no score", at="2026-10-01T10:00:00Z")
     return store
 
 
@@ -90,7 +90,7 @@ def test_empty_database(store):
 
 
 def test_a_single_client(store):
-    cid = store.add_client("Solo")
+    cid = store.clients.add("Solo")
     score(store, cid, "2026-11-01T10:00:00Z", 9)
     assert nps_report(store) == [nps("all", 1, 1, 0, 0, 100.0, 0.0, 0.0, 100.0)]
 
@@ -104,7 +104,7 @@ def test_band_edges():
 
 def test_scores_on_the_band_edges_land_in_the_right_band(store):
     for value in (0, 6, 7, 8, 9, 10):
-        score(store, store.add_client(f"S{value}"), "2026-11-01T10:00:00Z", value)
+        score(store, store.clients.add(f"S{value}"), "2026-11-01T10:00:00Z", value)
     # promoters 9, 10; passives 7, 8; detractors 0, 6 -> 0
     assert nps_report(store) == [nps("all", 6, 2, 2, 2, 100 * 2 / 6, 100 * 2 / 6, 100 * 2 / 6,
                                      0.0)]

@@ -23,22 +23,22 @@ def ev_store(request, store):
     if request.param == "window pass":
         store.conn.execute("DROP INDEX interactions_client_at")
         store.conn.execute("CREATE INDEX interactions_client_at ON interactions(client_id, at)")
-    store._reply_index = None
-    assert store._has_reply_index() == (request.param == "reply index")
+    store.events._reply_index = None
+    assert store.events._has_reply_index() == (request.param == "reply index")
     return store
 
 
 def log(store, cid, at, direction, channel="email", kind="note", **kw):
-    return store.log_interaction(cid, f"{direction} {at}", at=at, channel=channel,
-                                 direction=direction, kind=kind, **kw)["interaction_id"]
+    return store.interactions.log(cid, f"{direction} {at}", at=at, channel=channel,
+                                  direction=direction, kind=kind, **kw)["interaction_id"]
 
 
 @pytest.fixture
 def book(ev_store):
     s = ev_store
-    a = s.add_client("Alpha", owner="alex")
-    b = s.add_client("Beta", owner="sam")
-    gone = s.add_client("Gone", owner="alex")
+    a = s.clients.add("Alpha", owner="alex")
+    b = s.clients.add("Beta", owner="sam")
+    gone = s.clients.add("Gone", owner="alex")
     # Alpha: two inbound before one reply, a same-second reply, one never answered
     log(s, a, "2026-11-01T09:00:00Z", "in", "email")   # -> reply 11-02 09:00: 24 h
     log(s, a, "2026-11-01T12:00:00Z", "in", "call")    # -> same reply: 21 h
@@ -54,7 +54,7 @@ def book(ev_store):
     # an archived client's messages are left out
     log(s, gone, "2026-11-01T00:00:00Z", "in", "email")
     log(s, gone, "2026-11-05T00:00:00Z", "in", "email")
-    s.archive_client(gone)
+    s.clients.archive(gone)
     return s
 
 
@@ -142,7 +142,7 @@ def test_empty_database(ev_store):
 
 
 def test_a_single_inbound_never_answered(ev_store):
-    cid = ev_store.add_client("Solo")
+    cid = ev_store.clients.add("Solo")
     log(ev_store, cid, "2026-11-21T10:00:00Z", "in")       # 24 h old: not past the SLA
     assert response_report(ev_store, CFG) == [row(0, 1, None, None, None)]
     log(ev_store, cid, "2026-11-21T09:59:59Z", "out")      # one second too early
@@ -151,7 +151,7 @@ def test_a_single_inbound_never_answered(ev_store):
 
 
 def test_inbound_at_the_same_second_share_one_reply(ev_store):
-    cid = ev_store.add_client("Twins")
+    cid = ev_store.clients.add("Twins")
     log(ev_store, cid, "2026-11-01T10:00:00Z", "in")
     log(ev_store, cid, "2026-11-01T10:00:00Z", "in")
     log(ev_store, cid, "2026-11-01T16:30:00Z", "out")    # 6.5 h for both
@@ -159,7 +159,7 @@ def test_inbound_at_the_same_second_share_one_reply(ev_store):
 
 
 def test_replies_are_per_client(ev_store):
-    a, b = ev_store.add_client("A"), ev_store.add_client("B")
+    a, b = ev_store.clients.add("A"), ev_store.clients.add("B")
     log(ev_store, a, "2026-11-01T10:00:00Z", "in")
     log(ev_store, b, "2026-11-01T11:00:00Z", "out")      # another client's outbound
     assert response_report(ev_store, CFG)[0]["awaiting"] == 1
@@ -171,19 +171,19 @@ def test_replies_are_per_client(ev_store):
 @pytest.fixture
 def complaints(ev_store):
     s = ev_store
-    a = s.add_client("Alpha", owner="alex")
-    b = s.add_client("Beta", owner="sam")
-    gone = s.add_client("Gone")
+    a = s.clients.add("Alpha", owner="alex")
+    b = s.clients.add("Beta", owner="sam")
+    gone = s.clients.add("Gone")
     c1 = log(s, a, "2026-11-03T10:00:00Z", "in", "call", kind="complaint")
-    s.resolve_interaction(c1, "2026-11-04T16:00:00Z")    # 30 h
+    s.interactions.resolve(c1, "2026-11-04T16:00:00Z")    # 30 h
     c2 = log(s, b, "2026-11-05T10:00:00Z", "out", "email", kind="complaint")
-    s.resolve_interaction(c2, "2026-11-05T22:00:00Z")    # 12 h (either direction counts)
+    s.interactions.resolve(c2, "2026-11-05T22:00:00Z")    # 12 h (either direction counts)
     log(s, b, "2026-11-21T10:00:00Z", "in", "email", kind="complaint")  # open, 24 h: undecided
     log(s, a, "2026-11-15T10:00:00Z", "in", "call", kind="complaint")   # open, 168 h: a miss
     log(s, a, "2026-11-15T11:00:00Z", "out", "call")     # a reply does not resolve it
     c5 = log(s, gone, "2026-11-01T10:00:00Z", "in", kind="complaint")
-    s.resolve_interaction(c5, "2026-11-01T11:00:00Z")
-    s.archive_client(gone)
+    s.interactions.resolve(c5, "2026-11-01T11:00:00Z")
+    s.clients.archive(gone)
     return s
 
 
@@ -205,7 +205,7 @@ def test_complaint_handling_by_owner_and_the_unresolved_list(complaints):
 
 
 def test_a_complaint_never_resolved(ev_store):
-    cid = ev_store.add_client("Solo")
+    cid = ev_store.clients.add("Solo")
     log(ev_store, cid, "2026-11-01T10:00:00Z", "in", kind="complaint")
     # 21 days open: no handling time yet, and a miss of the SLA: 0 of 1
     assert response_report(ev_store, CFG, kind="complaint") == [
@@ -242,7 +242,7 @@ def test_sql_quantiles_match_numpy_on_a_random_book(ev_store):
     rng = random.Random(7)
     waits = []
     for c in range(12):
-        cid = ev_store.add_client(f"C{c}")
+        cid = ev_store.clients.add(f"C{c}")
         for k in range(rng.randrange(1, 6)):
             day = 1 + 2 * k
             minute = rng.randrange(0, 600)
@@ -263,7 +263,7 @@ def test_sql_quantiles_match_numpy_on_a_random_book(ev_store):
 def test_by_month_is_the_local_month(store):
     from crmcli import dates
 
-    cid = store.add_client("Paris")
+    cid = store.clients.add("Paris")
     # 23:30 UTC on 31 October is 00:30 on 1 November in Paris (CET, +1);
     # 22:30 UTC on 31 March is 00:30 on 1 April (CEST, +2); each answered an hour later
     for t_in, t_out in (("2026-10-31T23:30:00Z", "2026-11-01T00:30:00Z"),
@@ -287,8 +287,8 @@ def test_by_month_is_the_local_month(store):
 def test_the_pairing_reads_only_the_index(store):
     # one pass over interactions_client_at (client_id, at, direction, channel) and one
     # seek into it per inbound: never a scan of the table, never a sort of the book
-    store.add_client("A")
-    sql = store._event_base("response", "channel", None) + " SELECT count(*) FROM ev"
+    store.clients.add("A")
+    sql = store.events._event_base("response", "channel", None) + " SELECT count(*) FROM ev"
     steps = [row[3] for row in store.conn.execute(
         "EXPLAIN QUERY PLAN " + sql, {"since": "", "until": "9999", "no_kinds": '["feedback"]',
                                       "no_channels": '["meeting"]', "scores": 0})]
@@ -301,7 +301,7 @@ def test_the_pairing_reads_only_the_index(store):
 def test_pending_rows_have_the_documented_fields_in_order(store):
     from crmcli.metrics.response import PENDING_FIELDS, pending_list
 
-    cid = store.add_client("Quiet")
+    cid = store.clients.add("Quiet")
     log(store, cid, "2026-11-20T10:00:00Z", "in")
     [row] = pending_list(store)
     assert list(row) == PENDING_FIELDS

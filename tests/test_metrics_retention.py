@@ -11,7 +11,7 @@ from crmcli.metrics.retention import retention_rows
 
 
 def won(store, client_id, at, amount="100", status="won", currency=None):
-    store.add_deal(client_id, amount, at=at, status=status, currency=currency)
+    store.deals.add(client_id, amount, at=at, status=status, currency=currency)
 
 
 @pytest.fixture
@@ -19,7 +19,7 @@ def book(store):
     """A: Jan 10, Feb 5, Apr 20; B: Jan 31 23:59:59 and Feb 1 00:00 (UTC); C: two deals at the
     same instant in Feb; D: 2025-12-01 then Mar 3 (reactivated); E: only open/lost deals;
     F: archived, Feb deal (left out)."""
-    ids = {n: store.add_client(n) for n in "ABCDEF"}
+    ids = {n: store.clients.add(n) for n in "ABCDEF"}
     won(store, ids["A"], "2026-01-10T12:00:00Z")
     won(store, ids["A"], "2026-02-05T12:00:00Z")
     won(store, ids["A"], "2026-04-20T12:00:00Z")
@@ -32,7 +32,7 @@ def book(store):
     won(store, ids["E"], "2026-02-10T12:00:00Z", status="open")
     won(store, ids["E"], "2026-03-10T12:00:00Z", status="lost")
     won(store, ids["F"], "2026-02-10T12:00:00Z")
-    store.archive_client(ids["F"])
+    store.clients.archive(ids["F"])
     return ids
 
 
@@ -94,7 +94,7 @@ def test_empty_database_gives_zero_rows_for_the_default_window(store):
 
 
 def test_single_client_single_purchase(store, monkeypatch):
-    cid = store.add_client("Solo")
+    cid = store.clients.add("Solo")
     won(store, cid, "2026-10-05T08:00:00Z")
     rows = retention_rows(store, Config(), "month", "2026-10-01", "2026-11-30")
     # November has not ended on 2026-11-22: Solo is not lost yet, and no churn is reported
@@ -106,10 +106,10 @@ def test_single_client_single_purchase(store, monkeypatch):
 
 
 def test_interactions_and_any_activity(store, tmp_path):
-    a, b = store.add_client("A"), store.add_client("B")
+    a, b = store.clients.add("A"), store.clients.add("B")
     won(store, a, "2026-01-10T12:00:00Z")
-    store.log_interaction(b, "call", at="2026-01-12T12:00:00Z")
-    store.log_interaction(a, "call", at="2026-02-12T12:00:00Z")
+    store.interactions.log(b, "call", at="2026-01-12T12:00:00Z")
+    store.interactions.log(a, "call", at="2026-02-12T12:00:00Z")
 
     def cfg(activity):
         c = Config()
@@ -127,7 +127,7 @@ def test_interactions_and_any_activity(store, tmp_path):
 
 def test_periods_follow_the_configured_zone(store):
     """A deal at 2026-01-31 20:00 UTC is in January in UTC and in February in Tokyo (05:00)."""
-    cid = store.add_client("Zoned")
+    cid = store.clients.add("Zoned")
     won(store, cid, "2026-01-31T20:00:00Z")
     assert [r["active"] for r in retention_rows(store, Config(), "month", "2026-01-01",
                                                   "2026-02-28")] == [1, 0]
@@ -146,7 +146,7 @@ def test_periods_follow_the_configured_zone(store):
 ])
 def test_month_boundaries_respect_daylight_saving(store, at, expected):
     dates.set_timezone("Europe/Berlin")
-    cid = store.add_client("Berlin")
+    cid = store.clients.add("Berlin")
     won(store, cid, at)
     rows = retention_rows(store, Config(), "month", "2026-01-01", "2026-11-30")
     assert [r["period"] for r in rows if r["active"]] == [expected]

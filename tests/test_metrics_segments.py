@@ -31,8 +31,8 @@ CFG = Config()
 def book(store):
     ids = {}
     for name in "ABCDEFGH":
-        ids[name] = store.add_client(f"Client {name}", owner="alex" if name < "D" else "sam")
-    deal = store.add_deal
+        ids[name] = store.clients.add(f"Client {name}", owner="alex" if name < "D" else "sam")
+    deal = store.deals.add
     deal(ids["A"], "100", at="2026-11-21T23:00:00Z")  # 11 h ago, but yesterday: 1 day
     deal(ids["A"], "200", at="2026-10-01T00:00:00Z")
     deal(ids["A"], "300", at="2026-06-01T00:00:00Z")
@@ -47,7 +47,7 @@ def book(store):
     deal(ids["E"], "5000", at="2026-11-02T00:00:00Z", status="lost")
     deal(ids["F"], "700", at="2026-11-01T00:00:00Z", status="open")    # F: no won deal
     deal(ids["G"], "5000", at="2026-11-01T00:00:00Z")
-    store.archive_client(ids["G"])                                      # archived
+    store.clients.archive(ids["G"])                                      # archived
     deal(ids["H"], "700", at="2026-11-01T00:00:00Z", currency="EUR")   # other currency
     return ids
 
@@ -176,8 +176,8 @@ def test_recency_counts_local_calendar_days(monkeypatch):
 
 
 def test_a_single_client(store):
-    cid = store.add_client("Solo")
-    store.add_deal(cid, "10", at="2026-11-01T00:00:00Z")
+    cid = store.clients.add("Solo")
+    store.deals.add(cid, "10", at="2026-11-01T00:00:00Z")
     rfm, tiers = book_segments(store, CFG)
     # a lone client scores 3 on each: (R 3, F 3) is Need attention; all the revenue: A
     assert [(r.rfm, r.segment) for r in rfm] == [("333", "Need attention")]
@@ -194,6 +194,6 @@ def test_empty_database(store):
 
 
 def test_clients_without_revenue_are_all_c(store):
-    ids = [store.add_client(n) for n in ("X", "Y")]
-    store.add_deal(ids[0], "10", status="open")
+    ids = [store.clients.add(n) for n in ("X", "Y")]
+    store.deals.add(ids[0], "10", status="open")
     assert tiers_by_client(store) == {ids[0]: "C", ids[1]: "C"}

@@ -68,8 +68,8 @@ def _old_file(path: Path, stop_before: str) -> None:
         store.migrate(stop_before=stop_before)
         if store._is_crm_file() and store.scalar(
                 "SELECT 1 FROM sqlite_master WHERE name = 'changes'"):
-            store.add_client("Acme", email="ops@acme.test", tags=["vip"])
-            store.add_client("Globex")
+            store.clients.add("Acme", email="ops@acme.test", tags=["vip"])
+            store.clients.add("Globex")
         else:  # older than the change log: rows as that version wrote them
             for name, email in (("Acme", "ops@acme.test"), ("Globex", None)):
                 store.conn.execute("INSERT INTO clients (name, email, created_at, updated_at) "
@@ -113,7 +113,7 @@ def test_a_much_older_file_is_upgraded_in_one_go(db_path):
     with CrmStore(db_path, Config()) as store:
         assert store.backup_path is not None and store.backup_path.exists()
         assert store.schema_version() == SCHEMA_VERSION
-        assert [c["name"] for c in store.list_clients()] == ["Acme", "Globex"]
+        assert [c["name"] for c in store.clients.list()] == ["Acme", "Globex"]
         assert store.integrity_check() == []
 
 

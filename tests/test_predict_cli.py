@@ -42,8 +42,8 @@ def import_cdnow(store: CrmStore) -> dict[str, int]:
         for row in rows:
             cid = row["customer_id"]
             if cid not in ids:
-                ids[cid] = store.add_client(f"Customer {cid}", external_id=f"cdnow-{cid}")
-            store.add_deal(ids[cid], row["amount"], at=date.fromisoformat(row["date"]))
+                ids[cid] = store.clients.add(f"Customer {cid}", external_id=f"cdnow-{cid}")
+            store.deals.add(ids[cid], row["amount"], at=date.fromisoformat(row["date"]))
     return ids
 
 
@@ -92,15 +92,15 @@ def add_small_book(store: CrmStore, book=SMALL) -> list[int]:
     ids = []
     with store.change("import", "small book"):
         for n, (weeks, amounts) in enumerate(book, 1):
-            cid = store.add_client(f"Client {n:02d}")
+            cid = store.clients.add(f"Client {n:02d}")
             ids.append(cid)
             for week, amount in zip(weeks, amounts, strict=True):
                 day = START + timedelta(weeks=week)
                 if n == 14 and week == 2:  # two deals on one day are one purchase of 50
-                    store.add_deal(cid, "30", at=day)
-                    store.add_deal(cid, "20.00", at=day)
+                    store.deals.add(cid, "30", at=day)
+                    store.deals.add(cid, "20.00", at=day)
                 else:
-                    store.add_deal(cid, str(amount), at=day)
+                    store.deals.add(cid, str(amount), at=day)
     return ids
 
 
@@ -178,11 +178,11 @@ def test_cdnow_fit_is_saved_and_shown_per_client_by_card_prediction(cdnow_store,
     code, out, _ = run(store, capsys, cal="1997-09-30")
     assert code == 0
     data = json.loads(out)
-    fit = store.latest_model_fit("bgnbd")
+    fit = store.transactions.latest_model_fit("bgnbd")
     assert fit["calibration_end"] == "1997-09-30" and fit["time_unit"] == "weeks"
     assert fit["customers"] == 2357 and fit["fitted_at"] == "2026-11-22T10:00:00Z"
     assert round(fit["params"]["r"], 3) == 0.243
-    client = store.resolve_client("cdnow-1")
+    client = store.clients.resolve("cdnow-1")
     card = card_prediction(store, Config(), client)
     row = next(c for c in data["clients"] if c["client_id"] == client["id"])
     assert card["p_alive"] == row["p_alive"]
@@ -349,8 +349,8 @@ def test_every_fit_is_saved_as_one_change(store, small, capsys):
     assert store.scalar("SELECT count(*) FROM model_fits") == 2
     assert store.scalar("SELECT count(*) FROM changes") == before + 2
     assert store.scalar("SELECT command FROM changes ORDER BY id DESC LIMIT 1") == "report clv"
-    assert store.latest_model_fit("bgnbd")["settings"]["horizon_months"] == 6
-    assert store.latest_model_fit("pareto") is None
+    assert store.transactions.latest_model_fit("bgnbd")["settings"]["horizon_months"] == 6
+    assert store.transactions.latest_model_fit("pareto") is None
 
 
 def test_card_prediction_uses_the_latest_fit_and_its_settings(store, small, capsys):
@@ -359,24 +359,24 @@ def test_card_prediction_uses_the_latest_fit_and_its_settings(store, small, caps
     code, out, _ = run(store, capsys, horizon="24m")
     data = json.loads(out)
     row = next(c for c in data["clients"] if c["client_id"] == small[9])
-    card = card_prediction(store, Config(), store.get_client(small[9]))
+    card = card_prediction(store, Config(), store.clients.get(small[9]))
     assert card["horizon_months"] == 24
     assert card["predicted_clv"] == Decimal(str(row["clv"])) and card["predicted_clv"] > 0
     assert card["p_alive"] == row["p_alive"]
     assert 0 < card["p_alive"] <= 1
     # a client whose first deal comes after the calibration end is not in the fit
-    late = store.add_client("Latecomer")
-    store.add_deal(late, "10", at=date(2026, 11, 10))
+    late = store.clients.add("Latecomer")
+    store.deals.add(late, "10", at=date(2026, 11, 10))
     assert card_prediction(store, Config(), late) is None
     # a client without won deals has no prediction
-    assert card_prediction(store, Config(), store.add_client("Nobody")) is None
+    assert card_prediction(store, Config(), store.clients.add("Nobody")) is None
 
 
 def test_deals_after_the_calibration_end_are_not_used(store, small, capsys):
     code, out, _ = run(store, capsys)
     before = json.loads(out)
-    store.add_deal(small[9], "999", at=date(2026, 11, 5))  # after 2026-11-01
-    store.add_deal(small[9], "5", status="open", at=date(2026, 10, 5))  # not won
+    store.deals.add(small[9], "999", at=date(2026, 11, 5))  # after 2026-11-01
+    store.deals.add(small[9], "5", status="open", at=date(2026, 10, 5))  # not won
     code, out, _ = run(store, capsys)
     after = json.loads(out)
     assert after["params"] == before["params"]
@@ -386,11 +386,11 @@ def test_deals_after_the_calibration_end_are_not_used(store, small, capsys):
 def test_other_currencies_and_archived_clients_stay_out(store, small, capsys):
     code, out, _ = run(store, capsys)
     before = json.loads(out)
-    store.add_deal(small[0], "500", currency="EUR", at=date(2026, 6, 1))
-    gone = store.add_client("Archived buyer")
+    store.deals.add(small[0], "500", currency="EUR", at=date(2026, 6, 1))
+    gone = store.clients.add("Archived buyer")
     for week in (0, 3, 9):
-        store.add_deal(gone, "40", at=START + timedelta(weeks=week))
-    store.archive_client(gone)
+        store.deals.add(gone, "40", at=START + timedelta(weeks=week))
+    store.clients.archive(gone)
     code, out, err = run(store, capsys)
     after = json.loads(out)
     assert after["clients"] == before["clients"]
@@ -439,7 +439,7 @@ def test_calibration_end_before_the_first_purchase(store, small, capsys):
 
 
 def test_no_won_deals(store, capsys):
-    store.add_client("Only a lead")
+    store.clients.add("Only a lead")
     code, _, err = run(store, capsys)
     assert code == 1 and err == "crm: error: no won deals in USD to fit the model on\n"
 

@@ -56,18 +56,18 @@ def fill(store) -> list[int]:
     last one archived."""
     ids = []
     for i in range(1, 7):
-        cid = store.add_client(f"Client {i}", email=f"c{i}@example.com",
-                               external_id=f"X{i}", tags=["vip"] if i % 2 else ["smb"])
+        cid = store.clients.add(f"Client {i}", email=f"c{i}@example.com",
+                                external_id=f"X{i}", tags=["vip"] if i % 2 else ["smb"])
         ids.append(cid)
         for day in range(1, 4):
-            store.log_interaction(cid, f"call number {day} with 王伟 {i}",
-                                  at=f"2026-11-{day:02d}T09:00:00Z",
-                                  direction="in" if day % 2 else "out", channel="call")
-        store.add_deal(cid, "100.50", at="2026-10-01T10:00:00Z", title="Licence")
-        fid = store.add_followup(cid, f"2026-11-{10 + i:02d}", "call back")
+            store.interactions.log(cid, f"call number {day} with 王伟 {i}",
+                                   at=f"2026-11-{day:02d}T09:00:00Z",
+                                   direction="in" if day % 2 else "out", channel="call")
+        store.deals.add(cid, "100.50", at="2026-10-01T10:00:00Z", title="Licence")
+        fid = store.followups.add(cid, f"2026-11-{10 + i:02d}", "call back")
         if i == 1:
-            store.complete_followup(fid, at="2026-11-12T10:00:00Z")
-    store.archive_client(ids[-1])
+            store.followups.complete(fid, at="2026-11-12T10:00:00Z")
+    store.clients.archive(ids[-1])
     return ids
 
 
@@ -118,7 +118,7 @@ def test_show_reads_one_clients_rows_by_index(store, book):
 
     def show():
         for ref in ("c3@example.com", "X3", "Client 3", str(book[2])):
-            build_card(store, store.resolve_client(ref, include_archived=True))
+            build_card(store, store.clients.resolve(ref, include_archived=True))
 
     statements = traced(store, show)
     assert any("interactions" in s for s in statements)
@@ -137,12 +137,12 @@ def test_show_reads_one_clients_rows_by_index(store, book):
 
 
 def test_the_timeline_reads_only_the_newest_rows_of_each_kind(store, book):
-    statements = traced(store, lambda: store.timeline(book[0], limit=15))
+    statements = traced(store, lambda: store.interactions.timeline(book[0], limit=15))
     assert statements and all("LIMIT" in s for s in statements), statements
 
 
 def test_timeline_query_searches_interactions_by_client(store, book):
-    statements = traced(store, lambda: store.timeline(book[0]))
+    statements = traced(store, lambda: store.interactions.timeline(book[0]))
     interaction_sql = [s for s in statements if "FROM interactions" in s]
     assert interaction_sql
     assert all(full_scans(store, s, "interactions") == [] for s in interaction_sql)
@@ -151,12 +151,12 @@ def test_timeline_query_searches_interactions_by_client(store, book):
 
 
 def test_ls_by_tag_looks_tags_up_by_index(store, book):
-    statements = traced(store, lambda: store.list_clients(tags=["vip"]))
+    statements = traced(store, lambda: store.clients.list(tags=["vip"]))
     assert len(statements) == 1
     steps = plan(store, statements[0])
     assert full_scans(store, statements[0], "tags") == []
     assert any("INDEX tags_tag (tag=?)" in step for step in steps), steps
-    assert [r["name"] for r in store.list_clients(tags=["vip"])] == [
+    assert [r["name"] for r in store.clients.list(tags=["vip"])] == [
         "Client 1", "Client 3", "Client 5"]
 
 
@@ -165,13 +165,13 @@ def test_ls_by_tag_reads_only_the_tagged_clients(store, plain_book):
     # a walk of every client in name order testing each for the tag (5,000 vip clients of
     # 100,000 took 210 ms that way, 25 ms this way).
     for tags in (["vip"], ["vip", "smb"]):
-        statements = traced(store, lambda t=tags: store.list_clients(tags=t))
+        statements = traced(store, lambda t=tags: store.clients.list(tags=t))
         assert full_scans(store, statements[0], "clients") == [], plan(store, statements[0])
         assert uses(store, statements, "tags_tag (tag=?)")
 
 
 def test_search_goes_through_the_full_text_index(store, book):
-    statements = traced(store, lambda: store.search("王伟"))
+    statements = traced(store, lambda: store.search.matches("王伟"))
     match = [s for s in statements if "MATCH" in s]
     assert len(match) == 1
     steps = plan(store, match[0])
@@ -179,7 +179,8 @@ def test_search_goes_through_the_full_text_index(store, book):
     assert full_scans(store, match[0], "clients") == []
     for sql in statements:
         assert full_scans(store, sql, "interactions") == [], sql
-    assert {r["client_id"] for r in store.search("王伟")} == set(book[:-1])  # one archived
+    # one archived
+    assert {r["client_id"] for r in store.search.matches("王伟")} == set(book[:-1])
 
 
 def test_response_time_pairs_each_inbound_with_an_index_seek(store, book):
@@ -204,7 +205,7 @@ def test_response_time_pairs_each_inbound_with_an_index_seek(store, book):
 
 
 def test_due_asks_for_client_cadences_through_a_partial_index(store, book):
-    statements = traced(store, store.has_client_cadences)
+    statements = traced(store, store.clients.any_own_cadence)
     assert uses(store, statements, "clients_cadence")
     assert full_scans(store, statements[0], "clients") == []
 
@@ -216,14 +217,15 @@ def test_report_aggregates_read_deals_from_covering_indexes(store, stats):
         store.conn.execute("ANALYZE")
     windows = ("2024-11-23T00:00:00Z", "2025-11-23T00:00:00Z", "2026-11-23T00:00:00Z")
     calls = {
-        "client_revenue": lambda: store.client_revenue("USD"),
-        "client_revenue since": lambda: store.client_revenue("USD", since=windows[1]),
-        "revenue_rank": lambda: store.revenue_rank("USD", 1),
-        "revenue_total": lambda: store.revenue_total("USD", since=windows[1], until=windows[2]),
-        "revenue_total one": lambda: store.revenue_total("USD", client_id=1),
-        "active_in_windows": lambda: store.active_in_windows("deals", *windows),
-        "activity_days": lambda: store.activity_days("deals"),
-        "activity_days one": lambda: store.activity_days("any", client_id=1),
+        "client_revenue": lambda: store.reports.client_revenue("USD"),
+        "client_revenue since": lambda: store.reports.client_revenue("USD", since=windows[1]),
+        "revenue_rank": lambda: store.reports.revenue_rank("USD", 1),
+        "revenue_total": lambda: store.reports.revenue_total("USD", since=windows[1],
+                                                             until=windows[2]),
+        "revenue_total one": lambda: store.reports.revenue_total("USD", client_id=1),
+        "active_in_windows": lambda: store.reports.active_in_windows("deals", *windows),
+        "activity_days": lambda: store.reports.activity_days("deals"),
+        "activity_days one": lambda: store.reports.activity_days("any", client_id=1),
     }
     for name, call in calls.items():
         statements = [s for s in traced(store, call) if "deals" in s or "interactions" in s]

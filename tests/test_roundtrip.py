@@ -13,34 +13,34 @@ FORMATS = ("csv", "tsv", "json", "ndjson")
 @pytest.fixture
 def book(store):
     """A small book with everything an export must carry."""
-    wang = store.add_client("王伟", company="北京科技有限公司", email="wang@example.cn",
-                            external_id="CN-1", stage="lead", tags=["vip", "asia"],
-                            custom={"region": "华北", "Lead Source": "fair",
+    wang = store.clients.add("王伟", company="北京科技有限公司", email="wang@example.cn",
+                             external_id="CN-1", stage="lead", tags=["vip", "asia"],
+                             custom={"region": "华北", "Lead Source": "fair",
                                     "budget": "1000.10"},
-                            notes="第一行\n第二行, with \"quotes\"")
-    store.set_stage(wang, "proposal", at="2026-03-01T09:00:00Z", note="sent the deck")
-    ada = store.add_client("=HYPERLINK(\"x\")", email="ada@example.com", phone="+1 555 0100",
-                           owner="sam", industry="-tech", size="@11-50")
-    gone = store.add_client("Gone Ltd", external_id="'=odd")
-    store.archive_client(gone)
-    store.set_cadence(ada, "2w", "4w")
-    jane = store.add_contact(wang, "张伟", role="采购经理", email="zhang@example.cn",
-                             decision_level="decision-maker", is_primary=True)
-    store.add_contact(ada, "Bob", phone="+44 20 7946 0000", notes="likes +1 calls")
-    store.log_interaction(wang, "首次会议：讨论报价", at="2026-01-05T02:30:00Z", channel="meeting",
-                          direction="in", kind="complaint", score=7, contact_id=jane,
-                          resolved_at="2026-01-06T08:00:00Z")
-    store.log_interaction(ada, "=1+2 looks like a formula", at="2026-02-01T10:00:00Z",
-                          channel="email", next_due=date(2026, 12, 1), next_note="chase")
-    store.add_deal(wang, "1000.10", at="2026-02-02T00:00:00Z", title="首单", currency="CNY")
-    store.add_deal(ada, "19.99", at="2026-02-03T00:00:00Z", status="open")
-    store.add_deal(gone, "0.5", at="2026-02-04T00:00:00Z", status="lost")
-    store.log_interaction(wang, "电话回访", at=datetime(2026, 3, 2, 9, 15,
-                                                    tzinfo=timezone(timedelta(hours=8))),
-                          channel="call", kind="feedback", direction="in", score=10)
-    fid = store.add_followup(ada, datetime(2026, 12, 5, 15, 30, tzinfo=UTC), "weekly call",
-                             every="FREQ=WEEKLY")
-    store.complete_followup(fid, at="2026-11-20T10:00:00Z")
+                             notes="第一行\n第二行, with \"quotes\"")
+    store.clients.set_stage(wang, "proposal", at="2026-03-01T09:00:00Z", note="sent the deck")
+    ada = store.clients.add("=HYPERLINK(\"x\")", email="ada@example.com", phone="+1 555 0100",
+                            owner="sam", industry="-tech", size="@11-50")
+    gone = store.clients.add("Gone Ltd", external_id="'=odd")
+    store.clients.archive(gone)
+    store.clients.set_cadence(ada, "2w", "4w")
+    jane = store.contacts.add(wang, "张伟", role="采购经理", email="zhang@example.cn",
+                              decision_level="decision-maker", is_primary=True)
+    store.contacts.add(ada, "Bob", phone="+44 20 7946 0000", notes="likes +1 calls")
+    store.interactions.log(wang, "首次会议：讨论报价", at="2026-01-05T02:30:00Z", channel="meeting",
+                           direction="in", kind="complaint", score=7, contact_id=jane,
+                           resolved_at="2026-01-06T08:00:00Z")
+    store.interactions.log(ada, "=1+2 looks like a formula", at="2026-02-01T10:00:00Z",
+                           channel="email", next_due=date(2026, 12, 1), next_note="chase")
+    store.deals.add(wang, "1000.10", at="2026-02-02T00:00:00Z", title="首单", currency="CNY")
+    store.deals.add(ada, "19.99", at="2026-02-03T00:00:00Z", status="open")
+    store.deals.add(gone, "0.5", at="2026-02-04T00:00:00Z", status="lost")
+    store.interactions.log(wang, "电话回访", at=datetime(2026, 3, 2, 9, 15,
+                                                     tzinfo=timezone(timedelta(hours=8))),
+                           channel="call", kind="feedback", direction="in", score=10)
+    fid = store.followups.add(ada, datetime(2026, 12, 5, 15, 30, tzinfo=UTC), "weekly call",
+                              every="FREQ=WEEKLY")
+    store.followups.complete(fid, at="2026-11-20T10:00:00Z")
     return store
 
 

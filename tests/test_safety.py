@@ -241,17 +241,17 @@ def _data(path: Path) -> list:
 
 def test_a_full_disk_fails_the_write_whole_with_a_clean_error(db_path):
     with CrmStore(db_path, Config()) as store:
-        store.add_client("Acme", tags=["vip"])
+        store.clients.add("Acme", tags=["vip"])
     before = _data(db_path)
     with CrmStore(db_path, Config()) as store:
         pages = store.scalar("PRAGMA page_count")
         # SQLite's own size cap: the file may not grow beyond a few more pages
         assert store.scalar(f"PRAGMA max_page_count = {pages + 3}") == pages + 3
         with pytest.raises(StoreError) as err:
-            store.add_client("Globex", notes="x" * 90_000, tags=["a", "b", "c"])
+            store.clients.add("Globex", notes="x" * 90_000, tags=["a", "b", "c"])
         assert str(err.value) == f"{db_path}: the disk is full; nothing was written"
         # the same connection still works for what fits
-        store.add_client("Small")
+        store.clients.add("Small")
     after = _data(db_path)
     assert after[0][0] == before[0][0] and [r[1] for r in after[0]] == ["Acme", "Small"]
     assert after[1] == before[1]  # none of Globex's tags

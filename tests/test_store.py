@@ -32,10 +32,10 @@ def test_new_database_is_owner_only_wal_with_foreign_keys(db_path):
 
 def test_opening_twice_is_idempotent(db_path):
     with CrmStore(db_path) as store:
-        store.add_client("Acme")
+        store.clients.add("Acme")
     with CrmStore(db_path) as store:
         assert store.backup_path is None
-        assert [c["name"] for c in store.list_clients()] == ["Acme"]
+        assert [c["name"] for c in store.clients.list()] == ["Acme"]
         assert len(store.applied_migrations()) == SCHEMA_VERSION
 
 
@@ -65,19 +65,19 @@ def test_directory_and_non_sqlite_files_are_refused(tmp_path):
 
 
 def test_failed_write_rolls_back_everything(store):
-    client_id = store.add_client("Acme", tags=["vip"])
+    client_id = store.clients.add("Acme", tags=["vip"])
     before = store.query("SELECT * FROM changes")
     with pytest.raises(RuntimeError):
         with store.change("test"):
             store.update("clients", client_id, {"notes": "half done"})
             raise RuntimeError("boom")
-    assert store.get_client(client_id)["notes"] is None
+    assert store.clients.get(client_id)["notes"] is None
     assert store.query("SELECT * FROM changes") == before
 
 
 def test_every_write_is_recorded_with_old_and_new_values(store):
-    client_id = store.add_client("Acme", email="a@acme.test", tags=["vip"])
-    store.edit_client(client_id, email="b@acme.test")
+    client_id = store.clients.add("Acme", email="a@acme.test", tags=["vip"])
+    store.clients.edit(client_id, email="b@acme.test")
     changes = store.query("SELECT id, command, summary, client_id FROM changes ORDER BY id")
     assert [(c["command"], c["client_id"]) for c in changes] == [("add", 1), ("edit", 1)]
     rows = store.query("SELECT tbl, op, old, new FROM change_rows WHERE change_id = ? ORDER BY id",
@@ -90,9 +90,9 @@ def test_every_write_is_recorded_with_old_and_new_values(store):
 
 
 def test_a_change_that_changes_nothing_leaves_no_record(store):
-    client_id = store.add_client("Acme", email="a@acme.test")
+    client_id = store.clients.add("Acme", email="a@acme.test")
     count = store.scalar("SELECT count(*) FROM changes")
-    assert store.edit_client(client_id, email="a@acme.test") is False
+    assert store.clients.edit(client_id, email="a@acme.test") is False
     assert store.scalar("SELECT count(*) FROM changes") == count
 
 
@@ -102,39 +102,39 @@ def test_writes_outside_a_change_are_refused(store):
 
 
 def test_resolve_client_rules(store):
-    store.add_client("Acme East", email="east@acme.test", external_id="E-1")
-    store.add_client("Acme West")
-    store.add_client("王伟")
-    assert store.resolve_client("1")["name"] == "Acme East"
-    assert store.resolve_client("EAST@acme.test")["name"] == "Acme East"
-    assert store.resolve_client("E-1")["name"] == "Acme East"
-    assert store.resolve_client("acme west")["name"] == "Acme West"
-    assert store.resolve_client("West")["name"] == "Acme West"
-    assert store.resolve_client("王")["name"] == "王伟"
+    store.clients.add("Acme East", email="east@acme.test", external_id="E-1")
+    store.clients.add("Acme West")
+    store.clients.add("王伟")
+    assert store.clients.resolve("1")["name"] == "Acme East"
+    assert store.clients.resolve("EAST@acme.test")["name"] == "Acme East"
+    assert store.clients.resolve("E-1")["name"] == "Acme East"
+    assert store.clients.resolve("acme west")["name"] == "Acme West"
+    assert store.clients.resolve("West")["name"] == "Acme West"
+    assert store.clients.resolve("王")["name"] == "王伟"
     with pytest.raises(AmbiguousClient) as err:
-        store.resolve_client("acme")
+        store.clients.resolve("acme")
     assert [c["id"] for c in err.value.candidates] == [1, 2]
     for ref in ["nobody", "", "99", "%", "_", "a\x00b"]:
         with pytest.raises(ClientNotFound):
-            store.resolve_client(ref)
+            store.clients.resolve(ref)
 
 
 def test_archived_clients_resolve_only_when_asked_and_say_they_are_archived(store):
     from crmcli.errors import ClientArchived
 
-    client_id = store.add_client("Acme")
-    store.archive_client(client_id)
+    client_id = store.clients.add("Acme")
+    store.clients.archive(client_id)
     for ref in ("Acme", str(client_id), f"#{client_id}"):
         with pytest.raises(ClientArchived, match="is archived; restore it with `crm unarchive"):
-            store.resolve_client(ref)
-    assert store.resolve_client("Acme", include_archived=True)["id"] == client_id
-    assert store.resolve_client(str(client_id), include_archived=True)["id"] == client_id
+            store.clients.resolve(ref)
+    assert store.clients.resolve("Acme", include_archived=True)["id"] == client_id
+    assert store.clients.resolve(str(client_id), include_archived=True)["id"] == client_id
 
 
 def test_purge_deletes_children_and_logs_each_row(store):
-    client_id = store.add_client("Acme", tags=["a", "b"], stage="lead")
-    store.add_contact(client_id, "Jane")
-    counts = store.purge_client(client_id)
+    client_id = store.clients.add("Acme", tags=["a", "b"], stage="lead")
+    store.contacts.add(client_id, "Jane")
+    counts = store.clients.purge(client_id)
     assert counts["tags"] == 2 and counts["contacts"] == 1 and counts["stage_changes"] == 1
     assert store.scalar("SELECT count(*) FROM clients") == 0
     last = store.scalar("SELECT max(id) FROM changes")
@@ -148,35 +148,35 @@ def test_stage_must_be_in_the_configured_pipeline(tmp_path):
     config = Config()
     config.data["pipeline"] = ["cold", "hot"]
     with CrmStore(tmp_path / "p.db", config) as store:
-        client_id = store.add_client("Acme", stage="HOT")
-        assert store.get_client(client_id)["stage"] == "hot"
+        client_id = store.clients.add("Acme", stage="HOT")
+        assert store.clients.get(client_id)["stage"] == "hot"
         with pytest.raises(Exception, match="unknown stage 'lead'"):
-            store.set_stage(client_id, "lead")
+            store.clients.set_stage(client_id, "lead")
 
 
 def test_validation_errors_name_field_and_value(store):
     with pytest.raises(ValidationError) as err:
-        store.add_client("Acme", email="nope")
+        store.clients.add("Acme", email="nope")
     assert (err.value.field, err.value.value) == ("email", "nope")
     with pytest.raises(ValidationError, match="is 501 characters long"):
-        store.add_client("x" * 501)
+        store.clients.add("x" * 501)
 
 
 def test_search_index_covers_clients_contacts_and_survives_integrity_check(store):
-    client_id = store.add_client("王伟", company="北京科技")
-    store.add_contact(client_id, "李娜", role="采购")
-    assert [r["kind"] for r in store.search("李娜")] == ["contact"]
-    assert [r["kind"] for r in store.search("北京")] == ["client"]
+    client_id = store.clients.add("王伟", company="北京科技")
+    store.contacts.add(client_id, "李娜", role="采购")
+    assert [r["kind"] for r in store.search.matches("李娜")] == ["contact"]
+    assert [r["kind"] for r in store.search.matches("北京")] == ["client"]
     assert store.integrity_check() == []
-    assert store.rebuild_search_index() == 2
-    assert [r["kind"] for r in store.search("采购")] == ["contact"]
+    assert store.search.rebuild() == 2
+    assert [r["kind"] for r in store.search.matches("采购")] == ["contact"]
 
 
 def test_backup_is_consistent_and_owner_only(store, tmp_path):
-    store.add_client("Acme")
+    store.clients.add("Acme")
     target = store.backup_to(tmp_path / "backups" / "copy.db")
     assert os.stat(target).st_mode & 0o777 == 0o600
     with CrmStore(target) as copy:
-        assert [c["name"] for c in copy.list_clients()] == ["Acme"]
+        assert [c["name"] for c in copy.clients.list()] == ["Acme"]
     with pytest.raises(CrmError, match="is the database .*refusing to write over it"):
         store.backup_to(store.path)

@@ -44,13 +44,13 @@ def books(draw):
 
 def fill(db: Path, book: dict) -> None:
     with CrmStore(db, Config()) as store:
-        client = store.add_client(book["name"], company=book["company"],
+        client = store.clients.add(book["name"], company=book["company"],
                                   external_id=book["external_id"], notes=book["notes"],
                                   custom={"field": book["custom"]})
-        store.add_contact(client, book["contact"], role=book["role"], notes=book["notes"])
-        store.log_interaction(client, book["summary"], at="2026-11-01T10:00:00Z")
-        store.add_deal(client, "10", at="2026-11-02T10:00:00Z", title=book["title"])
-        store.add_followup(client, "2026-12-01", book["note"])
+        store.contacts.add(client, book["contact"], role=book["role"], notes=book["notes"])
+        store.interactions.log(client, book["summary"], at="2026-11-01T10:00:00Z")
+        store.deals.add(client, "10", at="2026-11-02T10:00:00Z", title=book["title"])
+        store.followups.add(client, "2026-12-01", book["note"])
 
 
 def export_all(crm, db: Path, out: Path, fmt: str) -> dict[str, bytes]:
@@ -68,7 +68,7 @@ def test_every_character_of_every_field_round_trips(crm, tmp_path_factory, book)
     second = export_all(crm, base / "two.db", base / "two", book["format"])
     assert second == first
     with CrmStore(base / "two.db", Config()) as store:
-        client = store.get_client(1)
+        client = store.clients.get(1)
         assert client["name"] == book["name"].strip()
         assert client["notes"] == book["notes"].strip()
         assert store.get("interactions", 1)["summary"] == book["summary"].strip()

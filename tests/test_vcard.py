@@ -15,7 +15,7 @@ def contacts(store) -> list[dict]:
 
 
 def test_import_vcards_finds_the_client_by_org_and_maps_title_to_role(crm, store):
-    acme = store.add_client("Acme")
+    acme = store.clients.add("Acme")
     result = crm("import", "contacts", FIXTURES / "contacts.vcf")
     assert "imported contacts from" in result.stderr and "2 inserted" in result.stderr
     assert contacts(store) == [
@@ -37,16 +37,16 @@ def test_card_whose_org_matches_no_client_is_rejected_as_a_card(crm, store, tmp_
     cards = list(vobject.readComponents(rejects.read_text()))
     assert [c.fn.value for c in cards] == ["Jane Roe", "张伟"]
     assert cards[0].x_crm_error.value.startswith("field 'client_name'")
-    store.add_client("Acme")
+    store.clients.add("Acme")
     result = crm("import", "contacts", rejects)  # fixed by adding the client: re-imports
     assert "2 inserted" in result.stderr
 
 
 def test_export_vcf_writes_standard_cards(crm, store):
-    acme = store.add_client("Acme Rockets")
-    store.add_contact(acme, "Jane Roe", role="CTO; founder", email="jane@acme.com",
-                      phone="+1 555 0100", decision_level="decision-maker", is_primary=True,
-                      notes="two\nlines")
+    acme = store.clients.add("Acme Rockets")
+    store.contacts.add(acme, "Jane Roe", role="CTO; founder", email="jane@acme.com",
+                       phone="+1 555 0100", decision_level="decision-maker", is_primary=True,
+                       notes="two\nlines")
     out = crm("export", "contacts", "--format", "vcf").stdout
     [card] = list(vobject.readComponents(out))
     assert card.fn.value == "Jane Roe"
@@ -60,11 +60,11 @@ def test_export_vcf_writes_standard_cards(crm, store):
 
 
 def test_vcf_export_reimports_to_the_same_contacts(crm, store, tmp_path):
-    acme = store.add_client("Acme")
-    other = store.add_client("Acme")  # same name: the card's client id decides
-    store.add_contact(other, "王芳", role="经理", email="wang@example.cn",
-                      decision_level="influencer", is_primary=True)
-    store.add_contact(acme, "Bob", phone="+44 20 7946 0000")
+    acme = store.clients.add("Acme")
+    other = store.clients.add("Acme")  # same name: the card's client id decides
+    store.contacts.add(other, "王芳", role="经理", email="wang@example.cn",
+                       decision_level="influencer", is_primary=True)
+    store.contacts.add(acme, "Bob", phone="+44 20 7946 0000")
     path = tmp_path / "book.vcf"
     crm("export", "contacts", "-o", path)
     before = crm("export", "contacts").stdout
@@ -79,8 +79,8 @@ def test_vcf_export_reimports_to_the_same_contacts(crm, store, tmp_path):
 
 def test_vcf_org_is_the_clients_company_and_a_card_without_crm_ids_finds_it(crm, store,
                                                                              tmp_path):
-    wang = store.add_client("王伟", company="北京科技有限公司")
-    store.add_contact(wang, "赵敏", role="CEO")
+    wang = store.clients.add("王伟", company="北京科技有限公司")
+    store.contacts.add(wang, "赵敏", role="CEO")
     out = crm("export", "contacts", "--format", "vcf").stdout
     [card] = list(vobject.readComponents(out))
     assert card.org.value == ["北京科技有限公司"]

@@ -66,7 +66,7 @@ def user_error_of(exc: BaseException):
 
     if isinstance(exc, CrmError):
         return exc
-    from crmcli.store.store import user_error_of as driver_error_of
+    from crmcli.store import user_error_of as driver_error_of
 
     translated = driver_error_of(exc)
     if translated is not None:

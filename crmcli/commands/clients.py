@@ -51,7 +51,7 @@ def add_client(
     """Add a client and print its id."""
     store = get_store()
     owner = owner if owner is not None else get_config()["owner"]
-    client_id = store.add_client(name, company=company, email=email, phone=phone,
+    client_id = store.clients.add(name, company=company, email=email, phone=phone,
                                  industry=industry, size=size, owner=owner, source=source,
                                  stage=stage, external_id=external_id, notes=note,
                                  tags=tag or [], custom=_parse_sets(set_))
@@ -59,7 +59,7 @@ def add_client(
         typer.echo(client_id)
     else:
         typer.echo(client_id)
-        message(f"added client {client_id}: {store.get_client(client_id)['name']}")
+        message(f"added client {client_id}: {store.clients.get(client_id)['name']}")
 
 
 _UNSET = None
@@ -88,7 +88,7 @@ def edit_client(
 ) -> None:
     """Change a client's profile fields."""
     store = get_store()
-    record = store.resolve_client(client, include_archived=True)
+    record = store.clients.resolve(client, include_archived=True)
     if edit_notes:
         if note is not None:
             fail("give --note or -e, not both", code=2)
@@ -103,9 +103,9 @@ def edit_client(
     if not fields and not custom:
         fail("nothing to change: give at least one option such as --email or --set key=value",
              code=2)
-    changed = store.edit_client(record["id"], custom=custom, **fields)
+    changed = store.clients.edit(record["id"], custom=custom, **fields)
     message(f"{'updated' if changed else 'unchanged'}: client {record['id']} "
-            f"{store.get_client(record['id'])['name']}")
+            f"{store.clients.get(record['id'])['name']}")
 
 
 def show_client(client: ClientArg, fmt: FormatOption = None, as_json: JsonOption = False) -> None:
@@ -114,7 +114,7 @@ def show_client(client: ClientArg, fmt: FormatOption = None, as_json: JsonOption
     from crmcli.services.card import build_card
 
     store = get_store(create=False)
-    record = store.resolve_client(client, include_archived=True)
+    record = store.clients.resolve(client, include_archived=True)
     emit_card(build_card(store, record), output_format(fmt, as_json))
 
 
@@ -145,10 +145,10 @@ def list_clients(
         from crmcli.services.tiers import client_ids_in_tier
 
         ids = client_ids_in_tier(store, tier)
-    rows = store.list_clients(stage=stage, tags=tag, industry=industry, owner=owner, text=text,
+    rows = store.clients.list(stage=stage, tags=tag, industry=industry, owner=owner, text=text,
                               archived=archived, include_archived=all_, ids=ids, sort=sort,
                               descending=desc, limit=limit)
-    from crmcli.store.clients import CLIENT_RECORD
+    from crmcli.store import CLIENT_RECORD
 
     emit_rows(rows, output_format(fmt, as_json), columns=ListColumns,
               fields=[c for c in CLIENT_RECORD if c != "stage_history"])
@@ -162,17 +162,17 @@ def remove_client(
 ) -> None:
     """Archive a client (hidden from lists); --purge --yes deletes everything of theirs."""
     store = get_store()
-    record = store.resolve_client(client, include_archived=True)
+    record = store.clients.resolve(client, include_archived=True)
     if purge:
         if not yes:
             fail(f"--purge deletes client {record['id']} ({record['name']}) and all their records;"
                  " add --yes to confirm", code=2)
-        counts = store.purge_client(record["id"])
+        counts = store.clients.purge(record["id"])
         detail = ", ".join(f"{n} {t}" for t, n in counts.items() if n)
         message(f"deleted client {record['id']} {record['name']}"
                 + (f" with {detail}" if detail else "") + " (crm undo restores it)")
         return
-    if store.archive_client(record["id"]):
+    if store.clients.archive(record["id"]):
         message(f"archived client {record['id']} {record['name']}")
     else:
         message(f"client {record['id']} {record['name']} was already archived")
@@ -181,8 +181,8 @@ def remove_client(
 def unarchive_client(client: ClientArg) -> None:
     """Restore an archived client: back in lists, due, reports and every command."""
     store = get_store()
-    record = store.resolve_client(client, include_archived=True)
-    if store.restore_client(record["id"]):
+    record = store.clients.resolve(client, include_archived=True)
+    if store.clients.restore(record["id"]):
         message(f"restored client {record['id']} {record['name']}")
     else:
         message(f"client {record['id']} {record['name']} is not archived")
@@ -195,9 +195,9 @@ def merge_clients(
 ) -> None:
     """Move everything of DUPLICATE onto KEEP and delete DUPLICATE."""
     store = get_store()
-    kept = store.resolve_client(keep, include_archived=True)
-    dup = store.resolve_client(duplicate, include_archived=True)
-    moved = store.merge_clients(kept["id"], dup["id"])
+    kept = store.clients.resolve(keep, include_archived=True)
+    dup = store.clients.resolve(duplicate, include_archived=True)
+    moved = store.clients.merge(kept["id"], dup["id"])
     detail = ", ".join(f"{n} {t if n != 1 else t.rstrip('s')}" for t, n in moved.items()
                        if n) or "no records"
     message(f"merged client {dup['id']} {dup['name']} into {kept['id']} {kept['name']} "
@@ -217,13 +217,13 @@ def search_records(
     """Full-text search over clients, contacts and interaction summaries."""
     store = get_store(create=False)
     cap = limit or SEARCH_LIMIT
-    rows = store.search(text, limit=cap, include_archived=all_)
+    rows = store.search.matches(text, limit=cap, include_archived=all_)
     if not rows:
         message(f"no matches for {text!r}")
     emit(rows, output_format(fmt, as_json),
          columns=["kind", "id", "client_id", "client", "match", "at"])
     if len(rows) == cap:
-        total = store.search_count(text, include_archived=all_)
+        total = store.search.count(text, include_archived=all_)
         if total > cap:
             message(f"crm: showing the best {cap} of {total} matches; add --limit {total} to "
                     "see them all, or more words to narrow the search")

@@ -212,15 +212,13 @@ def _values(param, path: list[str], incomplete: str, global_values: dict) -> lis
         store = _store(global_values)
         if store is None:
             return []
-        from crmcli.store import completion as book
-
         if name in ("tag", "tags"):
-            return book.tags(store, incomplete)
+            return store.completion.tags(incomplete)
         if name == "owner":
-            return book.owners(store, incomplete)
+            return store.completion.owners(incomplete)
         if incomplete.isdigit():
-            return book.client_ids(store, incomplete)
-        return book.client_names(store, incomplete)
+            return store.completion.client_ids(incomplete)
+        return store.completion.client_names(incomplete)
     return []
 
 

@@ -37,9 +37,9 @@ def add_contact(
 ) -> None:
     """Add a contact person to a client and print its id."""
     store = get_store()
-    record = store.resolve_client(client)
-    others = store.list_contacts(record["id"])
-    contact_id = store.add_contact(record["id"], name, role=role, email=email, phone=phone,
+    record = store.clients.resolve(client)
+    others = store.contacts.list(record["id"])
+    contact_id = store.contacts.add(record["id"], name, role=role, email=email, phone=phone,
                                    decision_level=level, is_primary=primary, notes=note)
     typer.echo(contact_id)
     if not quiet:
@@ -71,8 +71,8 @@ def list_contacts(
 ) -> None:
     """List contacts, of one client or of all."""
     store = get_store(create=False)
-    client_id = store.resolve_client(client, include_archived=True)["id"] if client else None
-    emit(store.list_contacts(client_id), output_format(fmt, as_json),
+    client_id = store.clients.resolve(client, include_archived=True)["id"] if client else None
+    emit(store.contacts.list(client_id), output_format(fmt, as_json),
          columns=["id", "client_id", "client", "name", "role", "email", "phone",
                   "decision_level", "is_primary", "notes"])
 
@@ -98,8 +98,8 @@ def edit_contact(
     store = get_store()
     before = []
     if primary:
-        before = store.list_contacts(store.get_contact(contact_id)["client_id"])
-    changed = store.edit_contact(contact_id, **fields)
+        before = store.contacts.list(store.contacts.get(contact_id)["client_id"])
+    changed = store.contacts.edit(contact_id, **fields)
     message(f"{'updated' if changed else 'unchanged'}: contact {contact_id}")
     if primary:
         _say_demoted(before, contact_id)
@@ -110,7 +110,7 @@ def remove_contact(contact_id: Annotated[int, typer.Argument(metavar="ID",
                                                              help="Contact id.")]
                    ) -> None:
     """Remove a contact (their interactions stay with the client)."""
-    contact = get_store().remove_contact(contact_id)
+    contact = get_store().contacts.remove(contact_id)
     message(f"removed contact {contact_id} {contact['name']}")
 
 

@@ -26,9 +26,7 @@ def check_db(fmt: FormatOption = None, as_json: JsonOption = False) -> None:
     """Check the database's integrity, foreign keys and search index; exit 1 on problems."""
     store = get_store(create=False)
     problems = store.integrity_check()
-    counts = {t: store.scalar(f"SELECT count(*) FROM {t}")
-              for t in ("clients", "contacts", "interactions", "deals", "followups", "tags",
-                        "stage_changes", "changes")}
+    counts = store.row_counts()
     record = {"path": str(store.path), "schema_version": store.schema_version(),
               "ok": not problems, "problems": problems, **counts}
     emit_record(record, output_format(fmt, as_json))

@@ -39,13 +39,13 @@ def add_deal(
     from crmcli import dates
 
     store = get_store()
-    record = store.resolve_client(client)
+    record = store.clients.resolve(client)
     when = dates.parse_at(at) if at else None
-    deal_id = store.add_deal(record["id"], amount, at=when, title=title, status=status,
+    deal_id = store.deals.add(record["id"], amount, at=when, title=title, status=status,
                              currency=currency)
     typer.echo(deal_id)
     if not quiet:
-        deal = store.get_deal(deal_id)
+        deal = store.deals.get(deal_id)
         message(f"recorded {deal['status']} deal {deal_id}: {deal['amount']} {deal['currency']} "
                 f"for client {record['id']} {record['name']}")
 
@@ -74,7 +74,7 @@ def edit_deal(
     store = get_store()
     fields: dict = {}
     if client is not None:
-        fields["client_id"] = store.resolve_client(client)["id"]
+        fields["client_id"] = store.clients.resolve(client)["id"]
     if amount is not None:
         fields["amount"] = amount
     if at is not None:
@@ -90,15 +90,15 @@ def edit_deal(
 
         raise UsageError("nothing to change: give --status, --amount, --at, --title, "
                          "--currency or --client")
-    changed = store.edit_deal(deal_id, **fields)
-    deal = store.get_deal(deal_id)
+    changed = store.deals.edit(deal_id, **fields)
+    deal = store.deals.get(deal_id)
     if not changed:
         message(f"deal {deal_id} unchanged")
         return
     def now(field: str) -> str:
         value = deal[field]
         if field == "client_id":
-            return f"client {value} {store.get_client(value)['name']}"
+            return f"client {value} {store.clients.get(value)['name']}"
         if value is None:
             return f"{field} cleared"
         return f"{field} {dates.format_local(value) if field == 'at' else value}"
@@ -119,8 +119,8 @@ def list_deals(
     from crmcli import dates
 
     store = get_store(create=False)
-    client_id = store.resolve_client(client, include_archived=True)["id"] if client else None
-    rows = store.list_deals(client_id, status, limit=limit)
+    client_id = store.clients.resolve(client, include_archived=True)["id"] if client else None
+    rows = store.deals.list(client_id, status, limit=limit)
     emit_rows(rows, output_format(fmt, as_json), fields=DEAL_FIELDS, columns=TABLE_COLUMNS,
               shown=lambda rows: [{**r, "date": dates.local_date_of(r["at"]).isoformat()}
                                   for r in rows])

@@ -87,11 +87,11 @@ def run_demo(
                 f"{result['followups']} follow-ups, as of {dates.format_local(result['now'])}")
         _heading("crm due — follow-ups due this week, overdue first, then clients gone quiet")
         emit_due(compute_due(store, config, within="7d"), "table")
-        featured = store.get_client(result["featured_id"])
+        featured = store.clients.get(result["featured_id"])
         _heading(f"crm show {featured['name']} — a client card")
         emit_card(build_card(store, featured), "table")
         _heading("crm stage — the pipeline board")
-        emit_board(store.pipeline_board(), "table")
+        emit_board(store.clients.pipeline_board(), "table")
         _heading("crm report summary — how the book of business is doing")
         emit_summary(summary_data(store, config), "table")
     quoted = str(target) if " " not in str(target) else f"'{target}'"

@@ -47,13 +47,13 @@ def add_followup(
     from crmcli import dates
 
     store = get_store()
-    record = store.resolve_client(client)
+    record = store.clients.resolve(client)
     due = dates.parse_when(when)
     rule = dates.parse_every(every) if every else None
-    followup_id = store.add_followup(record["id"], due, note, every=rule)
+    followup_id = store.followups.add(record["id"], due, note, every=rule)
     typer.echo(followup_id)
     if not quiet:
-        row = store.get_followup(followup_id)
+        row = store.followups.get(followup_id)
         message(f"follow-up {followup_id} for client {record['id']} {record['name']} due "
                 f"{_due_text(row)}" + (f", repeats {dates.describe_every(rule)}" if rule else ""))
 
@@ -73,8 +73,8 @@ def list_followups(
     from crmcli import dates
 
     store = get_store(create=False)
-    client_id = store.resolve_client(client, include_archived=True)["id"] if client else None
-    rows = store.open_followups(client_id, owner=owner, tag=tag, limit=limit)
+    client_id = store.clients.resolve(client, include_archived=True)["id"] if client else None
+    rows = store.followups.open(client_id, owner=owner, tag=tag, limit=limit)
     from crmcli.services.due import with_status
 
     with_status(rows, dates.today())
@@ -88,9 +88,9 @@ def list_followups(
 def done_followup(followup_id: FollowupId) -> None:
     """Mark a follow-up done; a recurring one rolls forward to its next date."""
     store = get_store()
-    result = store.complete_followup(followup_id)
+    result = store.followups.complete(followup_id)
     if result["next_id"]:
-        row = store.get_followup(result["next_id"])
+        row = store.followups.get(result["next_id"])
         message(f"follow-up {followup_id} done; next one is {result['next_id']} due "
                 f"{_due_text(row)}")
     elif result["series_ended"]:
@@ -114,8 +114,8 @@ def snooze_followup(
     from crmcli import dates
 
     store = get_store()
-    store.get_followup(followup_id)
-    row = store.snooze_followup(followup_id, dates.parse_when(when))
+    store.followups.get(followup_id)
+    row = store.followups.snooze(followup_id, dates.parse_when(when))
     message(f"follow-up {followup_id} now due {_due_text(row)}")
 
 
@@ -134,21 +134,21 @@ def set_cadence(
 ) -> None:
     """Set, clear or show a client's contact cadence (ideal and maximum interval)."""
     store = get_store()
-    record = store.resolve_client(client)
+    record = store.clients.resolve(client)
     if clear and (ideal or maximum):
         fail("--clear takes no IDEAL or --max", code=2)
     if clear:
-        store.set_cadence(record["id"], None, None)
+        store.clients.set_cadence(record["id"], None, None)
         message(f"cleared the cadence of client {record['id']} {record['name']}")
     elif ideal:
-        store.set_cadence(record["id"], ideal, maximum)
+        store.clients.set_cadence(record["id"], ideal, maximum)
         message(f"cadence of client {record['id']} {record['name']}: every {ideal.strip()}"
                 + (f", at most {maximum.strip()}" if maximum else ""))
     elif maximum:
         fail("--max needs the IDEAL interval too, e.g. crm cadence CLIENT 2w --max 4w", code=2)
     from crmcli.services.cadence import cadence_info
 
-    info = cadence_info(store, store.get_client(record["id"]), get_config())
+    info = cadence_info(store, store.clients.get(record["id"]), get_config())
     from crmcli.render.output import emit_record
 
     emit_record({"client_id": record["id"], "client": record["name"], **info},

@@ -54,9 +54,10 @@ def _looking_back(text: str):
     from crmcli import dates
 
     t = " ".join(text.split()).lower()
-    if t in dates._WEEKDAYS:
+    weekday = dates.weekday_number(t)
+    if weekday is not None:
         today = dates.today()
-        return today - timedelta(days=(today.weekday() - dates._WEEKDAYS[t]) % 7)
+        return today - timedelta(days=(today.weekday() - weekday) % 7)
     if re.fullmatch(r"\d{1,6} ?[a-z]+", t):
         try:
             return dates.parse_when(f"-{t}")
@@ -97,19 +98,17 @@ def show_history(
     client_id = None
     if client is not None:
         try:
-            client_id = store.resolve_client(client, include_archived=True)["id"]
+            client_id = store.clients.resolve(client, include_archived=True)["id"]
         except ClientNotFound:
-            from crmcli.store.clients import ID_FORM, plain_id
+            from crmcli.store import referenced_id
 
-            ref = client.strip()
-            explicit = ID_FORM.fullmatch(ref)
-            gone = int(explicit[1]) if explicit else plain_id(ref)
+            gone = referenced_id(client.strip())
             # A purged or merged-away client can no longer be resolved; its id still can.
-            if gone is None or not store.scalar(
-                    "SELECT 1 FROM changes WHERE client_id = ? LIMIT 1", (gone,)):
+            if gone is None or not store.audit.has_changes_of(gone):
                 raise
             client_id = gone
-    records = store.history(client_id, since=_since_iso(since) if since else None, limit=limit)
+    records = store.audit.history(client_id, since=_since_iso(since) if since else None,
+                                  limit=limit)
     emit_rows(records, output_format(fmt, as_json), fields=_history_fields(),
               columns=HISTORY_TABLE, shown=_history_table)
 
@@ -135,7 +134,7 @@ def _history_table(records: list[dict]) -> list[dict]:
 
 
 def _history_fields() -> list[str]:
-    from crmcli.store.audit import HISTORY_FIELDS
+    from crmcli.store import HISTORY_FIELDS
 
     return HISTORY_FIELDS
 
@@ -155,9 +154,9 @@ def undo(
     """Revert the last change (run it again to redo); --list shows what can be undone."""
     store = get_store(create=False)  # nothing to undo in a book not yet begun
     if list_:
-        rows = store.undoable_changes(limit=limit or (None if fmt or as_json else 20))
+        rows = store.audit.undoable(limit=limit or (None if fmt or as_json else 20))
         from crmcli import dates
-        from crmcli.store.audit import UNDOABLE_FIELDS
+        from crmcli.store import UNDOABLE_FIELDS
 
         emit_rows(rows, output_format(fmt, as_json), fields=UNDOABLE_FIELDS, columns=UNDO_TABLE,
                   shown=lambda rows: [
@@ -165,7 +164,7 @@ def undo(
                        "command": r["command"], "summary": r["summary"], "rows": r["rows"],
                        "note": _undo_note(r)} for r in rows])
         return
-    result = store.undo_change(change)
+    result = store.audit.undo(change)
     message(result["summary"] + f" (as change {result['change_id']}; "
             f"crm undo again to {'undo' if result['redo'] else 'redo'} it)")
     if fmt is not None or as_json:

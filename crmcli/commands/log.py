@@ -68,7 +68,7 @@ def log_interaction(
         fail("give SUMMARY, '-' (stdin) or -e (your editor)" if summary is None
              else "give SUMMARY or -e, not both", code=2)
     store = get_store()
-    record = store.resolve_client(client)
+    record = store.clients.resolve(client)
     if edit:
         from crmcli.commands._editor import edit_text
 
@@ -77,19 +77,19 @@ def log_interaction(
         text = _read_summary(summary)
     when = dates.parse_at(at) if at else None
     next_due = dates.parse_when(next_) if next_ else None
-    contact_id = store.resolve_contact(record["id"], contact)["id"] if contact else None
+    contact_id = store.contacts.resolve(record["id"], contact)["id"] if contact else None
     kind_l = (kind or "note").strip().lower()
     direction = None if inbound is None else "in" if inbound else "out"  # None: by kind
-    ids = store.log_interaction(record["id"], text, at=when, channel=channel, direction=direction,
+    ids = store.interactions.log(record["id"], text, at=when, channel=channel, direction=direction,
                                 kind=kind_l, score=score, contact_id=contact_id,
                                 next_due=next_due, next_note=note)
     typer.echo(ids["interaction_id"])
     if not quiet:
-        row = store.get_interaction(ids["interaction_id"])
+        row = store.interactions.get(ids["interaction_id"])
         message(f"logged {row['channel']} ({row['direction']}) with client {record['id']} "
                 f"{record['name']} at {dates.format_local(row['at'])}")
         if ids["followup_id"]:
-            fu = store.get_followup(ids["followup_id"])
+            fu = store.followups.get(ids["followup_id"])
             message(f"follow-up {fu['id']} due {fu['due']}"
                     + (f" {dates.format_local(fu['due_at'])[11:]}" if fu["due_at"] else ""))
 
@@ -105,7 +105,7 @@ def resolve_complaint(
 
     store = get_store()
     when = dates.parse_at(at) if at else None
-    row = store.resolve_interaction(interaction_id, when)
+    row = store.interactions.resolve(interaction_id, when)
     message(f"complaint {interaction_id} resolved at {dates.format_local(row['resolved_at'])}")
 
 
@@ -140,7 +140,7 @@ def edit_interaction(
     if edit:
         from crmcli.commands._editor import edit_text
 
-        current = store.get_interaction(interaction_id)
+        current = store.interactions.get(interaction_id)
         fields["summary"] = edit_text(current["summary"] or "",
                                       f"summary of interaction {interaction_id}")
     if summary is not None:
@@ -156,17 +156,17 @@ def edit_interaction(
     if score is not None:
         fields["score"] = score
     if contact is not None:
-        client_id = store.get_interaction(interaction_id)["client_id"]
-        fields["contact_id"] = (store.resolve_contact(client_id, contact)["id"]
+        client_id = store.interactions.get(interaction_id)["client_id"]
+        fields["contact_id"] = (store.contacts.resolve(client_id, contact)["id"]
                                 if contact.strip() else None)
     if not fields:
         fail("nothing to change: give --summary (or -e), --channel, --in/--out, --kind, --at, "
              "--score or --contact", code=2)
-    changed = store.edit_interaction(interaction_id, **fields)
+    changed = store.interactions.edit(interaction_id, **fields)
     if not changed:
         message(f"interaction {interaction_id} unchanged")
         return
-    row = store.get_interaction(interaction_id)
+    row = store.interactions.get(interaction_id)
     shown = []
     for field in changed:
         value = row[field]
@@ -175,7 +175,7 @@ def edit_interaction(
         elif field == "at":
             shown.append(f"at {dates.format_local(value)}")
         elif field == "contact_id":
-            shown.append(f"contact {value} {store.get_contact(value)['name']}")
+            shown.append(f"contact {value} {store.contacts.get(value)['name']}")
         elif field == "summary":
             shown.append("summary " + (value if len(value) <= 40 else value[:39] + "…"))
         else:

@@ -52,7 +52,7 @@ def empty_window_note(store, config, unit: str, since: str | None, until: str | 
     activity = activity_setting(config)
     win = periods.window(unit, since, until)
     span = f"{periods.label(win.first, unit)} to {periods.label(win.last, unit)}"
-    first = store.first_activity(activity)
+    first = store.reports.first_activity(activity)
     what = ACTIVITY_WORDS[activity]
     if first is None:
         message(f"crm: no {what} recorded yet, so nothing to report "
@@ -124,7 +124,7 @@ def churn(period: PeriodOption = None, since: SinceOption = None, until: UntilOp
     risky = lifecycle.at_risk(life)
     if limit:
         risky = risky[:limit]
-    emit_churn(rows, lifecycle.status_counts(life, store.live_client_count()), risky,
+    emit_churn(rows, lifecycle.status_counts(life, store.reports.live_client_count()), risky,
                output_format(fmt, as_json), unit=unit)
 
 

@@ -229,7 +229,7 @@ def report_segments(
 def _warn_other_currencies(store, currency: str) -> None:
     from crmcli.render.reports import note_other_currencies
 
-    note_other_currencies(store.other_currency_revenue(currency), currency, "RFM and tiers")
+    note_other_currencies(store.reports.other_currency_revenue(currency), currency, "RFM and tiers")
 
 
 def register(report_app: typer.Typer) -> None:

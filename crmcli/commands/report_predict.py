@@ -109,7 +109,7 @@ def show_bgnbd(store, config, calibration_end: str | None, horizon: str | None,
         horizon_months=parse_horizon(horizon, config), discount_monthly=parse_discount(
             discount, config),
         margin=float(margin),
-        currency=store.currency)
+        currency=store.config["currency"])
     result = prediction.fit_and_predict(store, settings)
     if result.skipped_currencies:
         skipped = ", ".join(f"{n} in {cur}" for cur, n in sorted(result.skipped_currencies.items()))

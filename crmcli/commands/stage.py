@@ -29,20 +29,20 @@ def set_stage(
     if client is None:
         from crmcli.render.board import emit_board
 
-        emit_board(store.pipeline_board(), output_format(fmt, as_json))
+        emit_board(store.clients.pipeline_board(), output_format(fmt, as_json))
         return
     if stage is None:
-        fail("give the STAGE to move the client to, one of: " + ", ".join(store.pipeline), code=2)
-    record = store.resolve_client(client)
+        fail("give the STAGE to move the client to, one of: " + ", ".join(store.config.pipeline), code=2)
+    record = store.clients.resolve(client)
     when = None
     if at:
         from crmcli import dates
 
         when = dates.to_utc_iso(dates.parse_at(at))
-    moved = store.set_stage(record["id"], stage, at=when, note=note)
+    moved = store.clients.set_stage(record["id"], stage, at=when, note=note)
     if moved is None:
         message(f"client {record['id']} {record['name']} is already in stage "
-                f"{store.check_stage(stage)}")
+                f"{store.clients.check_stage(stage)}")
     else:
         message(f"client {record['id']} {record['name']}: {moved['from_stage'] or '(none)'} → "
                 f"{moved['to_stage']}")

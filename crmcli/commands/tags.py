@@ -21,9 +21,9 @@ def tag_client(
 ) -> None:
     """Add tags to a client (or remove them)."""
     store = get_store()
-    record = store.resolve_client(client)
-    changed = store.tag_client(record["id"], tags, remove=remove)
-    now = store.client_tags(record["id"])
+    record = store.clients.resolve(client)
+    changed = store.clients.tag(record["id"], tags, remove=remove)
+    now = store.clients.tags(record["id"])
     verb = "removed" if remove else "added"
     message(f"client {record['id']} {record['name']}: {verb} {', '.join(changed) or 'nothing'}; "
             f"tags now: {', '.join(now) or '(none)'}")
@@ -31,7 +31,7 @@ def tag_client(
 
 def list_tags(fmt: FormatOption = None, as_json: JsonOption = False) -> None:
     """Every tag with the number of clients carrying it."""
-    emit(get_store(create=False).tag_counts(), output_format(fmt, as_json), columns=["tag", "clients"])
+    emit(get_store(create=False).clients.tag_counts(), output_format(fmt, as_json), columns=["tag", "clients"])
 
 
 def register(app: typer.Typer) -> None:

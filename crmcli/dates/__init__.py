@@ -250,6 +250,13 @@ _WEEKDAYS = {
     "saturday": 5, "sat": 5,
     "sunday": 6, "sun": 6,
 }
+
+
+def weekday_number(word: str) -> int | None:
+    """0 (Monday) to 6 for a weekday's name or abbreviation in lower case; None otherwise."""
+    return _WEEKDAYS.get(word)
+
+
 _DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _WEEKDAY_WORD = re.compile(r"\b(" + "|".join(sorted(_WEEKDAYS, key=len, reverse=True))
                            + r")\b", re.ASCII)

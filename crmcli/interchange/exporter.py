@@ -47,7 +47,7 @@ def defuse(text: str) -> str:
 
 def records(store: Any, kind: str) -> Iterator[dict]:
     """Rows of a kind with their JSON types (amount Decimal, is_primary bool)."""
-    for row in store.export_rows(kind):
+    for row in store.bulk.export_rows(kind):
         if kind == "deals":
             row["amount"] = Decimal(row["amount"])
         elif kind == "contacts":
@@ -76,7 +76,7 @@ def write(store: Any, kind: str, fmt: str, out) -> int:
             raise UsageError("vCard export is for contacts: crm export contacts --format vcf")
         from crmcli.interchange.vcard import write_vcards
 
-        return write_vcards(store.export_contacts_with_clients(), out)
+        return write_vcards(store.bulk.export_contacts_with_clients(), out)
     columns = EXPORT_COLUMNS[kind]
     chosen = selection()
     if chosen.fields is not None:

@@ -65,7 +65,7 @@ def followups_calendar(store, *, component: str = "event") -> bytes:
 
     if component not in ("event", "todo"):
         raise ValueError(f"component must be 'event' or 'todo', not {component!r}")
-    identity = store.database_identity()
+    identity = store.digests.database_identity()
     stamp = dates.now()
     cal = Calendar()
     cal.add("prodid", PRODID)
@@ -75,7 +75,7 @@ def followups_calendar(store, *, component: str = "event") -> bytes:
     cal.add("x-wr-calname", "crm follow-ups")
     zone = dates.zone()
     cal.add("x-wr-timezone", str(zone))
-    for row in store.open_followups():
+    for row in store.followups.open():
         item = Event() if component == "event" else Todo()
         item.add("uid", followup_uid(row["id"], identity))
         item.add("dtstamp", stamp)

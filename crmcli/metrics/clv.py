@@ -72,7 +72,7 @@ def book_rates(store, config, until: str | None = None) -> dict:
     """AOV, purchases per year, annual churn and expected lifetime of the book."""
     end, trailing, previous, day = _times(until)
     currency = config["currency"]
-    year = store.revenue_total(currency, since=trailing, until=end)
+    year = store.reports.revenue_total(currency, since=trailing, until=end)
     aov = year["revenue"] / year["deals"] if year["deals"] else None
     per_year = year["deals"] / year["clients"] if year["clients"] else None
     life = book_lifetime(store, config, previous, trailing, end)
@@ -87,7 +87,7 @@ def book_lifetime(store, config, previous: str, trailing: str, end: str) -> dict
     end)) and the expected lifetime in years it gives, capped at clv.lifetime_cap_years."""
     from crmcli.metrics.retention import activity_setting
 
-    both = store.active_in_windows(activity_setting(config), previous, trailing, end)
+    both = store.reports.active_in_windows(activity_setting(config), previous, trailing, end)
     churn = ((both["in_first"] - both["in_both"]) / both["in_first"] if both["in_first"]
              else None)
     cap = float(config["clv.lifetime_cap_years"])
@@ -122,7 +122,7 @@ def clv_report(store, config, *, top: int = 10, until: str | None = None,
     """{'summary': {...}, 'top': [...]} (see the module docstring for each figure)."""
     end, _, _, _ = _times(until)
     currency = config["currency"]
-    per_client = store.client_revenue(currency, until=end)
+    per_client = store.reports.client_revenue(currency, until=end)
     values = [v["revenue"] for v in per_client.values()]
     total = sum(values, Decimal(0))
     deals = sum(v["deals"] for v in per_client.values())
@@ -152,11 +152,11 @@ def clv_report(store, config, *, top: int = 10, until: str | None = None,
                                      rates["annual_churn"], margin, months, disc),
         "until": rates["until"],
         "trailing_year_start": rates["trailing_year_start"],
-        "other_currency_deals": store.other_currency_deals(currency),
-        "other_currencies": store.other_currency_revenue(currency, until=end),
+        "other_currency_deals": store.reports.other_currency_deals(currency),
+        "other_currencies": store.reports.other_currency_revenue(currency, until=end),
     }
     ranked = sorted(per_client.items(), key=lambda kv: (-kv[1]["revenue"], kv[0]))[:top]
-    names = store.client_names([cid for cid, _ in ranked]) if ranked else {}
+    names = store.reports.client_names([cid for cid, _ in ranked]) if ranked else {}
     top_rows = [{"client_id": cid, "client": names.get(cid), "clv": v["revenue"],
                  "deals": v["deals"], "aov": v["revenue"] / v["deals"],
                  "first_purchase": v["first_at"], "last_purchase": v["last_at"]}
@@ -169,12 +169,12 @@ def client_clv(store, config, client_id: int) -> dict:
     deals over the trailing year x the book's expected lifetime x margin."""
     end, trailing, previous, _ = _times(None)
     currency = config["currency"]
-    history = store.revenue_total(currency, until=end, client_id=client_id)
+    history = store.reports.revenue_total(currency, until=end, client_id=client_id)
     aov = history["revenue"] / history["deals"] if history["deals"] else None
     predicted = None
     if aov is not None:
         # Only the book's expected lifetime is needed from the book (not its AOV).
-        year = store.revenue_total(currency, since=trailing, until=end, client_id=client_id)
+        year = store.reports.revenue_total(currency, since=trailing, until=end, client_id=client_id)
         lifetime = book_lifetime(store, config, previous, trailing, end)
         predicted = predictive(aov, float(year["deals"]), lifetime["expected_lifetime_years"],
                                float(config["clv.margin"]))

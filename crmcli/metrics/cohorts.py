@@ -27,7 +27,7 @@ def cohort_rows(store, config, unit: str, since: str | None = None,
     win = periods.window(unit, since, until)
     mm = covered_map(store, activity, win)
     cells: dict[int, dict[int, int]] = {}
-    for r in store.cohort_activity(mm, periods.MONTHS[unit], activity):
+    for r in store.reports.cohort_activity(mm, periods.MONTHS[unit], activity):
         cells.setdefault(r["cohort"], {})[r["k"]] = r["clients"]
     unfinished = first_unfinished(unit)
     rows = []

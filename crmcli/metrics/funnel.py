@@ -43,8 +43,8 @@ def funnel_report(store, config, *, since: str | None = None,
     won_stages = list(config["won_stages"])
     lost_stages = list(config["lost_stages"])
     order = [s for s in pipeline if s not in lost_stages]
-    tops = store.funnel_reach(order, won_stages, lost_stages, lo, hi)
-    stays = {r["stage"]: r for r in store.stage_stays(lo, hi)}
+    tops = store.events.funnel_reach(order, won_stages, lost_stages, lo, hi)
+    stays = {r["stage"]: r for r in store.events.stage_stays(lo, hi)}
     rows = []
     for pos, stage in enumerate(order):
         past = [t for t in tops if t["top"] >= pos]

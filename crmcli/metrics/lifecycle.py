@@ -67,15 +67,15 @@ def lifecycle_rows(store, config, client_id: int | None = None) -> list[dict]:
 
     today = dates.today()
     at_risk_days, churned_days, gap_factor = thresholds(config)
-    facts = store.activity_days(activity_setting(config), day_shift(), client_id=client_id)
+    facts = store.reports.activity_days(activity_setting(config), day_shift(), client_id=client_id)
     if not facts:
         return []
     currency = config["currency"]
     if client_id is None:
-        stake = store.client_revenue(currency, since=trailing_year_start(today))
+        stake = store.reports.client_revenue(currency, since=trailing_year_start(today))
     else:
-        stake = {client_id: store.revenue_total(currency, since=trailing_year_start(today),
-                                                client_id=client_id)}
+        stake = {client_id: store.reports.revenue_total(currency, since=trailing_year_start(today),
+                                                        client_id=client_id)}
     rows = []
     for f in facts:
         last = date.fromisoformat(f["last_day"])

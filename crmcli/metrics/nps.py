@@ -43,7 +43,7 @@ def nps_report(store, *, period: str | None = None, since: str | None = None,
 
     if period is None:
         lo, hi = time_window(since, until)
-        [row] = store.nps_counts(since=lo, until=hi) or [None]
+        [row] = store.events.nps_counts(since=lo, until=hi) or [None]
         label = "all" if not (since or until) else f"{since or ''}..{until or ''}"
         return [{"period": label, **nps_row(*_counts(row))}]
     unit = periods.check_unit(period)
@@ -54,8 +54,8 @@ def nps_report(store, *, period: str | None = None, since: str | None = None,
     first_m, last_m = win.first * months, (win.last + 1) * months - 1
     mm = periods.month_map(first_m, last_m)
     [(_, lo, _), *_] = periods.bounds(win.first, win.first, unit)
-    by_idx = {r["idx"]: r for r in store.nps_counts(since=lo, until=mm.end_utc, mm=mm,
-                                                    months=months)}
+    by_idx = {r["idx"]: r for r in store.events.nps_counts(since=lo, until=mm.end_utc, mm=mm,
+                                                           months=months)}
     return [{"period": periods.label(i, unit), **nps_row(*_counts(by_idx.get(i)))}
             for i in win.indexes]
 

@@ -97,7 +97,7 @@ def _month_map(store, kind: str, lo: str, hi: str):
     book)."""
     from crmcli.metrics import periods
 
-    first = lo or store.first_event_at(kind)
+    first = lo or store.events.first_event_at(kind)
     if not first:
         return None
     last_day = dates.today() if hi == ALL_TIME[1] else (
@@ -149,7 +149,7 @@ def response_report(store, config, *, by: str | None = None, kind: str = "respon
         if found is None:
             return []
         mm, months = found
-    stats = store.handling_stats(kind, since=lo, until=hi, now=dates.to_utc_iso(dates.now()),
+    stats = store.events.handling_stats(kind, since=lo, until=hi, now=dates.to_utc_iso(dates.now()),
                                  sla_seconds=round(float(sla_hours) * 3600), by=by, mm=mm,
                                  reply_rule=reply_rule(config))
     if months is not None:
@@ -178,9 +178,9 @@ def pending_list(store, *, kind: str = "response", since: str | None = None,
     _check(kind, None)
     lo, hi = time_window(since, until)
     rows = []
-    for r in store.pending_events(kind, since=lo, until=hi, now=dates.to_utc_iso(dates.now()),
-                                  limit=limit,
-                                  reply_rule=reply_rule(config or store.config)):
+    for r in store.events.pending_events(kind, since=lo, until=hi,
+                                         now=dates.to_utc_iso(dates.now()), limit=limit,
+                                         reply_rule=reply_rule(config or store.config)):
         age = r["age_secs"] / 3600
         rows.append({"id": r["id"], "client_id": r["client_id"], "client": r["client"],
                      "owner": r["owner"], "channel": r["channel"], "kind": r["kind"],

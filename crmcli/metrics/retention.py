@@ -36,7 +36,7 @@ def covered_map(store, activity: str, win: periods.Window) -> periods.MonthMap:
     end, so that first activities and previous periods are seen."""
     months = periods.MONTHS[win.unit]
     first_month = win.first * months
-    first = store.first_activity(activity)
+    first = store.reports.first_activity(activity)
     if first:
         first_month = min(first_month, periods.index_of(dates.local_date_of(first), "month"))
     # one period before the window too, for previous_active of the first row
@@ -59,7 +59,7 @@ def retention_rows(store, config, unit: str, since: str | None = None,
     activity = activity_setting(config)
     win = periods.window(unit, since, until)
     mm = covered_map(store, activity, win)
-    found = {r["idx"]: r for r in store.period_activity(mm, periods.MONTHS[unit], activity)}
+    found = {r["idx"]: r for r in store.reports.period_activity(mm, periods.MONTHS[unit], activity)}
     unfinished = first_unfinished(unit)
     rows = []
     for idx in win.indexes:

@@ -226,9 +226,9 @@ def book_segments(store, config, *, since: str | None = None,
         lo, hi = lo or None, (hi if until else None)
         if hi:
             now = datetime.fromisoformat(hi.replace("Z", "+00:00")) - timedelta(seconds=1)
-    inputs = store.rfm_inputs(config["currency"], lo, hi)
+    inputs = store.events.rfm_inputs(config["currency"], lo, hi)
     rfm = rfm_scores(inputs, now)
     units = {row["client_id"]: row["units"] for row in inputs}
-    tiers = tier_of_client(units, store.live_client_ids(), config["tiers.a_share"],
+    tiers = tier_of_client(units, store.reports.live_client_ids(), config["tiers.a_share"],
                            config["tiers.b_share"])
     return rfm, tiers

@@ -79,7 +79,7 @@ def check_fields(valid: Iterable[str]) -> None:
                          f"{', '.join(names) or '(none)'}")
 
 
-class _Unselected:
+class Unselected:
     """Within: the selection is off (a caller that has applied it already)."""
 
     def __enter__(self):
@@ -599,7 +599,7 @@ def emit_record(record: dict, fmt: str = "table", *, out=None) -> None:
     elif fmt == "ndjson":
         out.write(to_json(record) + "\n")
     else:
-        with _Unselected():
+        with Unselected():
             if fmt in ("csv", "tsv"):
                 emit([record], fmt, columns=list(record), out=out)
             else:

@@ -132,7 +132,7 @@ def emit_sections(sections: dict[str, Any], fmt: str, columns: dict[str, list[st
     "section" field; csv/tsv: one table with a leading "section" column; table and
     markdown: one titled table per section, followed by its note if it has one (a
     footnote for the eye, never in the machine formats)."""
-    from crmcli.render.output import _Unselected, check_fields, emit, selection, to_json
+    from crmcli.render.output import Unselected, check_fields, emit, selection, to_json
 
     out = out or sys.stdout
     columns = columns or {}
@@ -151,7 +151,7 @@ def emit_sections(sections: dict[str, Any], fmt: str, columns: dict[str, list[st
             picked[name] = ({f: part.get(f) for f in keep} if isinstance(part, dict)
                             else [{f: row.get(f) for f in keep} for row in part])
             columns = {**columns, name: keep}
-        with _Unselected():
+        with Unselected():
             if fmt in ("csv", "tsv", "ndjson"):
                 flat = [{"section": name, **row} for name, part in picked.items()
                         for row in ([part] if isinstance(part, dict) else part)]

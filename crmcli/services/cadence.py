@@ -52,7 +52,7 @@ def parse_interval(text: str, where: str) -> relativedelta:
     return validate.interval(text, where)
 
 
-def _pair(ideal_text, max_text, where: str, source: str) -> Cadence:
+def cadence_pair(ideal_text, max_text, where: str, source: str) -> Cadence:
     ideal, maximum, max_text = _parsed_pair(str(ideal_text), None if max_text in (None, "")
                                             else str(max_text), where)
     return Cadence(ideal, maximum, str(ideal_text).strip(), max_text, source)
@@ -117,8 +117,8 @@ def cadence_resolver(config):
 
     def resolve(client: dict, tags, tier: str | None) -> Cadence | None:
         if client.get("cadence_ideal"):
-            return _pair(client["cadence_ideal"], client.get("cadence_max"),
-                         f"client {client.get('id')} cadence", "client")
+            return cadence_pair(client["cadence_ideal"], client.get("cadence_max"),
+                                f"client {client.get('id')} cadence", "client")
         tag_set = None
         for kind, wanted, source, rule, where in rules:
             if kind == "tag":
@@ -130,9 +130,9 @@ def cadence_resolver(config):
             else:
                 hit = tier is not None and tier.upper() == wanted
             if hit:
-                return _pair(rule["ideal"], rule.get("max"), where, source)
+                return cadence_pair(rule["ideal"], rule.get("max"), where, source)
         if default[0]:
-            return _pair(default[0], default[1], "config cadence.default", "default")
+            return cadence_pair(default[0], default[1], "config cadence.default", "default")
         return None
 
     return resolve
@@ -176,8 +176,8 @@ def cadence_info(store, client: dict, config, tiers: dict[int, str] | None = Non
 
         tiers = tiers_by_client(store)
     tier = (tiers or {}).get(client["id"], "C")
-    cadence = resolve_cadence(client, store.client_tags(client["id"]), tier, config)
-    last = store.last_contacts([client["id"]]).get(client["id"])
+    cadence = resolve_cadence(client, store.clients.tags(client["id"]), tier, config)
+    last = store.interactions.last_contacts([client["id"]]).get(client["id"])
     today = dates.today()
     since = dates.local_date_of(last or client["created_at"])
     info = {"ideal": None, "max": None, "source": None, "last_contact": last,

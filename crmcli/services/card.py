@@ -41,14 +41,14 @@ def _activity(store, client: dict, tier: str | None = None) -> dict[str, Any]:
                   "note": f["note"],
                   "repeats": dates.describe_every(f["every"]) if f["every"] else None,
                   "status": f["status"]}
-                 for f in with_status(store.open_followups(client["id"]), dates.today())]
+                 for f in with_status(store.followups.open(client["id"]), dates.today())]
     info = cadence_info(store, client, store.config,
                         tiers=None if tier is None else {client["id"]: tier})
     cadence = {k: info[k] for k in ("ideal", "max", "last_contact", "status", "days_since")}
     cadence["source"] = info["source"]
-    return {"timeline": store.timeline(client["id"], limit=15),
+    return {"timeline": store.interactions.timeline(client["id"], limit=15),
             "open_followups": open_rows,
-            **_revenue(store.revenue(client["id"]), store.config["currency"]),
+            **_revenue(store.deals.revenue(client["id"]), store.config["currency"]),
             "cadence": cadence}
 
 
@@ -75,7 +75,7 @@ def _value(store, client: dict, tier: str | None = None) -> dict[str, Any]:
 def _prediction(store, client: dict) -> dict[str, Any]:
     """P(alive) and predicted CLV from the latest saved BG/NBD fit, when there is one."""
     # Most books never fit a model: don't load the model code to find that out.
-    if store.latest_model_fit("bgnbd") is None:
+    if store.transactions.latest_model_fit("bgnbd") is None:
         return {}
     from crmcli.services.prediction import card_prediction
 
@@ -88,10 +88,10 @@ def _prediction(store, client: dict) -> dict[str, Any]:
 def build_card(store, client: dict) -> dict[str, Any]:
     card: dict[str, Any] = {
         "client": _profile(store, client),
-        "tags": store.client_tags(client["id"]),
-        "stage_history": store.stage_history(client["id"]),
+        "tags": store.clients.tags(client["id"]),
+        "stage_history": store.clients.stage_history(client["id"]),
         "contacts": [{k: v for k, v in c.items() if k not in ("client_id", "client")}
-                     for c in store.list_contacts(client["id"])],
+                     for c in store.contacts.list(client["id"])],
     }
     tier = tiers.client_tier(store, client)
     card.update(_activity(store, client, tier))

@@ -185,7 +185,7 @@ class DemoBuilder:
         self.now = dates.now()
         self.local_now = dates.local(self.now)
         self.today = dates.today()
-        pipeline = store.pipeline
+        pipeline = store.config.pipeline
         won = [s for s in store.config["won_stages"] if s in pipeline]
         lost = [s for s in store.config["lost_stages"] if s in pipeline]
         self.won_stage = won[0] if won else None
@@ -250,7 +250,7 @@ class DemoBuilder:
         if source == "referral":
             tags.append("referral")
         created = self.at(created_days)
-        client_id = self.store.add_client(
+        client_id = self.store.clients.add(
             name, company=company, email=email, phone=phone, industry=industry, size=size,
             owner=OWNERS[index % 2], source=source,
             stage=self.path[0] if self.path else None, tags=tags,
@@ -272,7 +272,7 @@ class DemoBuilder:
         for i, person in enumerate(names):
             role, level = ROLES[(i * 2 + self.rng.randint(0, 1)) % len(ROLES)]
             handle = _ascii(person).replace(" ", ".") if culture == "en" else f"staff{i + 1}"
-            ids.append(self.store.add_contact(
+            ids.append(self.store.contacts.add(
                 client_id, person, role=role, decision_level=level,
                 email=f"{handle}@{domain}", is_primary=(i == 0)))
             self.counts["contacts"] += 1
@@ -289,7 +289,7 @@ class DemoBuilder:
         day = created_days
         for stage in self.path[1:steps + 1]:
             day = max(1, day - self.rng.randint(7, 25))
-            self.store.set_stage(client_id, stage, at=self.store_at(self.at(day)))
+            self.store.clients.set_stage(client_id, stage, at=self.store_at(self.at(day)))
             self.counts["stage_moves"] += 1
         final = None
         if profile in ("loyal", "growing", "stale") and self.won_stage:
@@ -298,7 +298,7 @@ class DemoBuilder:
             final = self.lost_stage
         if final:
             day = max(1, day - self.rng.randint(5, 20))
-            self.store.set_stage(client_id, final, at=self.store_at(self.at(day)),
+            self.store.clients.set_stage(client_id, final, at=self.store_at(self.at(day)),
                                  note="signed" if final == self.won_stage else "went with a "
                                                                                 "competitor")
             self.counts["stage_moves"] += 1
@@ -328,7 +328,7 @@ class DemoBuilder:
         if (allow_followup and direction == "out" and channel in ("meeting", "visit", "call")
                 and rng.random() < 0.35 and days_ago > 10):
             next_due = (moment + timedelta(days=rng.randint(3, 8))).date()
-        ids = self.store.log_interaction(
+        ids = self.store.interactions.log(
             client_id, summary, at=moment, channel=channel, direction=direction, kind=kind,
             score=score, contact_id=rng.choice(contacts) if contacts and rng.random() < 0.6
             else None, next_due=next_due,
@@ -340,7 +340,7 @@ class DemoBuilder:
             # Open complaints are recent ones: nobody leaves a complaint open for months.
             if ((rng.random() < 0.75 or moment < self.local_now - timedelta(days=40))
                     and fix < self.local_now):
-                self.store.resolve_interaction(ids["interaction_id"], self.store_at(fix))
+                self.store.interactions.resolve(ids["interaction_id"], self.store_at(fix))
                 self.counts["resolved"] += 1
         if kind == "feedback":
             self.counts["feedback"] += 1
@@ -350,7 +350,7 @@ class DemoBuilder:
             self.counts["followups"] += 1
             done = moment + timedelta(days=rng.randint(2, 9))
             if done < self.local_now - timedelta(days=1):
-                self.store.complete_followup(ids["followup_id"], at=self.store_at(done))
+                self.store.followups.complete(ids["followup_id"], at=self.store_at(done))
                 self.counts["followups_done"] += 1
 
     def reply(self, client_id: int, culture: str, channel: str, asked: datetime, *,
@@ -373,7 +373,7 @@ class DemoBuilder:
             summary = rng.choice(CJK_REPLIES[culture])
         else:
             summary = rng.choice(REPLY_TEXT).format(t=rng.choice(TOPICS).format(q=self.q()))
-        self.store.log_interaction(
+        self.store.interactions.log(
             client_id, summary, at=moment, direction="out", kind="note",
             channel=channel if channel in ("email", "chat", "call") else "email")
         self.counts["interactions"] += 1
@@ -413,17 +413,17 @@ class DemoBuilder:
                 day -= rng.randint(45, 120) if profile != "stale" else rng.randint(60, 100)
             self.won_deals(client_id, profile, won_days, end)
             if profile == "loyal" and rng.random() < 0.5:
-                self.store.add_deal(client_id, self.amount(2000, 20000), at=self.at(
+                self.store.deals.add(client_id, self.amount(2000, 20000), at=self.at(
                     rng.randint(1, 20)), title=rng.choice(DEAL_TITLES) + " (phase 2)",
                     status="open")
                 self.counts["deals"] += 1
         elif profile == "pipeline":
-            self.store.add_deal(client_id, self.amount(1500, 25000),
+            self.store.deals.add(client_id, self.amount(1500, 25000),
                                 at=self.at(rng.randint(1, max(2, min(created_days - 1, 30)))),
                                 title=rng.choice(DEAL_TITLES), status="open")
             self.counts["deals"] += 1
         elif profile == "lost":
-            self.store.add_deal(client_id, self.amount(1500, 12000),
+            self.store.deals.add(client_id, self.amount(1500, 12000),
                                 at=self.at(max(2, (last_days or 30) + rng.randint(1, 10))),
                                 title=rng.choice(DEAL_TITLES), status="lost")
             self.counts["deals"] += 1
@@ -439,7 +439,7 @@ class DemoBuilder:
         day, count = first_days, 0
         while day >= end_days and (profile != "growing" or count < 2):
             amount = max(300, round(mean_amount * rng.gammavariate(1.5, 1 / 1.5) / 50) * 50)
-            self.store.add_deal(client_id, f"{amount - 1}.99" if rng.random() < 0.3
+            self.store.deals.add(client_id, f"{amount - 1}.99" if rng.random() < 0.3
                                 else str(amount), at=self.at(day, rng=rng),
                                 title=rng.choice(DEAL_TITLES), status="won")
             self.counts["deals"] += 1
@@ -455,7 +455,7 @@ class DemoBuilder:
         if offset == 1:  # one timed follow-up: tomorrow at 14:30
             due = self.local_now.replace(hour=14, minute=30, second=0, microsecond=0) + \
                 timedelta(days=1)
-        self.store.add_followup(client_id, due, self.followup_note(culture))
+        self.store.followups.add(client_id, due, self.followup_note(culture))
         self.counts["followups"] += 1
 
     # --- the whole book --------------------------------------------------
@@ -487,11 +487,11 @@ class DemoBuilder:
             # Cadence per client: VIPs every two weeks, customers monthly, deals in flight
             # every two weeks; lost clients have none.
             if name in VIPS:
-                store.set_cadence(client_id, "2w", "4w")
+                store.clients.set_cadence(client_id, "2w", "4w")
             elif profile in ("loyal", "growing", "stale"):
-                store.set_cadence(client_id, "1m", None)
+                store.clients.set_cadence(client_id, "1m", None)
             elif profile in ("pipeline", "lead"):
-                store.set_cadence(client_id, "2w", "3w")
+                store.clients.set_cadence(client_id, "2w", "3w")
         self.recurring()
         self.archived()
         return {"featured_id": self.featured_id, **self.counts,
@@ -503,13 +503,13 @@ class DemoBuilder:
         store = self.store
         rule = dates.parse_every("monthly")
         first = self.today - timedelta(days=40)
-        fid = store.add_followup(self.featured_id, first, "Monthly check-in call", every=rule)
-        store.complete_followup(fid, at=self.store_at(self.at(39)))
+        fid = store.followups.add(self.featured_id, first, "Monthly check-in call", every=rule)
+        store.followups.complete(fid, at=self.store_at(self.at(39)))
         self.counts["followups"] += 2
         self.counts["followups_done"] += 1
         self.counts["recurring"] += 1
-        pipeline_client = store.resolve_client("Priya Natarajan")
-        store.add_followup(pipeline_client["id"], self.today - timedelta(days=2),
+        pipeline_client = store.clients.resolve("Priya Natarajan")
+        store.followups.add(pipeline_client["id"], self.today - timedelta(days=2),
                            "Weekly status call", every=dates.parse_every("weekly"))
         self.counts["followups"] += 1
         self.counts["recurring"] += 1
@@ -517,13 +517,13 @@ class DemoBuilder:
     def archived(self) -> None:
         """A former client, archived: its forgotten follow-up never shows in `crm due`."""
         store = self.store
-        client_id = store.add_client("Old Mill Furniture", company="Old Mill Furniture Ltd",
+        client_id = store.clients.add("Old Mill Furniture", company="Old Mill Furniture Ltd",
                                      industry="retail", owner="sam", source="website",
                                      tags=["europe"], at=self.store_at(self.at(700)))
         self.log(client_id, "en", 400, [], "stale", allow_followup=False)
-        store.add_followup(client_id, self.today - timedelta(days=200), "Collect the old "
+        store.followups.add(client_id, self.today - timedelta(days=200), "Collect the old "
                                                                        "invoice")
-        store.archive_client(client_id)
+        store.clients.archive(client_id)
         self.counts["clients"] += 1
         self.counts["followups"] += 1
 

@@ -117,7 +117,7 @@ def _name_incarnations(store, rows: list[dict]) -> dict[str, str]:
     for kind, table, id_key in (("followup", "followups", "id"), ("stale", "clients",
                                                                    "client_id")):
         items = [r for r in rows if r.get("kind") == kind]
-        made = store.incarnations(table, [r[id_key] for r in items])
+        made = store.digests.incarnations(table, [r[id_key] for r in items])
         for row in items:
             change = made.get(row[id_key])
             if change is not None:
@@ -150,7 +150,7 @@ def run_digest(store, config, rows: list[dict], *, dry_run: bool, force: bool,
     pending = []
     for digest in digests:
         keys = {r["item_key"] for r in digest.rows}
-        mailed = store.mailed_item_keys(day, digest.address)
+        mailed = store.digests.mailed_item_keys(day, digest.address)
         digest.new_keys = {k for k in keys - mailed if legacy.get(k) not in mailed}
         if digest.new_keys or force:
             pending.append(digest)
@@ -166,13 +166,13 @@ def run_digest(store, config, rows: list[dict], *, dry_run: bool, force: bool,
     # (a read-only database, or one locked past the busy timeout) would go out again on every
     # run of the cron job.
     for digest, msg in messages:
-        store.rehearse_digest(day=day, transport=transport, recipient=digest.address,
+        store.digests.rehearse(day=day, transport=transport, recipient=digest.address,
                               subject=str(msg["Subject"]),
                               item_keys=[r["item_key"] for r in digest.rows])
     failures: list[str] = []
 
     def record(digest, msg) -> None:
-        store.record_digest(day=day, transport=transport, recipient=digest.address,
+        store.digests.record(day=day, transport=transport, recipient=digest.address,
                             subject=str(msg["Subject"]),
                             item_keys=[r["item_key"] for r in digest.rows])
         run.messages.append((digest, msg))

@@ -51,8 +51,8 @@ def _row(**values) -> dict:
 
 
 def followup_rows(store, today: date, until: date, *, owner=None, tag=None) -> list[dict]:
-    found = store.due_followups(until=until.isoformat(), owner=owner, tag=tag)
-    last = store.last_contacts(sorted({f[1] for f in found})) if found else {}
+    found = store.followups.due(until=until.isoformat(), owner=owner, tag=tag)
+    last = store.interactions.last_contacts(sorted({f[1] for f in found})) if found else {}
     rows = []
     append = rows.append
     ordinal = today.toordinal()
@@ -76,9 +76,9 @@ def cadence_rows(store, config, today: date, *, owner=None, tag=None) -> list[di
     from crmcli.services.cadence import cadence_resolver, cadence_status, rules_use_tier
 
     if not (config["cadence.default_ideal"] or config["cadence.rules"]
-            or store.has_client_cadences()):
+            or store.clients.any_own_cadence()):
         return []
-    clients = store.cadence_clients(owner=owner, tag=tag)
+    clients = store.clients.for_cadence(owner=owner, tag=tag)
     if not clients:
         return []
     tiers = {}
@@ -86,7 +86,7 @@ def cadence_rows(store, config, today: date, *, owner=None, tag=None) -> list[di
         from crmcli.services.tiers import tiers_by_client
 
         tiers = tiers_by_client(store)
-    last = store.last_contacts()
+    last = store.interactions.last_contacts()
 
     zone = dates.zone()
     # A book has few cadences and a few thousand distinct days: the status of a (cadence,
@@ -149,7 +149,7 @@ def due_counts(store, config, *, within: str | None = None, stale: bool = True
     each status; the follow-ups are counted in SQL (the summary needs no rows)."""
     today = dates.today()
     until = _window_end(today, within, config)
-    counts = store.due_followup_counts(today=today.isoformat(), until=until.isoformat())
+    counts = store.followups.due_counts(today=today.isoformat(), until=until.isoformat())
     if stale:
         for row in cadence_rows(store, config, today):
             counts[row["status"]] += 1

@@ -106,7 +106,7 @@ def _transactions(store, settings: Settings, client_id: int | None = None
     log: list[tuple[int, date, float]] = []
     names: dict[int, str] = {}
     skipped: dict[str, int] = {}
-    for row in store.won_transactions(client_id=client_id):
+    for row in store.transactions.won(client_id=client_id):
         if row["currency"] != settings.currency:
             skipped[row["currency"]] = skipped.get(row["currency"], 0) + 1
             continue
@@ -185,14 +185,14 @@ def fit_and_predict(store, settings: Settings) -> Prediction:
     params = {"r": bg.r, "alpha": bg.alpha, "a": bg.a, "b": bg.b,
               "p": gg.p, "q": gg.q, "gamma": gg.gamma}
     lls = {"bgnbd": bg.log_likelihood, "gamma_gamma": gg.log_likelihood}
-    fit_id = store.save_model_fit(
+    fit_id = store.transactions.save_model_fit(
         MODEL, calibration_end=cal_end.isoformat(), time_unit=settings.time_unit,
         customers=len(rfm), params={**params, "log_likelihood": lls},
         settings={"horizon_months": settings.horizon_months,
                   "discount_monthly": settings.discount_monthly, "margin": settings.margin,
                   "currency": settings.currency, "repeat_buyers": repeat},
         summary=f"fitted BG/NBD + Gamma-Gamma on {len(rfm)} clients to {cal_end.isoformat()}")
-    fitted_at = store.scalar("SELECT fitted_at FROM model_fits WHERE id = ?", (fit_id,))
+    fitted_at = store.transactions.model_fit(fit_id)["fitted_at"]
     clients = [{"client_id": row.customer_id, "client": names[row.customer_id], **_display(p)}
                for row, p in zip(rfm, predicted, strict=True)]
     clients.sort(key=lambda r: (-r["clv"], r["client_id"]))
@@ -217,7 +217,7 @@ def card_prediction(store, config, client: dict | int) -> dict | None:
     "expected_spend": Decimal, "currency", "horizon_months", "calibration_end",
     "fitted_at", "fit_id"}.
     """
-    fit = store.latest_model_fit(MODEL)
+    fit = store.transactions.latest_model_fit(MODEL)
     if fit is None:
         return None
     try:
@@ -232,7 +232,7 @@ def card_prediction(store, config, client: dict | int) -> dict | None:
         discount_monthly=float(saved.get("discount_monthly",
                                          config["clv.discount_monthly"])),
         margin=float(saved.get("margin", config["clv.margin"])),
-        currency=saved.get("currency", store.currency))
+        currency=saved.get("currency", store.config["currency"]))
     log, _, _ = _transactions(store, settings, client_id=client_id)
     rfm = bgnbd.rfm_from_transactions(log, settings.calibration_end, settings.time_unit)
     if not rfm:

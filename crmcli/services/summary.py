@@ -59,24 +59,24 @@ def _summary_rest(store, config, today) -> dict:
     currency = config["currency"]
     last = periods.index_of(today, "month")
     mm = periods.month_map(last - 11, last)
-    found = {r["idx"]: r for r in store.period_revenue(
+    found = {r["idx"]: r for r in store.reports.period_revenue(
         mm, 1, currency, since=periods.local_midnight_utc(periods.start_of(last - 11, "month")))}
     months = [{"month": periods.label(i, "month"),
                "revenue": found.get(i, {}).get("revenue", Decimal(0)),
                "deals": found.get(i, {}).get("deals", 0),
                "clients": found.get(i, {}).get("clients", 0)} for i in range(last - 11, last + 1)]
     life = lifecycle.lifecycle_rows(store, config)
-    live = store.live_client_count()
+    live = store.reports.live_client_count()
     risky = lifecycle.at_risk(life)
     due = due_counts(store, config)
     order = {s: n for n, s in enumerate(config.pipeline)}
-    stages = sorted(store.clients_by_stage(),
+    stages = sorted(store.reports.clients_by_stage(),
                     key=lambda r: (r["stage"] is None, order.get(r["stage"], len(order)),
                                    r["stage"] or ""))
     overview = {
         "today": today.isoformat(), "currency": currency, "clients": live,
         "revenue_12m": sum((m["revenue"] for m in months), Decimal(0)),
-        "other_currencies_12m": store.other_currency_revenue(
+        "other_currencies_12m": store.reports.other_currency_revenue(
             currency, since=periods.local_midnight_utc(periods.start_of(last - 11, "month"))),
         "deals_12m": sum(m["deals"] for m in months),
         "overdue": due["overdue"],

@@ -17,8 +17,8 @@ def tiers_by_client(store) -> dict[int, str]:
 
     cfg = store.config
     units = {r["client_id"]: r["units"]
-             for r in store.won_by_client(cfg["currency"], names=False)}
-    return tier_of_client(units, store.live_client_ids(), cfg["tiers.a_share"],
+             for r in store.events.won_by_client(cfg["currency"], names=False)}
+    return tier_of_client(units, store.reports.live_client_ids(), cfg["tiers.a_share"],
                           cfg["tiers.b_share"])
 
 
@@ -33,7 +33,7 @@ def client_tier(store, client: dict) -> str:
     if client.get("archived_at"):
         return "C"  # tiers rank the live book only
     config = store.config
-    mine, ahead, total = store.revenue_rank(config["currency"], client["id"])
+    mine, ahead, total = store.reports.revenue_rank(config["currency"], client["id"])
     if mine <= 0:
         return "C"
     ahead_id, rest_id = -1, -2  # ids no client has; ahead_id sorts first on a tie

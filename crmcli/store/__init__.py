@@ -1,10 +1,29 @@
-"""The store: the only code that speaks SQL to the crm database."""
+"""The store: the only code that speaks SQL to the crm database.
+
+`CrmStore` is the database (the connection and the change log: `change()` and the
+insert/update/delete primitives every write goes through) with one repository per
+aggregate, each owning its tables and declaring in its constructor what else it uses:
+
+    store.clients       clients, tags, stage moves          (store/clients.py)
+    store.contacts      contacts                             (store/contacts.py)
+    store.interactions  interactions, a client's timeline    (store/interactions.py)
+    store.deals         deals                                (store/deals.py)
+    store.followups     follow-ups                           (store/followups.py)
+    store.search        the full-text index                  (store/search.py)
+    store.audit         the change log read back, undo       (store/audit.py)
+    store.digests       the ledger of due digests sent       (store/digests.py)
+    store.transactions  won deals for the models, model fits (store/transactions.py)
+    store.reports       aggregates for the metrics           (store/reports.py)
+    store.events        event aggregates for the metrics     (store/reports_events.py)
+    store.bulk          imports and exports in bulk          (store/bulk.py)
+    store.completion    shell completion candidates          (store/completion.py)
+"""
 
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
-from crmcli.config import Config
 from crmcli.errors import (
     AmbiguousClient,
     ClientNotFound,
@@ -16,28 +35,52 @@ from crmcli.errors import (
     UsageError,
     ValidationError,
 )
-from crmcli.store.activity import ActivityMixin
-from crmcli.store.audit import AuditMixin
-from crmcli.store.bulk import BulkMixin
-from crmcli.store.clients import ClientsMixin
-from crmcli.store.digests import DigestMixin
+from crmcli.store import validate
+from crmcli.store.audit import HISTORY_FIELDS, UNDOABLE_FIELDS, Audit
+from crmcli.store.bulk import Bulk
+from crmcli.store.clients import CLIENT_RECORD, Clients, referenced_id
+from crmcli.store.completion import Completion
+from crmcli.store.contacts import Contacts
+from crmcli.store.deals import Deals
+from crmcli.store.digests import Digests
+from crmcli.store.followups import Followups
+from crmcli.store.interactions import Interactions
 from crmcli.store.migrations import SCHEMA_VERSION
-from crmcli.store.reports import ReportsMixin
-from crmcli.store.reports_events import EventReportsMixin
-from crmcli.store.store import StoreBase
-from crmcli.store.transactions import TransactionsMixin
+from crmcli.store.reports import Reports
+from crmcli.store.reports_events import EventReports
+from crmcli.store.search import Search
+from crmcli.store.store import Database, user_error_of
+from crmcli.store.transactions import Transactions
 
+if TYPE_CHECKING:
+    from crmcli.config import Config
+
+# What the commands may use of the store (tests/test_layering.py holds them to it).
 __all__ = ["CrmStore", "SCHEMA_VERSION", "CrmError", "UsageError", "StoreError", "SchemaTooNew",
-           "NotFound", "ClientNotFound", "AmbiguousClient", "UnknownStage", "ValidationError"]
+           "NotFound", "ClientNotFound", "AmbiguousClient", "UnknownStage", "ValidationError",
+           "validate", "user_error_of", "HISTORY_FIELDS", "UNDOABLE_FIELDS", "CLIENT_RECORD",
+           "referenced_id"]
 
 
-class CrmStore(ClientsMixin, ActivityMixin, BulkMixin, ReportsMixin, EventReportsMixin,
-               TransactionsMixin, AuditMixin, DigestMixin, StoreBase):
-    """The crm database with its domain operations. Use as a context manager."""
+class CrmStore(Database):
+    """The crm database with its repositories. Use as a context manager."""
 
     def __init__(self, path: str | os.PathLike, config: Config | None = None, *,
                  migrate: bool = True, create: bool = True):
+        from crmcli.config import Config
+
         self.config = config or Config()
-        self.pipeline = self.config.pipeline
-        self.currency = self.config["currency"]
         super().__init__(path, migrate=migrate, create=create)
+        self.clients = Clients(self, pipeline=self.config.pipeline)
+        self.contacts = Contacts(self, self.clients)
+        self.interactions = Interactions(self, self.clients, self.contacts)
+        self.deals = Deals(self, self.clients, currency=self.config["currency"])
+        self.followups = Followups(self, self.clients)
+        self.search = Search(self)
+        self.audit = Audit(self)
+        self.digests = Digests(self)
+        self.transactions = Transactions(self)
+        self.reports = Reports(self)
+        self.events = EventReports(self)
+        self.bulk = Bulk(self, self.clients, self.contacts)
+        self.completion = Completion(self)

@@ -28,10 +28,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crmcli.errors import CrmError, NotFound
 from crmcli.store.search import SEARCHABLE, doc_id_sql
+
+if TYPE_CHECKING:
+    from crmcli.store.store import Database
 
 SINGULAR = {"clients": "client", "contacts": "contact", "interactions": "interaction",
             "followups": "follow-up", "deals": "deal", "tags": "tag",
@@ -57,11 +60,18 @@ def _same(a: Any, b: Any) -> bool:
     return str(a) == str(b)
 
 
-class AuditMixin:
+class Audit:
+    """The change log read back: history, and undo of a change (tables changes,
+    change_rows; it writes to every audited table when it reverts). Uses the database
+    only."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
     # --- reading the log -----------------------------------------------
 
     def get_change(self, change_id: int) -> dict:
-        row = self.query_one("SELECT * FROM changes WHERE id = ?", (change_id,))
+        row = self.db.query_one("SELECT * FROM changes WHERE id = ?", (change_id,))
         if row is None:
             raise NotFound(f"no change with id {change_id} (see crm history)")
         return row
@@ -95,12 +105,12 @@ class AuditMixin:
             sql += " LIMIT ?"
             params.append(limit)
         records = []
-        for ch in self.query(sql, params):
+        for ch in self.db.query(sql, params):
             base = {"change_id": ch["id"], "at": ch["at"], "command": ch["command"],
                     "summary": ch["summary"], "client_id": ch["client_id"],
                     "undo_of": ch["undo_of"], "undone_by": ch["undone_by"]}
-            rows = self.query("SELECT tbl, row_id, op, old, new FROM change_rows "
-                              "WHERE change_id = ? ORDER BY id", (ch["id"],))
+            rows = self.db.query("SELECT tbl, row_id, op, old, new FROM change_rows "
+                                 "WHERE change_id = ? ORDER BY id", (ch["id"],))
             if not rows:
                 records.append({**base, "table": None, "row_id": None, "op": None,
                                 "old": None, "new": None})
@@ -110,7 +120,12 @@ class AuditMixin:
                                 "new": json.loads(r["new"]) if r["new"] is not None else None})
         return records
 
-    def undoable_changes(self, limit: int | None = None) -> list[dict]:
+    def has_changes_of(self, client_id: int) -> bool:
+        """Whether the change log names client_id (a purged or merged-away client too)."""
+        return bool(self.db.scalar("SELECT 1 FROM changes WHERE client_id = ? LIMIT 1",
+                                   (client_id,)))
+
+    def undoable(self, limit: int | None = None) -> list[dict]:
         """Changes that can still be undone, newest first (the first is what `undo` reverts).
 
         Fields: change_id, at, command, summary, client_id, rows (records touched),
@@ -126,12 +141,12 @@ class AuditMixin:
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        rows = self.query(sql, params)
+        rows = self.db.query(sql, params)
         for row in rows:
             original = row["change_id"], row["undo_of"]
             while original[1] is not None:
-                up = self.query_one("SELECT id, undo_of FROM changes WHERE id = ?",
-                                    (original[1],))
+                up = self.db.query_one("SELECT id, undo_of FROM changes WHERE id = ?",
+                                       (original[1],))
                 original = up["id"], up["undo_of"]
             row["original"] = original[0]
         return rows
@@ -140,9 +155,9 @@ class AuditMixin:
 
     def undo_last(self) -> dict:
         """Revert the newest change not yet undone (redo, if that change is an undo)."""
-        return self.undo_change(None)
+        return self.undo(None)
 
-    def undo_change(self, change_id: int | None = None) -> dict:
+    def undo(self, change_id: int | None = None) -> dict:
         """Revert one change (default: the newest not yet undone) as a new change.
 
         Returns {"change_id": the new change, "undid": the reverted change, "redo": bool,
@@ -150,10 +165,10 @@ class AuditMixin:
         Raises NotFound, or CrmError when the change was already undone, changed nothing
         that can be restored, or later changes depend on it (UndoConflict).
         """
-        with self.change("undo", "", client_id=None) as new:
+        with self.db.change("undo", "", client_id=None) as new:
             new.details["keep_empty"] = True
             if change_id is None:
-                todo = self.undoable_changes(limit=1)
+                todo = self.undoable(limit=1)
                 if not todo:
                     raise CrmError("nothing to undo")
                 change_id = todo[0]["change_id"]
@@ -167,8 +182,8 @@ class AuditMixin:
                                    f"redone by change {by['undone_by']}; undo change "
                                    f"{by['undone_by']} instead")
                 raise CrmError(f"change {change_id} was already undone by change {by['id']}")
-            rows = self.query("SELECT * FROM change_rows WHERE change_id = ? ORDER BY id",
-                              (change_id,))
+            rows = self.db.query("SELECT * FROM change_rows WHERE change_id = ? ORDER BY id",
+                                 (change_id,))
             if not rows:
                 raise CrmError(f"change {change_id} ({target['command']}) changed nothing that "
                                "undo can restore")
@@ -181,14 +196,14 @@ class AuditMixin:
             verb = "redid" if redo else "undid"
             new.summary = f"{verb} change {original['id']}: {original['summary']}"
             new.client_id = target["client_id"]
-            self.conn.execute("UPDATE changes SET command = ?, undo_of = ? WHERE id = ?",
-                              ("redo" if redo else "undo", change_id, new.id))
+            self.db.conn.execute("UPDATE changes SET command = ?, undo_of = ? WHERE id = ?",
+                                 ("redo" if redo else "undo", change_id, new.id))
             try:
                 self._revert(target, rows)
             except sqlite3.IntegrityError as exc:
                 raise UndoConflict(f"cannot undo change {change_id}: {exc}") from None
-            self.conn.execute("UPDATE changes SET undone_by = ? WHERE id = ?",
-                              (new.id, change_id))
+            self.db.conn.execute("UPDATE changes SET undone_by = ? WHERE id = ?",
+                                 (new.id, change_id))
             result = {"change_id": new.id, "undid": change_id, "redo": redo,
                       "original": original["id"], "summary": new.summary,
                       "client_id": target["client_id"], "rows": new.rows}
@@ -223,32 +238,32 @@ class AuditMixin:
         if op == "insert_range":
             self._uninsert_range(target, tbl, new["first"], new["last"])
             return
-        current = self.get(tbl, row_id)
+        current = self.db.get(tbl, row_id)
         if op in ("insert", "update"):
             if current is None:
                 self._conflict(target, tbl, row_id, "deleted")
             if any(k != "id" and not _same(current.get(k), v) for k, v in new.items()):
                 self._conflict(target, tbl, row_id, "changed")
             if op == "update":
-                self.update(tbl, row_id, old)
+                self.db.update(tbl, row_id, old)
                 return
             self._check_no_dependents(target, tbl, "id = ?", (row_id,))
-            self.delete(tbl, row_id)
+            self.db.delete(tbl, row_id)
             return
         # delete: put the old row back with its id
         if current is not None:
             self._conflict(target, tbl, row_id, "taken")
         for col, parent in self._parents(tbl):
             ref = old.get(col)
-            if ref is not None and self.get(parent, ref) is None:
+            if ref is not None and self.db.get(parent, ref) is None:
                 self._conflict(target, parent, ref, "gone")
-        self.insert(tbl, old)
+        self.db.insert(tbl, old)
 
     def _uninsert_range(self, target: dict, tbl: str, first: int, last: int) -> None:
         # A later change to these rows blocks the undo unless it was itself undone: a
         # change and the undo that reverted it cancel out (an undo undone is a redo, and
         # blocks again).
-        later_changes = self.conn.execute(
+        later_changes = self.db.conn.execute(
             "SELECT DISTINCT c.id, c.undone_by FROM change_rows cr JOIN changes c "
             "ON c.id = cr.change_id WHERE cr.tbl = ? AND cr.row_id BETWEEN ? AND ? "
             "AND cr.change_id > ? ORDER BY c.id", (tbl, first, last, target["id"])).fetchall()
@@ -259,16 +274,17 @@ class AuditMixin:
                 cancelled |= {cid, undone_by}
         later = min(touching - cancelled, default=None)
         if later is not None:
-            row_id = self.scalar("SELECT row_id FROM change_rows WHERE change_id = ? AND tbl = ? "
+            row_id = self.db.scalar(
+                "SELECT row_id FROM change_rows WHERE change_id = ? AND tbl = ? "
                                  "AND row_id BETWEEN ? AND ? ORDER BY id LIMIT 1",
                                  (later, tbl, first, last))
             raise UndoConflict(f"cannot undo change {target['id']}: {SINGULAR.get(tbl, tbl)} "
                                f"{row_id} was changed since by change {later}")
         self._check_no_dependents(target, tbl, "id BETWEEN ? AND ?", (first, last))
         where = "t.id BETWEEN ? AND ?"
-        self.log_rows_sql(tbl, "delete", where, (first, last))
+        self.db.log_rows_sql(tbl, "delete", where, (first, last))
         self._unindex_where(tbl, where, (first, last))
-        self.conn.execute(f"DELETE FROM {tbl} AS t WHERE {where}", (first, last))
+        self.db.conn.execute(f"DELETE FROM {tbl} AS t WHERE {where}", (first, last))
 
     def _bulk_uninsert(self, target: dict, tbl: str, lo: int, hi: int) -> None:
         """Delete the rows inserted by change_rows lo..hi (all inserts into tbl)."""
@@ -276,7 +292,7 @@ class AuditMixin:
         differs = " OR ".join(
             f"NOT (json_type(cr.new, '$.{c}') IS NULL OR json_extract(cr.new, '$.{c}') IS t.{c})"
             for c in cols if c != "id")
-        bad = self.query_one(
+        bad = self.db.query_one(
             f"SELECT cr.row_id, t.id IS NULL AS gone FROM change_rows cr LEFT JOIN {tbl} t "
             f"ON t.id = cr.row_id WHERE cr.id BETWEEN ? AND ? AND (t.id IS NULL OR {differs}) "
             f"ORDER BY cr.id LIMIT 1", (lo, hi))
@@ -285,19 +301,19 @@ class AuditMixin:
         ids = "SELECT row_id FROM change_rows WHERE id BETWEEN ? AND ?"
         self._check_no_dependents(target, tbl, f"id IN ({ids})", (lo, hi))
         where = f"t.id IN ({ids})"
-        self.log_rows_sql(tbl, "delete", where, (lo, hi))
+        self.db.log_rows_sql(tbl, "delete", where, (lo, hi))
         self._unindex_where(tbl, where, (lo, hi))
-        self.conn.execute(f"DELETE FROM {tbl} AS t WHERE {where}", (lo, hi))
+        self.db.conn.execute(f"DELETE FROM {tbl} AS t WHERE {where}", (lo, hi))
 
     def _bulk_undelete(self, target: dict, tbl: str, lo: int, hi: int) -> None:
         """Insert again the rows deleted by change_rows lo..hi (all deletes from tbl)."""
-        taken = self.scalar(f"SELECT cr.row_id FROM change_rows cr JOIN {tbl} t ON t.id = "
-                            f"cr.row_id WHERE cr.id BETWEEN ? AND ? ORDER BY cr.id LIMIT 1",
-                            (lo, hi))
+        taken = self.db.scalar(f"SELECT cr.row_id FROM change_rows cr JOIN {tbl} t ON t.id = "
+                               f"cr.row_id WHERE cr.id BETWEEN ? AND ? ORDER BY cr.id LIMIT 1",
+                               (lo, hi))
         if taken is not None:
             self._conflict(target, tbl, taken, "taken")
         for col, parent in self._parents(tbl):
-            missing = self.scalar(
+            missing = self.db.scalar(
                 f"SELECT json_extract(cr.old, '$.{col}') FROM change_rows cr WHERE cr.id BETWEEN "
                 f"? AND ? AND json_extract(cr.old, '$.{col}') IS NOT NULL AND NOT EXISTS "
                 f"(SELECT 1 FROM {parent} p WHERE p.id = json_extract(cr.old, '$.{col}')) "
@@ -305,26 +321,26 @@ class AuditMixin:
             if missing is not None:
                 self._conflict(target, parent, missing, "gone")
         cols = self._columns(tbl)
-        self.conn.execute(
+        self.db.conn.execute(
             f"INSERT INTO {tbl} ({', '.join(cols)}) SELECT "
             + ", ".join(f"json_extract(cr.old, '$.{c}')" for c in cols)
             + " FROM change_rows cr WHERE cr.id BETWEEN ? AND ? ORDER BY cr.id", (lo, hi))
         where = "t.id IN (SELECT row_id FROM change_rows WHERE id BETWEEN ? AND ?)"
-        self.log_rows_sql(tbl, "insert", where, (lo, hi))
+        self.db.log_rows_sql(tbl, "insert", where, (lo, hi))
         if tbl in SEARCHABLE:
-            first, last = self.conn.execute(
+            first, last = self.db.conn.execute(
                 "SELECT min(row_id), max(row_id) FROM change_rows WHERE id BETWEEN ? AND ?",
                 (lo, hi)).fetchone()
-            self.reindex_range(tbl, first, last)
+            self.db.reindex_range(tbl, first, last)
 
     # --- helpers -------------------------------------------------------
 
     def _columns(self, tbl: str) -> list[str]:
-        return [r[1] for r in self.conn.execute(f"PRAGMA table_info({tbl})")]
+        return [r[1] for r in self.db.conn.execute(f"PRAGMA table_info({tbl})")]
 
     def _parents(self, tbl: str) -> list[tuple[str, str]]:
         """(column, parent table) of each foreign key of tbl."""
-        return [(r[3], r[2]) for r in self.conn.execute(f"PRAGMA foreign_key_list({tbl})")]
+        return [(r[3], r[2]) for r in self.db.conn.execute(f"PRAGMA foreign_key_list({tbl})")]
 
     def _children(self, tbl: str) -> list[tuple[str, str]]:
         """(child table, column) of each foreign key that points at tbl."""
@@ -341,12 +357,12 @@ class AuditMixin:
         """Refuse to delete rows that records outside the change being undone point at:
         the delete would cascade into them (or clear their link) without a trace."""
         for child, col in self._children(tbl):
-            row = self.query_one(f"SELECT id, {col} AS parent FROM {child} WHERE {col} IN "
-                                 f"(SELECT id FROM {tbl} WHERE {where}) LIMIT 1", params)
+            row = self.db.query_one(f"SELECT id, {col} AS parent FROM {child} WHERE {col} IN "
+                                    f"(SELECT id FROM {tbl} WHERE {where}) LIMIT 1", params)
             if row is None:
                 continue
-            count = self.scalar(f"SELECT count(*) FROM {child} WHERE {col} IN "
-                                f"(SELECT id FROM {tbl} WHERE {where})", params)
+            count = self.db.scalar(f"SELECT count(*) FROM {child} WHERE {col} IN "
+                                   f"(SELECT id FROM {tbl} WHERE {where})", params)
             later = self._last_change_of(child, row["id"])
             since = f" since by change {later}" if later and later > target["id"] else ""
             noun = SINGULAR.get(child, child) + ("s" if count != 1 else "")
@@ -355,7 +371,7 @@ class AuditMixin:
                 f"has {count} {noun} added{since}; undo or remove those first")
 
     def _last_change_of(self, tbl: str, row_id: int) -> int | None:
-        return self.scalar(
+        return self.db.scalar(
             "SELECT max(change_id) FROM change_rows WHERE tbl = ? AND (row_id = ? OR "
             "(op = 'insert_range' AND row_id <= ? AND json_extract(new, '$.last') >= ?))",
             (tbl, row_id, row_id, row_id))
@@ -375,5 +391,5 @@ class AuditMixin:
     def _unindex_where(self, tbl: str, where: str, params: tuple) -> None:
         if tbl not in SEARCHABLE:
             return
-        self.conn.execute(f"DELETE FROM search_index WHERE rowid IN (SELECT "
-                          f"{doc_id_sql(tbl, 't.id')} FROM {tbl} t WHERE {where})", params)
+        self.db.conn.execute(f"DELETE FROM search_index WHERE rowid IN (SELECT "
+                             f"{doc_id_sql(tbl, 't.id')} FROM {tbl} t WHERE {where})", params)

@@ -23,11 +23,15 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from operator import itemgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crmcli.errors import ValidationError
-from crmcli.store.clients import CLIENT_RECORD
+from crmcli.store.clients import CLIENT_RECORD, Clients
 from crmcli.store.store import utc_now_iso
+
+if TYPE_CHECKING:
+    from crmcli.store.contacts import Contacts
+    from crmcli.store.store import Database
 
 # Columns of each kind as exported and imported (clients also carry tags, custom and
 # stage_history, which live in other tables or a JSON column).
@@ -52,7 +56,7 @@ CHUNK = 50_000
 # one, else SQLite assigns it), and how many new clients are inserted at a time.
 CLIENT_COLUMNS = tuple(c for c in CLIENT_RECORD if c not in ("id", "tags", "stage_history"))
 CLIENT_CHUNK = 5_000
-# The page cache of an import (KiB): see BulkMixin.import_cache.
+# The page cache of an import (KiB): see Bulk.import_cache.
 IMPORT_CACHE_KIB = 64 * 1024
 # Compared when deciding whether a keyed row changed (created_at/updated_at are not).
 _NOT_COMPARED = {"created_at", "updated_at"}
@@ -105,8 +109,9 @@ class ChildWriter:
     look-up: it goes straight into the insert buffer (a million interactions).
     """
 
-    def __init__(self, store: Any, kind: str, keyed: bool):
+    def __init__(self, store: Database, kind: str, keyed: bool, contacts: Contacts):
         self.store = store
+        self.contacts = contacts
         self.table = kind
         self.columns = TABLE_COLUMNS[kind]
         self.keyed = keyed
@@ -163,7 +168,7 @@ class ChildWriter:
         """A client has one primary contact: as `crm contact add --primary`, the imported one
         takes over. (The importer refuses two primaries of one client in one file, and rows
         of this import not yet written are not primary, so stored rows are all there is.)"""
-        self.store._clear_primary(client_id, except_id=keep)
+        self.contacts.clear_primary(client_id, except_id=keep)
 
     def _put(self, row: dict, present: set[str]) -> str:
         row_id = row.get("id")
@@ -258,7 +263,7 @@ class ClientWriter:
     tag_refs: (position in rows, sorted tags) for rows with tags; moves: (position,
     from_stage, to_stage, at, note)."""
 
-    def __init__(self, store: Any):
+    def __init__(self, store: Database):
         self.store = store
         self.rows: list[tuple] = []
         self.tag_refs: list[tuple[int, list[str]]] = []
@@ -331,7 +336,16 @@ class ClientWriter:
         build_indexes(self.store.conn, self.deferred)
 
 
-class BulkMixin:
+class Bulk:
+    """Imports and exports in bulk (clients and their children). Uses the clients
+    repository (unique email and external id of a client) and the contacts repository
+    (one primary contact per client)."""
+
+    def __init__(self, db: Database, clients: Clients, contacts: Contacts):
+        self.db = db
+        self.clients = clients
+        self.contacts = contacts
+
     @contextmanager
     def import_cache(self) -> Iterator[None]:
         """A page cache of IMPORT_CACHE_KIB for the length of an import, then the old one.
@@ -340,15 +354,15 @@ class BulkMixin:
         2 MB cache their pages are spilled to the WAL over and over (a million interactions:
         10 s of system time, a third of the import). Memory stays bounded: the cache only
         grows to this size, whatever the size of the input."""
-        old = self.conn.execute("PRAGMA cache_size").fetchone()[0]
-        current_kib = -old if old < 0 else old * self.conn.execute(
+        old = self.db.conn.execute("PRAGMA cache_size").fetchone()[0]
+        current_kib = -old if old < 0 else old * self.db.conn.execute(
             "PRAGMA page_size").fetchone()[0] // 1024
         if current_kib < IMPORT_CACHE_KIB:
-            self.conn.execute(f"PRAGMA cache_size = -{IMPORT_CACHE_KIB}")
+            self.db.conn.execute(f"PRAGMA cache_size = -{IMPORT_CACHE_KIB}")
         try:
             yield
         finally:
-            self.conn.execute(f"PRAGMA cache_size = {old}")
+            self.db.conn.execute(f"PRAGMA cache_size = {old}")
 
     # --- lookups used while validating an import ------------------------
 
@@ -357,19 +371,19 @@ class BulkMixin:
 
         Email prefers live clients; ids and external ids include archived ones."""
         if how == "id":
-            row = self.conn.execute("SELECT id FROM clients WHERE id = ?", (value,)).fetchone()
+            row = self.db.conn.execute("SELECT id FROM clients WHERE id = ?", (value,)).fetchone()
             return [row[0]] if row else []
         if how == "name":
             return [r[0] for r in self.conn.execute(
                 "SELECT id FROM clients WHERE name = ? COLLATE NOCASE ORDER BY id", (value,))]
         if how == "email":
-            rows = self.conn.execute(
+            rows = self.db.conn.execute(
                 "SELECT id, archived_at IS NULL FROM clients WHERE email = ? COLLATE NOCASE "
                 "ORDER BY id", (value,)).fetchall()
             live = [r[0] for r in rows if r[1]]
             return live or [r[0] for r in rows]
-        row = self.conn.execute("SELECT id FROM clients WHERE external_id = ?",
-                                (value,)).fetchone()
+        row = self.db.conn.execute("SELECT id FROM clients WHERE external_id = ?",
+                                   (value,)).fetchone()
         return [row[0]] if row else []
 
     def client_ref_maps(self) -> tuple[set[int], dict[str, int], dict[str, list[int]]]:
@@ -378,7 +392,7 @@ class BulkMixin:
         ids: set[int] = set()
         external: dict[str, int] = {}
         emails: dict[str, list[int]] = {}
-        for cid, ext, email in self.conn.execute(
+        for cid, ext, email in self.db.conn.execute(
                 "SELECT id, external_id, email FROM clients ORDER BY archived_at IS NOT NULL, id"):
             ids.add(cid)
             if ext is not None:
@@ -389,24 +403,24 @@ class BulkMixin:
 
     def client_ids_by_org(self, org: str) -> list[int]:
         """Clients whose name, else company, is exactly org (case-insensitive)."""
-        rows = self.conn.execute("SELECT id FROM clients WHERE name = ? COLLATE NOCASE "
-                                 "ORDER BY id", (org,)).fetchall()
+        rows = self.db.conn.execute("SELECT id FROM clients WHERE name = ? COLLATE NOCASE "
+                                    "ORDER BY id", (org,)).fetchall()
         if not rows:
-            rows = self.conn.execute("SELECT id FROM clients WHERE company = ? COLLATE NOCASE "
-                                     "ORDER BY id", (org,)).fetchall()
+            rows = self.db.conn.execute("SELECT id FROM clients WHERE company = ? COLLATE NOCASE "
+                                        "ORDER BY id", (org,)).fetchall()
         return [r[0] for r in rows]
 
     def owner_of(self, table: str, row_id: int) -> int | None:
         """The client_id of a contact or interaction (None when there is no such row)."""
-        row = self.conn.execute(f"SELECT client_id FROM {table} WHERE id = ?",
-                                (row_id,)).fetchone()
+        row = self.db.conn.execute(f"SELECT client_id FROM {table} WHERE id = ?",
+                                   (row_id,)).fetchone()
         return row[0] if row else None
 
     # --- writing -------------------------------------------------------
 
     def child_writer(self, kind: str, keyed: bool) -> ChildWriter:
-        self.require_change()
-        return ChildWriter(self, kind, keyed)
+        self.db.require_change()
+        return ChildWriter(self.db, kind, keyed, self.contacts)
 
     def find_client_for_import(self, key: str, row: dict) -> dict | None:
         """The stored client that an import row matches by key (id, email, external_id)."""
@@ -414,16 +428,16 @@ class BulkMixin:
         if value is None:
             return None
         if key == "id":
-            return self.get("clients", value)
+            return self.db.get("clients", value)
         if key == "email":
-            rows = self.query("SELECT * FROM clients WHERE email = ? COLLATE NOCASE "
-                              "ORDER BY archived_at IS NOT NULL, id", (value,))
+            rows = self.db.query("SELECT * FROM clients WHERE email = ? COLLATE NOCASE "
+                                 "ORDER BY archived_at IS NOT NULL, id", (value,))
             return rows[0] if rows else None
-        return self.query_one("SELECT * FROM clients WHERE external_id = ?", (value,))
+        return self.db.query_one("SELECT * FROM clients WHERE external_id = ?", (value,))
 
     def client_writer(self) -> ClientWriter:
-        self.require_change()
-        return ClientWriter(self)
+        self.db.require_change()
+        return ClientWriter(self.db)
 
     def import_client(self, row: dict, key: str | None,
                       writer: ClientWriter | None = None) -> str:
@@ -461,17 +475,17 @@ class BulkMixin:
 
     @contextmanager
     def _row_savepoint(self) -> Iterator[None]:
-        ch = self.require_change()
+        ch = self.db.require_change()
         logged = ch.rows
-        self.conn.execute("SAVEPOINT import_row")
+        self.db.conn.execute("SAVEPOINT import_row")
         try:
             yield
         except BaseException:
             ch.rows = logged
-            self.conn.execute("ROLLBACK TO import_row")
-            self.conn.execute("RELEASE import_row")
+            self.db.conn.execute("ROLLBACK TO import_row")
+            self.db.conn.execute("RELEASE import_row")
             raise
-        self.conn.execute("RELEASE import_row")
+        self.db.conn.execute("RELEASE import_row")
 
     def _import_existing_client(self, row: dict, existing: dict, key: str | None) -> str:
         fields = row["fields"]
@@ -481,7 +495,7 @@ class BulkMixin:
             values.pop("email")  # the key matched (ignoring case): keep the stored spelling
         if "stage" in values and values["stage"] is None and existing["stage"] is None:
             values.pop("stage")
-        self._check_unique(values.get("email"), values.get("external_id"), exclude_id=cid)
+        self.clients.check_unique(values.get("email"), values.get("external_id"), exclude_id=cid)
         current = json.loads(existing["custom"] or "{}", parse_float=Decimal)
         custom = dict(row["custom"]) if row["custom"] is not None else dict(current)
         for k, v in row["extra"].items():
@@ -496,36 +510,36 @@ class BulkMixin:
         if new_stage != existing["stage"]:
             history = row["history"]
             if new_stage is not None and not (history and history[-1]["to"] == new_stage):
-                self.insert("stage_changes", {"client_id": cid,
-                                               "from_stage": existing["stage"],
-                                               "to_stage": new_stage, "at": utc_now_iso(),
-                                               "note": None})
+                self.db.insert("stage_changes", {"client_id": cid,
+                                                 "from_stage": existing["stage"],
+                                                 "to_stage": new_stage, "at": utc_now_iso(),
+                                                 "note": None})
             values["stage"] = new_stage
-        if self.update("clients", cid, values):
+        if self.db.update("clients", cid, values):
             changed = True
         if row["history"] is not None:
-            have = {(r["at"], r["from_stage"], r["to_stage"]) for r in self.query(
+            have = {(r["at"], r["from_stage"], r["to_stage"]) for r in self.db.query(
                 "SELECT at, from_stage, to_stage FROM stage_changes WHERE client_id = ?",
                 (cid,))}
             for h in row["history"]:
                 if (h["at"], h["from"], h["to"]) not in have:
-                    self.insert("stage_changes", {"client_id": cid, "from_stage": h["from"],
-                                                   "to_stage": h["to"], "at": h["at"],
-                                                   "note": h["note"]})
+                    self.db.insert("stage_changes", {"client_id": cid, "from_stage": h["from"],
+                                                     "to_stage": h["to"], "at": h["at"],
+                                                     "note": h["note"]})
                     changed = True
         if row["tags"] is not None:
-            stored = {r["tag"]: r["id"] for r in self.query(
+            stored = {r["tag"]: r["id"] for r in self.db.query(
                 "SELECT id, tag FROM tags WHERE client_id = ?", (cid,))}
             wanted = set(row["tags"])
             for tag in sorted(wanted - set(stored)):
-                self.insert("tags", {"client_id": cid, "tag": tag})
+                self.db.insert("tags", {"client_id": cid, "tag": tag})
                 changed = True
             for tag in sorted(set(stored) - wanted):
-                self.delete("tags", stored[tag])
+                self.db.delete("tags", stored[tag])
                 changed = True
         if not changed:
             return "unchanged"
-        self.update("clients", cid, {"updated_at": utc_now_iso()})
+        self.db.update("clients", cid, {"updated_at": utc_now_iso()})
         return "updated"
 
     def _new_client_record(self, row: dict, check_unique: bool = True) -> dict:
@@ -534,7 +548,7 @@ class BulkMixin:
         if not fields.get("name"):
             raise ValidationError("name", fields.get("name"), "is required for a new client")
         if check_unique:
-            self._check_unique(fields.get("email"), fields.get("external_id"))
+            self.clients.check_unique(fields.get("email"), fields.get("external_id"))
         record = dict(fields)
         if row["custom"] or row["extra"]:
             custom = dict(row["custom"] or {})
@@ -550,13 +564,13 @@ class BulkMixin:
         record = self._new_client_record(row)
         if key == "id" and row.get("id") is not None:
             record["id"] = row["id"]
-        cid = self.insert("clients", record)
+        cid = self.db.insert("clients", record)
         for tag in sorted(set(row["tags"] or ())):
-            self.insert("tags", {"client_id": cid, "tag": tag})
+            self.db.insert("tags", {"client_id": cid, "tag": tag})
         for h in _first_history(row, record):
-            self.insert("stage_changes", {"client_id": cid, "from_stage": h["from"],
-                                           "to_stage": h["to"], "at": h["at"],
-                                           "note": h["note"]})
+            self.db.insert("stage_changes", {"client_id": cid, "from_stage": h["from"],
+                                             "to_stage": h["to"], "at": h["at"],
+                                             "note": h["note"]})
         return "inserted"
 
     # --- export --------------------------------------------------------
@@ -574,18 +588,18 @@ class BulkMixin:
                 " 'to', to_stage, 'note', note)) FROM (SELECT * FROM stage_changes "
                 " WHERE client_id = c.id ORDER BY at, id)) AS stage_history, "
                 "c.created_at, c.updated_at, c.archived_at FROM clients c ORDER BY c.id")
-            for row in self.iter_query(sql):
+            for row in self.db.iter_query(sql):
                 row["tags"] = row["tags"].split(",") if row["tags"] else []
                 row["custom"] = json.loads(row["custom"] or "{}", parse_float=Decimal)
                 row["stage_history"] = json.loads(row["stage_history"] or "[]")
                 yield row
             return
         cols = ", ".join(EXPORT_COLUMNS[kind])
-        yield from self.iter_query(f"SELECT {cols} FROM {kind} ORDER BY id")
+        yield from self.db.iter_query(f"SELECT {cols} FROM {kind} ORDER BY id")
 
     def export_contacts_with_clients(self) -> Iterator[dict]:
         """Contacts with their client's name, email and external id (for vCard)."""
-        yield from self.iter_query(
+        yield from self.db.iter_query(
             "SELECT k.*, c.name AS client_name, c.company AS client_company "
             "FROM contacts k JOIN clients c ON c.id = k.client_id ORDER BY k.id")
 

@@ -1,4 +1,5 @@
-"""Clients, contacts, tags and stages."""
+"""The clients repository: clients, their tags and their stage moves (tables clients, tags,
+stage_changes)."""
 
 from __future__ import annotations
 
@@ -12,14 +13,13 @@ from crmcli.errors import (
     ClientArchived,
     ClientNotFound,
     CrmError,
-    NotFound,
     TwoReadings,
     UnknownStage,
     UsageError,
     ValidationError,
 )
 from crmcli.store import validate
-from crmcli.store.store import utc_now_iso
+from crmcli.store.store import Database, utc_now_iso
 
 # The columns of a client record, in the order export, import and --json write them; the
 # other client column lists below (and in bulk, the importer, the card, crm ls) pick from it.
@@ -33,13 +33,13 @@ _STAMPS = ("created_at", "updated_at", "archived_at")
 # user sets (crm add/edit, clean_client_fields).
 PROFILE_FIELDS = tuple(c for c in CLIENT_RECORD if c not in _NOT_PLAIN)
 CLIENT_FIELDS = tuple(c for c in PROFILE_FIELDS if c != "id" and c not in _STAMPS)
-CONTACT_FIELDS = ("name", "role", "email", "phone", "decision_level", "is_primary", "notes")
 SORTS = {"name": "c.name COLLATE NOCASE", "created": "c.created_at", "updated": "c.updated_at",
          "stage": "c.stage", "company": "c.company COLLATE NOCASE", "id": "c.id",
          "owner": "c.owner"}
 
 
-def _like_escape(text: str) -> str:
+def like_escape(text: str) -> str:
+    """text as a LIKE pattern matching it literally (with ESCAPE '\\')."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
@@ -79,6 +79,12 @@ def plain_id(ref: str) -> int | None:
     if ref.isascii() and ref.isdigit() and not ref.startswith("0") and len(ref) < 19:
         return int(ref)
     return None
+
+
+def referenced_id(ref: str) -> int | None:
+    """The id a client reference names as an id ('#42', 'id:42' or a plain 42), if any."""
+    explicit = ID_FORM.fullmatch(ref)
+    return int(explicit[1]) if explicit else plain_id(ref)
 
 
 def cli_spelling(ids: list[int]) -> str:
@@ -124,30 +130,57 @@ def read_reference(ref: str, lookup, *, spelling=cli_spelling, names: bool = Tru
     return None
 
 
-class ClientsMixin:
-    pipeline: list[str] = []
+def client_conditions(*, live: bool = True, archived: bool = False, owner: str | None = None,
+                      tags: list[str] | tuple[str, ...] = ()) -> tuple[list[str], list[Any]]:
+    """WHERE conditions (ANDed) and their parameters on clients aliased `c`: live ones only
+    (or archived ones only), of one owner (any case), having every tag. The one spelling of
+    these filters for every list of clients or of their records."""
+    where: list[str] = []
+    params: list[Any] = []
+    if archived:
+        where.append("c.archived_at IS NOT NULL")
+    elif live:
+        where.append("c.archived_at IS NULL")
+    if owner:
+        where.append("c.owner = ? COLLATE NOCASE")
+        params.append(owner)
+    for tag in tags:
+        # The clients with the tag, from the (tag, client_id) index, instead of a test
+        # of every client (a scan of the name index) for a tag few clients have.
+        where.append("c.id IN (SELECT client_id FROM tags WHERE tag = ?)")
+        params.append(tag.strip().lower())
+    return where, params
+
+
+class Clients:
+    """Clients, their tags and stages. Uses the database only; `pipeline` is the configured
+    stage order (the stages a client may be moved to)."""
+
+    def __init__(self, db: Database, *, pipeline: list[str]):
+        self.db = db
+        self.pipeline = list(pipeline)
 
     # --- resolution ----------------------------------------------------
 
-    def get_client(self, client_id: int) -> dict:
-        row = self.get("clients", client_id)
+    def get(self, client_id: int) -> dict:
+        row = self.db.get("clients", client_id)
         if row is None:
             raise ClientNotFound(str(client_id))
         return row
 
-    def resolve_client(self, ref: str, *, include_archived: bool = False) -> dict:
+    def resolve(self, ref: str, *, include_archived: bool = False) -> dict:
         """A client by id ('#42', 'id:42', or 42 when no other client is 42 by email,
         external id or name), email, external id, exact name or unambiguous part of a name.
 
         Without include_archived, a reference that names an archived client is refused as
         such (ClientArchived says how to restore it), not as no match."""
         if include_archived:
-            return self._resolve_client(ref, include_archived=True)
+            return self._resolve(ref, include_archived=True)
         try:
-            row = self._resolve_client(ref, include_archived=False)
+            row = self._resolve(ref, include_archived=False)
         except ClientNotFound:
             try:
-                row = self._resolve_client(ref, include_archived=True)
+                row = self._resolve(ref, include_archived=True)
             except CrmError:
                 row = None
             if row is None or not row["archived_at"]:
@@ -156,7 +189,7 @@ class ClientsMixin:
             raise ClientArchived(row)
         return row
 
-    def _resolve_client(self, ref: str, *, include_archived: bool) -> dict:
+    def _resolve(self, ref: str, *, include_archived: bool) -> dict:
         if ref is None or not str(ref).strip():
             raise ClientNotFound(str(ref or ""))
         ref = str(ref).strip()
@@ -170,23 +203,23 @@ class ClientsMixin:
                "name": f"SELECT id FROM clients WHERE name = ? COLLATE NOCASE{live} ORDER BY id"}
 
         def lookup(how: str, value: str | int) -> list[int]:
-            return [r["id"] for r in self.query(sql[how], (value,))]
+            return [r["id"] for r in self.db.query(sql[how], (value,))]
 
         try:
             found = read_reference(ref, lookup)
         except TwoReadings as exc:
-            raise TwoReadings(ref, [(how, self.get_client(row["id"]))
+            raise TwoReadings(ref, [(how, self.get(row["id"]))
                                     for how, row in exc.readings],
                               cli_spelling([row["id"] for row in exc.candidates])) from None
         except AmbiguousClient as exc:
-            raise AmbiguousClient(ref, [self.get_client(c["id"]) for c in exc.candidates]
+            raise AmbiguousClient(ref, [self.get(c["id"]) for c in exc.candidates]
                                   ) from None
         if found is not None:
-            return self.get_client(found)
-        rows = self.query(
+            return self.get(found)
+        rows = self.db.query(
             f"SELECT * FROM clients WHERE (name LIKE ? ESCAPE '\\' OR company LIKE ? ESCAPE '\\')"
             f"{live} ORDER BY name COLLATE NOCASE LIMIT 50",
-            (f"%{_like_escape(ref)}%",) * 2)
+            (f"%{like_escape(ref)}%",) * 2)
         if len(rows) == 1:
             return rows[0]
         if len(rows) > 1:
@@ -207,57 +240,57 @@ class ClientsMixin:
                 return known
         raise UnknownStage(stage, self.pipeline)
 
-    def _check_unique(self, email: str | None, external_id: str | None,
-                      exclude_id: int | None = None) -> None:
+    def check_unique(self, email: str | None, external_id: str | None,
+                     exclude_id: int | None = None) -> None:
         if email:
-            row = self.query_one("SELECT id, name FROM clients WHERE email = ? COLLATE NOCASE "
-                                 "AND archived_at IS NULL AND id IS NOT ?", (email, exclude_id))
+            row = self.db.query_one("SELECT id, name FROM clients WHERE email = ? COLLATE NOCASE "
+                                    "AND archived_at IS NULL AND id IS NOT ?", (email, exclude_id))
             if row:
                 raise ValidationError("email", email, f"already belongs to client {row['id']} "
                                                       f"({row['name']})")
         if external_id:
-            row = self.query_one("SELECT id, name FROM clients WHERE external_id = ? "
-                                 "AND id IS NOT ?",
-                                 (external_id, exclude_id))
+            row = self.db.query_one("SELECT id, name FROM clients WHERE external_id = ? "
+                                    "AND id IS NOT ?",
+                                    (external_id, exclude_id))
             if row:
                 raise ValidationError("external_id", external_id,
                                       f"already belongs to client {row['id']} ({row['name']})")
 
-    def add_client(self, name: str, *, tags: list[str] | None = None,
-                   custom: dict[str, str] | None = None, at: str | None = None,
-                   **fields: Any) -> int:
+    def add(self, name: str, *, tags: list[str] | None = None,
+            custom: dict[str, str] | None = None, at: str | None = None,
+            **fields: Any) -> int:
         values = clean_client_fields({"name": name, **fields})
         values["stage"] = self.check_stage(values.get("stage"))
-        self._check_unique(values.get("email"), values.get("external_id"))
+        self.check_unique(values.get("email"), values.get("external_id"))
         tag_list = sorted({validate.tag(t) for t in tags or []})
         custom = {validate.custom_key(k): validate.custom_value(k, v)
                   for k, v in (custom or {}).items()}
         now = at or utc_now_iso()
-        with self.change("add", f"added client {values['name']}") as ch:
-            client_id = self.insert("clients", {
+        with self.db.change("add", f"added client {values['name']}") as ch:
+            client_id = self.db.insert("clients", {
                 **{k: values.get(k) for k in CLIENT_FIELDS},
                 "custom": json.dumps(custom, ensure_ascii=False, sort_keys=True),
                 "created_at": now, "updated_at": now})
             ch.client_id = client_id
             ch.summary = f"added client {client_id} {values['name']}"
             for tag in tag_list:
-                self.insert("tags", {"client_id": client_id, "tag": tag})
+                self.db.insert("tags", {"client_id": client_id, "tag": tag})
             if values.get("stage"):
-                self.insert("stage_changes", {"client_id": client_id, "from_stage": None,
-                                               "to_stage": values["stage"], "at": now,
-                                               "note": None})
+                self.db.insert("stage_changes", {"client_id": client_id, "from_stage": None,
+                                                 "to_stage": values["stage"], "at": now,
+                                                 "note": None})
         return client_id
 
-    def edit_client(self, client_id: int, *, custom: dict[str, str | None] | None = None,
-                    **fields: Any) -> bool:
+    def edit(self, client_id: int, *, custom: dict[str, str | None] | None = None,
+             **fields: Any) -> bool:
         """Change profile fields (None clears a field); stage moves go through set_stage."""
-        client = self.get_client(client_id)
+        client = self.get(client_id)
         if "stage" in fields:
             raise CrmError("use `crm stage CLIENT STAGE` to move a client through the pipeline")
         values = clean_client_fields(fields)
         if "name" in fields and values.get("name") is None:
             raise ValidationError("name", fields["name"], "must not be empty")
-        self._check_unique(values.get("email"), values.get("external_id"), exclude_id=client_id)
+        self.check_unique(values.get("email"), values.get("external_id"), exclude_id=client_id)
         if custom:
             current = json.loads(client["custom"] or "{}")
             for key, value in custom.items():
@@ -267,11 +300,11 @@ class ClientsMixin:
                 else:
                     current[key] = validate.custom_value(key, value)
             values["custom"] = json.dumps(current, ensure_ascii=False, sort_keys=True)
-        with self.change("edit", f"edited client {client_id} {client['name']}",
-                         client_id=client_id) as ch:
-            changed = self.update("clients", client_id, values)
+        with self.db.change("edit", f"edited client {client_id} {client['name']}",
+                            client_id=client_id) as ch:
+            changed = self.db.update("clients", client_id, values)
             if changed:
-                self.update("clients", client_id, {"updated_at": utc_now_iso()})
+                self.db.update("clients", client_id, {"updated_at": utc_now_iso()})
             ch.summary = (f"edited client {client_id} {client['name']}: "
                           + ", ".join(sorted(values)))
         return changed
@@ -279,70 +312,70 @@ class ClientsMixin:
     def set_cadence(self, client_id: int, ideal: str | None, maximum: str | None) -> bool:
         """Set (None, None: clear) a client's own cadence; see validate.cadence."""
         ideal, maximum = validate.cadence(ideal, maximum)
-        client = self.get_client(client_id)
-        with self.change("cadence", f"set cadence of client {client_id} {client['name']}",
-                         client_id=client_id):
-            return self.update("clients", client_id, {"cadence_ideal": ideal,
-                                                       "cadence_max": maximum,
-                                                       "updated_at": utc_now_iso()})
+        client = self.get(client_id)
+        with self.db.change("cadence", f"set cadence of client {client_id} {client['name']}",
+                            client_id=client_id):
+            return self.db.update("clients", client_id, {"cadence_ideal": ideal,
+                                                         "cadence_max": maximum,
+                                                         "updated_at": utc_now_iso()})
 
-    def archive_client(self, client_id: int) -> bool:
-        client = self.get_client(client_id)
+    def archive(self, client_id: int) -> bool:
+        client = self.get(client_id)
         if client["archived_at"]:
             return False
-        with self.change("rm", f"archived client {client_id} {client['name']}",
-                         client_id=client_id):
+        with self.db.change("rm", f"archived client {client_id} {client['name']}",
+                            client_id=client_id):
             now = utc_now_iso()
-            return self.update("clients", client_id, {"archived_at": now, "updated_at": now})
+            return self.db.update("clients", client_id, {"archived_at": now, "updated_at": now})
 
-    def restore_client(self, client_id: int) -> bool:
+    def restore(self, client_id: int) -> bool:
         """Bring an archived client back; False when it was not archived."""
-        client = self.get_client(client_id)
+        client = self.get(client_id)
         if not client["archived_at"]:
             return False
-        self._check_unique(client["email"], None, exclude_id=client_id)
-        with self.change("unarchive", f"restored client {client_id} {client['name']}",
+        self.check_unique(client["email"], None, exclude_id=client_id)
+        with self.db.change("unarchive", f"restored client {client_id} {client['name']}",
                          client_id=client_id):
-            return self.update("clients", client_id, {"archived_at": None,
+            return self.db.update("clients", client_id, {"archived_at": None,
                                                        "updated_at": utc_now_iso()})
 
     # Child tables in the order their rows must be deleted (children of children first).
     CHILD_TABLES = ("followups", "interactions", "contacts", "deals", "tags", "stage_changes")
 
-    def purge_client(self, client_id: int) -> dict[str, int]:
+    def purge(self, client_id: int) -> dict[str, int]:
         """Delete a client and everything of theirs; each row is logged so undo restores it."""
-        client = self.get_client(client_id)
+        client = self.get(client_id)
         counts: dict[str, int] = {}
-        with self.change("rm --purge", f"deleted client {client_id} {client['name']}",
-                         client_id=client_id):
+        with self.db.change("rm --purge", f"deleted client {client_id} {client['name']}",
+                            client_id=client_id):
             for table in self.CHILD_TABLES:
-                ids = [r["id"] for r in self.query(
+                ids = [r["id"] for r in self.db.query(
                     f"SELECT id FROM {table} WHERE client_id = ? ORDER BY id", (client_id,))]
                 for row_id in ids:
-                    self.delete(table, row_id)
+                    self.db.delete(table, row_id)
                 counts[table] = len(ids)
-            self.delete("clients", client_id)
+            self.db.delete("clients", client_id)
         return counts
 
-    def merge_clients(self, keep_id: int, dup_id: int) -> dict[str, int]:
+    def merge(self, keep_id: int, dup_id: int) -> dict[str, int]:
         """Move everything of dup onto keep, fill keep's empty fields from dup, delete dup."""
         if keep_id == dup_id:
             raise CrmError("cannot merge a client into itself")
-        keep = self.get_client(keep_id)
-        dup = self.get_client(dup_id)
+        keep = self.get(keep_id)
+        dup = self.get(dup_id)
         moved: dict[str, int] = {}
-        with self.change("merge", f"merged client {dup_id} {dup['name']} into {keep_id} "
+        with self.db.change("merge", f"merged client {dup_id} {dup['name']} into {keep_id} "
                                   f"{keep['name']}", client_id=keep_id):
-            keep_tags = {r["tag"] for r in self.query("SELECT tag FROM tags WHERE client_id = ?",
-                                                      (keep_id,))}
+            keep_tags = {r["tag"] for r in self.db.query("SELECT tag FROM tags WHERE client_id = ?",
+                                                         (keep_id,))}
             for table in self.CHILD_TABLES:
-                rows = self.query(f"SELECT * FROM {table} WHERE client_id = ? ORDER BY id",
-                                  (dup_id,))
+                rows = self.db.query(f"SELECT * FROM {table} WHERE client_id = ? ORDER BY id",
+                                     (dup_id,))
                 for row in rows:
                     if table == "tags" and row["tag"] in keep_tags:
-                        self.delete("tags", row["id"])
+                        self.db.delete("tags", row["id"])
                     else:
-                        self.update(table, row["id"], {"client_id": keep_id})
+                        self.db.update(table, row["id"], {"client_id": keep_id})
                 moved[table] = len(rows)
             fill = {k: dup[k] for k in CLIENT_FIELDS
                     if k not in ("name", "external_id", "stage") and not keep[k] and dup[k]}
@@ -355,39 +388,28 @@ class ClientsMixin:
             external = dup["external_id"] if not keep["external_id"] else None
             fill["created_at"] = min(keep["created_at"], dup["created_at"])
             fill["updated_at"] = utc_now_iso()
-            self.delete("clients", dup_id)
+            self.db.delete("clients", dup_id)
             if external:
                 fill["external_id"] = external
-            self.update("clients", keep_id, fill)
+            self.db.update("clients", keep_id, fill)
         return moved
 
-    def list_clients(self, *, stage: str | None = None, tags: list[str] | None = None,
-                     industry: str | None = None, owner: str | None = None,
-                     text: str | None = None, archived: bool = False,
-                     include_archived: bool = False, ids: list[int] | None = None,
-                     sort: str = "name", descending: bool = False,
-                     limit: int | None = None) -> list[dict]:
-        where, params = [], []
-        if archived:
-            where.append("c.archived_at IS NOT NULL")
-        elif not include_archived:
-            where.append("c.archived_at IS NULL")
+    def list(self, *, stage: str | None = None, tags: list[str] | None = None,
+             industry: str | None = None, owner: str | None = None,
+             text: str | None = None, archived: bool = False,
+             include_archived: bool = False, ids: list[int] | None = None,
+             sort: str = "name", descending: bool = False,
+             limit: int | None = None) -> list[dict]:
+        where, params = client_conditions(live=not include_archived, archived=archived,
+                                          owner=owner, tags=tags or ())
         if stage:
             where.append("c.stage = ?")
             params.append(self.check_stage(stage))
-        for tag in tags or []:
-            # The clients with the tag, from the (tag, client_id) index, instead of a test
-            # of every client (a scan of the name index) for a tag few clients have.
-            where.append("c.id IN (SELECT client_id FROM tags WHERE tag = ?)")
-            params.append(tag.strip().lower())
         if industry:
             where.append("c.industry = ? COLLATE NOCASE")
             params.append(industry)
-        if owner:
-            where.append("c.owner = ? COLLATE NOCASE")
-            params.append(owner)
         if text:
-            pattern = f"%{_like_escape(text)}%"
+            pattern = f"%{like_escape(text)}%"
             where.append("(c.name LIKE ? ESCAPE '\\' OR c.company LIKE ? ESCAPE '\\' "
                          "OR c.email LIKE ? ESCAPE '\\' OR c.notes LIKE ? ESCAPE '\\')")
             params.extend([pattern] * 4)
@@ -402,7 +424,7 @@ class ClientsMixin:
             # pipeline order (lead before won), stages outside the pipeline after it by name
             order = ("coalesce((SELECT key FROM json_each(?) WHERE value = c.stage), ?)"
                      + (" DESC" if descending else "") + ", " + order)
-            params.extend([json.dumps(self.config.pipeline), len(self.config.pipeline)])
+            params.extend([json.dumps(self.pipeline), len(self.pipeline)])
         sql = ("SELECT c.*, (SELECT group_concat(tag, ',') FROM (SELECT tag FROM tags "
                "WHERE client_id = c.id ORDER BY tag)) AS tags FROM clients c")
         if where:
@@ -411,64 +433,63 @@ class ClientsMixin:
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        rows = self.query(sql, params)
+        rows = self.db.query(sql, params)
         for row in rows:
             row["tags"] = row["tags"].split(",") if row["tags"] else []
             row["custom"] = json.loads(row["custom"] or "{}")
         return rows
 
-    def cadence_clients(self, *, owner: str | None = None, tag: str | None = None
-                        ) -> list[dict]:
+    def for_cadence(self, *, owner: str | None = None, tag: str | None = None
+                    ) -> list[dict]:
         """What the stale-client pass of `crm due` needs of every live client (optionally
         one owner's, or those with a tag), by id: id, name, owner, stage, created_at,
         cadence_ideal, cadence_max and tags (a list). Lean: it is the whole book."""
-        where, params = ["c.archived_at IS NULL"], []
-        if owner:
-            where.append("c.owner = ? COLLATE NOCASE")
-            params.append(owner)
-        if tag:
-            where.append("c.id IN (SELECT client_id FROM tags WHERE tag = ?)")
-            params.append(tag.strip().lower())
+        where, params = client_conditions(owner=owner, tags=[tag] if tag else ())
         names = ("id", "name", "owner", "stage", "created_at", "cadence_ideal", "cadence_max")
         sql = (f"SELECT {', '.join('c.' + n for n in names)}, (SELECT group_concat(tag, ',') "
                "FROM (SELECT tag FROM tags WHERE client_id = c.id ORDER BY tag)) FROM clients c "
                f"WHERE {' AND '.join(where)} ORDER BY c.id")
         rows = []
-        for row in self.conn.execute(sql, params):
+        for row in self.db.conn.execute(sql, params):
             client = dict(zip(names, row, strict=False))
             client["tags"] = row[-1].split(",") if row[-1] else []
             rows.append(client)
         return rows
 
+    def any_own_cadence(self) -> bool:
+        """Whether any live client has its own cadence (lets `crm due` skip the stale scan)."""
+        return bool(self.db.scalar("SELECT 1 FROM clients WHERE cadence_ideal IS NOT NULL "
+                                   "AND archived_at IS NULL LIMIT 1"))
+
     # --- tags ----------------------------------------------------------
 
-    def client_tags(self, client_id: int) -> list[str]:
-        return [r["tag"] for r in self.query("SELECT tag FROM tags WHERE client_id = ? "
-                                             "ORDER BY tag",
-                                             (client_id,))]
+    def tags(self, client_id: int) -> list[str]:
+        return [r["tag"] for r in self.db.query("SELECT tag FROM tags WHERE client_id = ? "
+                                                "ORDER BY tag",
+                                                (client_id,))]
 
-    def tag_client(self, client_id: int, tags: list[str], *, remove: bool = False) -> list[str]:
+    def tag(self, client_id: int, tags: list[str], *, remove: bool = False) -> list[str]:
         """Add (or remove) tags; returns the tags that actually changed."""
-        client = self.get_client(client_id)
+        client = self.get(client_id)
         wanted = sorted({validate.tag(t) for t in tags})
-        current = set(self.client_tags(client_id))
+        current = set(self.tags(client_id))
         changed: list[str] = []
         verb = "untagged" if remove else "tagged"
-        with self.change("tag", f"{verb} client {client_id} {client['name']}: "
+        with self.db.change("tag", f"{verb} client {client_id} {client['name']}: "
                                 f"{', '.join(wanted)}", client_id=client_id):
             for tag in wanted:
                 if remove and tag in current:
-                    row = self.query_one("SELECT id FROM tags WHERE client_id = ? AND tag = ?",
-                                         (client_id, tag))
-                    self.delete("tags", row["id"])
+                    row = self.db.query_one("SELECT id FROM tags WHERE client_id = ? AND tag = ?",
+                                            (client_id, tag))
+                    self.db.delete("tags", row["id"])
                     changed.append(tag)
                 elif not remove and tag not in current:
-                    self.insert("tags", {"client_id": client_id, "tag": tag})
+                    self.db.insert("tags", {"client_id": client_id, "tag": tag})
                     changed.append(tag)
         return changed
 
     def tag_counts(self) -> list[dict]:
-        return self.query(
+        return self.db.query(
             "SELECT t.tag, count(*) AS clients FROM tags t JOIN clients c ON c.id = t.client_id "
             "WHERE c.archived_at IS NULL GROUP BY t.tag ORDER BY clients DESC, t.tag")
 
@@ -477,27 +498,27 @@ class ClientsMixin:
     def set_stage(self, client_id: int, stage: str, *, at: str | None = None,
                   note: str | None = None) -> dict | None:
         """Move a client to a stage; returns the stage change (None if already there)."""
-        client = self.get_client(client_id)
+        client = self.get(client_id)
         stage = self.check_stage(stage)
         note = validate.text("note", note)
         if client["stage"] == stage:
             return None
         when = at or utc_now_iso()
-        with self.change("stage", f"moved client {client_id} {client['name']} from "
+        with self.db.change("stage", f"moved client {client_id} {client['name']} from "
                                   f"{client['stage'] or '(none)'} to {stage}",
-                         client_id=client_id):
+                            client_id=client_id):
             row = {"client_id": client_id, "from_stage": client["stage"], "to_stage": stage,
                    "at": when, "note": note}
-            row_id = self.insert("stage_changes", row)
-            self.update("clients", client_id, {"stage": stage, "updated_at": utc_now_iso()})
+            row_id = self.db.insert("stage_changes", row)
+            self.db.update("clients", client_id, {"stage": stage, "updated_at": utc_now_iso()})
         return {"id": row_id, **row}
 
     def stage_history(self, client_id: int) -> list[dict]:
-        return self.query("SELECT id, from_stage, to_stage, at, note FROM stage_changes "
-                          "WHERE client_id = ? ORDER BY at, id", (client_id,))
+        return self.db.query("SELECT id, from_stage, to_stage, at, note FROM stage_changes "
+                             "WHERE client_id = ? ORDER BY at, id", (client_id,))
 
     def pipeline_board(self) -> list[dict]:
-        counts = {r["stage"]: r for r in self.query(
+        counts = {r["stage"]: r for r in self.db.query(
             "SELECT stage, count(*) AS clients, group_concat(name, '\x1f') AS names FROM "
             "(SELECT stage, name FROM clients WHERE archived_at IS NULL ORDER BY updated_at DESC) "
             "GROUP BY stage")}
@@ -514,173 +535,3 @@ class ClientsMixin:
                           "names": row["names"].split("\x1f") if row["names"] else []})
         return board
 
-    # --- contacts ------------------------------------------------------
-
-    def _clean_contact(self, values: dict[str, Any]) -> dict[str, Any]:
-        cleaned: dict[str, Any] = {}
-        for key, value in values.items():
-            if key == "name":
-                cleaned[key] = validate.name(value)
-            elif key == "email":
-                cleaned[key] = validate.email(value)
-            elif key == "phone":
-                cleaned[key] = validate.phone(value)
-            elif key == "decision_level":
-                cleaned[key] = validate.choice("decision level", value, validate.DECISION_LEVELS)
-            elif key == "is_primary":
-                cleaned[key] = 1 if value else 0
-            elif key in ("role", "notes"):
-                cleaned[key] = validate.text(key, value)
-            else:
-                raise ValidationError(key, value, "is not a contact field")
-        return cleaned
-
-    def add_contact(self, client_id: int, name: str, **fields: Any) -> int:
-        client = self.get_client(client_id)
-        values = self._clean_contact({"name": name, **fields})
-        now = utc_now_iso()
-        with self.change("contact add", f"added contact {values['name']} to client {client_id} "
-                                        f"{client['name']}", client_id=client_id):
-            if values.get("is_primary"):
-                self._clear_primary(client_id)
-            row = {k: values.get(k) for k in CONTACT_FIELDS}
-            row["is_primary"] = values.get("is_primary", 0)
-            return self.insert("contacts", {"client_id": client_id, **row,
-                                             "created_at": now, "updated_at": now})
-
-    def _clear_primary(self, client_id: int, except_id: int | None = None) -> None:
-        for row in self.query("SELECT id FROM contacts WHERE client_id = ? AND is_primary = 1 "
-                              "AND id IS NOT ?", (client_id, except_id)):
-            self.update("contacts", row["id"], {"is_primary": 0})
-
-    def get_contact(self, contact_id: int) -> dict:
-        row = self.get("contacts", contact_id)
-        if row is None:
-            raise NotFound(f"no contact with id {contact_id}")
-        return row
-
-    def resolve_contact(self, client_id: int, ref: str) -> dict:
-        ref = str(ref).strip()
-        if ref.isascii() and ref.isdigit() and len(ref) < 19:
-            row = self.query_one("SELECT * FROM contacts WHERE id = ? AND client_id = ?",
-                                 (int(ref), client_id))
-            if row:
-                return row
-        rows = self.query("SELECT * FROM contacts WHERE client_id = ? AND (name = ? COLLATE NOCASE "
-                          "OR email = ? COLLATE NOCASE)", (client_id, ref, ref))
-        if not rows:
-            rows = self.query("SELECT * FROM contacts WHERE client_id = ? AND name LIKE ? "
-                              "ESCAPE '\\'", (client_id, f"%{_like_escape(ref)}%"))
-        if len(rows) == 1:
-            return rows[0]
-        if not rows:
-            raise NotFound(f"client {client_id} has no contact matching {ref!r}")
-        names = "; ".join(f"{r['id']}: {r['name']}" for r in rows[:8])
-        raise CrmError(f"{ref!r} matches {len(rows)} contacts: {names}; use the contact id")
-
-    def edit_contact(self, contact_id: int, **fields: Any) -> bool:
-        contact = self.get_contact(contact_id)
-        values = self._clean_contact(fields)
-        if "name" in fields and values.get("name") is None:
-            raise ValidationError("name", fields["name"], "must not be empty")
-        with self.change("contact edit", f"edited contact {contact_id} {contact['name']}",
-                         client_id=contact["client_id"]):
-            if values.get("is_primary"):
-                self._clear_primary(contact["client_id"], except_id=contact_id)
-            changed = self.update("contacts", contact_id, values)
-            if changed:
-                self.update("contacts", contact_id, {"updated_at": utc_now_iso()})
-        return changed
-
-    def remove_contact(self, contact_id: int) -> dict:
-        contact = self.get_contact(contact_id)
-        with self.change("contact rm", f"removed contact {contact_id} {contact['name']}",
-                         client_id=contact["client_id"]):
-            for row in self.query("SELECT id FROM interactions WHERE contact_id = ?",
-                                  (contact_id,)):
-                self.update("interactions", row["id"], {"contact_id": None})
-            self.delete("contacts", contact_id)
-        return contact
-
-    def list_contacts(self, client_id: int | None = None) -> list[dict]:
-        sql = ("SELECT k.id, k.client_id, c.name AS client, k.name, k.role, k.email, k.phone, "
-               "k.decision_level, k.is_primary, k.notes FROM contacts k "
-               "JOIN clients c ON c.id = k.client_id")
-        params: list[Any] = []
-        if client_id is not None:
-            sql += " WHERE k.client_id = ?"
-            params.append(client_id)
-        sql += " ORDER BY c.name COLLATE NOCASE, k.is_primary DESC, k.name COLLATE NOCASE, k.id"
-        rows = self.query(sql, params)
-        for row in rows:
-            row["is_primary"] = bool(row["is_primary"])
-        return rows
-
-    # --- search --------------------------------------------------------
-
-    def search_count(self, text: str, *, include_archived: bool = False) -> int:
-        """How many records search() would find with no limit."""
-        from crmcli.store.search import match_expression
-
-        expr = match_expression(text)
-        if expr is None:
-            return 0
-        live = "" if include_archived else "AND c.archived_at IS NULL"
-        return self.scalar(f"""SELECT count(*) FROM search_index s
-                               JOIN clients c ON c.id = s.client_id
-                               WHERE search_index MATCH ? {live}""", (expr,))
-
-    def search(self, text: str, *, limit: int = 50, include_archived: bool = False) -> list[dict]:
-        from crmcli.store.search import ref_of
-
-        results = []
-        for doc, client_id, client in self._ranked_documents(text, limit, include_archived):
-            table, ref_id = ref_of(doc)
-            record = self.get(table, ref_id) or {}
-            if table == "clients":
-                kind = "client"
-                match = " · ".join(str(record[k]) for k in ("company", "email")
-                                   if record.get(k)) or record.get("name", "")
-            elif table == "contacts":
-                kind = "contact"
-                match = " · ".join(str(record[k]) for k in ("name", "role", "email")
-                                   if record.get(k))
-            else:
-                kind = "interaction"
-                match = (record.get("summary") or "")[:200]
-            results.append({"kind": kind, "id": ref_id, "client_id": client_id,
-                            "client": client, "match": match, "at": record.get("at")})
-        return results
-
-    def _ranked_documents(self, text: str, limit: int, include_archived: bool
-                          ) -> list[tuple[int, int, str]]:
-        """(document rowid, client id, client name) of the best `limit` matches, best first.
-
-        Ranked inside the index, which reads no column but the rank, before anything is
-        joined: joining every match first costs twice as much when most documents match.
-        Archived clients' documents are dropped after ranking, so the ranked batch grows
-        until `limit` survive or the matches run out. Ties keep the index's order (rowid).
-        """
-        from crmcli.store.search import match_expression
-
-        expr = match_expression(text)
-        if expr is None:
-            return []
-        batch = limit
-        while True:
-            ranked = [doc for doc, in self.conn.execute(
-                "SELECT s.rowid FROM search_index s WHERE search_index MATCH ? "
-                "ORDER BY bm25(search_index) LIMIT ?", (expr, batch))]
-            owners = {doc: (client_id, name, archived) for doc, client_id, name, archived
-                      in self.conn.execute(
-                          "SELECT s.rowid, c.id, c.name, c.archived_at FROM search_index s "
-                          "JOIN clients c ON c.id = s.client_id "
-                          "WHERE s.rowid IN (SELECT value FROM json_each(?))",
-                          (json.dumps(ranked),))}
-            kept = [(doc, owners[doc][0], owners[doc][1]) for doc in ranked
-                    if doc in owners and (include_archived or owners[doc][2] is None)]
-            if limit < 0:  # SQLite's LIMIT -1: no limit
-                return kept
-            if len(kept) >= limit or len(ranked) < batch:
-                return kept[:limit]
-            batch *= 4

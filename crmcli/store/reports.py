@@ -16,43 +16,46 @@ from __future__ import annotations
 import json
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from crmcli.store.store import Database
 
 from crmcli.errors import UsageError
 
 ACTIVITIES = ("deals", "interactions", "any")
-_FRAC_DIGITS = 12
+FRAC_DIGITS = 12
 
 
-def _money_sql(col: str = "d.amount") -> str:
+def money_sql(col: str = "d.amount") -> str:
     """SELECT-list fragment: exact pieces of sum(col) (see money_of).
 
     col holds canonical decimal text ('1200', '19.99'). m_int sums the integer parts
-    (CAST takes the leading digits), m_frac the fractions padded to _FRAC_DIGITS digits
+    (CAST takes the leading digits), m_frac the fractions padded to FRAC_DIGITS digits
     (zero when there is no '.'), m_scale is the most decimals seen. Few SQL function calls
     a row: this runs over every won deal of the book."""
     dot = f"instr({col}, '.')"
     return (f"sum(CAST({col} AS INTEGER)) AS m_int, "
-            f"sum(CAST(substr({col} || '{'0' * _FRAC_DIGITS}', {dot} + 1, {_FRAC_DIGITS}) "
+            f"sum(CAST(substr({col} || '{'0' * FRAC_DIGITS}', {dot} + 1, {FRAC_DIGITS}) "
             f"AS INTEGER) * ({dot} > 0)) AS m_frac, "
             f"max((length({col}) - {dot}) * ({dot} > 0)) AS m_scale")
 
 
 def money_of(row: dict) -> Decimal:
-    """The exact Decimal sum from the pieces of _money_sql (0 when there were no rows)."""
+    """The exact Decimal sum from the pieces of money_sql (0 when there were no rows)."""
     return exact_sum(row.get("m_int"), row.get("m_frac"), row.get("m_scale"))
 
 
 def exact_sum(m_int: int | None, m_frac: int | None, m_scale: int | None) -> Decimal:
-    """The Decimal written with m_scale decimals (at most _FRAC_DIGITS) whose value is
-    m_int + m_frac * 10**-_FRAC_DIGITS: integer arithmetic, then one exact conversion."""
+    """The Decimal written with m_scale decimals (at most FRAC_DIGITS) whose value is
+    m_int + m_frac * 10**-FRAC_DIGITS: integer arithmetic, then one exact conversion."""
     if m_int is None:
         return Decimal(0)
-    scale = min(m_scale or 0, _FRAC_DIGITS)
-    units = m_int * 10 ** _FRAC_DIGITS + (m_frac or 0)
-    # every amount's fraction was padded to _FRAC_DIGITS digits, so the sum is a whole
+    scale = min(m_scale or 0, FRAC_DIGITS)
+    units = m_int * 10 ** FRAC_DIGITS + (m_frac or 0)
+    # every amount's fraction was padded to FRAC_DIGITS digits, so the sum is a whole
     # number of 10**-scale: the division is exact
-    whole = units // 10 ** (_FRAC_DIGITS - scale)
+    whole = units // 10 ** (FRAC_DIGITS - scale)
     return Decimal(f"{whole}E-{scale}") if scale else Decimal(whole)
 
 
@@ -68,7 +71,7 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _month_key_sql(col: str, mm) -> str:
+def month_key_sql(col: str, mm) -> str:
     """SQL for the local 'YYYY-MM' of the UTC time in col, per a periods.MonthMap."""
     if mm.shift_minutes == 0:
         guess = f"substr({col}, 1, 7)"
@@ -91,12 +94,12 @@ def _month_key_sql(col: str, mm) -> str:
             f"ELSE {guess} END ELSE {guess} END")
 
 
-def _idx_of_ym_sql(ym: str, months: int) -> str:
+def idx_of_ym_sql(ym: str, months: int) -> str:
     idx = f"(CAST(substr({ym}, 1, 4) AS INTEGER) * 12 + CAST(substr({ym}, 6, 2) AS INTEGER) - 1)"
     return idx if months == 1 else f"({idx} / {months})"
 
 
-_LIVE = "client_id NOT IN (SELECT id FROM clients WHERE archived_at IS NOT NULL)"
+LIVE = "client_id NOT IN (SELECT id FROM clients WHERE archived_at IS NOT NULL)"
 
 
 def _period_pairs_sql(activity: str, mm, months: int) -> str:
@@ -104,18 +107,24 @@ def _period_pairs_sql(activity: str, mm, months: int) -> str:
     `months` months (1, 3, 12) in the local zone, up to mm.end_utc."""
     parts = []
     if activity in ("deals", "any"):
-        parts.append(f"SELECT DISTINCT client_id, {_month_key_sql('at', mm)} AS ym FROM deals "
+        parts.append(f"SELECT DISTINCT client_id, {month_key_sql('at', mm)} AS ym FROM deals "
                      f"WHERE status = 'won' AND at < {_lit(mm.end_utc)}")
     if activity in ("interactions", "any"):
-        parts.append(f"SELECT DISTINCT client_id, {_month_key_sql('at', mm)} AS ym "
+        parts.append(f"SELECT DISTINCT client_id, {month_key_sql('at', mm)} AS ym "
                      f"FROM interactions WHERE at < {_lit(mm.end_utc)}")
     union = " UNION ALL ".join(parts)
     distinct = "DISTINCT " if months > 1 or len(parts) > 1 else ""
-    return (f"act AS (SELECT {distinct}client_id, {_idx_of_ym_sql('ym', months)} AS idx "
-            f"FROM ({union}) WHERE {_LIVE})")
+    return (f"act AS (SELECT {distinct}client_id, {idx_of_ym_sql('ym', months)} AS idx "
+            f"FROM ({union}) WHERE {LIVE})")
 
 
-class ReportsMixin:
+class Reports:
+    """Read-only aggregates of clients, deals and interactions for the metrics. Uses the
+    database only."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
     def live_client_ids(self) -> list[int]:
         return [r[0] for r in self._tuples("SELECT id FROM clients WHERE archived_at IS NULL")]
 
@@ -125,7 +134,7 @@ class ReportsMixin:
         from crmcli.store.store import not_utf8_on_write
 
         try:
-            return self.conn.execute(sql, params)
+            return self.db.conn.execute(sql, params)
         except UnicodeEncodeError as exc:
             raise not_utf8_on_write(exc) from None
 
@@ -136,11 +145,11 @@ class ReportsMixin:
         _check_activity(activity)
         firsts = []
         if activity in ("deals", "any"):
-            firsts.append(self.scalar(
+            firsts.append(self.db.scalar(
                 "SELECT min(d.at) FROM deals d JOIN clients c ON c.id = d.client_id "
                 "WHERE d.status = 'won' AND c.archived_at IS NULL"))
         if activity in ("interactions", "any"):
-            firsts.append(self.scalar(
+            firsts.append(self.db.scalar(
                 "SELECT min(i.at) FROM interactions i JOIN clients c ON c.id = i.client_id "
                 "WHERE c.archived_at IS NULL"))
         firsts = [f for f in firsts if f]
@@ -160,7 +169,7 @@ class ReportsMixin:
                "sum(coalesce(prev = idx - 1, 0)) AS retained, "
                "sum(coalesce(prev < idx - 1, 0)) AS reactivated "
                "FROM seq GROUP BY idx ORDER BY idx")
-        return self.query(sql)
+        return self.db.query(sql)
 
     def cohort_activity(self, mm, months: int, activity: str) -> list[dict]:
         """(cohort, k, clients): clients whose first active period is cohort and who are
@@ -170,7 +179,7 @@ class ReportsMixin:
                "seq AS (SELECT idx, min(idx) OVER (PARTITION BY client_id) AS cohort FROM act) "
                "SELECT cohort, idx - cohort AS k, count(*) AS clients FROM seq "
                "GROUP BY cohort, k ORDER BY cohort, k")
-        return self.query(sql)
+        return self.db.query(sql)
 
     def active_in_windows(self, activity: str, lo: str, mid: str, hi: str) -> dict[str, int]:
         """Live clients active in [lo, mid), in [mid, hi) and in both (UTC times):
@@ -183,10 +192,10 @@ class ReportsMixin:
         if activity in ("interactions", "any"):
             parts.append("SELECT client_id, at FROM interactions WHERE at >= :lo AND at < :hi")
         sql = (f"WITH w AS (SELECT client_id, max(at < :mid) AS first, max(at >= :mid) AS second "
-               f"FROM ({' UNION ALL '.join(parts)}) WHERE {_LIVE} GROUP BY client_id) "
+               f"FROM ({' UNION ALL '.join(parts)}) WHERE {LIVE} GROUP BY client_id) "
                "SELECT sum(first) AS in_first, sum(second) AS in_second, "
                "sum(first AND second) AS in_both FROM w")
-        row = self.query_one(sql, {"lo": lo, "mid": mid, "hi": hi}) or {}
+        row = self.db.query_one(sql, {"lo": lo, "mid": mid, "hi": hi}) or {}
         return {k: row.get(k) or 0 for k in ("in_first", "in_second", "in_both")}
 
     def period_revenue(self, mm, months: int, currency: str, since: str | None = None
@@ -194,12 +203,12 @@ class ReportsMixin:
         """Per period idx: won revenue (exact Decimal), won deals and paying clients in one
         currency, live clients only, for deals at or after since (UTC) up to mm.end_utc."""
         where = f"AND at >= {_lit(since)}" if since else ""
-        sql = (f"SELECT {_idx_of_ym_sql('ym', months)} AS idx, count(*) AS deals, "
-               f"count(DISTINCT client_id) AS clients, {_money_sql('amount')} FROM "
-               f"(SELECT client_id, amount, {_month_key_sql('at', mm)} AS ym FROM deals "
+        sql = (f"SELECT {idx_of_ym_sql('ym', months)} AS idx, count(*) AS deals, "
+               f"count(DISTINCT client_id) AS clients, {money_sql('amount')} FROM "
+               f"(SELECT client_id, amount, {month_key_sql('at', mm)} AS ym FROM deals "
                f"WHERE status = 'won' AND currency = :currency AND at < {_lit(mm.end_utc)} "
-               f"{where} AND {_LIVE}) GROUP BY idx ORDER BY idx")
-        rows = self.query(sql, {"currency": currency})
+               f"{where} AND {LIVE}) GROUP BY idx ORDER BY idx")
+        rows = self.db.query(sql, {"currency": currency})
         return [{"idx": r["idx"], "deals": r["deals"], "clients": r["clients"],
                  "revenue": money_of(r)} for r in rows]
 
@@ -211,7 +220,7 @@ class ReportsMixin:
         One pass over the (status, client_id, at, currency, amount) index, in client order:
         no sort and no table look-ups (`+at` keeps SQLite from trading that for the range
         on the index by time)."""
-        where = ["status = 'won'", "currency = :currency", _LIVE]
+        where = ["status = 'won'", "currency = :currency", LIVE]
         params: dict[str, Any] = {"currency": currency}
         if since:
             where.append("+at >= :since")
@@ -219,7 +228,7 @@ class ReportsMixin:
         if until:
             where.append("+at < :until")
             params["until"] = until
-        sql = (f"SELECT client_id, count(*), min(at), max(at), {_money_sql('amount')} "
+        sql = (f"SELECT client_id, count(*), min(at), max(at), {money_sql('amount')} "
                f"FROM deals WHERE {' AND '.join(where)} GROUP BY client_id")
         return {cid: {"revenue": exact_sum(m_int, m_frac, m_scale), "deals": deals,
                       "first_at": first_at, "last_at": last_at}
@@ -229,14 +238,14 @@ class ReportsMixin:
     def revenue_rank(self, currency: str, client_id: int) -> tuple[int, int, int]:
         """Where one client's won revenue in currency stands in the live book, exactly:
         (its revenue, the revenue of the clients ranked ahead of it -- more revenue, or as
-        much and a smaller id -- and the whole book's), as ints of 10**-_FRAC_DIGITS units.
+        much and a smaller id -- and the whole book's), as ints of 10**-FRAC_DIGITS units.
         One grouped pass in client order (the by-client deals index); a client that is
         archived or has no such revenue gets 0 for its own."""
-        scale = 10 ** _FRAC_DIGITS
+        scale = 10 ** FRAC_DIGITS
         mine, units = 0, []
         for cid, m_int, m_frac, _ in self._tuples(
-                f"SELECT client_id, {_money_sql('amount')} FROM deals WHERE status = 'won' "
-                f"AND currency = :currency AND {_LIVE} GROUP BY client_id",
+                f"SELECT client_id, {money_sql('amount')} FROM deals WHERE status = 'won' "
+                f"AND currency = :currency AND {LIVE} GROUP BY client_id",
                 {"currency": currency}):
             value = m_int * scale + (m_frac or 0)
             units.append((cid, value))
@@ -253,7 +262,7 @@ class ReportsMixin:
         where = ["status = 'won'", "currency = :currency"]
         params: dict[str, Any] = {"currency": currency}
         if client_id is None:
-            where.append(_LIVE)
+            where.append(LIVE)
         else:
             where.append("client_id = :cid")
             params["cid"] = client_id
@@ -263,9 +272,9 @@ class ReportsMixin:
         if until:
             where.append("at < :until")
             params["until"] = until
-        row = self.query_one(
+        row = self.db.query_one(
             f"SELECT count(*) AS deals, count(DISTINCT client_id) AS clients, "
-            f"{_money_sql('amount')} FROM deals WHERE {' AND '.join(where)}", params) or {}
+            f"{money_sql('amount')} FROM deals WHERE {' AND '.join(where)}", params) or {}
         return {"deals": row.get("deals") or 0, "clients": row.get("clients") or 0,
                 "revenue": money_of(row)}
 
@@ -275,10 +284,10 @@ class ReportsMixin:
         one, in [since, until) (UTC) when given: {currency: {"revenue", "deals"}}."""
         where = ("AND d.at >= :since " if since else "") + ("AND d.at < :until" if until else "")
         totals: dict[str, dict[str, Any]] = {}
-        for row in self.query("SELECT d.currency, d.amount FROM deals d JOIN clients c "
-                              "ON c.id = d.client_id WHERE d.status = 'won' AND "
-                              f"d.currency != :currency AND c.archived_at IS NULL {where}",
-                              {"currency": currency, "since": since, "until": until}):
+        for row in self.db.query("SELECT d.currency, d.amount FROM deals d JOIN clients c "
+                                 "ON c.id = d.client_id WHERE d.status = 'won' AND "
+                                 f"d.currency != :currency AND c.archived_at IS NULL {where}",
+                                 {"currency": currency, "since": since, "until": until}):
             entry = totals.setdefault(row["currency"], {"revenue": Decimal(0), "deals": 0})
             entry["revenue"] += Decimal(row["amount"])
             entry["deals"] += 1
@@ -286,9 +295,10 @@ class ReportsMixin:
 
     def other_currency_deals(self, currency: str) -> int:
         """Won deals of live clients in a currency other than the given one."""
-        return self.scalar("SELECT count(*) FROM deals d JOIN clients c ON c.id = d.client_id "
-                           "WHERE d.status = 'won' AND d.currency != ? AND c.archived_at IS NULL",
-                           (currency,)) or 0
+        return self.db.scalar(
+            "SELECT count(*) FROM deals d JOIN clients c ON c.id = d.client_id "
+            "WHERE d.status = 'won' AND d.currency != ? AND c.archived_at IS NULL",
+            (currency,)) or 0
 
     def activity_days(self, activity: str, day_shift: str = "+0 minutes",
                       client_id: int | None = None) -> list[dict]:
@@ -344,15 +354,15 @@ class ReportsMixin:
 
     def clients_by_stage(self) -> list[dict]:
         """Live clients per stage (stage None for clients without one)."""
-        return self.query("SELECT stage, count(*) AS clients FROM clients "
-                          "WHERE archived_at IS NULL GROUP BY stage")
+        return self.db.query("SELECT stage, count(*) AS clients FROM clients "
+                             "WHERE archived_at IS NULL GROUP BY stage")
 
     def live_client_count(self) -> int:
-        return self.scalar("SELECT count(*) FROM clients WHERE archived_at IS NULL") or 0
+        return self.db.scalar("SELECT count(*) FROM clients WHERE archived_at IS NULL") or 0
 
     def client_names(self, client_ids: list[int]) -> dict[int, str]:
         if not client_ids:
             return {}
-        rows = self.query("SELECT id, name FROM clients WHERE id IN (SELECT value FROM "
-                          "json_each(?))", (json.dumps(client_ids),))
+        rows = self.db.query("SELECT id, name FROM clients WHERE id IN (SELECT value FROM "
+                             "json_each(?))", (json.dumps(client_ids),))
         return {r["id"]: r["name"] for r in rows}

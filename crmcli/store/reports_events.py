@@ -36,6 +36,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from crmcli.store.store import Database
 
 # Group-key SQL for `--by` (month is filled in from a MonthMap).
 _BY_SQL = {None: "NULL", "channel": "i.channel", "owner": "c.owner"}
@@ -77,10 +81,10 @@ def _group_sql(by: str | None, mm, months: int = 1) -> str:
     'YYYY-MM' for months == 1, else the absolute period index (see metrics.periods)."""
     if mm is None:
         return _BY_SQL[by]
-    from crmcli.store.reports import _idx_of_ym_sql, _month_key_sql
+    from crmcli.store.reports import idx_of_ym_sql, month_key_sql
 
-    key = _month_key_sql("i.at", mm)
-    return key if months == 1 and by == "month" else _idx_of_ym_sql(key, months)
+    key = month_key_sql("i.at", mm)
+    return key if months == 1 and by == "month" else idx_of_ym_sql(key, months)
 
 
 def _rule_params(rule: dict | None) -> dict:
@@ -92,7 +96,13 @@ def _rule_params(rule: dict | None) -> dict:
             "scores": 1 if rule.get("reply_to_scores", True) else 0}
 
 
-class EventReportsMixin:
+class EventReports:
+    """Read-only aggregates of events (replies, complaints, NPS scores, stage moves, won
+    deals) for the metrics. Uses the database only."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
     # --- response time and complaint handling -----------------------------------------
 
     def _has_reply_index(self) -> bool:
@@ -102,8 +112,8 @@ class EventReportsMixin:
         cached = getattr(self, "_reply_index", None)
         if cached is None:
             cached = False
-            for idx in self.query("PRAGMA index_list(interactions)"):
-                cols = [r["name"] for r in self.query(f"PRAGMA index_info({idx['name']!r})")]
+            for idx in self.db.query("PRAGMA index_list(interactions)"):
+                cols = [r["name"] for r in self.db.query(f"PRAGMA index_info({idx['name']!r})")]
                 if cols[:3] == ["client_id", "at", "direction"] and not idx["partial"]:
                     cached = True
             self._reply_index = cached
@@ -158,8 +168,8 @@ class EventReportsMixin:
                "coalesce(sum(secs <= :sla), 0) AS within, "
                f"coalesce(sum(secs IS NULL AND {age} > :sla), 0) AS late_pending, "
                "json_group_array(secs) AS secs FROM ev GROUP BY grp ORDER BY grp")
-        rows = self.query(sql, {"since": since, "until": until, "now": now,
-                                "sla": sla_seconds, **_rule_params(reply_rule)})
+        rows = self.db.query(sql, {"since": since, "until": until, "now": now,
+                                   "sla": sla_seconds, **_rule_params(reply_rule)})
         for row in rows:
             row["secs"] = sorted(s for s in json.loads(row["secs"]) if s is not None)
         return rows
@@ -179,15 +189,15 @@ class EventReportsMixin:
                f"{_SECS.format(a='i.at', b=':now')} AS age_secs, "
                "i.summary FROM p JOIN interactions i ON i.id = p.id "
                "JOIN clients c ON c.id = i.client_id ORDER BY p.at, p.id")
-        return self.query(sql, {"since": since, "until": until, "now": now,
-                                "limit": limit if limit else -1, **_rule_params(reply_rule)})
+        return self.db.query(sql, {"since": since, "until": until, "now": now,
+                                   "limit": limit if limit else -1, **_rule_params(reply_rule)})
 
     def first_event_at(self, kind: str) -> str | None:
         """The earliest inbound interaction (or complaint) time, any client."""
         if kind == "complaint":
-            return self.scalar("SELECT min(at) FROM interactions WHERE kind = 'complaint'")
-        return self.scalar("SELECT at FROM interactions WHERE direction = 'in' "
-                           "ORDER BY at LIMIT 1")
+            return self.db.scalar("SELECT min(at) FROM interactions WHERE kind = 'complaint'")
+        return self.db.scalar("SELECT at FROM interactions WHERE direction = 'in' "
+                              "ORDER BY at LIMIT 1")
 
     # --- NPS ----------------------------------------------------------------------------
 
@@ -205,7 +215,7 @@ class EventReportsMixin:
                "SELECT idx, count(*) AS responses, sum(score >= 9) AS promoters, "
                "sum(score BETWEEN 7 AND 8) AS passives, sum(score <= 6) AS detractors "
                "FROM s WHERE rn = 1 GROUP BY idx ORDER BY idx")
-        return self.query(sql, {"since": since, "until": until})
+        return self.db.query(sql, {"since": since, "until": until})
 
     # --- funnel ---------------------------------------------------------------------------
 
@@ -250,8 +260,8 @@ class EventReportsMixin:
                "sum(c.stage IN (SELECT value FROM json_each(:lost))) AS lost "
                f"FROM top t JOIN {cl} c ON c.id = t.client_id AND c.archived_at IS NULL "
                "GROUP BY t.top ORDER BY t.top")
-        return self.query(sql, {"order": json.dumps(order), "won": json.dumps(won),
-                                "lost": json.dumps(lost), "lo": lo, "hi": hi})
+        return self.db.query(sql, {"order": json.dumps(order), "won": json.dumps(won),
+                                   "lost": json.dumps(lost), "lo": lo, "hi": hi})
 
     def stage_stays(self, lo: str | None = None, hi: str | None = None) -> list[dict]:
         """Per stage: clients ever in it (live clients; stage history plus current stage),
@@ -269,13 +279,13 @@ class EventReportsMixin:
                "- 1 AS rn, count(*) OVER (PARTITION BY stage) AS n FROM d) "
                f"SELECT stage, count(*) AS stays, {_quantile_sql('days', 'n', 'rn')} "
                "FROM r GROUP BY stage")
-        stays = {r["stage"]: r for r in self.query(sql, params)}
-        ever = self.query(
+        stays = {r["stage"]: r for r in self.db.query(sql, params)}
+        ever = self.db.query(
             f"{with_}h AS (SELECT client_id, to_stage AS stage FROM {sc} UNION ALL "
             f"SELECT id, stage FROM {cl} WHERE stage IS NOT NULL) "
             f"SELECT h.stage, count(DISTINCT h.client_id) AS ever FROM h JOIN {cl} c "
             "ON c.id = h.client_id AND c.archived_at IS NULL GROUP BY h.stage", params)
-        now = {r["stage"]: r["clients"] for r in self.query(
+        now = {r["stage"]: r["clients"] for r in self.db.query(
             f"{with_}n AS (SELECT stage FROM {cl} WHERE archived_at IS NULL AND stage IS NOT "
             "NULL) SELECT stage, count(*) AS clients FROM n GROUP BY stage", params)}
         rows = []
@@ -298,20 +308,20 @@ class EventReportsMixin:
         One grouped pass over the won deals (in client order on an index by status and
         client where there is one), plain tuples: a dict per client costs more than the
         query. lo/hi: only the deals at or after lo and before hi (UTC text)."""
-        from crmcli.store.reports import _FRAC_DIGITS, _LIVE, _money_sql, exact_sum
+        from crmcli.store.reports import FRAC_DIGITS, LIVE, money_sql, exact_sum
 
         cols, join = ("c.name, c.owner", "JOIN clients c ON c.id = r.client_id") if names \
             else ("NULL, NULL", "")
         sql = ("WITH r AS (SELECT client_id, count(*) AS deals, max(at) AS last_at, "
-               f"{_money_sql('amount')} FROM deals WHERE status = 'won' "
-               f"AND currency = :currency AND {_LIVE}"
+               f"{money_sql('amount')} FROM deals WHERE status = 'won' "
+               f"AND currency = :currency AND {LIVE}"
                + (" AND at >= :lo" if lo else "") + (" AND at < :hi" if hi else "")
                + " GROUP BY client_id) "
                "SELECT r.client_id, r.deals, r.last_at, r.m_int, r.m_frac, r.m_scale, "
                f"{cols} FROM r {join} ORDER BY r.client_id")
-        scale = 10 ** _FRAC_DIGITS
+        scale = 10 ** FRAC_DIGITS
         rows = []
-        for cid, deals, last_at, m_int, m_frac, m_scale, name, owner in self.conn.execute(
+        for cid, deals, last_at, m_int, m_frac, m_scale, name, owner in self.db.conn.execute(
                 sql, {"currency": currency, "lo": lo, "hi": hi}):
             row = {"client_id": cid, "deals": deals, "last_at": last_at,
                    "units": m_int * scale + (m_frac or 0)}

@@ -8,7 +8,12 @@ a phrase of single characters: adjacent characters must match in order.
 
 from __future__ import annotations
 
+import json
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from crmcli.store.store import Database
 
 # Han, Hiragana, Katakana, Hangul, CJK punctuation/compatibility, fullwidth forms.
 _CJK = (r"\u2e80-\u2fdf\u3000-\u303f\u3040-\u30ff\u3100-\u312f\u3130-\u318f\u31a0-\u31ff"
@@ -98,3 +103,87 @@ def match_expression(text: str) -> str | None:
         if cjk_run:
             terms.append('"' + " ".join(cjk_run) + '"')
     return " AND ".join(terms) if terms else None
+
+
+class Search:
+    """Full-text search over clients, contacts and interactions (table search_index, kept
+    current by the database's writes). Uses the database only."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    def count(self, text: str, *, include_archived: bool = False) -> int:
+        """How many records matches() would find with no limit."""
+        expr = match_expression(text)
+        if expr is None:
+            return 0
+        live = "" if include_archived else "AND c.archived_at IS NULL"
+        return self.db.scalar(f"""SELECT count(*) FROM search_index s
+                                  JOIN clients c ON c.id = s.client_id
+                                  WHERE search_index MATCH ? {live}""", (expr,))
+
+    def matches(self, text: str, *, limit: int = 50, include_archived: bool = False
+                ) -> list[dict]:
+        """The best `limit` documents matching text (every word, as prefixes), best first:
+        kind (client/contact/interaction), id, client_id, client, match (the text shown),
+        at (interactions). Archived clients' documents only with include_archived."""
+        results = []
+        for doc, client_id, client in self._ranked_documents(text, limit, include_archived):
+            table, ref_id = ref_of(doc)
+            record = self.db.get(table, ref_id) or {}
+            if table == "clients":
+                kind = "client"
+                match = " · ".join(str(record[k]) for k in ("company", "email")
+                                   if record.get(k)) or record.get("name", "")
+            elif table == "contacts":
+                kind = "contact"
+                match = " · ".join(str(record[k]) for k in ("name", "role", "email")
+                                   if record.get(k))
+            else:
+                kind = "interaction"
+                match = (record.get("summary") or "")[:200]
+            results.append({"kind": kind, "id": ref_id, "client_id": client_id,
+                            "client": client, "match": match, "at": record.get("at")})
+        return results
+
+    def _ranked_documents(self, text: str, limit: int, include_archived: bool
+                          ) -> list[tuple[int, int, str]]:
+        """(document rowid, client id, client name) of the best `limit` matches, best first.
+
+        Ranked inside the index, which reads no column but the rank, before anything is
+        joined: joining every match first costs twice as much when most documents match.
+        Archived clients' documents are dropped after ranking, so the ranked batch grows
+        until `limit` survive or the matches run out. Ties keep the index's order (rowid).
+        """
+        expr = match_expression(text)
+        if expr is None:
+            return []
+        batch = limit
+        while True:
+            ranked = [doc for doc, in self.db.conn.execute(
+                "SELECT s.rowid FROM search_index s WHERE search_index MATCH ? "
+                "ORDER BY bm25(search_index) LIMIT ?", (expr, batch))]
+            owners = {doc: (client_id, name, archived) for doc, client_id, name, archived
+                      in self.db.conn.execute(
+                          "SELECT s.rowid, c.id, c.name, c.archived_at FROM search_index s "
+                          "JOIN clients c ON c.id = s.client_id "
+                          "WHERE s.rowid IN (SELECT value FROM json_each(?))",
+                          (json.dumps(ranked),))}
+            kept = [(doc, owners[doc][0], owners[doc][1]) for doc in ranked
+                    if doc in owners and (include_archived or owners[doc][2] is None)]
+            if limit < 0:  # SQLite's LIMIT -1: no limit
+                return kept
+            if len(kept) >= limit or len(ranked) < batch:
+                return kept[:limit]
+            batch *= 4
+
+    def rebuild(self) -> int:
+        """Make every document again from the rows; returns the number of documents."""
+        with self.db.change("reindex", "rebuilt the search index") as ch:
+            self.db.conn.execute("DELETE FROM search_index")
+            for table in SEARCHABLE:
+                top = self.db.scalar(f"SELECT max(id) FROM {table}")
+                if top:
+                    self.db.reindex_range(table, 1, top)
+            ch.rows = 0
+        return self.db.scalar("SELECT count(*) FROM search_index")

@@ -1,4 +1,4 @@
-"""StoreBase: the core of the one object that speaks SQL to the crm database.
+"""Database: the connection and the change log that every repository of the store shares.
 
 Reads go through plain sqlite3 so that read-only commands never pay for
 importing sqlite_utils; the sqlite_utils Database is built on the same
@@ -31,6 +31,10 @@ from crmcli.store.search import SEARCHABLE, doc_id, document_for, of_table_sql
 BUSY_TIMEOUT_MS = 15_000
 # Tables whose rows the change log records and `crm undo` can restore.
 AUDITED = {"clients", "contacts", "interactions", "followups", "deals", "tags", "stage_changes"}
+
+# The tables `crm db check` counts, in the order it shows them.
+COUNTED_TABLES = ("clients", "contacts", "interactions", "deals", "followups", "tags",
+                  "stage_changes", "changes")
 
 
 def utc_now_iso() -> str:
@@ -160,14 +164,15 @@ def not_utf8_on_write(exc: UnicodeEncodeError) -> ValidationError:
     return not_utf8(exc, "text", "; nothing was written")
 
 
-class StoreBase:
-    """Connection, schema, transactions and the change log; CrmStore adds the domain."""
+class Database:
+    """Connection, schema, transactions and the change log; the repositories (clients,
+    interactions, deals...) read and write through it, and CrmStore composes them."""
 
     def __init__(self, path: str | os.PathLike, *, migrate: bool = True,
                  create: bool = True):
         self.path = Path(path)
         self.conn, self.created, self.read_only = _open_connection(self.path, create=create)
-        self._db = None
+        self._utils_db = None
         self._change: Change | None = None
         self.backup_path: Path | None = None
         try:
@@ -183,7 +188,7 @@ class StoreBase:
 
     # --- lifecycle -----------------------------------------------------
 
-    def __enter__(self) -> StoreBase:
+    def __enter__(self) -> Database:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -197,13 +202,13 @@ class StoreBase:
                 self.conn = None  # type: ignore[assignment]
 
     @property
-    def db(self):
+    def utils_db(self):
         """The sqlite_utils Database on this connection (imported on first use)."""
-        if self._db is None:
-            from sqlite_utils import Database
+        if self._utils_db is None:
+            from sqlite_utils import Database as UtilsDatabase
 
-            self._db = Database(self.conn)
-        return self._db
+            self._utils_db = UtilsDatabase(self.conn)
+        return self._utils_db
 
     # --- schema --------------------------------------------------------
 
@@ -268,11 +273,11 @@ class StoreBase:
         except sqlite3.OperationalError as exc:
             raise StoreError(f"{self.path}: {describe_db_error(exc)}") from None
         try:
-            pending = [m.name for m in mset.pending(self.db)]
+            pending = [m.name for m in mset.pending(self.utils_db)]
             if stop_before in pending:
                 pending = pending[: pending.index(stop_before)]
-            mset.apply(self.db, stop_before=stop_before)
-            applied = len(mset.applied(self.db))
+            mset.apply(self.utils_db, stop_before=stop_before)
+            applied = len(mset.applied(self.utils_db))
             self.conn.execute(f"PRAGMA user_version = {applied}")
             self.conn.execute("COMMIT")
         except BaseException:
@@ -310,6 +315,10 @@ class StoreBase:
             Path(tmp).unlink(missing_ok=True)
             raise StoreError(f"{shown}: cannot write backup: {exc}") from None
         return shown
+
+    def row_counts(self) -> dict[str, int]:
+        """How many rows each table of the book holds (what `crm db check` reports)."""
+        return {t: self.scalar(f"SELECT count(*) FROM {t}") for t in COUNTED_TABLES}
 
     def integrity_check(self) -> list[str]:
         """Problems found by SQLite's integrity and foreign-key checks ([] when sound)."""
@@ -583,16 +592,6 @@ class StoreBase:
         if table in SEARCHABLE:
             self.conn.execute("DELETE FROM search_index WHERE rowid = ?",
                               (doc_id(table, row_id),))
-
-    def rebuild_search_index(self) -> int:
-        with self.change("reindex", "rebuilt the search index") as ch:
-            self.conn.execute("DELETE FROM search_index")
-            for table in SEARCHABLE:
-                top = self.scalar(f"SELECT max(id) FROM {table}")
-                if top:
-                    self.reindex_range(table, 1, top)
-            ch.rows = 0
-        return self.scalar("SELECT count(*) FROM search_index")
 
 
 def file_mode(path: str | os.PathLike) -> int:

@@ -10,12 +10,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from crmcli.store.store import utc_now_iso
+from crmcli.store.store import Database, utc_now_iso
 
 
-class TransactionsMixin:
-    def won_transactions(self, *, client_id: int | None = None,
-                         until: str | None = None) -> list[dict]:
+class Transactions:
+    """Won deals as the models' transaction log, and saved model fits (table model_fits).
+    Uses the database only."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    def won(self, *, client_id: int | None = None,
+            until: str | None = None) -> list[dict]:
         """Won deals of live clients, oldest first within each client.
 
         Fields: client_id, client (name), at (UTC ISO), amount (exact text), currency.
@@ -30,7 +36,7 @@ class TransactionsMixin:
         if until is not None:
             where.append("d.at <= ?")
             params.append(until)
-        return self.query(
+        return self.db.query(
             "SELECT d.client_id, c.name AS client, d.at, d.amount, d.currency "
             "FROM deals d JOIN clients c ON c.id = d.client_id "
             f"WHERE {' AND '.join(where)} ORDER BY d.client_id, d.at, d.id", params)
@@ -43,13 +49,21 @@ class TransactionsMixin:
                "time_unit": time_unit, "customers": int(customers),
                "params": json.dumps(params, sort_keys=True),
                "settings": json.dumps(settings, sort_keys=True)}
-        with self.change("report clv", summary or f"saved a {model} model fit"):
-            return self.insert("model_fits", row)
+        with self.db.change("report clv", summary or f"saved a {model} model fit"):
+            return self.db.insert("model_fits", row)
+
+    def model_fit(self, fit_id: int) -> dict | None:
+        """A saved fit by id, params and settings decoded; None when there is none."""
+        return self._decoded(self.db.get("model_fits", fit_id))
 
     def latest_model_fit(self, model: str) -> dict | None:
         """The newest saved fit of model, params and settings decoded; None when none."""
-        row = self.query_one("SELECT * FROM model_fits WHERE model = ? ORDER BY id DESC LIMIT 1",
-                             (model,))
+        row = self.db.query_one("SELECT * FROM model_fits WHERE model = ? ORDER BY id DESC LIMIT 1",
+                                (model,))
+        return self._decoded(row)
+
+    @staticmethod
+    def _decoded(row: dict | None) -> dict | None:
         if row is None:
             return None
         row["params"] = json.loads(row["params"])

@@ -183,16 +183,16 @@ class Context:
     def _lookup(self, how: str, value: str) -> list[int]:
         self.misses += 1
         if self.maps is None and self.misses > PRELOAD_AFTER:
-            self.maps = self.store.client_ref_maps()
+            self.maps = self.store.bulk.client_ref_maps()
         if self.maps is None:
-            return self.store.client_ref_lookup(how, value)
+            return self.store.bulk.client_ref_lookup(how, value)
         ids, external, emails = self.maps
         if how == "id":
             return [int(value)] if int(value) in ids else []
         if how == "name":
-            return self.store.client_ref_lookup(how, value)
+            return self.store.bulk.client_ref_lookup(how, value)
         if how == "email":
-            return self.store.client_ref_lookup(how, value) if value.lower() in emails else []
+            return self.store.bulk.client_ref_lookup(how, value) if value.lower() in emails else []
         return [external[value]] if value in external else []
 
     def _auto_lookup(self, how: str, value: Any) -> list[int]:
@@ -225,7 +225,7 @@ class Context:
                 return ValidationError(column, value, "no client has this id")
             ids = [] if found is None else [found]
         elif how == "org":
-            ids = self.store.client_ids_by_org(value)
+            ids = self.store.bulk.client_ids_by_org(value)
         else:
             if how == "id" and not (value.isdigit() and len(value) < 19):
                 return ValidationError(column, value, "is not a client id")
@@ -245,7 +245,7 @@ class Context:
             return None
         owner = self.owners.get((table, ref), -1)
         if owner == -1:
-            owner = self.store.owner_of(table, ref)
+            owner = self.store.bulk.owner_of(table, ref)
             self.owners[(table, ref)] = owner
         if owner is None:
             raise ValidationError(name, value, f"no {table[:-1]} has this id")
@@ -304,10 +304,10 @@ def clean_client(ctx: Context, rec: dict) -> dict:
             known = ctx.stages.get(stage)
             if known is None:
                 try:
-                    known = ctx.store.check_stage(stage)
+                    known = ctx.store.clients.check_stage(stage)
                 except UnknownStage:
                     raise ValidationError("stage", stage, "is not a stage of the pipeline ("
-                                          + " → ".join(ctx.store.pipeline) + ")") from None
+                                          + " → ".join(ctx.store.config.pipeline) + ")") from None
                 ctx.stages[stage] = known
             fields["stage"] = known
         else:
@@ -479,7 +479,7 @@ def clean_deal(ctx: Context, rec: dict) -> tuple:
     get = rec.get
     amount = get("amount")
     amount = validate.amount(format(amount, "f") if isinstance(amount, Decimal) else amount)
-    currency = validate.text("currency", get("currency"), max_len=8) or ctx.store.currency
+    currency = validate.text("currency", get("currency"), max_len=8) or ctx.store.config["currency"]
     if not re.fullmatch(r"[A-Za-z]{3}", currency or ""):
         raise ValidationError("currency", currency, "must be a three-letter code such as USD")
     status = validate.choice("status", get("status") or "won", validate.DEAL_STATUSES)
@@ -489,7 +489,7 @@ def clean_deal(ctx: Context, rec: dict) -> tuple:
 
 
 def clean_followup(ctx: Context, rec: dict) -> tuple:
-    from crmcli.store.activity import _anchor_of, split_due
+    from crmcli.store.activity import anchor_of, split_due
 
     client_id = ctx.client_id(rec)
     get = rec.get
@@ -511,10 +511,10 @@ def clean_followup(ctx: Context, rec: dict) -> tuple:
         due_at = due_at or due_at2
     every = validate.text("every", get("every"), max_len=200)
     if every:
-        from crmcli.store.activity import ActivityMixin
+        from crmcli.store.followups import check_rule
 
         try:
-            every = ActivityMixin._check_rule(every)
+            every = check_rule(every)
         except ValueError as exc:
             said = str(exc)
             for shown in (repr(every), repr(" ".join(every.split()))):
@@ -532,7 +532,7 @@ def clean_followup(ctx: Context, rec: dict) -> tuple:
         if not _day_ok(anchor[:10]):
             raise ValidationError("anchor", anchor, _year_reason())
     if every and not anchor:
-        anchor = _anchor_of(due, due_at)
+        anchor = anchor_of(due, due_at)
     interaction = get("interaction_id")
     interaction = (ctx.owned_by("interactions", "interaction_id", interaction, client_id)
                    if interaction not in (None, "") else None)

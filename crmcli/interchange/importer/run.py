@@ -182,10 +182,10 @@ def run_import(store: Any, kind: str, source: Source, *, maps: list[str] | None 
     collecting = gc.isenabled()
     gc.disable()
     try:
-        with store.import_cache(), store.change("import", f"imported {kind} from {name}") as ch:
+        with store.bulk.import_cache(), store.change("import", f"imported {kind} from {name}") as ch:
             rows_before = ch.rows
-            writer = store.child_writer(kind, key == "id") if kind != "clients" else None
-            clients = store.client_writer() if kind == "clients" else None
+            writer = store.bulk.child_writer(kind, key == "id") if kind != "clients" else None
+            clients = store.bulk.client_writer() if kind == "clients" else None
             by_id = key == "id"
             contacts = kind == "contacts"
             dropping = names is not None and DROP in names
@@ -227,7 +227,7 @@ def run_import(store: Any, kind: str, source: Source, *, maps: list[str] | None 
                         counts[writer.put(row, row_id("id", rec.get("id")) if by_id else None,
                                           rec)] += 1
                     else:
-                        counts[store.import_client(row, key, clients)] += 1
+                        counts[store.bulk.import_client(row, key, clients)] += 1
                 except CrmError as exc:  # (a DateError too: it is a CrmError)
                     reject(line, raw, exc)
                     writing = writing and skip_invalid
@@ -303,7 +303,7 @@ def import_all(store: Any, directory: str, *, fmt: str | None = None,
                            ) from None
     summaries = []
     try:
-        with store.import_cache(), store.change("import", f"imported {directory}") as ch:
+        with store.bulk.import_cache(), store.change("import", f"imported {directory}") as ch:
             for kind, path in found:
                 source = open_source(str(path), None, encoding)
                 if source.note:

@@ -1,0 +1,124 @@
+"""The deals repository: won, open and lost deals with exact amounts (table deals)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from crmcli.errors import NotFound, ValidationError
+from crmcli.store import validate
+from crmcli.store.activity import utc_at
+from crmcli.store.clients import Clients
+from crmcli.store.store import Database, utc_now_iso
+
+_CURRENCY = re.compile(r"^[A-Za-z]{3}$")
+DEAL_COLUMNS = ("id", "client_id", "client", "at", "title", "amount", "currency", "status")
+
+
+class Deals:
+    """Deals. Uses the clients repository (the client must exist); `currency` is the
+    configured default currency of a deal given without one."""
+
+    def __init__(self, db: Database, clients: Clients, *, currency: str):
+        self.db = db
+        self.clients = clients
+        self.currency = currency
+
+    def _clean_currency(self, currency: str | None) -> str:
+        value = validate.text("currency", currency, max_len=8) or self.currency or "USD"
+        if not _CURRENCY.match(value):
+            raise ValidationError("currency", value, "must be a three-letter code such as USD")
+        return value.upper()
+
+    def add(self, client_id: int, amount: str | int | Decimal, *,
+            at: datetime | str | None = None, title: str | None = None,
+            status: str = "won", currency: str | None = None) -> int:
+        """Record a deal and return its id.
+
+        amount: non-negative decimal (text, int or Decimal; stored exactly as typed, e.g.
+        "19.99"); at: when (aware datetime or UTC ISO; default now); title: free text;
+        status: won / open / lost (won deals are revenue); currency: 3-letter code
+        (default: the config's currency).
+        """
+        client = self.clients.get(client_id)
+        row = {"client_id": client_id, "amount": validate.amount(str(amount)),
+               "currency": self._clean_currency(currency), "at": utc_at(at),
+               "title": validate.text("title", title, max_len=validate.MAX_NAME),
+               "status": validate.choice("status", status or "won", validate.DEAL_STATUSES),
+               "created_at": utc_now_iso()}
+        with self.db.change("deal", f"recorded {row['status']} deal {row['amount']} "
+                                 f"{row['currency']} for client {client_id} {client['name']}",
+                            client_id=client_id):
+            return self.db.insert("deals", row)
+
+    def get(self, deal_id: int) -> dict:
+        row = self.db.get("deals", deal_id)
+        if row is None:
+            raise NotFound(f"no deal with id {deal_id}")
+        return row
+
+    def edit(self, deal_id: int, **fields: Any) -> list[str]:
+        """Change a deal: any of client_id, amount, at, title (None or '' clears it), status,
+        currency, checked as add_deal checks them. Returns the fields that changed (none:
+        nothing is recorded)."""
+        deal = self.get(deal_id)
+        values: dict[str, Any] = {}
+        if "client_id" in fields:
+            values["client_id"] = self.clients.get(fields["client_id"])["id"]
+        if "amount" in fields:
+            values["amount"] = validate.amount(str(fields["amount"]))
+        if "at" in fields:
+            values["at"] = utc_at(fields["at"])
+        if "title" in fields:
+            values["title"] = validate.text("title", fields["title"], max_len=validate.MAX_NAME)
+        if "status" in fields:
+            values["status"] = validate.choice("status", fields["status"],
+                                               validate.DEAL_STATUSES)
+        if "currency" in fields:
+            values["currency"] = self._clean_currency(fields["currency"])
+        changed = [k for k, v in values.items() if deal[k] != v]
+        if not changed:
+            return []
+        client = self.clients.get(values.get("client_id", deal["client_id"]))
+        with self.db.change("edit-deal", f"edited deal {deal_id} of client {client['id']} "
+                                      f"{client['name']}: {', '.join(changed)}",
+                            client_id=client["id"]):
+            self.db.update("deals", deal_id, {k: values[k] for k in changed})
+        return changed
+
+    def list(self, client_id: int | None = None, status: str | None = None, *,
+             include_archived: bool = False, limit: int | None = None) -> list[dict]:
+        """Deals newest first, with the client's name; amount as exact Decimal."""
+        where, params = [], []
+        if client_id is not None:
+            where.append("d.client_id = ?")
+            params.append(client_id)
+        elif not include_archived:
+            where.append("c.archived_at IS NULL")
+        if status:
+            where.append("d.status = ?")
+            params.append(validate.choice("--status", status, validate.DEAL_STATUSES))
+        sql = ("SELECT d.id, d.client_id, c.name AS client, d.at, d.title, d.amount, d.currency, "
+               "d.status FROM deals d JOIN clients c ON c.id = d.client_id"
+               + (" WHERE " + " AND ".join(where) if where else "")
+               + " ORDER BY d.at DESC, d.id DESC")
+        if limit:
+            sql += " LIMIT ?"
+            params.append(limit)
+        rows = self.db.query(sql, params)
+        for row in rows:
+            row["amount"] = Decimal(row["amount"])
+        return rows
+
+    def revenue(self, client_id: int) -> dict[str, Decimal]:
+        """Won revenue to date per currency, {currency: Decimal} ({} without won deals): one
+        shape however many currencies."""
+        totals: dict[str, Decimal] = {}
+        for row in self.db.query("SELECT amount, currency FROM deals WHERE client_id = ? AND "
+                                 "status = 'won'", (client_id,)):
+            totals[row["currency"]] = totals.get(row["currency"], Decimal(0)) + Decimal(
+                row["amount"])
+        return dict(sorted(totals.items()))
+
