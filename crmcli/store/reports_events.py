@@ -308,7 +308,7 @@ class EventReports:
         One grouped pass over the won deals (in client order on an index by status and
         client where there is one), plain tuples: a dict per client costs more than the
         query. lo/hi: only the deals at or after lo and before hi (UTC text)."""
-        from crmcli.store.reports import FRAC_DIGITS, LIVE, money_sql, exact_sum
+        from crmcli.store.reports import FRAC_DIGITS, LIVE, exact_sum, money_sql
 
         cols, join = ("c.name, c.owner", "JOIN clients c ON c.id = r.client_id") if names \
             else ("NULL, NULL", "")
