@@ -32,7 +32,8 @@ def set_stage(
         emit_board(store.clients.pipeline_board(), output_format(fmt, as_json))
         return
     if stage is None:
-        fail("give the STAGE to move the client to, one of: " + ", ".join(store.config.pipeline), code=2)
+        fail("give the STAGE to move the client to, one of: "
+             + ", ".join(store.config.pipeline), code=2)
     record = store.clients.resolve(client)
     when = None
     if at:
