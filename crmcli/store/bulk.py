@@ -374,7 +374,7 @@ class Bulk:
             row = self.db.conn.execute("SELECT id FROM clients WHERE id = ?", (value,)).fetchone()
             return [row[0]] if row else []
         if how == "name":
-            return [r[0] for r in self.conn.execute(
+            return [r[0] for r in self.db.conn.execute(
                 "SELECT id FROM clients WHERE name = ? COLLATE NOCASE ORDER BY id", (value,))]
         if how == "email":
             rows = self.db.conn.execute(
