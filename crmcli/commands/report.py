@@ -161,7 +161,7 @@ def clv(top: Annotated[int, typer.Option("--top", "-n", min=0, callback=within_i
         raise UsageError(f"--model {model!r}: must be historical or bgnbd")
     from crmcli.commands.report_predict import parse_horizon
     from crmcli.metrics.clv import clv_report
-    from crmcli.render.reports import emit_sections
+    from crmcli.render.clv import emit_clv
 
     report = clv_report(store, config, top=top, until=until,
                         horizon_months=parse_horizon(horizon, config) if horizon else None,
@@ -170,19 +170,7 @@ def clv(top: Annotated[int, typer.Option("--top", "-n", min=0, callback=within_i
 
     note_other_currencies(report["summary"]["other_currencies"], report["summary"]["currency"],
                           "CLV")
-    if fmt_name in ("table", "markdown"):
-        from crmcli.render.output import money_text
-
-        summary_shown = dict(report["summary"])
-        summary_shown["other_currencies"] = ", ".join(
-            money_text(v["revenue"], c) for c, v in summary_shown["other_currencies"].items()
-        ) or "none"
-        report = {**report, "summary": summary_shown}
-    emit_sections(report, fmt_name,
-                  columns={"top": ["client_id", "client", "clv", "deals", "aov",
-                                   "first_purchase", "last_purchase"]},
-                  titles={"summary": f"Customer lifetime value ({report['summary']['currency']})",
-                          "top": "Top clients by historical CLV"})
+    emit_clv(report, fmt_name)
 
 
 def summary(fmt: FormatOption = None, as_json: JsonOption = False) -> None:
