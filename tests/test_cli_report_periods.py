@@ -104,7 +104,7 @@ def test_a_window_with_no_data_says_which_since_would_show_it(crm):
     assert shown[0]["cohort"] == "2023-Q1" and shown[0]["size"] == 1
 
 
-def test_an_empty_book_says_nothing_is_recorded(crm):
+def test_an_empty_book_says_nothing_is_recorded(crm, store):
     result = crm("report", "retention")
     assert result.stdout == ""
     assert result.stderr.startswith("crm: no won deals recorded yet")

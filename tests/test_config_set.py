@@ -55,7 +55,7 @@ def test_set_adds_missing_keys_under_their_section_or_at_the_end(crm, tmp_path):
     assert crm("config", "get", "lifecycle.at_risk_days").stdout == "60\n"
 
 
-def test_set_replaces_a_block_value(crm, tmp_path):
+def test_set_replaces_a_block_value(crm, tmp_path, store):
     path = _config(tmp_path)
     crm("config", "set", "pipeline", "[lead, proposal, won, lost]")
     assert "pipeline: [lead, proposal, won, lost]\nsmtp:" in path.read_text()

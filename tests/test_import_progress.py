@@ -60,7 +60,7 @@ def test_a_slow_stdin_shows_a_spinner_with_the_row_count_on_a_terminal(tmp_path)
     assert "imported clients from <stdin>: 1500 inserted" in text
 
 
-def test_no_progress_when_stderr_is_not_a_terminal(tmp_path):
+def test_no_progress_when_stderr_is_not_a_terminal(tmp_path, store):
     result = subprocess.run([sys.executable, "-m", "crmcli", "import", "clients", "-"],
                             input=b"name,email\n" + _rows(0, 1500), capture_output=True,
                             timeout=120)
