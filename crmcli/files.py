@@ -67,12 +67,7 @@ def output_file(path: str | os.PathLike, *, db: str | os.PathLike | None = None,
     """Write path whole or not at all: an owner-only temporary file created exclusively
     beside it (no planted symlink is followed), renamed over it when the block ends."""
     target = check_output(path, db=db, inputs=inputs)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
-                                   suffix=".partial")
-    except OSError as exc:
-        raise CrmError(f"{path}: cannot write: {exc.strerror or exc}") from None
+    fd, tmp = _exclusive_temporary(path, target)
     try:
         f = os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding=encoding,
                                                          newline="")
@@ -93,11 +88,17 @@ def temporary_beside(path: str | os.PathLike, *, db: str | os.PathLike | None = 
     checked target, for a writer that fills it by name (SQLite's backup) and then calls
     os.replace(temporary, target)."""
     target = check_output(path, db=db, inputs=inputs)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
-                                   suffix=".partial")
-    except OSError as exc:
-        raise CrmError(f"{path}: cannot write: {exc.strerror or exc}") from None
+    fd, tmp = _exclusive_temporary(path, target)
     os.close(fd)
     return target, Path(tmp)
+
+
+def _exclusive_temporary(path: str | os.PathLike, target: Path) -> tuple[int, str]:
+    """An owner-only file created exclusively (mkstemp: O_EXCL, mode 0600) in target's
+    folder, so that the final rename stays on one file system."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
+                                suffix=".partial")
+    except OSError as exc:
+        raise CrmError(f"{path}: cannot write: {exc.strerror or exc}") from None

@@ -66,10 +66,8 @@ def _usage_piece(param: TyperArgument) -> str:
     return name if param.required else f"[{name}]"
 
 
-class CrmCommand(TyperCommand):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        tidy_params(self.params)
+class _PlainHelp:
+    """What commands and groups share: whole summaries, and no metavar on --help."""
 
     def get_short_help_str(self, limit: int = 45) -> str:
         return summary(self.short_help or self.help)
@@ -79,6 +77,12 @@ class CrmCommand(TyperCommand):
         if option is not None:
             option.metavar = ""
         return option
+
+
+class CrmCommand(_PlainHelp, TyperCommand):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        tidy_params(self.params)
 
     def format_epilog(self, ctx, formatter) -> None:
         # The examples as written: Click would rewrap them into one paragraph.
@@ -93,12 +97,5 @@ class CrmCommand(TyperCommand):
         return pieces
 
 
-class CrmGroup(TyperGroup):
-    def get_short_help_str(self, limit: int = 45) -> str:
-        return summary(self.short_help or self.help)
-
-    def get_help_option(self, ctx):
-        option = super().get_help_option(ctx)
-        if option is not None:
-            option.metavar = ""
-        return option
+class CrmGroup(_PlainHelp, TyperGroup):
+    pass
