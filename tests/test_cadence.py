@@ -7,8 +7,8 @@ from datetime import date
 import pytest
 from dateutil.relativedelta import relativedelta
 
-from crmcli.services.cadence import cadence_for, cadence_status, resolve_cadence
 from crmcli.config import parse_config_text
+from crmcli.services.cadence import cadence_for, cadence_status, resolve_cadence
 
 D0 = date(2026, 1, 1)
 

@@ -4,7 +4,6 @@ file; what it leaves there is the text; an empty text or a failing editor change
 from __future__ import annotations
 
 import json
-import stat
 import sys
 
 import pytest

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from crmcli.metrics.nps import nps_report, nps_row, nps_summary
 from crmcli.errors import UsageError
+from crmcli.metrics.nps import nps_report, nps_row, nps_summary
 
 
 def score(store, cid, at, value, kind="feedback"):

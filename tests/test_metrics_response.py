@@ -10,8 +10,8 @@ import random
 import pytest
 
 from crmcli.config import Config
-from crmcli.metrics.response import interpolate, pending_list, quantile, response_report
 from crmcli.errors import UsageError
+from crmcli.metrics.response import interpolate, pending_list, quantile, response_report
 
 CFG = Config()
 

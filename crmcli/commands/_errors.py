@@ -164,9 +164,8 @@ def command(app: typer.Typer, name: str, **kwargs: Any) -> Callable[[Callable], 
     --format takes --fields and --no-headers too."""
 
     def register(fn: Callable) -> Callable:
-        from crmcli.commands._help import CrmCommand
-
         from crmcli.commands._examples import epilog
+        from crmcli.commands._help import CrmCommand
 
         kwargs.setdefault("cls", CrmCommand)
         kwargs.setdefault("epilog", epilog(fn.__name__))

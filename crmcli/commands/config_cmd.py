@@ -6,10 +6,9 @@ from typing import Annotated
 
 import typer
 
-from crmcli.commands._help import CrmGroup
-
 from crmcli.commands._context import get_config, state
 from crmcli.commands._errors import command, fail
+from crmcli.commands._help import CrmGroup
 from crmcli.commands._options import FormatOption, JsonOption, output_format
 from crmcli.render.output import emit, message, to_json
 

@@ -6,10 +6,9 @@ from typing import Annotated
 
 import typer
 
-from crmcli.commands._help import CrmGroup
-
 from crmcli.commands._context import db_path, get_store
-from crmcli.commands._errors import command, fail
+from crmcli.commands._errors import command
+from crmcli.commands._help import CrmGroup
 from crmcli.commands._options import FormatOption, JsonOption, output_format
 from crmcli.render.output import emit, emit_record, message
 

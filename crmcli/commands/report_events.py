@@ -57,8 +57,8 @@ def report_response(
 ) -> None:
     """Response time: inbound to the next outbound reply (count, median, p90, share within
     the SLA); awaiting-reply list with ages."""
-    from crmcli.metrics import response
     from crmcli.errors import UsageError
+    from crmcli.metrics import response
 
     store, config = get_store(create=False), get_config()
     kind_name = (kind or "response").strip().lower()
@@ -176,8 +176,8 @@ def report_segments(
 ) -> None:
     """RFM segments (recency, frequency, monetary quintile scores 1-5 and named segments)
     and A/B/C tiers by cumulative revenue share."""
-    from crmcli.metrics import segments as seg
     from crmcli.errors import UsageError
+    from crmcli.metrics import segments as seg
 
     if tiers and clients:
         raise UsageError("--tiers and --clients: choose one")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import codecs
 import io
-import os
 import sys
 from collections.abc import Iterator
 from decimal import Decimal

@@ -8,8 +8,8 @@ all`, every kind in one change.
 from __future__ import annotations
 
 import gc
-import sys
 import itertools
+import sys
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
