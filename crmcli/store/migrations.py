@@ -270,6 +270,16 @@ def _read_path_indexes() -> str:
     """
 
 
+@step("m013_custom_on_contacts_and_deals")
+def _custom_everywhere() -> str:
+    # Custom fields on contacts and deals as on clients: one JSON object of TEXT (see
+    # crmcli/store/fields.py for how declared fields are typed and compared).
+    return """
+    ALTER TABLE contacts ADD COLUMN custom TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE deals ADD COLUMN custom TEXT NOT NULL DEFAULT '{}';
+    """
+
+
 SCHEMA_VERSION = len(STEPS)
 MIGRATION_SET = "crmcli"
 
