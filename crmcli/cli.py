@@ -85,7 +85,7 @@ app = typer.Typer(
 
 # One module per command group; each exposes register(app). Order is the order of `crm --help`.
 COMMAND_MODULES = (
-    "clients", "contacts", "tags", "stage", "log", "deals", "due", "io", "report",
+    "clients", "contacts", "tags", "stage", "log", "deals", "invoices", "due", "io", "report",
     "history", "db", "config_cmd", "demo", "completion",
 )
 

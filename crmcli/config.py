@@ -39,6 +39,8 @@ DEFAULTS: dict[str, Any] = {
     "response": {"sla_hours": 24.0, "no_reply_kinds": ["feedback"],
                  "no_reply_channels": ["meeting"], "reply_to_scores": False},
     "tiers": {"a_share": 0.8, "b_share": 0.95},
+    "invoices": {"terms_days": 30, "remind_days": [1, 7, 30]},
+    "revenue": {"source": "deals"},
     "smtp": {
         "host": None,
         "port": 587,
@@ -64,6 +66,7 @@ CHOICES = {
     "smtp.security": {"starttls", "tls", "none"},
     "output.format": set(FORMATS),
     "clv.time_unit": {"days", "weeks", "months"},
+    "revenue.source": {"deals", "payments"},
 }
 
 
@@ -206,6 +209,19 @@ def _check_cadence_rules(where: str, rules: list) -> None:
             raise ConfigError(f"{where}: cadence.rules[{i}] needs an 'ideal' interval such as 2w")
 
 
+def _check_invoices(where: str, invoices: dict) -> None:
+    terms = invoices["terms_days"]
+    if terms != int(terms):
+        raise ConfigError(f"{where}: key 'invoices.terms_days' must be a whole number of days, "
+                          f"not {terms!r}")
+    steps = invoices["remind_days"]
+    if not all(type(d) is int and d >= 1 for d in steps) or len(set(steps)) != len(steps):
+        raise ConfigError(f"{where}: key 'invoices.remind_days' must list different whole "
+                          f"numbers of days from 1 up, not {steps!r}")
+    invoices["terms_days"] = int(terms)
+    invoices["remind_days"] = sorted(steps)
+
+
 def _check_reply_rule(where: str, response: dict) -> None:
     for key in ("no_reply_kinds", "no_reply_channels"):
         for value in response[key]:
@@ -248,6 +264,7 @@ def parse_config_text(text: str, where: str) -> Config:
                 raise ConfigError(f"{where}: key '{key}' names '{stage}', which is not in the "
                                   "pipeline")
     _check_cadence_rules(where, data["cadence"]["rules"])
+    _check_invoices(where, data["invoices"])
     _check_reply_rule(where, data["response"])
     return Config(data=data)
 

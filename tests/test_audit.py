@@ -12,7 +12,7 @@ import pytest
 from crmcli.errors import CrmError
 
 DATA_TABLES = ("clients", "contacts", "interactions", "followups", "deals", "tags",
-               "stage_changes")
+               "stage_changes", "invoices", "payments")
 FORMATS = ["table", "json", "ndjson", "csv", "tsv", "markdown"]
 
 
@@ -482,7 +482,7 @@ READ_ONLY = {"show", "ls", "search", "tags", "deals", "followups", "export", "hi
              "config path", "config init", "config get", "config set", "completion", "demo",
              "report summary", "report retention",
              "report cohorts", "report churn", "report response", "report nps",
-             "report funnel", "report segments"}
+             "report funnel", "report segments", "invoices", "invoice payments"}
 # Commands that write something that is not the book itself: the digest ledger
 # (`due --email`) or a saved model fit (`report clv --model bgnbd`). Both show in history
 # (test_mail.py, test_predict_cli.py) and undo passes over them.
@@ -515,6 +515,9 @@ MUTATIONS = [
     ("deal", ["deal", "Globex", "19.99", "--status", "won", "--title", "Starter"], {}, None),
     ("edit-deal", ["edit-deal", "1", "--status", "open", "--amount", "99.50", "--client",
                    "Globex", "--title", ""], {}, None),
+    ("invoice add", ["invoice", "add", "Globex", "250.50", "--terms", "10", "--note", "setup"],
+     {}, None),
+    ("invoice pay", ["invoice", "pay", "INV-0001", "40", "--note", "wire"], {}, None),
     ("edit-log", ["edit-log", "1", "--summary", "Invoice was wrong twice", "--score", "2",
                   "--channel", "email", "--contact", "Jane"], {}, None),
     ("followup", ["followup", "Globex", "tomorrow", "send the deck", "--every", "2w"], {}, None),
@@ -547,7 +550,7 @@ MUTATIONS = [
      None),
     ("undo", ["undo"], {}, None),
 ]
-COVERED = {args[0] if args[0] not in ("contact",) else " ".join(args[:2])
+COVERED = {args[0] if args[0] not in ("contact", "invoice") else " ".join(args[:2])
            for _, args, _, _ in MUTATIONS}
 
 
@@ -568,6 +571,8 @@ FULL_BOOK = [
     ("followup", "Globex", "2026-11-25", "call back"),                             # follow-up 2
     ("deal", "Acme", "100", "--title", "Pilot"),
     ("cadence", "Globex", "1m"),
+    ("invoice", "add", "Acme", "100", "--deal", "1", "--issued", "2026-11-01"),   # INV-0001
+    ("invoice", "pay", "INV-0001", "10"),
     ("add", "Initrode", "-q"),                                                    # client 3
     ("rm", "Initrode"),                                                            # archived
     ("tag", "Globex", "later"),  # the last change: what `crm undo` as a case reverts

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NOT_RECORD_PRINTING = {
     "add", "edit", "rm", "unarchive", "merge", "tag", "log", "resolve", "deal", "followup", "done",
     "snooze", "cadence", "import", "undo", "demo", "contact add", "contact edit", "contact rm",
-    "edit-deal", "edit-log",
+    "edit-deal", "edit-log", "invoice add", "invoice pay",
     "db path", "db backup", "db migrate", "config path", "config init", "config get",
     "config set", "stage", "completion",
 }
@@ -108,7 +108,8 @@ def test_readme_documents_every_config_key():
 RECORD_ARGS = {
     "show": ["王伟"], "ls": [], "search": ["报价"], "tags": [], "deals": [], "followups": [],
     "due": ["--within", "14d"], "export": ["clients"], "history": ["--limit", "3"],
-    "contact ls": ["王伟"], "db check": [], "config show": [],
+    "contact ls": ["王伟"], "db check": [], "config show": [], "invoices": [],
+    "invoice payments": [],
     **{f"report {name}": [] for name in ("summary", "retention", "cohorts", "churn", "clv",
                                           "response", "nps", "funnel", "segments")},
 }

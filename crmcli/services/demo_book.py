@@ -15,6 +15,7 @@ from __future__ import annotations
 import random
 import unicodedata
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 from crmcli import dates
 
@@ -193,7 +194,8 @@ class DemoBuilder:
         self.path = [s for s in pipeline if s not in won and s not in lost]
         self.counts = {"clients": 0, "contacts": 0, "interactions": 0, "complaints": 0,
                        "resolved": 0, "feedback": 0, "deals": 0, "stage_moves": 0,
-                       "followups": 0, "followups_done": 0, "recurring": 0}
+                       "followups": 0, "followups_done": 0, "recurring": 0, "invoices": 0,
+                       "payments": 0}
         self.offset_i = 0
         self.featured_id: int | None = None
 
@@ -494,6 +496,7 @@ class DemoBuilder:
                 store.clients.set_cadence(client_id, "2w", "3w")
         self.recurring()
         self.archived()
+        self.invoices()
         return {"featured_id": self.featured_id, **self.counts,
                 "now": dates.to_utc_iso(self.now)}
 
@@ -526,6 +529,40 @@ class DemoBuilder:
         store.clients.archive(client_id)
         self.counts["clients"] += 1
         self.counts["followups"] += 1
+
+    def invoices(self) -> None:
+        """An invoice for each won deal of the last 200 days (30 days' terms), oldest first:
+        most older ones paid, some in part, a few left overdue; recent ones mostly open.
+        From a stream of their own, so that the rest of the book stays as it was."""
+        store = self.store
+        rng = random.Random(7727)
+        won = [d for d in store.deals.list(status="won")
+               if (self.today - dates.local_date_of(d["at"])).days <= 200]
+        for deal in sorted(won, key=lambda d: (d["at"], d["id"])):
+            issued = dates.local_date_of(deal["at"]) + timedelta(days=rng.randint(0, 3))
+            if issued > self.today:
+                continue
+            invoice_id = store.invoices.add(deal["client_id"], deal["amount"], deal_id=deal["id"],
+                                            issued=issued, terms=30)
+            self.counts["invoices"] += 1
+            age = (self.today - issued).days
+            roll = rng.random()
+            amount = Decimal(deal["amount"])
+            if age > 45 and roll < 0.75 or age <= 45 and roll < 0.3:
+                parts = [amount]
+            elif roll < 0.9:
+                half = (amount / 2).quantize(Decimal("0.01"))
+                parts = [half]
+            else:
+                parts = []
+            day = issued
+            for part in parts:
+                day = min(self.today - timedelta(days=1),
+                          day + timedelta(days=rng.randint(10, 50)))
+                if day < issued:
+                    break
+                store.invoices.pay(invoice_id, part, at=self.at((self.today - day).days, rng=rng))
+                self.counts["payments"] += 1
 
 
 def build_demo(store, seed: int = 7) -> dict:

@@ -9,6 +9,7 @@ aggregate, each owning its tables and declaring in its constructor what else it 
     store.interactions  interactions, a client's timeline    (store/interactions.py)
     store.deals         deals                                (store/deals.py)
     store.followups     follow-ups                           (store/followups.py)
+    store.invoices      invoices and payments                (store/invoices.py)
     store.search        the full-text index                  (store/search.py)
     store.audit         the change log read back, undo       (store/audit.py)
     store.digests       the ledger of due digests sent       (store/digests.py)
@@ -45,6 +46,7 @@ from crmcli.store.deals import Deals
 from crmcli.store.digests import Digests
 from crmcli.store.followups import Followups
 from crmcli.store.interactions import Interactions
+from crmcli.store.invoices import Invoices
 from crmcli.store.migrations import SCHEMA_VERSION
 from crmcli.store.reports import Reports
 from crmcli.store.reports_events import EventReports
@@ -76,6 +78,8 @@ class CrmStore(Database):
         self.interactions = Interactions(self, self.clients, self.contacts)
         self.deals = Deals(self, self.clients, currency=self.config["currency"])
         self.followups = Followups(self, self.clients)
+        self.invoices = Invoices(self, self.clients, self.deals, currency=self.config["currency"],
+                                 terms_days=self.config["invoices.terms_days"])
         self.search = Search(self)
         self.audit = Audit(self)
         self.digests = Digests(self)

@@ -340,7 +340,8 @@ class Clients:
                                                        "updated_at": utc_now_iso()})
 
     # Child tables in the order their rows must be deleted (children of children first).
-    CHILD_TABLES = ("followups", "interactions", "contacts", "deals", "tags", "stage_changes")
+    CHILD_TABLES = ("followups", "interactions", "contacts", "payments", "invoices", "deals",
+                    "tags", "stage_changes")
 
     def purge(self, client_id: int) -> dict[str, int]:
         """Delete a client and everything of theirs; each row is logged so undo restores it."""

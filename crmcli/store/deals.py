@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from crmcli.errors import NotFound, ValidationError
+from crmcli.errors import NotFound
 from crmcli.store import validate
 from crmcli.store.activity import utc_at
 from crmcli.store.clients import Clients
 from crmcli.store.store import Database, utc_now_iso
 
-_CURRENCY = re.compile(r"^[A-Za-z]{3}$")
 DEAL_COLUMNS = ("id", "client_id", "client", "at", "title", "amount", "currency", "status")
 
 
@@ -27,10 +25,7 @@ class Deals:
         self.currency = currency
 
     def _clean_currency(self, currency: str | None) -> str:
-        value = validate.text("currency", currency, max_len=8) or self.currency or "USD"
-        if not _CURRENCY.match(value):
-            raise ValidationError("currency", value, "must be a three-letter code such as USD")
-        return value.upper()
+        return validate.currency(currency, self.currency)
 
     def add(self, client_id: int, amount: str | int | Decimal, *,
             at: datetime | str | None = None, title: str | None = None,

@@ -280,6 +280,46 @@ def _custom_everywhere() -> str:
     """
 
 
+@step("m014_create_invoices_and_payments")
+def _invoices() -> str:
+    # Receivables. Money is exact decimal text as in deals; issued and due are local
+    # calendar dates ('YYYY-MM-DD'), a payment's `at` an instant (UTC ISO) like a deal's.
+    # A payment repeats its invoice's client and currency so that collected revenue has
+    # the shape of won deals (client, at, amount, currency): the reports read either
+    # (revenue.source), and a merge or purge moves or removes payments like other rows.
+    return """
+    CREATE TABLE invoices (
+        id INTEGER PRIMARY KEY,
+        client_id INTEGER NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+        deal_id INTEGER REFERENCES deals(id) ON DELETE SET NULL,
+        number TEXT NOT NULL,
+        amount TEXT NOT NULL,
+        currency TEXT NOT NULL,
+        issued TEXT NOT NULL,
+        due TEXT NOT NULL,
+        note TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX invoices_number ON invoices(number);
+    CREATE INDEX invoices_client ON invoices(client_id, issued);
+    CREATE INDEX invoices_due ON invoices(due);
+    CREATE INDEX invoices_deal ON invoices(deal_id) WHERE deal_id IS NOT NULL;
+    CREATE TABLE payments (
+        id INTEGER PRIMARY KEY,
+        invoice_id INTEGER NOT NULL REFERENCES invoices(id) ON DELETE CASCADE,
+        client_id INTEGER NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+        amount TEXT NOT NULL,
+        currency TEXT NOT NULL,
+        at TEXT NOT NULL,
+        note TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX payments_invoice ON payments(invoice_id, at);
+    CREATE INDEX payments_client_at ON payments(client_id, at, currency, amount);
+    CREATE INDEX payments_at ON payments(at, client_id, currency, amount);
+    """
+
+
 SCHEMA_VERSION = len(STEPS)
 MIGRATION_SET = "crmcli"
 

@@ -162,6 +162,25 @@ def amount(value: object, field: str = "amount") -> str:
     return text_form
 
 
+_CURRENCY = re.compile(r"[A-Za-z]{3}")
+
+
+def currency(value: object, default: str, field: str = "currency") -> str:
+    """A three-letter currency code, upper case; none given: default (the config's)."""
+    result = text(field, value, max_len=8) or default or "USD"
+    if not _CURRENCY.fullmatch(result):
+        raise ValidationError(field, result, "must be a three-letter code such as USD")
+    return result.upper()
+
+
+def positive_amount(value: object, field: str = "amount") -> str:
+    """amount(), and more than zero (an invoice or a payment of nothing is a slip)."""
+    result = amount(value, field)
+    if Decimal(result) == 0:
+        raise ValidationError(field, value, "must be more than zero")
+    return result
+
+
 def score(value: object, field: str = "score") -> int | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None

@@ -479,13 +479,11 @@ def clean_deal(ctx: Context, rec: dict) -> tuple:
     get = rec.get
     amount = get("amount")
     amount = validate.amount(format(amount, "f") if isinstance(amount, Decimal) else amount)
-    currency = validate.text("currency", get("currency"), max_len=8) or ctx.store.config["currency"]
-    if not re.fullmatch(r"[A-Za-z]{3}", currency or ""):
-        raise ValidationError("currency", currency, "must be a three-letter code such as USD")
+    currency = validate.currency(get("currency"), ctx.store.config["currency"])
     status = validate.choice("status", get("status") or "won", validate.DEAL_STATUSES)
     return (client_id, timestamp("at", get("at"), required=True),
             validate.text("title", get("title"), max_len=validate.MAX_NAME), amount,
-            currency.upper(), status, timestamp("created_at", get("created_at")) or ctx.now_iso())
+            currency, status, timestamp("created_at", get("created_at")) or ctx.now_iso())
 
 
 def clean_followup(ctx: Context, rec: dict) -> tuple:
