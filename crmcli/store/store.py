@@ -52,6 +52,10 @@ class Change:
     client_id: int | None = None
     rows: int = 0
     details: dict[str, Any] = field(default_factory=dict)
+    # What the change wrote, when a watcher of the database wants to know (else None):
+    # (table, op, row id, old, new) as log_row gets them; rows logged in SQL as
+    # (table, op, row id, None, None).
+    touched: list[tuple[str, str, int, dict | None, dict | None]] | None = None
 
 
 def _dict_factory(cursor: sqlite3.Cursor, row: tuple) -> dict:
@@ -175,6 +179,9 @@ class Database:
         self.conn, self.created, self.read_only = _open_connection(self.path, create=create)
         self._utils_db = None
         self._change: Change | None = None
+        # Told of every change: before_commit(change) inside its transaction (raising
+        # rolls it back), after_commit(change) once it is committed.
+        self.watchers: list[Any] = []
         self.backup_path: Path | None = None
         try:
             self._refuse_foreign()
@@ -397,9 +404,13 @@ class Database:
                 "INSERT INTO changes (at, command, summary, client_id) VALUES (?, ?, ?, ?)",
                 (utc_now_iso(), command, summary, client_id))
             self._change = Change(id=cur.lastrowid, command=command, summary=summary,
-                                  client_id=client_id)
+                                  client_id=client_id,
+                                  touched=[] if self.watchers else None)
             yield self._change
             ch = self._change
+            watchers = list(self.watchers) if ch.touched else []
+            for watcher in watchers:
+                watcher.before_commit(ch)
             if ch.rows == 0 and not ch.details.get("keep_empty"):
                 self.conn.execute("DELETE FROM changes WHERE id = ?", (ch.id,))
             else:
@@ -419,6 +430,8 @@ class Database:
             raise
         finally:
             self._change = None
+        for watcher in watchers:
+            watcher.after_commit(ch)
 
     def require_change(self) -> Change:
         if self._change is None:
@@ -429,6 +442,8 @@ class Database:
                  ) -> None:
         ch = self.require_change()
         ch.rows += 1
+        if ch.touched is not None:
+            ch.touched.append((table, op, row_id, old, new))
         if table not in AUDITED:
             return
         self.conn.execute(
@@ -552,6 +567,9 @@ class Database:
 
         Used for bulk writes where a Python loop per row would be too slow."""
         ch = self.require_change()
+        if ch.touched is not None:
+            ch.touched.extend((table, op, row_id, None, None) for (row_id,) in self.conn.execute(
+                f"SELECT t.id FROM {table} t WHERE {where} ORDER BY t.id", params))
         if table not in AUDITED:
             n = self.scalar(f"SELECT count(*) FROM {table} t WHERE {where}", params)
             ch.rows += n
