@@ -92,7 +92,7 @@ COMMAND_MODULES = (
 
 # The root options that may come before a command's name, as they are declared in root().
 ROOT_OPTIONS_WITH_VALUE = ("--db", "--config")
-ROOT_FLAGS = ("--debug",)
+ROOT_FLAGS = ("--debug", "--no-hooks")
 
 
 def _version(value: bool) -> None:
@@ -111,12 +111,15 @@ def root(
         "--config", metavar="PATH",
         help="Config file (else $CRM_CONFIG or $XDG_CONFIG_HOME/crmcli/config.yaml).")] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+    no_hooks: Annotated[bool, typer.Option("--no-hooks", help="Run no hooks (also "
+                                                              "CRM_NO_HOOKS=1).")] = False,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="Show the version and exit.")] = False,
 ) -> None:
     if debug:
         os.environ["CRM_DEBUG"] = "1"
-    ctx.obj = _context.begin(AppState(db_option=db, config_option=config, debug=debug))
+    ctx.obj = _context.begin(AppState(db_option=db, config_option=config, debug=debug,
+                                      no_hooks=no_hooks))
     ctx.call_on_close(_context.close)
 
 

@@ -55,6 +55,7 @@ DEFAULTS: dict[str, Any] = {
         "html": True,
     },
     "sendmail": {"command": "sendmail -t -oi"},
+    "hooks": {"paths": [], "timeout": 10},
 }
 
 # Keys whose value is a free-form mapping (their sub-keys are data, not settings).
@@ -238,6 +239,16 @@ def _check_reply_rule(where: str, response: dict) -> None:
                               f"which is not a channel ({', '.join(CHANNELS)})")
 
 
+def _check_hooks(where: str, hooks: dict) -> None:
+    if not hooks["timeout"] > 0:
+        raise ConfigError(f"{where}: key 'hooks.timeout' must be more than 0 seconds, not "
+                          f"{hooks['timeout']!r}")
+    for value in hooks["paths"]:
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"{where}: key 'hooks.paths' must list folders or files, not "
+                              f"{value!r}")
+
+
 def parse_config_text(text: str, where: str) -> Config:
     import yaml
 
@@ -265,6 +276,7 @@ def parse_config_text(text: str, where: str) -> Config:
                                   "pipeline")
     _check_cadence_rules(where, data["cadence"]["rules"])
     _check_invoices(where, data["invoices"])
+    _check_hooks(where, data["hooks"])
     _check_reply_rule(where, data["response"])
     return Config(data=data)
 

@@ -42,6 +42,10 @@ class NotFound(CrmError):
     pass
 
 
+class HookRefused(CrmError):
+    """A before-hook refused a change (crmcli/services/hooks.py); nothing was written."""
+
+
 class ClientNotFound(NotFound):
     def __init__(self, ref: str):
         shown = ref if len(ref) <= 80 else ref[:77] + "..."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,6 +17,7 @@ class AppState:
     db_option: str | None = None
     config_option: str | None = None
     debug: bool = False
+    no_hooks: bool = False
     _config: Config | None = None
     _store: CrmStore | None = None
     extra: dict = field(default_factory=dict)
@@ -69,16 +71,44 @@ def db_path() -> Path:
     return resolve_db_path(state().db_option, get_config())
 
 
-def get_store(create: bool = True) -> CrmStore:
+def hooks_off() -> bool:
+    """Whether this invocation runs no hooks: `crm --no-hooks`, or CRM_NO_HOOKS=1."""
+    return state().no_hooks or os.environ.get("CRM_NO_HOOKS", "") not in ("", "0")
+
+
+class HooksOnChange:
+    """The hooks of crmcli/services/hooks.py as a watcher of the store's changes, loaded
+    (with the folders of hooks looked at) only once a change has written something."""
+
+    def __init__(self, store: CrmStore):
+        self.store = store
+        self.hooks = None
+
+    def before_commit(self, change) -> None:
+        if self.hooks is None:
+            from crmcli.services.hooks import Hooks
+
+            self.hooks = Hooks(self.store, get_config())
+        self.hooks.before_commit(change)
+
+    def after_commit(self, change) -> None:
+        if self.hooks is not None:
+            self.hooks.after_commit(change)
+
+
+def get_store(create: bool = True, hooks: bool = True) -> CrmStore:
     """The store of this invocation. create=False for commands that only read: a missing
     database is then an error naming the path (a mistyped path must not look like an
-    empty book to cron), where a writing command creates it and says so."""
+    empty book to cron), where a writing command creates it and says so. hooks=False: its
+    changes run no hooks (imports unless asked, undo)."""
     st = state()
     if st._store is None:
         from crmcli.render.output import message
         from crmcli.store import CrmStore
 
         store = CrmStore(db_path(), get_config(), create=create)
+        if hooks and not hooks_off():
+            store.watchers.append(HooksOnChange(store))
         st._store = store
         if store.created:
             message(f"crm: created a new database at {store.path}")

@@ -152,7 +152,9 @@ def undo(
     as_json: JsonOption = False,
 ) -> None:
     """Revert the last change (run it again to redo); --list shows what can be undone."""
-    store = get_store(create=False)  # nothing to undo in a book not yet begun
+    # Nothing to undo in a book not yet begun; undo brings back what was, so no hook
+    # may refuse it (or take it for a new event).
+    store = get_store(create=False, hooks=False)
     if list_:
         rows = store.audit.undoable(limit=limit or (None if fmt or as_json else 20))
         from crmcli import dates

@@ -91,6 +91,9 @@ def import_cmd(
                                                             "nothing.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on "
                                                          "stdout.")] = False,
+    hooks: Annotated[bool, typer.Option("--hooks", help="Run the hooks for every record "
+                                                        "imported (by default an import "
+                                                        "runs none).")] = False,
 ) -> None:
     """Import records from CSV, TSV, JSON, NDJSON or vCard: all or nothing, one undoable change."""
     from crmcli.interchange import importer
@@ -100,7 +103,7 @@ def import_cmd(
         fail("--rejects needs --skip-invalid (without it any bad row stops the import)", code=2)
     if fmt is not None:
         fmt = fmt.lower()
-    store = get_store()
+    store = get_store(hooks=hooks)
     if kind != "all" and kind not in importer.KINDS:
         fail(f"unknown kind {kind!r}: use {', '.join(importer.KINDS)} or all", code=2)
     try:
