@@ -123,7 +123,21 @@ def resolve_config_path(option: str | os.PathLike | None) -> tuple[Path, bool]:
     return default_config_path(), False
 
 
-def resolve_db_path(option: str | os.PathLike | None, config: Config) -> Path:
+SERVER_URL_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_server_url(value: object) -> bool:
+    """Whether a --db/CRM_DB/db: value names a book on a database server, not a file."""
+    return isinstance(value, str) and value.startswith(SERVER_URL_SCHEMES)
+
+
+def resolve_db_path(option: str | os.PathLike | None, config: Config) -> Path | str:
+    """The book: a file's Path, or a server's URL (str) kept as written."""
+    for value in (option, os.environ.get("CRM_DB"), config["db"]):
+        if value and is_server_url(str(value)):
+            return str(value)
+        if value:
+            break
     if option:
         return Path(option).expanduser()
     env = os.environ.get("CRM_DB")

@@ -22,9 +22,83 @@ ROOT = Path(__file__).resolve().parent.parent
 id_re = re.compile(r"\b\d+\b")
 
 
+# CRM_TEST_ENGINE=postgres runs the tests on a PostgreSQL book each (see pg_book); the
+# tests of what only SQLite has are marked sqlite_only and left out of that run.
+ENGINE = os.environ.get("CRM_TEST_ENGINE", "sqlite")
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """URL of the `postgres` database of a PostgreSQL server for the tests: CRM_TEST_PG_URL
+    (.ci/run starts one), else a throwaway cluster of this session's own."""
+    url = os.environ.get("CRM_TEST_PG_URL")
+    if url:
+        yield url
+        return
+    import tempfile
+
+    import pg_server as server
+
+    if server.binaries() is None:
+        reason = ("PostgreSQL server binaries (initdb, pg_ctl) are not installed, and "
+                  "CRM_TEST_PG_URL is not set")
+        if os.environ.get("CRM_REQUIRE_POSTGRES"):
+            pytest.fail(reason + " (CRM_REQUIRE_POSTGRES is set: CI must test PostgreSQL)")
+        pytest.skip(reason)
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        if os.environ.get("CRM_REQUIRE_POSTGRES"):
+            pytest.fail("psycopg is not installed (pip install -e '.[test]')")
+        pytest.skip("psycopg is not installed (pip install -e '.[test]')")
+    folder = tempfile.mkdtemp(prefix="crm-pg-")
+    try:
+        url = server.start(folder)
+    except Exception as exc:  # noqa: BLE001 - reported as the reason
+        server.stop(folder)
+        if os.environ.get("CRM_REQUIRE_POSTGRES"):
+            pytest.fail(f"cannot start a PostgreSQL cluster: {exc}")
+        pytest.skip(f"cannot start a PostgreSQL cluster: {exc}")
+    try:
+        yield url
+    finally:
+        server.stop(folder)
+
+
+def _database_url(server_url: str, name: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(server_url)
+    if parts.netloc:
+        return urlunsplit(parts._replace(path="/" + name))
+    return f"{parts.scheme}:///{name}" + (f"?{parts.query}" if parts.query else "")
+
+
+_DATABASES = iter(range(1, 10**9))
+
+
+@pytest.fixture
+def pg_book(pg_server):
+    """The URL of a new, empty PostgreSQL database of this test's own (dropped after)."""
+    import psycopg
+
+    name = f"crm_t_{os.getpid()}_{next(_DATABASES)}"
+    with psycopg.connect(pg_server, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' "
+                      "LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'")
+    try:
+        yield _database_url(pg_server, name)
+    finally:
+        with psycopg.connect(pg_server, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
 @pytest.fixture(autouse=True)
-def env_setup(tmp_path, monkeypatch):
-    monkeypatch.setenv("CRM_DB", str(tmp_path / "crm.db"))
+def env_setup(tmp_path, monkeypatch, request):
+    if ENGINE == "postgres":
+        monkeypatch.setenv("CRM_DB", request.getfixturevalue("pg_book"))
+    else:
+        monkeypatch.setenv("CRM_DB", str(tmp_path / "crm.db"))
     monkeypatch.setenv("CRM_CONFIG", str(tmp_path / "config.yaml"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
@@ -43,7 +117,10 @@ def env_setup(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def db_path(tmp_path) -> Path:
+def db_path(tmp_path) -> Path | str:
+    """The test's book: a file, or with CRM_TEST_ENGINE=postgres its database's URL."""
+    if ENGINE == "postgres":
+        return os.environ["CRM_DB"]
     return tmp_path / "crm.db"
 
 
@@ -77,8 +154,10 @@ def crm() -> Crm:
     return Crm()
 
 
-def db_snapshot(path: Path) -> list:
+def db_snapshot(path: Path | str) -> list:
     """Every row of every table, for asserting that a failed command changed nothing."""
+    if isinstance(path, str) and path.startswith("postgresql://"):
+        return _pg_snapshot(path)
     if not path.exists():
         return []
     conn = sqlite3.connect(path)
@@ -91,6 +170,17 @@ def db_snapshot(path: Path) -> list:
                 for t in tables]
     finally:
         conn.close()
+
+
+def _pg_snapshot(url: str) -> list:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        tables = [r[0] for r in conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = "
+            "current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name")]
+        return [(t, conn.execute(f'SELECT * FROM "{t}" ORDER BY 1').fetchall())
+                for t in tables]
 
 
 @pytest.fixture

@@ -103,3 +103,35 @@ def crm_held_at(env: dict, statement: int | str, *args: str) -> subprocess.Popen
             break
         proc.stderr_before_hold += line
     return proc
+
+
+class _PostgresBook:
+    """A test's PostgreSQL book, read with SQLite's SQL like an sqlite3 connection."""
+
+    def __init__(self, url: str):
+        from crmcli.store.postgres import PgConnection, _connect
+
+        self._conn = PgConnection(_connect(url))
+        self.row_factory = None
+
+    def execute(self, sql: str, params=()):
+        return self._conn.execute(sql, params, dicts=self.row_factory is not None)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def connect_book(path):
+    """The test's book to read directly, whatever its engine: an sqlite3 connection, or
+    for a postgresql:// URL a connection that takes the same SQL."""
+    if isinstance(path, str) and path.startswith("postgresql://"):
+        return _PostgresBook(path)
+    import sqlite3
+
+    return sqlite3.connect(path)

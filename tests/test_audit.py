@@ -10,6 +10,7 @@ import sqlite3
 import pytest
 
 from crmcli.errors import CrmError
+from helpers import connect_book
 
 DATA_TABLES = ("clients", "contacts", "interactions", "followups", "deals", "tags",
                "stage_changes", "invoices", "payments")
@@ -18,7 +19,7 @@ FORMATS = ["table", "json", "ndjson", "csv", "tsv", "markdown"]
 
 def data(db_path) -> dict:
     """Every row of the data tables (not the change log), for before/after comparisons."""
-    conn = sqlite3.connect(db_path)
+    conn = connect_book(db_path)
     try:
         out = {t: conn.execute(f"SELECT * FROM {t} ORDER BY id").fetchall() for t in DATA_TABLES}
         out["search"] = conn.execute(
@@ -603,7 +604,7 @@ def full_book_file(tmp_path_factory):
 def full_book(crm, db_path, full_book_file):
     """Two clients with one of every kind of record; the last change is an undoable tag."""
     src = sqlite3.connect(full_book_file)
-    dest = sqlite3.connect(db_path)
+    dest = connect_book(db_path)
     try:
         src.backup(dest)
     finally:
@@ -614,7 +615,7 @@ def full_book(crm, db_path, full_book_file):
 
 
 def _changes(db_path) -> list[tuple]:
-    conn = sqlite3.connect(db_path)
+    conn = connect_book(db_path)
     try:
         return conn.execute("SELECT id, command, undo_of, undone_by FROM changes ORDER BY id"
                             ).fetchall()

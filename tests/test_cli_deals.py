@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import sqlite3
 from decimal import Decimal
+from helpers import connect_book
 
 
 def _amounts(db_path):
-    conn = sqlite3.connect(db_path)
+    conn = connect_book(db_path)
     try:
         return [r[0] for r in conn.execute("SELECT amount FROM deals ORDER BY id")]
     finally:
@@ -138,7 +139,7 @@ def test_no_deals_prints_nothing_in_table_and_empty_array_in_json(crm):
 def test_deal_is_recorded_in_history_for_undo(crm, db_path):
     crm("add", "Acme")
     crm("deal", "Acme", "42.50", "--title", "Widget")
-    conn = sqlite3.connect(db_path)
+    conn = connect_book(db_path)
     try:
         summary = conn.execute("SELECT summary FROM changes WHERE command = 'deal'").fetchone()[0]
     finally:
@@ -162,7 +163,7 @@ def test_an_open_deal_that_is_won_becomes_revenue_on_the_day_it_was_won(crm, db_
 
 
 def deals_table(db_path):
-    conn = sqlite3.connect(db_path)
+    conn = connect_book(db_path)
     try:
         return conn.execute("SELECT * FROM deals ORDER BY id").fetchall()
     finally:

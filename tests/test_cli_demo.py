@@ -7,13 +7,14 @@ import re
 import sqlite3
 
 import pytest
+from helpers import connect_book
 
 CJK = {"Chinese": re.compile(r"[\u4e00-\u9fff]"), "Japanese": re.compile(r"[\u3040-\u30ff]"),
        "Korean": re.compile(r"[\uac00-\ud7af]")}
 
 
 def _scalar(db, sql):
-    conn = sqlite3.connect(db)
+    conn = connect_book(db)
     try:
         return conn.execute(sql).fetchone()[0]
     finally:
@@ -71,7 +72,7 @@ def test_the_demo_consultant_answers_messages_and_complaints_like_a_real_one(crm
 
 def test_demo_has_chinese_japanese_and_korean_names(demo):
     db, _ = demo
-    conn = sqlite3.connect(db)
+    conn = connect_book(db)
     try:
         names = [r[0] for r in conn.execute("SELECT name || ' ' || company FROM clients")]
     finally:

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from helpers import connect_book
 
 # Login tests on plain loopback need aiosmtpd's auth_require_tls=False, which warns.
 pytestmark = pytest.mark.filterwarnings(
@@ -182,7 +183,7 @@ def write_config(tmp_path, port: int | None, extra: str = "", *, security: str =
 def ledger(db_path):
     import sqlite3
 
-    conn = sqlite3.connect(db_path)
+    conn = connect_book(db_path)
     try:
         return sorted(conn.execute("SELECT day, recipient, item_key FROM digest_items"))
     finally:
@@ -192,7 +193,7 @@ def ledger(db_path):
 def digests(db_path):
     import sqlite3
 
-    conn = sqlite3.connect(db_path)
+    conn = connect_book(db_path)
     try:
         return conn.execute("SELECT day, transport, recipients, subject, item_count "
                             "FROM digests ORDER BY id").fetchall()
@@ -1014,7 +1015,7 @@ def test_a_name_of_four_byte_characters_split_by_line_separators_is_delivered(
     crm("followup", name[:400], "today", "call")
     import sqlite3
 
-    with sqlite3.connect(db_path) as conn:  # stored before any rule on names
+    with connect_book(db_path) as conn:  # stored before any rule on names
         conn.execute("UPDATE clients SET name = ?", (name,))
     conn.close()
     result = crm("due", "--email")
@@ -1034,7 +1035,7 @@ def test_control_characters_stored_before_the_rule_reach_no_mail(crm, server, tm
     crm("followup", "Acme", "today", "call")
     import sqlite3
 
-    with sqlite3.connect(db_path) as conn:
+    with connect_book(db_path) as conn:
         conn.execute("UPDATE clients SET name = 'Ac\x1b]0;pwned\x07me\u202e'")
         conn.execute("UPDATE followups SET note = 'ca\x9b31mll'")
     conn.close()

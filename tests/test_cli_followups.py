@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
+from helpers import connect_book
 
 
 def _followups(db_path):
-    conn = sqlite3.connect(db_path)
+    conn = connect_book(db_path)
     conn.row_factory = sqlite3.Row
     try:
         return [dict(r) for r in conn.execute("SELECT * FROM followups ORDER BY id")]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
+from helpers import connect_book
 
 
 def _rows(db_path, sql, params=()):
-    conn = sqlite3.connect(db_path)
+    conn = connect_book(db_path)
     conn.row_factory = sqlite3.Row
     try:
         return [dict(r) for r in conn.execute(sql, params)]
@@ -201,7 +202,7 @@ def test_edit_log_corrects_an_interaction_in_one_undoable_change(crm, db_path):
     import sqlite3
 
     def row():
-        conn = sqlite3.connect(db_path)
+        conn = connect_book(db_path)
         try:
             return conn.execute("SELECT summary, at, channel, direction, kind, score, "
                                 "contact_id FROM interactions WHERE id = 1").fetchone()

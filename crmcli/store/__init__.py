@@ -67,6 +67,13 @@ __all__ = ["CrmStore", "SCHEMA_VERSION", "CrmError", "UsageError", "StoreError",
 class CrmStore(Database):
     """The crm database with its repositories. Use as a context manager."""
 
+    def __new__(cls, path: str | os.PathLike, *args, **kwargs):
+        if isinstance(path, str) and path.startswith(("postgresql://", "postgres://")):
+            from crmcli.store.postgres import on_postgres
+
+            cls = on_postgres(cls)
+        return super().__new__(cls)
+
     def __init__(self, path: str | os.PathLike, config: Config | None = None, *,
                  migrate: bool = True, create: bool = True):
         from crmcli.config import Config

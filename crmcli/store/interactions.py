@@ -164,8 +164,8 @@ class Interactions:
             # One min/max seek of the (client_id, at) index per client; the ids travel as one
             # JSON text (a list of any length, where `IN (?, ?, ...)` has a variable limit).
             sql = ("SELECT value, (SELECT max(at) FROM interactions WHERE client_id = value) "
-                   "FROM json_each(?)")
-            params = (json.dumps([int(i) for i in client_ids]),)
+                   f"FROM {self.db.ids_table_sql()}")
+            params = (self.db.in_list_param([int(i) for i in client_ids]),)
         return {cid: last for cid, last in self.db.conn.execute(sql, params) if last is not None}
 
     def timeline(self, client_id: int, limit: int | None = 20) -> list[dict]:

@@ -7,17 +7,26 @@ PRAGMA user_version so that opening an up-to-date file costs one pragma read.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
-# (name, SQL) in order; MIGRATIONS is built from this list.
+# (name, SQL) in order; MIGRATIONS is built from this list. The SQL is SQLite's; on
+# PostgreSQL it is rewritten by postgres_sql(), or replaced where the engines differ
+# too much (POSTGRES_STEPS).
 STEPS: list[tuple[str, str]] = []
+POSTGRES_STEPS: dict[str, str] = {}
 
 
-def step(name: str) -> Callable[[Callable[[], str]], Callable[[], str]]:
+def step(name: str, *, postgres: str | None = None
+         ) -> Callable[[Callable[[], str]], Callable[[], str]]:
+    """Register a migration; postgres: its SQL for PostgreSQL when the rewrite of its
+    SQLite SQL would not do."""
     def register(fn: Callable[[], str]) -> Callable[[], str]:
         if any(n == name for n, _ in STEPS):
             raise ValueError(f"migration {name} registered twice")
         STEPS.append((name, fn()))
+        if postgres is not None:
+            POSTGRES_STEPS[name] = postgres
         return fn
 
     return register
@@ -158,7 +167,16 @@ def _tags_stages() -> str:
     """
 
 
-@step("m007_create_search_index")
+@step("m007_create_search_index", postgres="""
+    CREATE TABLE search_index (
+        rowid BIGINT PRIMARY KEY,
+        body TEXT COLLATE "C" NOT NULL,
+        client_id BIGINT,
+        words tsvector NOT NULL
+    );
+    CREATE INDEX search_index_words ON search_index USING gin (words);
+    CREATE INDEX search_index_client ON search_index (client_id);
+    """)
 def _search() -> str:
     # rowid = ref_id * 4 + kind (0 client, 1 contact, 2 interaction), so a
     # document is replaced or removed by rowid without scanning the index.
@@ -337,6 +355,25 @@ def migrations():
         apply.__name__ = name
         mset(name=name)(apply)
     return mset
+
+
+_DDL = [
+    (re.compile(r"\bINTEGER\s+PRIMARY\s+KEY\b", re.I), "BIGSERIAL PRIMARY KEY"),
+    (re.compile(r"\bINTEGER\b", re.I), "BIGINT"),
+    (re.compile(r"\bREAL\b", re.I), "DOUBLE PRECISION"),
+    # Bytewise order and comparison, as SQLite's BINARY, whatever the database's locale.
+    (re.compile(r"\bTEXT\b(?!\s+COLLATE)", re.I), 'TEXT COLLATE "C"'),
+    (re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s+COLLATE\s+NOCASE", re.I), r"crm_nocase(\1)"),
+]
+
+
+def postgres_sql(name: str, sql: str) -> str:
+    """The migration's SQL for PostgreSQL."""
+    if name in POSTGRES_STEPS:
+        return POSTGRES_STEPS[name]
+    for pattern, replacement in _DDL:
+        sql = pattern.sub(replacement, sql)
+    return sql
 
 
 def _split(sql: str) -> list[str]:

@@ -166,8 +166,8 @@ class Reports:
                "seq AS (SELECT idx, lag(idx) OVER (PARTITION BY client_id ORDER BY idx) AS prev "
                "FROM act) "
                "SELECT idx, count(*) AS active, sum(prev IS NULL) AS new, "
-               "sum(coalesce(prev = idx - 1, 0)) AS retained, "
-               "sum(coalesce(prev < idx - 1, 0)) AS reactivated "
+               "sum(CASE WHEN prev = idx - 1 THEN 1 ELSE 0 END) AS retained, "
+               "sum(CASE WHEN prev < idx - 1 THEN 1 ELSE 0 END) AS reactivated "
                "FROM seq GROUP BY idx ORDER BY idx")
         return self.db.query(sql)
 
@@ -194,7 +194,7 @@ class Reports:
         sql = (f"WITH w AS (SELECT client_id, max(at < :mid) AS first, max(at >= :mid) AS second "
                f"FROM ({' UNION ALL '.join(parts)}) WHERE {LIVE} GROUP BY client_id) "
                "SELECT sum(first) AS in_first, sum(second) AS in_second, "
-               "sum(first AND second) AS in_both FROM w")
+               "sum(first * second) AS in_both FROM w")  # 0/1 each: both
         row = self.db.query_one(sql, {"lo": lo, "mid": mid, "hi": hi}) or {}
         return {k: row.get(k) or 0 for k in ("in_first", "in_second", "in_both")}
 

@@ -8,7 +8,6 @@ a phrase of single characters: adjacent characters must match in order.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import TYPE_CHECKING
 
@@ -117,6 +116,8 @@ class Search:
         expr = match_expression(text)
         if expr is None:
             return 0
+        if self.db.engine == "postgres":
+            return self.db.search_count(expr, include_archived)
         live = "" if include_archived else "AND c.archived_at IS NULL"
         return self.db.scalar(f"""SELECT count(*) FROM search_index s
                                   JOIN clients c ON c.id = s.client_id
@@ -160,15 +161,18 @@ class Search:
             return []
         batch = limit
         while True:
-            ranked = [doc for doc, in self.db.conn.execute(
-                "SELECT s.rowid FROM search_index s WHERE search_index MATCH ? "
-                "ORDER BY bm25(search_index) LIMIT ?", (expr, batch))]
+            if self.db.engine == "postgres":
+                ranked = self.db.search_ranked(expr, batch)
+            else:
+                ranked = [doc for doc, in self.db.conn.execute(
+                    "SELECT s.rowid FROM search_index s WHERE search_index MATCH ? "
+                    "ORDER BY bm25(search_index) LIMIT ?", (expr, batch))]
             owners = {doc: (client_id, name, archived) for doc, client_id, name, archived
                       in self.db.conn.execute(
                           "SELECT s.rowid, c.id, c.name, c.archived_at FROM search_index s "
                           "JOIN clients c ON c.id = s.client_id "
-                          "WHERE s.rowid IN (SELECT value FROM json_each(?))",
-                          (json.dumps(ranked),))}
+                          f"WHERE {self.db.in_list_sql('s.rowid')}",
+                          (self.db.in_list_param(ranked),))}
             kept = [(doc, owners[doc][0], owners[doc][1]) for doc in ranked
                     if doc in owners and (include_archived or owners[doc][2] is None)]
             if limit < 0:  # SQLite's LIMIT -1: no limit

@@ -173,16 +173,22 @@ class Database:
     """Connection, schema, transactions and the change log; the repositories (clients,
     interactions, deals...) read and write through it, and CrmStore composes them."""
 
+    engine = "sqlite"
+
     def __init__(self, path: str | os.PathLike, *, migrate: bool = True,
                  create: bool = True):
-        self.path = Path(path)
-        self.conn, self.created, self.read_only = _open_connection(self.path, create=create)
         self._utils_db = None
         self._change: Change | None = None
         # Told of every change: before_commit(change) inside its transaction (raising
         # rolls it back), after_commit(change) once it is committed.
         self.watchers: list[Any] = []
         self.backup_path: Path | None = None
+        self._open(path, migrate=migrate, create=create)
+
+    def _open(self, path: str | os.PathLike, *, migrate: bool, create: bool) -> None:
+        self.path = Path(path)
+        self.location = str(self.path)
+        self.conn, self.created, self.read_only = _open_connection(self.path, create=create)
         try:
             self._refuse_foreign()
             self._use_wal()
@@ -400,10 +406,9 @@ class Database:
         except sqlite3.OperationalError as exc:
             raise StoreError(f"{self.path}: {describe_db_error(exc)}") from None
         try:
-            cur = self.conn.execute(
-                "INSERT INTO changes (at, command, summary, client_id) VALUES (?, ?, ?, ?)",
-                (utc_now_iso(), command, summary, client_id))
-            self._change = Change(id=cur.lastrowid, command=command, summary=summary,
+            change_id = self._insert_row("changes", ["at", "command", "summary", "client_id"],
+                                         [utc_now_iso(), command, summary, client_id])
+            self._change = Change(id=change_id, command=command, summary=summary,
                                   client_id=client_id,
                                   touched=[] if self.watchers else None)
             yield self._change
@@ -420,7 +425,7 @@ class Database:
         except BaseException as exc:
             try:
                 self.conn.execute("ROLLBACK")
-            except sqlite3.Error:
+            except Exception:  # noqa: BLE001 - the first error is the one to report
                 pass
             if isinstance(exc, sqlite3.OperationalError | sqlite3.DatabaseError) and not isinstance(
                     exc, sqlite3.IntegrityError):
@@ -456,16 +461,19 @@ class Database:
     def insert(self, table: str, row: dict) -> int:
         cols = list(row)
         self.require_change()
-        cur = self.conn.execute(
-            f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-            [row[c] for c in cols])
-        row_id = cur.lastrowid
+        row_id = self._insert_row(table, cols, [row[c] for c in cols])
         # Log the row as stored (defaults filled in, column affinity applied), so that
         # undo can compare it with what is there later and redo can restore all of it.
         stored = self.get(table, row_id) if table in AUDITED or table in SEARCHABLE else None
         self.log_row(table, row_id, "insert", None, stored or {"id": row_id, **row})
         self.reindex(table, row_id, stored)
         return row_id
+
+    def _insert_row(self, table: str, cols: list[str], values: list) -> int:
+        cur = self.conn.execute(
+            f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+            values)
+        return cur.lastrowid
 
     def update(self, table: str, row_id: int, values: dict) -> bool:
         """Set values on one row; records only the columns that really change."""
@@ -533,8 +541,8 @@ class Database:
             last = self.scalar(f"SELECT max(id) FROM {table}")
             if id_at is not None:
                 # Caller-chosen ids need not form the range first..last: log every row.
-                self.log_rows_sql(table, "insert", "id IN (SELECT value FROM json_each(?))",
-                                   (json.dumps(given_ids),))
+                self.log_rows_sql(table, "insert", self.in_list_sql("id"),
+                                   (self.in_list_param(given_ids),))
                 if docs is not None:
                     self.conn.executemany("INSERT OR REPLACE INTO search_index (rowid, body, "
                                           "client_id) VALUES (?, ?, ?)", docs)
@@ -559,8 +567,49 @@ class Database:
 
     def json_row_sql(self, table: str) -> str:
         """SQL for json_object(...) of every column of a row of table (aliased t)."""
-        cols = [r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")]
-        return "json_object(" + ", ".join(f"'{c}', t.{c}" for c in cols) + ")"
+        return "json_object(" + ", ".join(f"'{c}', t.{c}" for c in self.columns(table)) + ")"
+
+    # --- the schema's catalog, and SQL that the engines spell differently ----
+
+    def columns(self, table: str) -> list[str]:
+        return [r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")]
+
+    def parents(self, table: str) -> list[tuple[str, str]]:
+        """(column, parent table) of each foreign key of table."""
+        return [(r[3], r[2]) for r in self.conn.execute(f"PRAGMA foreign_key_list({table})")]
+
+    def has_index_on(self, table: str, columns: Sequence[str]) -> bool:
+        """Whether an index of table starts with these columns."""
+        want = list(columns)
+        for idx in self.query(f"PRAGMA index_list({table})"):
+            cols = [r["name"] for r in self.query(f"PRAGMA index_info({idx['name']!r})")]
+            if cols[:len(want)] == want:
+                return True
+        return False
+
+    def json_field_sql(self, doc: str, key: str, sqltype: str = "text") -> str:
+        """SQL for the value under key of the JSON text doc, as a value of sqltype."""
+        return f"json_extract({doc}, '$.{key}')"
+
+    def json_has_sql(self, doc: str, key: str) -> str:
+        """SQL that holds when the JSON object doc has key (even with a null value)."""
+        return f"json_type({doc}, '$.{key}') IS NOT NULL"
+
+    def same_sql(self, a: str, b: str) -> str:
+        """SQL for a equals b, NULL equal to NULL."""
+        return f"({a}) IS ({b})"
+
+    def in_list_sql(self, expr: str) -> str:
+        """SQL for expr being one of a list given as one parameter (see in_list_param)."""
+        return f"{expr} IN (SELECT value FROM json_each(?))"
+
+    def in_list_param(self, values: list) -> Any:
+        return json.dumps(list(values))
+
+    def ids_table_sql(self) -> str:
+        """SQL for a table of one column, value, of the integers given as one parameter
+        (see in_list_param)."""
+        return "json_each(?)"
 
     def log_rows_sql(self, table: str, op: str, where: str, params: Sequence) -> int:
         """Log many rows at once, in SQL: op 'insert' logs them as new, 'delete' as old.

@@ -1,0 +1,645 @@
+"""The crm book on a PostgreSQL server: the same Database, another engine.
+
+A book named by a `postgresql://` URL (in --db, CRM_DB or the config's `db:`) opens
+here. The repositories are the same as on SQLite: their SQL is rewritten for
+PostgreSQL by store/sql_dialect.py, and the few things that cannot be rewritten (the
+full-text index, the schema's own catalog, the migration lock) are this module's
+methods. psycopg 3 is imported only when such a book is opened: `pip install
+'crmcli[postgres]'`.
+
+Writers take one transaction-level advisory lock (WRITE_LOCK) where SQLite takes its
+write lock (BEGIN IMMEDIATE): changes are serialised, so the change log's ids, the
+ranges logged by bulk inserts and the mail ledger mean the same on both engines.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from crmcli.errors import CrmError, SchemaTooNew, StoreError, ValidationError, not_utf8
+from crmcli.store.migrations import MIGRATION_SET, SCHEMA_VERSION, STEPS, postgres_sql
+from crmcli.store.search import SEARCHABLE, doc_id, document_for
+from crmcli.store.sql_dialect import POSTGRES_FUNCTIONS, to_postgres
+
+URL_SCHEMES = ("postgresql://", "postgres://")
+# pg_advisory locks: one number each, "crm" in the high bits so as not to meet others'.
+_BASE = 0x63726D00
+WRITE_LOCK = _BASE + 1
+MIGRATION_LOCK = _BASE + 2
+MAIL_LOCK = _BASE + 3
+INSTALL_HINT = "PostgreSQL support is not installed: pip install 'crmcli[postgres]'"
+
+
+def is_postgres_url(value: object) -> bool:
+    return isinstance(value, str) and value.startswith(URL_SCHEMES)
+
+
+def shown_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    user = netloc[0].split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[1]}"))
+
+
+def describe_connect_error(url: str, exc: Exception) -> str:
+    text = " ".join(str(exc).split())
+    where = shown_url(url)
+    if "password authentication failed" in text or "no password supplied" in text:
+        return f"{where}: the server refused the login (wrong user or password)"
+    m = re.search(r'database "([^"]+)" does not exist', text)
+    if m:
+        return (f"{where}: the server has no database named {m.group(1)!r}; create it "
+                f"(createdb {m.group(1)}) or fix the URL")
+    m = re.search(r'role "([^"]+)" does not exist', text)
+    if m:
+        return f"{where}: the server has no login role {m.group(1)!r} (crm team add, or fix the URL)"
+    if ("Connection refused" in text or "could not connect" in text
+            or "No such file or directory" in text or "timeout expired" in text
+            or "could not translate host name" in text or "Name or service not known" in text):
+        return f"{where}: cannot reach the database server ({_reason(text)})"
+    if "invalid" in text and ("URI" in text or "connection option" in text or "dsn" in text):
+        return f"{where}: not a valid PostgreSQL URL ({_reason(text)})"
+    return f"{where}: cannot connect: {_reason(text)}"
+
+
+def _reason(text: str) -> str:
+    text = re.sub(r"^connection failed: ", "", text)
+    text = re.sub(r'^connection to server (at|on) [^,]+, port \d+ failed: ', "", text)
+    return text[:200]
+
+
+def describe_db_error(exc: Exception) -> str:
+    """A psycopg error as the one line a user can act on."""
+    import psycopg
+
+    diag = getattr(exc, "diag", None)
+    text = (diag.message_primary if diag is not None and diag.message_primary
+            else " ".join(str(exc).split()))
+    if isinstance(exc, psycopg.errors.InsufficientPrivilege) or "row-level security" in text:
+        return f"permission denied by the database: {text}"
+    if isinstance(exc, psycopg.OperationalError):
+        return f"the database server connection failed: {text}"
+    if isinstance(exc, psycopg.errors.LockNotAvailable | psycopg.errors.DeadlockDetected):
+        return "the database is busy (another crm process holds it); try again"
+    if isinstance(exc, psycopg.errors.DiskFull):
+        return "the database server's disk is full; nothing was written"
+    return f"database error: {text}"
+
+
+def _connect(url: str):
+    try:
+        import psycopg
+    except ImportError:
+        raise StoreError(INSTALL_HINT) from None
+    from psycopg.adapt import Dumper, Loader
+
+    try:
+        conn = psycopg.connect(url, autocommit=True, connect_timeout=10,
+                               application_name="crm")
+    except psycopg.Error as exc:
+        raise StoreError(describe_connect_error(url, exc)) from None
+    except (ValueError, UnicodeError) as exc:
+        raise StoreError(f"{shown_url(url)}: not a valid PostgreSQL URL ({exc})") from None
+
+    # Values come back as SQLite gives them: booleans as 0/1, numbers as int or float
+    # (a sum of integers is an integer), never Decimal.
+    class BoolAsInt(Loader):
+        def load(self, data):
+            return 1 if bytes(data) == b"t" else 0
+
+    class NumericAsNumber(Loader):
+        def load(self, data):
+            text = bytes(data).decode()
+            if "." in text or "e" in text or "N" in text:
+                return float(text)
+            return int(text)
+
+    class BoolDumper(Dumper):
+        # Untyped, as SQLite's 1 and 0 are: a number in a number column, a truth in NOT ?.
+        oid = 0
+
+        def dump(self, obj):
+            return b"1" if obj else b"0"
+
+    conn.adapters.register_loader("bool", BoolAsInt)
+    conn.adapters.register_loader("numeric", NumericAsNumber)
+    conn.adapters.register_dumper(bool, BoolDumper)
+    conn.execute("SET TimeZone = 'UTC'")
+    conn.execute("SET lock_timeout = '15s'")
+    return conn
+
+
+class PgCursor:
+    """What the repositories use of an sqlite3 cursor."""
+
+    def __init__(self, cur):
+        self._cur = cur
+
+    def fetchone(self):
+        return self._cur.fetchone() if self._cur.description else None
+
+    def fetchall(self):
+        return self._cur.fetchall() if self._cur.description else []
+
+    def __iter__(self):
+        if self._cur.description:
+            yield from self._cur
+
+    @property
+    def rowcount(self) -> int:
+        return self._cur.rowcount
+
+    @property
+    def lastrowid(self):
+        row = self._cur.fetchone() if self._cur.description else None
+        return None if row is None else (row["id"] if isinstance(row, dict) else row[0])
+
+    @property
+    def description(self):
+        return self._cur.description
+
+
+class PgConnection:
+    """What the repositories use of an sqlite3 connection: execute() takes SQLite's SQL."""
+
+    def __init__(self, raw):
+        self.raw = raw
+
+    def execute(self, sql: str, params: Sequence | dict = (), *, dicts: bool = False):
+        import psycopg
+        from psycopg.rows import dict_row, tuple_row
+
+        text = _statement(sql)
+        cur = self.raw.cursor(row_factory=dict_row if dicts else tuple_row)
+        try:
+            cur.execute(text, _params(params))
+        except UnicodeEncodeError as exc:
+            raise not_utf8(exc, "text", "; nothing was written") from None
+        except psycopg.errors.UntranslatableCharacter as exc:
+            raise ValidationError("text", "", f"cannot be stored: {exc.diag.message_primary}"
+                                  ) from None
+        return PgCursor(cur)
+
+    def executemany(self, sql: str, rows: Iterable[Sequence]):
+        with self.raw.cursor() as cur:
+            cur.executemany(to_postgres(sql), [_params(r) for r in rows])
+            return cur.rowcount
+
+    @property
+    def in_transaction(self) -> bool:
+        from psycopg.pq import TransactionStatus
+
+        return self.raw.info.transaction_status != TransactionStatus.IDLE
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+def _params(params):
+    if isinstance(params, dict):
+        return params
+    return tuple(params)
+
+
+_TXN = {"BEGIN IMMEDIATE": f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})",
+        "BEGIN": "BEGIN"}
+
+
+def _statement(sql: str) -> str:
+    head = sql.strip().upper()
+    if head in _TXN:
+        return _TXN[head]
+    return to_postgres(sql)
+
+
+# --- the schema -----------------------------------------------------------
+
+_MIGRATIONS_TABLE = """
+CREATE TABLE IF NOT EXISTS crm_migrations (
+    migration_set TEXT NOT NULL,
+    name TEXT NOT NULL,
+    applied_at TEXT NOT NULL,
+    PRIMARY KEY (migration_set, name)
+)"""
+
+
+# --- the full-text index: SQLite's unicode61 tokens, as PostgreSQL lexemes ------------
+
+_TOKEN_CHAR = re.compile(r"[^\W_]+")
+
+
+def fold(text: str) -> str:
+    """Case and diacritics folded as unicode61 remove_diacritics 2 folds them."""
+    decomposed = unicodedata.normalize("NFD", text.lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def lexemes(body: str) -> list[str]:
+    return _TOKEN_CHAR.findall(fold(body))
+
+
+def _quote_lexeme(word: str) -> str:
+    return "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def tsvector_text(body: str) -> str:
+    """The document as a tsvector literal: each token with its position, as FTS5 sees it."""
+    positions: dict[str, list[int]] = {}
+    for pos, word in enumerate(lexemes(body), start=1):
+        positions.setdefault(word[:500], []).append(min(pos, 16383))
+    return " ".join(f"{_quote_lexeme(w)}:{','.join(map(str, p[:256]))}"
+                    for w, p in positions.items())
+
+
+def tsquery_text(expression: str) -> str | None:
+    """The FTS5 expression of search.match_expression() as a tsquery literal."""
+    terms = []
+    for term in re.findall(r'"((?:[^"]|"")*)"(\*?)', expression):
+        words = lexemes(term[0].replace('""', '"'))
+        if not words:
+            continue
+        if term[1]:
+            terms.append(" & ".join(f"{_quote_lexeme(w)}:*" for w in words))
+        else:
+            terms.append("(" + " <-> ".join(_quote_lexeme(w) for w in words) + ")")
+    return " & ".join(terms) if terms else None
+
+
+class PostgresDatabase:
+    """Database's engine-specific methods, for a book on PostgreSQL (placed before
+    Database in the class's bases by `on_postgres`)."""
+
+    engine = "postgres"
+
+    # --- lifecycle ------------------------------------------------------
+
+    def _open(self, path, *, migrate: bool, create: bool) -> None:
+        self.path = path
+        self.location = shown_url(path)
+        self.read_only = False
+        self.created = False
+        self._raw = _connect(path)
+        self.conn = PgConnection(self._raw)
+        try:
+            self._check_search_path()
+            self._refuse_foreign()
+            version = self.schema_version()
+            if version != SCHEMA_VERSION and migrate:
+                if version == 0 and not create:
+                    from crmcli.store.store import MISSING_HINT
+
+                    raise StoreError(f"{self.location}: no crm book in this database; "
+                                     f"{MISSING_HINT}")
+                self.created = version == 0
+                self.migrate()
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        raw = getattr(self, "_raw", None)
+        if raw is not None:
+            try:
+                raw.close()
+            finally:
+                self._raw = None
+                self.conn = None  # type: ignore[assignment]
+
+    @property
+    def utils_db(self):
+        raise StoreError("this operation needs an SQLite book")
+
+    def _check_search_path(self) -> None:
+        if self.scalar("SELECT current_schema()") is None:
+            path = self.scalar("SELECT current_setting('search_path')")
+            raise StoreError(f"{self.location}: the schema named by the search path "
+                             f"({path}) does not exist; create it or fix the URL")
+
+    # --- schema ---------------------------------------------------------
+
+    def _has_table(self, name: str) -> bool:
+        return self.scalar("SELECT to_regclass(?) IS NOT NULL", (name,)) == 1
+
+    def schema_version(self) -> int:
+        if not self._has_table("crm_migrations"):
+            return 0
+        return self.scalar("SELECT count(*) FROM crm_migrations WHERE migration_set = ?",
+                           (MIGRATION_SET,))
+
+    def _refuse_foreign(self) -> None:
+        version = self.schema_version()
+        if version > SCHEMA_VERSION:
+            raise SchemaTooNew(
+                f"{self.location}: written by a newer crmcli (schema version {version}; this "
+                f"crmcli knows up to {SCHEMA_VERSION}); upgrade crmcli to open it")
+        if version == 0 and self._has_table("clients"):
+            raise StoreError(f"{self.location}: has a clients table but is not a crm book "
+                             "(no crm_migrations); use another database or schema")
+
+    def migrate(self, stop_before: str | None = None) -> list[str]:
+        import psycopg
+
+        applied: list[str] = []
+        raw = self._raw
+        try:
+            with raw.transaction():
+                raw.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+                raw.execute(_MIGRATIONS_TABLE)
+                done = {r[0] for r in raw.execute(
+                    "SELECT name FROM crm_migrations WHERE migration_set = %s",
+                    (MIGRATION_SET,))}
+                raw.execute(POSTGRES_FUNCTIONS)
+                for name, sql in STEPS:
+                    if name == stop_before:
+                        break
+                    if name in done:
+                        continue
+                    raw.execute(postgres_sql(name, sql))
+                    raw.execute("INSERT INTO crm_migrations (migration_set, name, applied_at) "
+                                "VALUES (%s, %s, %s)", (MIGRATION_SET, name, _now()))
+                    applied.append(name)
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise StoreError(f"{self.location}: cannot create or upgrade the crm schema: "
+                             f"{exc.diag.message_primary} (ask an admin to run crm team init "
+                             "or crm db migrate)") from None
+        except psycopg.Error as exc:
+            raise StoreError(f"{self.location}: {describe_db_error(exc)}") from None
+        return applied
+
+    def applied_migrations(self) -> list[dict]:
+        if not self._has_table("crm_migrations"):
+            return []
+        return self.query("SELECT name, applied_at FROM crm_migrations "
+                          "WHERE migration_set = ? ORDER BY applied_at, name", (MIGRATION_SET,))
+
+    def columns(self, table: str) -> list[str]:
+        return [r["column_name"] for r in self.query(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = "
+            "current_schema() AND table_name = ? ORDER BY ordinal_position", (table,))]
+
+    def column_types(self, table: str) -> dict[str, str]:
+        return {r["column_name"]: r["data_type"] for r in self.query(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE "
+            "table_schema = current_schema() AND table_name = ?", (table,))}
+
+    def parents(self, table: str) -> list[tuple[str, str]]:
+        return [(r["col"], r["parent"]) for r in self.query(
+            "SELECT a.attname AS col, confrelid::regclass::text AS parent "
+            "FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid "
+            "AND a.attnum = c.conkey[1] WHERE c.contype = 'f' AND c.conrelid = to_regclass(?) "
+            "ORDER BY c.conname", (table,))]
+
+    def has_index_on(self, table: str, columns: Sequence[str]) -> bool:
+        want = list(columns)
+        for row in self.query(
+                "SELECT array_agg(a.attname::text ORDER BY k.n) AS cols FROM pg_index i "
+                "CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, n) "
+                "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
+                "WHERE i.indrelid = to_regclass(?) GROUP BY i.indexrelid", (table,)):
+            if list(row["cols"][:len(want)]) == want:
+                return True
+        return False
+
+    def json_field_sql(self, doc: str, key: str, sqltype: str = "text") -> str:
+        cast = {"integer": "bigint", "bigint": "bigint", "real": "double precision",
+                "double precision": "double precision"}.get(sqltype.lower(), "text")
+        return f"(({doc})::jsonb ->> '{key}')::{cast}"
+
+    def json_has_sql(self, doc: str, key: str) -> str:
+        return f"jsonb_exists(({doc})::jsonb, '{key}')"
+
+    def same_sql(self, a: str, b: str) -> str:
+        return f"({a}) IS NOT DISTINCT FROM ({b})"
+
+    def json_row_sql(self, table: str) -> str:
+        return "row_to_json(t)::text"
+
+    # --- maintenance ---------------------------------------------------
+
+    def backup_to(self, target):
+        import shutil
+        import subprocess
+
+        from crmcli.files import temporary_beside
+
+        pg_dump = shutil.which("pg_dump")
+        if pg_dump is None:
+            raise StoreError(f"{self.location}: a book on PostgreSQL is backed up with "
+                             "pg_dump (not found on PATH): pg_dump -Fc DATABASE > FILE")
+        from pathlib import Path
+
+        target = Path(target)
+        shown = target
+        target, tmp = temporary_beside(target, db=None)
+        with open(tmp, "wb") as out:
+            done = subprocess.run([pg_dump, "-Fc", "--dbname", self.path], stdout=out,
+                                  stderr=subprocess.PIPE, text=True)
+        if done.returncode != 0:
+            Path(tmp).unlink(missing_ok=True)
+            first = (done.stderr.strip().splitlines() or ["failed"])[0]
+            raise StoreError(f"{shown}: pg_dump failed: {first}")
+        os.replace(tmp, target)
+        return shown
+
+    def integrity_check(self) -> list[str]:
+        problems = []
+        for table, column, parent in (("contacts", "client_id", "clients"),
+                                      ("interactions", "client_id", "clients"),
+                                      ("followups", "client_id", "clients"),
+                                      ("deals", "client_id", "clients")):
+            n = self.scalar(f"SELECT count(*) FROM {table} t WHERE NOT EXISTS "
+                            f"(SELECT 1 FROM {parent} p WHERE p.id = t.{column})")
+            if n:
+                problems.append(f"{table}: {n} rows refer to a missing {parent} row")
+        for table in SEARCHABLE:
+            n = self.scalar(f"SELECT count(*) FROM search_index s WHERE s.rowid % 4 = "
+                            f"{SEARCHABLE[table]} AND NOT EXISTS (SELECT 1 FROM {table} t "
+                            f"WHERE t.id * 4 + {SEARCHABLE[table]} = s.rowid)")
+            if n:
+                problems.append(f"search index: {n} documents of missing {table} rows")
+        return problems
+
+    # --- reading --------------------------------------------------------
+
+    def _dict_cursor(self, sql: str, params: Sequence | dict):
+        return self.conn.execute(sql, params, dicts=True)
+
+    def scalar(self, sql: str, params: Sequence | dict = ()) -> Any:
+        row = self.conn.execute(sql, params).fetchone()
+        return None if row is None else row[0]
+
+    # --- writing --------------------------------------------------------
+
+    @contextmanager
+    def change(self, command: str, summary: str = "", client_id: int | None = None):
+        import psycopg
+
+        try:
+            with super().change(command, summary, client_id) as ch:
+                yield ch
+        except psycopg.errors.IntegrityError as exc:
+            raise StoreError(f"{self.location}: {describe_db_error(exc)}") from None
+        except psycopg.Error as exc:
+            raise StoreError(f"{self.location}: {describe_db_error(exc)}") from None
+
+    def _insert_row(self, table: str, cols: list[str], values: list) -> int:
+        cur = self.conn.execute(
+            f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
+            "RETURNING id", values)
+        row_id = cur.lastrowid
+        if "id" in cols:
+            self._advance_ids(table)
+        return row_id
+
+    def _advance_ids(self, table: str) -> None:
+        """After rows inserted with their own ids: the sequence goes past them."""
+        self.conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                          f"greatest((SELECT max(id) FROM {table}), "
+                          f"(SELECT last_value FROM {table}_id_seq)))")
+
+    def _next_ids(self, table: str, count: int) -> int:
+        """Reserve count ids in a row; returns the first (writers are serialised)."""
+        first = self.scalar(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id'))")
+        top = self.scalar(f"SELECT coalesce(max(id), 0) FROM {table}")
+        first = max(first, top + 1)
+        self.conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), ?)",
+                          (first + count - 1,))
+        return first
+
+    def insert_many(self, table: str, columns: Sequence[str], rows: Iterable[Sequence],
+                    batch_size: int = 5000, documents=None) -> int:
+        self.require_change()
+        columns = list(columns)
+        given = "id" in columns
+        rows = rows if isinstance(rows, list) else list(rows)
+        if not rows:
+            return 0
+        if not given:
+            first = self._next_ids(table, len(rows))
+            rows = [(first + i, *row) for i, row in enumerate(rows)]
+            columns = ["id", *columns]
+        sql = (f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+               f"({', '.join(['%s'] * len(columns))})")
+        with self._raw.cursor() as cur:
+            for start in range(0, len(rows), batch_size):
+                cur.executemany(sql, [tuple(r) for r in rows[start:start + batch_size]])
+        ids = [r[0] for r in rows] if not given else [r[columns.index("id")] for r in rows]
+        if given:
+            self._advance_ids(table)
+            self.log_rows_sql(table, "insert", "t.id = ANY(?)", (ids,))
+        else:
+            self.log_row(table, ids[0], "insert_range", None,
+                         {"first": ids[0], "last": ids[-1]})
+        if table in SEARCHABLE:
+            if documents is not None:
+                docs = []
+                for row in rows:
+                    values = row[1:] if not given else row
+                    body, client_id = documents(values)
+                    if body:
+                        row_id = row[0] if not given else row[columns.index("id")]
+                        docs.append((doc_id(table, row_id), body,
+                                     row_id if client_id is None else client_id))
+                self._put_documents(docs)
+            else:
+                self.reindex_range(table, min(ids), max(ids))
+        return len(rows)
+
+    # --- full-text index ----------------------------------------------
+
+    def _put_documents(self, docs: list[tuple[int, str, int]]) -> None:
+        if not docs:
+            return
+        with self._raw.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO search_index (rowid, body, client_id, words) "
+                "VALUES (%s, %s, %s, %s::tsvector) ON CONFLICT (rowid) DO UPDATE SET "
+                "body = excluded.body, client_id = excluded.client_id, words = excluded.words",
+                [(doc, body, client_id, tsvector_text(body)) for doc, body, client_id in docs])
+
+    def reindex(self, table: str, row_id: int, row: dict | None = None) -> None:
+        if table not in SEARCHABLE:
+            return
+        self.unindex(table, row_id)
+        row = row or self.get(table, row_id)
+        if row is None:
+            return
+        body, client_id = document_for(table, row)
+        if body:
+            self._put_documents([(doc_id(table, row_id), body, client_id)])
+
+    def reindex_range(self, table: str, first: int, last: int) -> None:
+        docs = []
+        for row in self.iter_query(f"SELECT * FROM {table} WHERE id BETWEEN ? AND ?",
+                                   (first, last)):
+            body, client_id = document_for(table, row)
+            if body:
+                docs.append((doc_id(table, row["id"]), body, client_id))
+        self._put_documents(docs)
+
+    def search_ranked(self, expression: str, limit: int) -> list[int]:
+        query = tsquery_text(expression)
+        if query is None:
+            return []
+        return [r[0] for r in self.conn.execute(
+            "SELECT rowid FROM search_index WHERE words @@ ?::tsquery "
+            "ORDER BY ts_rank(words, ?::tsquery) DESC, rowid LIMIT ?",
+            (query, query, None if limit < 0 else limit))]
+
+    def search_count(self, expression: str, include_archived: bool) -> int:
+        query = tsquery_text(expression)
+        if query is None:
+            return 0
+        live = "" if include_archived else "AND c.archived_at IS NULL"
+        return self.scalar("SELECT count(*) FROM search_index s JOIN clients c ON "
+                           f"c.id = s.client_id WHERE s.words @@ ?::tsquery {live}", (query,))
+
+    def in_list_sql(self, expr: str) -> str:
+        return f"{expr} = ANY(?)"
+
+    def in_list_param(self, values: list) -> Any:
+        return list(values)
+
+    def ids_table_sql(self) -> str:
+        return "(SELECT unnest(CAST(? AS bigint[])) AS value) AS ids"
+
+
+def _now() -> str:
+    from crmcli.store.store import utc_now_iso
+
+    return utc_now_iso()
+
+
+_CLASSES: dict[type, type] = {}
+
+
+def on_postgres(cls: type) -> type:
+    """cls (a Database) with its engine-specific methods for PostgreSQL."""
+    if cls not in _CLASSES:
+        _CLASSES[cls] = type(f"Postgres{cls.__name__}", (PostgresDatabase, cls), {})
+    return _CLASSES[cls]
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def json_loads_maybe(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def iter_dicts(rows: Iterator) -> Iterator[dict]:
+    yield from rows
+
+
+__all__ = ["is_postgres_url", "on_postgres", "shown_url", "PostgresDatabase", "CrmError"]
