@@ -111,7 +111,8 @@ RECORD_ARGS = {
     "contact ls": ["王伟"], "db check": [], "config show": [], "invoices": [],
     "invoice payments": [],
     **{f"report {name}": [] for name in ("summary", "retention", "cohorts", "churn", "clv",
-                                          "response", "nps", "funnel", "segments")},
+                                          "response", "nps", "funnel", "segments",
+                                          "receivables")},
 }
 RECORD_COMMANDS = [n for n, _ in COMMANDS if n not in NOT_RECORD_PRINTING]
 

@@ -17,7 +17,7 @@ from crmcli.commands._help import CrmGroup
 from crmcli.commands._options import FormatOption, JsonOption, output_format, within_int64
 
 report_app = typer.Typer(cls=CrmGroup, help="Reports: retention, cohorts, churn, CLV, response time, NPS, "
-                              "funnel, segments.", no_args_is_help=True)
+                              "funnel, segments, receivables.", no_args_is_help=True)
 
 PeriodOption = Annotated[str | None, typer.Option(
     "--period", "-p", metavar="month|quarter|year",
@@ -186,6 +186,23 @@ def summary(fmt: FormatOption = None, as_json: JsonOption = False) -> None:
     emit_summary(data, output_format(fmt, as_json))
 
 
+def receivables(
+        since: Annotated[str | None, typer.Option(
+            "--since", metavar="WHEN", help="First day of the window of invoiced, collected "
+                                            "and DSO (default: 89 days before --until).")
+        ] = None,
+        until: Annotated[str | None, typer.Option(
+            "--until", metavar="WHEN", help="The day the report is as of: its last day "
+                                            "(default: today).")] = None,
+        fmt: FormatOption = None, as_json: JsonOption = False) -> None:
+    """Receivables: open balance by client and age, invoiced, collected and DSO, per currency."""
+    from crmcli.render.receivables import emit_receivables
+    from crmcli.services.receivables import receivables_report
+
+    report = receivables_report(get_store(create=False), since=since, until=until)
+    emit_receivables(report, output_format(fmt, as_json))
+
+
 def register(app: typer.Typer) -> None:
     from crmcli.commands import report_events
 
@@ -194,5 +211,6 @@ def register(app: typer.Typer) -> None:
     command(report_app, "cohorts")(cohorts)
     command(report_app, "churn")(churn)
     command(report_app, "clv")(clv)
+    command(report_app, "receivables")(receivables)
     report_events.register(report_app)
     app.add_typer(report_app, name="report")

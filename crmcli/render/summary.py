@@ -21,8 +21,11 @@ def emit_summary(data: dict, fmt_name: str) -> None:
 
         overview = data["overview"] = dict(data["overview"])
         currency = overview["currency"]
-        for key in ("revenue_12m", "revenue_at_stake"):
+        for key in ("revenue_12m", "revenue_at_stake", "open_receivables",
+                    "overdue_receivables"):
             overview[key] = money_text(overview[key], currency)
+        overview["open_receivables_other"] = ", ".join(
+            money_text(v, c) for c, v in overview["open_receivables_other"].items()) or "none"
         overview["other_currencies_12m"] = ", ".join(
             money_text(v["revenue"], c) for c, v in overview["other_currencies_12m"].items()
         ) or "none"

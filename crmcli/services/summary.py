@@ -52,6 +52,19 @@ def last_churn(store, config) -> dict:
             "previous_active": row["previous_active"]}
 
 
+def _receivables(store, currency: str) -> dict:
+    """Open and overdue receivables today in the book's currency; other currencies' open
+    balances apart ({currency: amount}), never converted."""
+    from crmcli.services.receivables import receivables_report
+
+    rows = receivables_report(store)["currencies"] if store.invoices.exists() else []
+    mine = next((r for r in rows if r["currency"] == currency), None)
+    return {"open_receivables": mine["open"] if mine else Decimal(0),
+            "overdue_receivables": mine["overdue"] if mine else Decimal(0),
+            "open_receivables_other": {r["currency"]: r["open"] for r in rows
+                                       if r["currency"] != currency and r["open"]}}
+
+
 def _summary_rest(store, config, today) -> dict:
     from crmcli.metrics import lifecycle, periods
     from crmcli.services.due import due_counts
@@ -73,6 +86,7 @@ def _summary_rest(store, config, today) -> dict:
     stages = sorted(store.reports.clients_by_stage(),
                     key=lambda r: (r["stage"] is None, order.get(r["stage"], len(order)),
                                    r["stage"] or ""))
+    owed = _receivables(store, currency)
     overview = {
         "today": today.isoformat(), "currency": currency, "clients": live,
         "revenue_12m": sum((m["revenue"] for m in months), Decimal(0)),
@@ -86,6 +100,7 @@ def _summary_rest(store, config, today) -> dict:
         "awaiting_reply": None,  # filled in by summary_data
         "at_risk": len(risky),
         "revenue_at_stake": sum((r["revenue_at_stake"] for r in risky), Decimal(0)),
+        **owed,
         **last_churn(store, config),
     }
     return {
