@@ -56,10 +56,12 @@ DEFAULTS: dict[str, Any] = {
     },
     "sendmail": {"command": "sendmail -t -oi"},
     "hooks": {"paths": [], "timeout": 10},
+    "fields": {"clients": {}, "contacts": {}, "deals": {}},
 }
 
 # Keys whose value is a free-form mapping (their sub-keys are data, not settings).
-FREE_MAPPINGS = {"smtp.owners"}
+FREE_MAPPINGS = {"smtp.owners", "fields.clients", "fields.contacts", "fields.deals"}
+FIELD_KEYS = {"type", "values", "required"}
 CADENCE_RULE_KEYS = {"tag", "stage", "tier", "ideal", "max"}
 CHOICES = {
     "retention.activity": {"deals", "interactions", "any"},
@@ -263,6 +265,71 @@ def _check_hooks(where: str, hooks: dict) -> None:
                               f"{value!r}")
 
 
+def _check_fields(where: str, fields: dict) -> None:
+    """Declared custom fields: fields.KIND.NAME is a type name or {type, values (a choice's),
+    required}; normalised in place to the mapping."""
+    if not any(fields.values()):
+        return  # (the store package is heavy to import at start-up)
+    from crmcli.errors import ValidationError
+    from crmcli.store.validate import FIELD_TYPES, custom_key
+
+    builtin = _builtin_columns()
+    for kind, declared in fields.items():
+        if not isinstance(declared, dict):
+            raise ConfigError(f"{where}: key 'fields.{kind}' must be a mapping of field names "
+                              f"to types, not {declared!r}")
+        for name, spec in list(declared.items()):
+            at = f"fields.{kind}.{name}"
+            try:
+                custom_key(str(name))
+            except ValidationError as exc:
+                raise ConfigError(f"{where}: key '{at}': {exc.reason}") from None
+            if str(name) in builtin[kind] or str(name).startswith("custom."):
+                raise ConfigError(f"{where}: key '{at}': {name} is a built-in field of {kind}; "
+                                  "name the custom field otherwise")
+            if isinstance(spec, str):
+                spec = {"type": spec}
+            if not isinstance(spec, dict):
+                raise ConfigError(f"{where}: key '{at}' must be a type name or a mapping with "
+                                  f"type, values and required, not {spec!r}")
+            unknown = set(spec) - FIELD_KEYS
+            if unknown:
+                raise ConfigError(f"{where}: unknown key '{at}.{sorted(unknown)[0]}'")
+            kind_ = spec.get("type")
+            if kind_ not in FIELD_TYPES:
+                raise ConfigError(f"{where}: key '{at}.type' must be one of "
+                                  f"{', '.join(FIELD_TYPES)}, not {kind_!r}")
+            values = spec.get("values")
+            if kind_ == "choice":
+                if (not isinstance(values, list) or not values
+                        or not all(isinstance(v, str | int | float) and not isinstance(v, bool)
+                                   and str(v).strip() for v in values)):
+                    raise ConfigError(f"{where}: key '{at}.values' must list the choices, "
+                                      f"not {values!r}")
+                values = [str(v).strip() for v in values]
+                if len({v.casefold() for v in values}) != len(values):
+                    raise ConfigError(f"{where}: key '{at}.values' lists a choice twice")
+            elif values is not None:
+                raise ConfigError(f"{where}: key '{at}.values' is for a choice, not a {kind_}")
+            required = spec.get("required", False)
+            if not isinstance(required, bool):
+                raise ConfigError(f"{where}: key '{at}.required' must be true or false, not "
+                                  f"{required!r}")
+            declared[name] = {"type": kind_, "values": values or [], "required": required}
+        fields[kind] = {str(k): v for k, v in declared.items()}
+
+
+def _builtin_columns() -> dict[str, set[str]]:
+    from crmcli.store.bulk import EXPORT_COLUMNS
+    from crmcli.store.clients import CLIENT_RECORD
+
+    names = {kind: set(EXPORT_COLUMNS[kind]) for kind in ("contacts", "deals")}
+    names["clients"] = set(CLIENT_RECORD)
+    for kind in names:
+        names[kind] |= {"client", "tags", "custom"}
+    return names
+
+
 def parse_config_text(text: str, where: str) -> Config:
     import yaml
 
@@ -292,6 +359,7 @@ def parse_config_text(text: str, where: str) -> Config:
     _check_invoices(where, data["invoices"])
     _check_hooks(where, data["hooks"])
     _check_reply_rule(where, data["response"])
+    _check_fields(where, data["fields"])
     return Config(data=data)
 
 

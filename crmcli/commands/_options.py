@@ -32,6 +32,14 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Same as --format json.
 LimitOption = Annotated[int | None, typer.Option("--limit", "-n", min=1, callback=within_int64,
                                                  help="Show at most this many rows.")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the id.")]
+WhereOption = Annotated[list[str] | None, typer.Option(
+    "--where", "-w", metavar="CONDITION",
+    help="FIELD OP VALUE with OP = != < <= > >= ~ (contains) !~, or 'FIELD is [not] empty', on "
+         "a column or a declared custom field (custom.KEY: any custom key); repeatable: all "
+         "must hold.")]
+SetOption = Annotated[list[str] | None, typer.Option(
+    "--set", metavar="KEY=VALUE", help="A custom field (repeatable; KEY= removes it). Declared "
+                                       "fields are checked against their type.")]
 
 
 def output_format(fmt: Format | None, as_json: bool = False) -> str:

@@ -13,6 +13,8 @@ from crmcli.commands._options import (
     JsonOption,
     LimitOption,
     QuietOption,
+    SetOption,
+    WhereOption,
     output_format,
 )
 from crmcli.render.output import emit, emit_rows, message
@@ -22,7 +24,7 @@ ClientArg = Annotated[str, typer.Argument(metavar="CLIENT",
 ListColumns = ["id", "name", "company", "stage", "owner", "tags", "email"]
 
 
-def _parse_sets(pairs: list[str] | None) -> dict[str, str]:
+def parse_sets(pairs: list[str] | None) -> dict[str, str]:
     from crmcli.store import validate
 
     return dict(validate.key_value(p) for p in pairs or [])
@@ -43,8 +45,7 @@ def add_client(
                                                     help="Id in another system (unique).")] = None,
     tag: Annotated[list[str] | None,
                    typer.Option("--tag", "-t", help="A tag (repeatable).")] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", metavar="KEY=VALUE",
-                                                   help="A custom field (repeatable).")] = None,
+    set_: SetOption = None,
     note: Annotated[str | None, typer.Option("--note", help="Free-form notes.")] = None,
     quiet: QuietOption = False,
 ) -> None:
@@ -54,7 +55,7 @@ def add_client(
     client_id = store.clients.add(name, company=company, email=email, phone=phone,
                                  industry=industry, size=size, owner=owner, source=source,
                                  stage=stage, external_id=external_id, notes=note,
-                                 tags=tag or [], custom=_parse_sets(set_))
+                                 tags=tag or [], custom=parse_sets(set_))
     if quiet:
         typer.echo(client_id)
     else:
@@ -79,9 +80,7 @@ def edit_client(
                                                     help="External id ('' clears).")] = _UNSET,
     note: Annotated[str | None, typer.Option("--note", help="Replace the notes ('' clears).")
                     ] = _UNSET,
-    set_: Annotated[list[str] | None, typer.Option("--set", metavar="KEY=VALUE",
-                                                   help="Set a custom field; KEY= removes it.")
-                    ] = None,
+    set_: SetOption = None,
     edit_notes: Annotated[bool, typer.Option("--edit-notes", "-e",
                                              help="Edit the notes in $VISUAL or $EDITOR.")
                           ] = False,
@@ -99,7 +98,7 @@ def edit_client(
               "industry": industry, "size": size, "owner": owner, "source": source,
               "external_id": external_id, "notes": note}
     fields = {k: v for k, v in fields.items() if v is not None}
-    custom = _parse_sets(set_) if set_ else None
+    custom = parse_sets(set_) if set_ else None
     if not fields and not custom:
         fail("nothing to change: give at least one option such as --email or --set key=value",
              code=2)
@@ -129,6 +128,7 @@ def list_clients(
     text: Annotated[str | None, typer.Option("--text", "-s",
                                              help="Name, company, email or notes contain this.")
                     ] = None,
+    where: WhereOption = None,
     archived: Annotated[bool, typer.Option("--archived", help="Only archived clients.")] = False,
     all_: Annotated[bool, typer.Option("--all", help="Archived clients too.")] = False,
     sort: Annotated[str, typer.Option(help="name, created, updated, stage, company, owner or id.")
@@ -147,7 +147,7 @@ def list_clients(
         ids = client_ids_in_tier(store, tier)
     rows = store.clients.list(stage=stage, tags=tag, industry=industry, owner=owner, text=text,
                               archived=archived, include_archived=all_, ids=ids, sort=sort,
-                              descending=desc, limit=limit)
+                              descending=desc, limit=limit, conditions=where or ())
     from crmcli.store import CLIENT_RECORD
 
     emit_rows(rows, output_format(fmt, as_json), columns=ListColumns,

@@ -13,10 +13,12 @@ from crmcli.commands._options import (
     FormatOption,
     JsonOption,
     QuietOption,
+    SetOption,
+    WhereOption,
     output_format,
     within_int64,
 )
-from crmcli.commands.clients import ClientArg
+from crmcli.commands.clients import ClientArg, parse_sets
 from crmcli.render.output import emit, message
 
 contact_app = typer.Typer(cls=CrmGroup, help="People at a client: add, ls, edit, rm.", no_args_is_help=True)
@@ -33,6 +35,7 @@ def add_contact(
     level: LevelOption = None,
     primary: Annotated[bool, typer.Option("--primary", help="The main contact.")] = False,
     note: Annotated[str | None, typer.Option("--note", help="Notes.")] = None,
+    set_: SetOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """Add a contact person to a client and print its id."""
@@ -40,7 +43,8 @@ def add_contact(
     record = store.clients.resolve(client)
     others = store.contacts.list(record["id"])
     contact_id = store.contacts.add(record["id"], name, role=role, email=email, phone=phone,
-                                   decision_level=level, is_primary=primary, notes=note)
+                                   decision_level=level, is_primary=primary, notes=note,
+                                   custom=parse_sets(set_))
     typer.echo(contact_id)
     if not quiet:
         message(f"added contact {contact_id} to client {record['id']} {record['name']}")
@@ -66,13 +70,14 @@ def _say_demoted(before: list[dict], new_primary: int) -> None:
 def list_contacts(
     client: Annotated[str | None, typer.Argument(metavar="[CLIENT]",
                                                  help="Only this client's contacts.")] = None,
+    where: WhereOption = None,
     fmt: FormatOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """List contacts, of one client or of all."""
     store = get_store(create=False)
     client_id = store.clients.resolve(client, include_archived=True)["id"] if client else None
-    emit(store.contacts.list(client_id), output_format(fmt, as_json),
+    emit(store.contacts.list(client_id, conditions=where or ()), output_format(fmt, as_json),
          columns=["id", "client_id", "client", "name", "role", "email", "phone",
                   "decision_level", "is_primary", "notes"])
 
@@ -88,13 +93,17 @@ def edit_contact(
     primary: Annotated[bool | None, typer.Option("--primary/--not-primary",
                                                  help="Make or unmake the main contact.")] = None,
     note: Annotated[str | None, typer.Option("--note", help="Notes ('' clears).")] = None,
+    set_: SetOption = None,
 ) -> None:
     """Change a contact."""
     fields = {"name": name, "role": role, "email": email, "phone": phone,
               "decision_level": level, "is_primary": primary, "notes": note}
     fields = {k: v for k, v in fields.items() if v is not None}
+    if set_:
+        fields["custom"] = parse_sets(set_)
     if not fields:
-        fail("nothing to change: give at least one option such as --email", code=2)
+        fail("nothing to change: give at least one option such as --email or --set key=value",
+             code=2)
     store = get_store()
     before = []
     if primary:

@@ -13,12 +13,15 @@ from crmcli.commands._options import (
     JsonOption,
     LimitOption,
     QuietOption,
+    SetOption,
+    WhereOption,
     output_format,
     within_int64,
 )
 from crmcli.render.output import emit_rows, message
 
-DEAL_FIELDS = ["id", "client_id", "client", "at", "title", "amount", "currency", "status"]
+DEAL_FIELDS = ["id", "client_id", "client", "at", "title", "amount", "currency", "status",
+               "custom"]
 TABLE_COLUMNS = ["id", "client", "date", "title", "amount", "currency", "status"]
 
 
@@ -33,16 +36,18 @@ def add_deal(
     currency: Annotated[str | None, typer.Option("--currency",
                                                  help="Three-letter code (default: currency in "
                                                       "the config).")] = None,
+    set_: SetOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """Record a deal (won deals are the revenue behind retention and CLV); prints its id."""
     from crmcli import dates
+    from crmcli.commands.clients import parse_sets
 
     store = get_store()
     record = store.clients.resolve(client)
     when = dates.parse_at(at) if at else None
     deal_id = store.deals.add(record["id"], amount, at=when, title=title, status=status,
-                             currency=currency)
+                             currency=currency, custom=parse_sets(set_))
     typer.echo(deal_id)
     if not quiet:
         deal = store.deals.get(deal_id)
@@ -67,6 +72,7 @@ def edit_deal(
     client: Annotated[str | None, typer.Option(
         "--client", help="Move the deal to this client (id, email, external id or name).")
     ] = None,
+    set_: SetOption = None,
 ) -> None:
     """Change a deal: its status (open to won), amount, date, title, currency or client."""
     from crmcli import dates
@@ -85,11 +91,15 @@ def edit_deal(
         fields["status"] = status
     if currency is not None:
         fields["currency"] = currency
+    if set_:
+        from crmcli.commands.clients import parse_sets
+
+        fields["custom"] = parse_sets(set_)
     if not fields:
         from crmcli.errors import UsageError
 
         raise UsageError("nothing to change: give --status, --amount, --at, --title, "
-                         "--currency or --client")
+                         "--currency, --client or --set")
     changed = store.deals.edit(deal_id, **fields)
     deal = store.deals.get(deal_id)
     if not changed:
@@ -99,6 +109,9 @@ def edit_deal(
         value = deal[field]
         if field == "client_id":
             return f"client {value} {store.clients.get(value)['name']}"
+        if field == "custom":
+            return "custom fields " + (", ".join(f"{k}={v}" for k, v in fields["custom"].items())
+                                       if fields["custom"] else "set")
         if value is None:
             return f"{field} cleared"
         return f"{field} {dates.format_local(value) if field == 'at' else value}"
@@ -111,6 +124,7 @@ def list_deals(
                                                  help="Only this client's deals.")] = None,
     status: Annotated[str | None, typer.Option("--status", help="Only won, open or lost.")
                       ] = None,
+    where: WhereOption = None,
     limit: LimitOption = None,
     fmt: FormatOption = None,
     as_json: JsonOption = False,
@@ -120,7 +134,7 @@ def list_deals(
 
     store = get_store(create=False)
     client_id = store.clients.resolve(client, include_archived=True)["id"] if client else None
-    rows = store.deals.list(client_id, status, limit=limit)
+    rows = store.deals.list(client_id, status, limit=limit, conditions=where or ())
     emit_rows(rows, output_format(fmt, as_json), fields=DEAL_FIELDS, columns=TABLE_COLUMNS,
               shown=lambda rows: [{**r, "date": dates.local_date_of(r["at"]).isoformat()}
                                   for r in rows])

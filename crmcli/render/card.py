@@ -98,17 +98,20 @@ def emit_card(card: dict[str, Any], fmt: str, out=None) -> None:
     if card["tags"]:
         lines.append(("tags", ", ".join(card["tags"])))
     for key, value in profile["custom"].items():
-        lines.append((key, value))
+        # a number as typed (12000.50, not the money style of the card's amounts)
+        lines.append((key, format(value, "f") if isinstance(value, Decimal) else value))
     lines.append(("created", _local(profile["created_at"])))
     if profile.get("archived_at"):
         lines.append(("archived", _local(profile["archived_at"])))
     if fmt == "markdown":
         emit([{"field": k, "value": v} for k, v in lines], "markdown", out=out)
     else:
-        width = max(display_width(k) for k, _ in lines)
+        width = max(display_width(cell_text(k)) for k, _ in lines)
         for key, value in lines:
-            out.write(f"  {cell_text(key)}{' ' * (width - display_width(key))}  "
-                      f"{cell_text(value)}\n")
+            shown = cell_text(key)
+            # a value of several lines (custom text) continues under its first line
+            text = cell_text(value).replace("\r\n", "\n").replace("\n", "\n" + " " * (width + 4))
+            out.write(f"  {shown}{' ' * (width - display_width(shown))}  {text}\n")
     if profile.get("notes"):
         notes = cell_text(profile["notes"].replace("\r\n", "\n"))
         out.write("\n" + heading("Notes") + "  " + notes.replace("\n", "\n  ") + "\n")

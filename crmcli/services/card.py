@@ -6,18 +6,18 @@ predictive models each contribute their part without touching the others.
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from typing import Any
 
 from crmcli import dates
 from crmcli.services import tiers
+from crmcli.store import fields
 from crmcli.store.clients import PROFILE_FIELDS
 
 
 def _profile(store, client: dict) -> dict[str, Any]:
     profile = {k: client[k] for k in PROFILE_FIELDS}
-    profile["custom"] = json.loads(client["custom"] or "{}")
+    profile["custom"] = fields.ordered(store.clients.fields, fields.load(client["custom"]))
     profile["status"] = "archived" if client["archived_at"] else "active"
     return profile
 

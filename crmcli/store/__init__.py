@@ -36,7 +36,7 @@ from crmcli.errors import (
     UsageError,
     ValidationError,
 )
-from crmcli.store import validate
+from crmcli.store import fields, validate
 from crmcli.store.audit import HISTORY_FIELDS, UNDOABLE_FIELDS, Audit
 from crmcli.store.bulk import Bulk
 from crmcli.store.clients import CLIENT_RECORD, Clients, referenced_id
@@ -80,10 +80,13 @@ class CrmStore(Database):
 
         self.config = config or Config()
         super().__init__(path, migrate=migrate, create=create)
-        self.clients = Clients(self, pipeline=self.config.pipeline)
-        self.contacts = Contacts(self, self.clients)
+        self.clients = Clients(self, pipeline=self.config.pipeline,
+                               fields=fields.declared(self.config, "clients"))
+        self.contacts = Contacts(self, self.clients,
+                                 fields=fields.declared(self.config, "contacts"))
         self.interactions = Interactions(self, self.clients, self.contacts)
-        self.deals = Deals(self, self.clients, currency=self.config["currency"])
+        self.deals = Deals(self, self.clients, currency=self.config["currency"],
+                           fields=fields.declared(self.config, "deals"))
         self.followups = Followups(self, self.clients)
         self.invoices = Invoices(self, self.clients, self.deals, currency=self.config["currency"],
                                  terms_days=self.config["invoices.terms_days"])
@@ -95,3 +98,10 @@ class CrmStore(Database):
         self.events = EventReports(self)
         self.bulk = Bulk(self, self.clients, self.contacts)
         self.completion = Completion(self)
+
+    def invalid_custom(self) -> list[str]:
+        """Stored custom values that their declared field refuses now (see
+        crmcli.store.fields: a change of the config rewrites nothing)."""
+        return fields.invalid_stored(self, {"clients": self.clients.fields,
+                                            "contacts": self.contacts.fields,
+                                            "deals": self.deals.fields})

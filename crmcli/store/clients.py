@@ -18,6 +18,7 @@ from crmcli.errors import (
     UsageError,
     ValidationError,
 )
+from crmcli.store import fields as custom_fields
 from crmcli.store import validate
 from crmcli.store.store import Database, utc_now_iso
 
@@ -36,6 +37,17 @@ CLIENT_FIELDS = tuple(c for c in PROFILE_FIELDS if c != "id" and c not in _STAMP
 SORTS = {"name": "c.name COLLATE NOCASE", "created": "c.created_at", "updated": "c.updated_at",
          "stage": "c.stage", "company": "c.company COLLATE NOCASE", "id": "c.id",
          "owner": "c.owner"}
+
+
+# The client columns --where may name (on clients aliased `c`), with their types.
+WHERE_COLUMNS = {
+    **{name: custom_fields.Column(f"c.{name}", "text") for name in (
+        "name", "company", "email", "phone", "industry", "size", "owner", "source", "stage",
+        "external_id", "notes")},
+    "id": custom_fields.Column("c.id", "number"),
+    **{name: custom_fields.Column(f"c.{name}", "instant") for name in (
+        "created_at", "updated_at")},
+}
 
 
 def like_escape(text: str) -> str:
@@ -154,11 +166,15 @@ def client_conditions(*, live: bool = True, archived: bool = False, owner: str |
 
 class Clients:
     """Clients, their tags and stages. Uses the database only; `pipeline` is the configured
-    stage order (the stages a client may be moved to)."""
+    stage order (the stages a client may be moved to); `fields` the declared custom fields
+    of clients (crmcli.store.fields)."""
 
-    def __init__(self, db: Database, *, pipeline: list[str]):
+    def __init__(self, db: Database, *, pipeline: list[str],
+                 fields: dict[str, custom_fields.Field] | None = None):
         self.db = db
         self.pipeline = list(pipeline)
+        self.fields = fields or {}
+        self.where = custom_fields.Where("clients", WHERE_COLUMNS, "c.custom", self.fields)
 
     # --- resolution ----------------------------------------------------
 
@@ -263,13 +279,12 @@ class Clients:
         values["stage"] = self.check_stage(values.get("stage"))
         self.check_unique(values.get("email"), values.get("external_id"))
         tag_list = sorted({validate.tag(t) for t in tags or []})
-        custom = {validate.custom_key(k): validate.custom_value(k, v)
-                  for k, v in (custom or {}).items()}
+        custom = custom_fields.apply(self.fields, {}, custom or {}, new=True)
         now = at or utc_now_iso()
         with self.db.change("add", f"added client {values['name']}") as ch:
             client_id = self.db.insert("clients", {
                 **{k: values.get(k) for k in CLIENT_FIELDS},
-                "custom": json.dumps(custom, ensure_ascii=False, sort_keys=True),
+                "custom": custom_fields.dump(custom),
                 "created_at": now, "updated_at": now})
             ch.client_id = client_id
             ch.summary = f"added client {client_id} {values['name']}"
@@ -292,14 +307,9 @@ class Clients:
             raise ValidationError("name", fields["name"], "must not be empty")
         self.check_unique(values.get("email"), values.get("external_id"), exclude_id=client_id)
         if custom:
-            current = json.loads(client["custom"] or "{}")
-            for key, value in custom.items():
-                validate.custom_key(key)
-                if value is None or value == "":
-                    current.pop(key, None)
-                else:
-                    current[key] = validate.custom_value(key, value)
-            values["custom"] = json.dumps(current, ensure_ascii=False, sort_keys=True)
+            current = custom_fields.load(client["custom"])
+            values["custom"] = custom_fields.dump(
+                custom_fields.apply(self.fields, current, custom, new=False))
         with self.db.change("edit", f"edited client {client_id} {client['name']}",
                             client_id=client_id) as ch:
             changed = self.db.update("clients", client_id, values)
@@ -382,8 +392,8 @@ class Clients:
                     if k not in ("name", "external_id", "stage") and not keep[k] and dup[k]}
             if keep["notes"] and dup["notes"] and dup["notes"] not in keep["notes"]:
                 fill["notes"] = keep["notes"] + "\n" + dup["notes"]
-            custom = {**json.loads(dup["custom"] or "{}"), **json.loads(keep["custom"] or "{}")}
-            fill["custom"] = json.dumps(custom, ensure_ascii=False, sort_keys=True)
+            custom = {**custom_fields.load(dup["custom"]), **custom_fields.load(keep["custom"])}
+            fill["custom"] = custom_fields.dump(custom)
             if not keep["stage"] and dup["stage"]:
                 fill["stage"] = dup["stage"]
             external = dup["external_id"] if not keep["external_id"] else None
@@ -400,9 +410,15 @@ class Clients:
              text: str | None = None, archived: bool = False,
              include_archived: bool = False, ids: list[int] | None = None,
              sort: str = "name", descending: bool = False,
-             limit: int | None = None) -> list[dict]:
+             limit: int | None = None, conditions: list[str] | tuple[str, ...] = ()
+             ) -> list[dict]:
+        """Clients with their tags (a list) and custom fields (a dict); conditions: --where
+        texts (crmcli.store.fields.Where), ANDed with the rest."""
         where, params = client_conditions(live=not include_archived, archived=archived,
                                           owner=owner, tags=tags or ())
+        more, more_params = self.where.build(conditions)
+        where += more
+        params += more_params
         if stage:
             where.append("c.stage = ?")
             params.append(self.check_stage(stage))
@@ -437,7 +453,7 @@ class Clients:
         rows = self.db.query(sql, params)
         for row in rows:
             row["tags"] = row["tags"].split(",") if row["tags"] else []
-            row["custom"] = json.loads(row["custom"] or "{}")
+            row["custom"] = custom_fields.load(row["custom"])
         return rows
 
     def for_cadence(self, *, owner: str | None = None, tag: str | None = None

@@ -5,19 +5,33 @@ from __future__ import annotations
 from typing import Any
 
 from crmcli.errors import CrmError, NotFound, ValidationError
+from crmcli.store import fields as custom_fields
 from crmcli.store import validate
 from crmcli.store.clients import Clients, like_escape
 from crmcli.store.store import Database, utc_now_iso
 
 CONTACT_FIELDS = ("name", "role", "email", "phone", "decision_level", "is_primary", "notes")
+# The contact columns --where may name (on contacts aliased `k`), with their types.
+WHERE_COLUMNS = {
+    "id": custom_fields.Column("k.id", "number"),
+    "client_id": custom_fields.Column("k.client_id", "number"),
+    **{name: custom_fields.Column(f"k.{name}", "text") for name in (
+        "name", "role", "email", "phone", "decision_level", "notes")},
+    "is_primary": custom_fields.Column("k.is_primary", "bool"),
+    "created_at": custom_fields.Column("k.created_at", "instant"),
+}
 
 
 class Contacts:
-    """Contacts of clients. Uses the clients repository to check the client exists."""
+    """Contacts of clients. Uses the clients repository to check the client exists;
+    `fields`: the declared custom fields of contacts."""
 
-    def __init__(self, db: Database, clients: Clients):
+    def __init__(self, db: Database, clients: Clients,
+                 fields: dict[str, custom_fields.Field] | None = None):
         self.db = db
         self.clients = clients
+        self.fields = fields or {}
+        self.where = custom_fields.Where("contacts", WHERE_COLUMNS, "k.custom", self.fields)
 
     def _clean(self, values: dict[str, Any]) -> dict[str, Any]:
         cleaned: dict[str, Any] = {}
@@ -38,15 +52,18 @@ class Contacts:
                 raise ValidationError(key, value, "is not a contact field")
         return cleaned
 
-    def add(self, client_id: int, name: str, **fields: Any) -> int:
+    def add(self, client_id: int, name: str, *, custom: dict[str, Any] | None = None,
+            **fields: Any) -> int:
         client = self.clients.get(client_id)
         values = self._clean({"name": name, **fields})
+        values["custom"] = custom_fields.dump(
+            custom_fields.apply(self.fields, {}, custom or {}, new=True))
         now = utc_now_iso()
         with self.db.change("contact add", f"added contact {values['name']} to client {client_id} "
                                         f"{client['name']}", client_id=client_id):
             if values.get("is_primary"):
                 self.clear_primary(client_id)
-            row = {k: values.get(k) for k in CONTACT_FIELDS}
+            row = {k: values.get(k) for k in (*CONTACT_FIELDS, "custom")}
             row["is_primary"] = values.get("is_primary", 0)
             return self.db.insert("contacts", {"client_id": client_id, **row,
                                                "created_at": now, "updated_at": now})
@@ -82,9 +99,13 @@ class Contacts:
         names = "; ".join(f"{r['id']}: {r['name']}" for r in rows[:8])
         raise CrmError(f"{ref!r} matches {len(rows)} contacts: {names}; use the contact id")
 
-    def edit(self, contact_id: int, **fields: Any) -> bool:
+    def edit(self, contact_id: int, *, custom: dict[str, Any] | None = None,
+             **fields: Any) -> bool:
         contact = self.get(contact_id)
         values = self._clean(fields)
+        if custom:
+            values["custom"] = custom_fields.dump(custom_fields.apply(
+                self.fields, custom_fields.load(contact["custom"]), custom, new=False))
         if "name" in fields and values.get("name") is None:
             raise ValidationError("name", fields["name"], "must not be empty")
         with self.db.change("contact edit", f"edited contact {contact_id} {contact['name']}",
@@ -106,17 +127,23 @@ class Contacts:
             self.db.delete("contacts", contact_id)
         return contact
 
-    def list(self, client_id: int | None = None) -> list[dict]:
+    def list(self, client_id: int | None = None, *,
+             conditions: list[str] | tuple[str, ...] = ()) -> list[dict]:
+        """Contacts with their client's name and custom fields (a dict); conditions: --where
+        texts (crmcli.store.fields.Where)."""
         sql = ("SELECT k.id, k.client_id, c.name AS client, k.name, k.role, k.email, k.phone, "
-               "k.decision_level, k.is_primary, k.notes FROM contacts k "
+               "k.decision_level, k.is_primary, k.notes, k.custom FROM contacts k "
                "JOIN clients c ON c.id = k.client_id")
-        params: list[Any] = []
+        where, params = self.where.build(conditions)
         if client_id is not None:
-            sql += " WHERE k.client_id = ?"
+            where.append("k.client_id = ?")
             params.append(client_id)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY c.name COLLATE NOCASE, k.is_primary DESC, k.name COLLATE NOCASE, k.id"
         rows = self.db.query(sql, params)
         for row in rows:
             row["is_primary"] = bool(row["is_primary"])
+            row["custom"] = custom_fields.load(row["custom"])
         return rows
 

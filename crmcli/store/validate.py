@@ -225,6 +225,79 @@ def custom_value(key: str, value: object, _depth: int = 0) -> object:
                                                        "a list or an object")
 
 
+# The types a custom field may be declared with (config key fields.KIND.NAME.type).
+FIELD_TYPES = ("text", "number", "date", "choice", "bool")
+_NUMBER = re.compile(r"-?(\d+(\.\d+)?|\.\d+)")
+TRUE_WORDS = frozenset(("true", "yes", "y", "1", "on"))
+FALSE_WORDS = frozenset(("false", "no", "n", "0", "off"))
+
+
+def declared_field(key: str, kind: str, choices: tuple[str, ...], value: object) -> object:
+    """A declared custom field's value as stored (None: empty), whatever path wrote it:
+    text as text; a number as an int or exact Decimal (1,200.50 as 1200.50; a comma is
+    never a decimal point); a date as YYYY-MM-DD (a date that names its year: an import
+    means the same whichever day it runs); a choice as its declared spelling (any case);
+    a bool as True/False (true/false, yes/no, 1/0, on/off)."""
+    field = key
+    if isinstance(value, list | dict):
+        raise ValidationError(field, value, "must be a single value, not a "
+                              + ("list" if isinstance(value, list) else "JSON object"))
+    if isinstance(value, bool):
+        if kind == "bool":
+            return value
+        value = str(value).lower()
+    if isinstance(value, int | Decimal) and kind in ("number", "text"):
+        value = format(value, "f") if isinstance(value, Decimal) else str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValidationError(field, str(value), "is not a number")
+        value = repr(value)
+    raw = text(field, value, max_len=MAX_NAME if kind != "text" else MAX_TEXT,
+               lines=kind == "text")
+    if raw is None:
+        return None
+    if kind == "text":
+        return raw
+    if kind == "number":
+        cleaned = raw.replace(" ", "")
+        if ("," in cleaned or "_" in cleaned) and not _GROUPED.fullmatch(cleaned):
+            raise ValidationError(field, raw, "is not a number (a comma only separates "
+                                              "thousands, as in 1,200.50; decimals take a "
+                                              "point: 19.99)")
+        cleaned = cleaned.replace(",", "").replace("_", "")
+        if not _NUMBER.fullmatch(cleaned):
+            raise ValidationError(field, raw, "is not a number (expected digits such as "
+                                              "10000, -3 or 19.99)")
+        number = Decimal(cleaned)
+        if abs(number) >= Decimal(10) ** 15:
+            raise ValidationError(field, raw, "is too large (at most 15 digits before the "
+                                              "point)")
+        shown = format(number, "f")
+        return int(shown) if "." not in shown else Decimal(shown)
+    if kind == "date":
+        if dates.is_day(raw):
+            return raw
+        if not re.search(r"\d{4}", raw):
+            raise ValidationError(field, raw, "is not a date (expected YYYY-MM-DD; a date "
+                                              "names its year)")
+        try:
+            when = dates.parse_when(raw)
+        except ValueError as exc:
+            raise ValidationError(field, raw, f"is not a date ({exc})") from None
+        return (when.date() if hasattr(when, "date") else when).isoformat()
+    if kind == "bool":
+        word = raw.lower()
+        if word in TRUE_WORDS:
+            return True
+        if word in FALSE_WORDS:
+            return False
+        raise ValidationError(field, raw, "must be true or false (or yes/no, 1/0)")
+    for known in choices:
+        if known.casefold() == raw.casefold():
+            return known
+    raise ValidationError(field, raw, f"must be one of {', '.join(choices)}")
+
+
 def happened(field: str, at: str, now: str) -> str:
     """An interaction's time (UTC ISO, as stored) is not later than now (UTC ISO): it is
     something that happened; what is to come is a follow-up."""
