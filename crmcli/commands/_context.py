@@ -111,8 +111,8 @@ def get_store(create: bool = True, hooks: bool = True) -> CrmStore:
             store.watchers.append(HooksOnChange(store))
         st._store = store
         if store.created:
-            message(f"crm: created a new database at {store.path}")
+            message(f"crm: created a new database at {store.location}")
         if store.backup_path is not None:
-            message(f"crm: migrated {store.path} to schema version {store.schema_version()} "
+            message(f"crm: migrated {store.location} to schema version {store.schema_version()} "
                     f"(backup: {store.backup_path})")
     return st._store

@@ -27,7 +27,7 @@ def check_db(fmt: FormatOption = None, as_json: JsonOption = False) -> None:
     problems = store.integrity_check()
     counts = store.row_counts()
     # (values stored before the config declared their field: listed, not a fault)
-    record = {"path": str(store.path), "schema_version": store.schema_version(),
+    record = {"path": store.location, "schema_version": store.schema_version(),
               "ok": not problems, "problems": problems,
               "invalid_custom": store.invalid_custom(), **counts}
     emit_record(record, output_format(fmt, as_json))
@@ -40,7 +40,7 @@ def backup_db(target: Annotated[str, typer.Argument(metavar="PATH",
     """Write a consistent copy of the database (safe while other crm processes write)."""
     store = get_store(create=False)
     written = store.backup_to(target)
-    message(f"backed up {store.path} to {written}")
+    message(f"backed up {store.location} to {written}")
     typer.echo(str(written))
 
 
