@@ -174,7 +174,7 @@ class Clients:
         self.db = db
         self.pipeline = list(pipeline)
         self.fields = fields or {}
-        self.where = custom_fields.Where("clients", WHERE_COLUMNS, "c.custom", self.fields)
+        self.where = custom_fields.Where(db, "clients", WHERE_COLUMNS, "c.custom", self.fields)
 
     # --- resolution ----------------------------------------------------
 

@@ -31,7 +31,7 @@ class Contacts:
         self.db = db
         self.clients = clients
         self.fields = fields or {}
-        self.where = custom_fields.Where("contacts", WHERE_COLUMNS, "k.custom", self.fields)
+        self.where = custom_fields.Where(db, "contacts", WHERE_COLUMNS, "k.custom", self.fields)
 
     def _clean(self, values: dict[str, Any]) -> dict[str, Any]:
         cleaned: dict[str, Any] = {}

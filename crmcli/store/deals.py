@@ -35,7 +35,7 @@ class Deals:
         self.clients = clients
         self.currency = currency
         self.fields = fields or {}  # the declared custom fields of deals
-        self.where = custom_fields.Where("deals", WHERE_COLUMNS, "d.custom", self.fields)
+        self.where = custom_fields.Where(db, "deals", WHERE_COLUMNS, "d.custom", self.fields)
 
     def _clean_currency(self, currency: str | None) -> str:
         return validate.currency(currency, self.currency)

@@ -12,8 +12,8 @@ declared (or re-typed) stays as it was, is shown as it is, never matches a typed
 comparison of --where (a number field's `>=` compares numbers only), and `crm db check`
 lists it (`invalid_custom`) so that it can be corrected with --set.
 
-The JSON access of the SQL lives in `json_value` and `json_kind` only (an engine other than
-SQLite spells them its own way).
+The SQL of a value in the JSON comes from the database's `json_value_sql` (each engine
+spells it its own way).
 """
 
 from __future__ import annotations
@@ -146,21 +146,6 @@ def invalid_stored(db: Any, declared_by_kind: dict[str, dict[str, Field]]) -> li
 
 # --- --where --------------------------------------------------------------------------
 
-def json_value(column: str) -> str:
-    """SQL of the value at a JSON path (the path a parameter) of a JSON text column."""
-    return f"json_extract({column}, ?)"
-
-
-def json_kind(column: str) -> str:
-    """SQL of the JSON type ('text', 'integer', 'real', 'true', 'false', ...) at a path."""
-    return f"json_type({column}, ?)"
-
-
-def json_path(key: str) -> str:
-    # keys hold no double quote (validate.custom_key): quoting makes dots and spaces plain
-    return f'$."{key}"'
-
-
 OPERATORS = ("!=", "<=", ">=", "!~", "=", "<", ">", "~")
 _CONDITION = re.compile(r"\s*(?P<field>[^=!<>~]+?)\s*(?P<op>!=|<=|>=|!~|=|<|>|~)\s*"
                         r"(?P<value>.*?)\s*", re.S)
@@ -229,8 +214,9 @@ class Where:
     declared field; `custom.KEY` names any custom key, its stored value compared as text
     (also a declared one's: how to find the values stored before it was declared)."""
 
-    def __init__(self, kind: str, columns: dict[str, Column], custom: str,
+    def __init__(self, db: Any, kind: str, columns: dict[str, Column], custom: str,
                  fields: dict[str, Field]):
+        self.db = db
         self.kind = kind
         self.columns = columns
         self.custom = custom
@@ -264,20 +250,18 @@ class Where:
                 validate.custom_key(key)
             except ValidationError as exc:
                 raise UsageError(f"--where {text!r}: {exc}") from None
-        path = json_path(spec.name if spec else key)
+        name = spec.name if spec else key
         kind = spec.type if spec else "text"
-        expr = json_value(self.custom)
         if op in ("empty", "not empty"):
             # (JSON false and 0 are values, not empty)
+            expr, params = self.db.json_value_sql(self.custom, name)
             sql = f"coalesce({expr}, '') = ''"
-            return (sql if op == "empty" else f"NOT ({sql})"), [path]
-        if kind == "number":
-            # only numbers compare as numbers (a value stored as text before the field was
-            # declared a number matches no comparison)
-            expr = (f"(CASE WHEN {json_kind(self.custom)} IN ('integer', 'real') "
-                    f"THEN {json_value(self.custom)} END)")
-            return _compare(text, name, expr, [path, path], kind, (), op, value)
-        return _compare(text, name, expr, [path], kind, spec.values if spec else (), op, value)
+            return (sql if op == "empty" else f"NOT ({sql})"), params
+        # a number compares as a number, a bool as 1/0: a value of another type (stored
+        # before the field was declared so) matches no comparison
+        expr, params = self.db.json_value_sql(
+            self.custom, name, kind if kind in ("number", "bool") else "text")
+        return _compare(text, name, expr, params, kind, spec.values if spec else (), op, value)
 
 
 def _compare(text: str, name: str, expr: str, expr_params: list[Any], kind: str,

@@ -418,6 +418,16 @@ class PostgresDatabase:
     def json_has_sql(self, doc: str, key: str) -> str:
         return f"jsonb_exists(({doc})::jsonb, '{key}')"
 
+    def json_value_sql(self, doc: str, key: str, kind: str = "text") -> tuple[str, list]:
+        if kind == "number":
+            return (f"(CASE WHEN jsonb_typeof(({doc})::jsonb -> ?) = 'number' "
+                    f"THEN (({doc})::jsonb ->> ?)::numeric END)", [key, key])
+        if kind == "bool":
+            return (f"(CASE jsonb_typeof(({doc})::jsonb -> ?) WHEN 'boolean' THEN "
+                    f"CASE WHEN ({doc})::jsonb -> ? = 'true'::jsonb THEN 1 ELSE 0 END END)",
+                    [key, key])
+        return f"(({doc})::jsonb ->> ?)", [key]
+
     def same_sql(self, a: str, b: str) -> str:
         return f"({a}) IS NOT DISTINCT FROM ({b})"
 

@@ -595,6 +595,20 @@ class Database:
         """SQL that holds when the JSON object doc has key (even with a null value)."""
         return f"json_type({doc}, '$.{key}') IS NOT NULL"
 
+    def json_value_sql(self, doc: str, key: str, kind: str = "text") -> tuple[str, list]:
+        """SQL, and its parameters, for the value under key (any text: it is a parameter)
+        of the JSON object doc. kind text: the value (NULL when absent); number: the
+        number (NULL when absent or not a JSON number); bool: 1 or 0 (NULL when absent or
+        not true/false). The one spelling of custom fields' JSON (crmcli.store.fields)."""
+        path = '$."' + key + '"'  # (keys hold no double quote: validate.custom_key)
+        if kind == "number":
+            return (f"(CASE WHEN json_type({doc}, ?) IN ('integer', 'real') "
+                    f"THEN json_extract({doc}, ?) END)", [path, path])
+        if kind == "bool":
+            return f"(CASE json_type({doc}, ?) WHEN 'true' THEN 1 WHEN 'false' THEN 0 END)", [
+                path]
+        return f"json_extract({doc}, ?)", [path]
+
     def same_sql(self, a: str, b: str) -> str:
         """SQL for a equals b, NULL equal to NULL."""
         return f"({a}) IS ({b})"
