@@ -84,8 +84,8 @@ def test_after_hooks_get_each_event_as_one_json_line(crm, hooks, tmp_path):
     assert (log["client"], log["summary"], log["channel"]) == (
         "Acme", "called about the renewal", "call")
     deal = got[3]["lines"][0]
-    assert (deal["id"], deal["client"], deal["amount"], deal["status"]) == (1, "Acme", 19.99,
-                                                                            "won")
+    assert (deal["id"], deal["client"], deal["amount"], deal["status"], deal["custom"]) == (
+        1, "Acme", 19.99, "won", {})
 
 
 def test_modify_hook_gets_the_client_before_and_after(crm, hooks, tmp_path):
@@ -290,3 +290,13 @@ def test_the_real_binary_refuses_with_a_before_hook(tmp_path, hooks, db_path, sn
                                                      "written\n")
     assert snapshot(db_path) == before
     assert os.path.exists(db_path)
+
+
+def test_a_hook_that_cannot_be_run_refuses_and_one_that_reads_nothing_is_fine(crm, hooks):
+    write_hook(hooks / "before-add-client", "no interpreter line\n")
+    result = crm("add", "Acme", ok=False)
+    assert result.stderr.splitlines()[-1] + "\n" == ("crm: error: hook before-add-client refused the change: cannot be "
+                             "run: Exec format error; nothing was written\n")
+    # Exits at once without reading its stdin: a record larger than a pipe holds is no matter.
+    write_hook(hooks / "before-add-client", "#!/bin/sh\nexit 0\n")
+    crm("add", "Acme", "--note", "x" * 100_000)  # (more than the 64 KiB of a pipe)

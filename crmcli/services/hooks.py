@@ -138,9 +138,12 @@ def _old_tags(store: Any, client_id: int, tags: list[str], tag_rows: list) -> li
 
 
 def _with_client(store: Any, row: dict) -> dict:
+    """A row as stored, with its client's name after client_id, custom fields as an object."""
     name = store.clients.get(row["client_id"])["name"]
     out = {"id": row["id"], "client_id": row["client_id"], "client": name}
     out.update((k, v) for k, v in row.items() if k not in out)
+    if isinstance(out.get("custom"), str):
+        out["custom"] = json.loads(out["custom"] or "{}")
     return out
 
 
