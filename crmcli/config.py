@@ -18,6 +18,10 @@ from crmcli.errors import ConfigError
 from crmcli.render.formats import FORMATS
 
 DEFAULT_PIPELINE = ["lead", "qualified", "proposal", "negotiation", "won", "lost"]
+# The open stages of a deal in order, each with its default probability (percent); a deal
+# ends in one of DEAL_TERMINAL_STAGES, which are also its status.
+DEFAULT_DEAL_STAGES = {"qualify": 10, "propose": 30, "negotiate": 60, "commit": 80}
+DEAL_TERMINAL_STAGES = {"won": 100, "lost": 0}
 
 # The value None means "no default; a string (or list where noted) may be given".
 DEFAULTS: dict[str, Any] = {
@@ -41,6 +45,8 @@ DEFAULTS: dict[str, Any] = {
     "tiers": {"a_share": 0.8, "b_share": 0.95},
     "invoices": {"terms_days": 30, "remind_days": [1, 7, 30]},
     "revenue": {"source": "deals"},
+    "deals": {"stages": dict(DEFAULT_DEAL_STAGES), "commit_probability": 80,
+              "best_probability": 50},
     "smtp": {
         "host": None,
         "port": 587,
@@ -60,7 +66,8 @@ DEFAULTS: dict[str, Any] = {
 }
 
 # Keys whose value is a free-form mapping (their sub-keys are data, not settings).
-FREE_MAPPINGS = {"smtp.owners", "fields.clients", "fields.contacts", "fields.deals"}
+FREE_MAPPINGS = {"smtp.owners", "fields.clients", "fields.contacts", "fields.deals",
+                 "deals.stages"}
 FIELD_KEYS = {"type", "values", "required"}
 CADENCE_RULE_KEYS = {"tag", "stage", "tier", "ideal", "max"}
 CHOICES = {
@@ -239,6 +246,32 @@ def _check_invoices(where: str, invoices: dict) -> None:
     invoices["remind_days"] = sorted(steps)
 
 
+def _check_deal_stages(where: str, deals: dict) -> None:
+    stages = deals["stages"]
+    if not stages:
+        raise ConfigError(f"{where}: key 'deals.stages' must map at least one stage name to "
+                          "its probability, e.g. {qualify: 10, commit: 80}")
+    seen: set[str] = set()
+    for name, probability in stages.items():
+        if not isinstance(name, str) or not name.strip() or name != name.strip():
+            raise ConfigError(f"{where}: key 'deals.stages' names {name!r}, which is not a "
+                              "stage name")
+        if name.lower() in DEAL_TERMINAL_STAGES:
+            raise ConfigError(f"{where}: key 'deals.stages' names '{name}': won and lost are "
+                              "the terminal stages of every deal, not configured")
+        if name.lower() in seen:
+            raise ConfigError(f"{where}: key 'deals.stages' lists '{name}' twice")
+        seen.add(name.lower())
+        if (isinstance(probability, bool) or not isinstance(probability, int)
+                or not 0 <= probability <= 100):
+            raise ConfigError(f"{where}: key 'deals.stages' gives '{name}' the probability "
+                              f"{probability!r}: a whole percent from 0 to 100")
+    for key in ("commit_probability", "best_probability"):
+        if deals[key] > 100:
+            raise ConfigError(f"{where}: key 'deals.{key}' must be a percent from 0 to 100, "
+                              f"not {deals[key]!r}")
+
+
 def _check_reply_rule(where: str, response: dict) -> None:
     for key in ("no_reply_kinds", "no_reply_channels"):
         for value in response[key]:
@@ -358,6 +391,7 @@ def parse_config_text(text: str, where: str) -> Config:
     _check_cadence_rules(where, data["cadence"]["rules"])
     _check_invoices(where, data["invoices"])
     _check_hooks(where, data["hooks"])
+    _check_deal_stages(where, data["deals"])
     _check_reply_rule(where, data["response"])
     _check_fields(where, data["fields"])
     return Config(data=data)

@@ -206,7 +206,7 @@ def test_edit_deal_refuses_bad_values_in_one_line_and_changes_nothing(crm, db_pa
             (("1", "--client", "nobody"), 1, "crm: error: no client matches 'nobody'\n"),
             (("9", "--status", "won"), 1, "crm: error: no deal with id 9\n"),
             (("1",), 2, "crm: error: nothing to change: give --status, --amount, --at, "
-                        "--title, --currency, --client or --set\n")):
+                        "--title, --currency, --client, --set, --probability or --close\n")):
         result = crm("edit-deal", *args, ok=False)
         assert (result.exit_code, result.stderr, result.stdout) == (code, line, ""), args
     assert snapshot(db_path) == before

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NOT_RECORD_PRINTING = {
     "add", "edit", "rm", "unarchive", "merge", "tag", "log", "resolve", "deal", "followup", "done",
     "snooze", "cadence", "import", "undo", "demo", "contact add", "contact edit", "contact rm",
-    "edit-deal", "edit-log", "invoice add", "invoice pay",
+    "edit-deal", "edit-log", "invoice add", "invoice pay", "stage-deal",
     "db path", "db backup", "db migrate", "config path", "config init", "config get",
     "config set", "stage", "completion",
 }
@@ -44,9 +44,11 @@ COMMANDS = _commands()
 
 
 def config_keys(mapping, prefix=""):
-    """Every dotted key of the config defaults (the leaves)."""
+    """Every dotted key of the config defaults (the leaves; a free mapping is one key)."""
+    from crmcli.config import FREE_MAPPINGS
+
     for key, value in mapping.items():
-        if isinstance(value, dict) and value:
+        if isinstance(value, dict) and value and f"{prefix}{key}" not in FREE_MAPPINGS:
             yield from config_keys(value, f"{prefix}{key}.")
         else:
             yield f"{prefix}{key}"

@@ -183,6 +183,9 @@ class DemoBuilder:
         # follow the buying patterns the BG/NBD and Gamma-Gamma models assume (see won_deals)
         # without reshuffling the rest of the book.
         self.deal_rng = random.Random(seed * 104729 + 3)
+        # Deal stages, probabilities, close dates and the moves of a deal through the deal
+        # pipeline likewise (see open_deal, closed_deal).
+        self.stage_rng = random.Random(seed * 7727 + 5)
         self.now = dates.now()
         self.local_now = dates.local(self.now)
         self.today = dates.today()
@@ -415,20 +418,55 @@ class DemoBuilder:
                 day -= rng.randint(45, 120) if profile != "stale" else rng.randint(60, 100)
             self.won_deals(client_id, profile, won_days, end)
             if profile == "loyal" and rng.random() < 0.5:
-                self.store.deals.add(client_id, self.amount(2000, 20000), at=self.at(
-                    rng.randint(1, 20)), title=rng.choice(DEAL_TITLES) + " (phase 2)",
-                    status="open")
-                self.counts["deals"] += 1
+                self.open_deal(client_id, self.amount(2000, 20000), self.at(
+                    rng.randint(1, 20)), rng.choice(DEAL_TITLES) + " (phase 2)")
         elif profile == "pipeline":
-            self.store.deals.add(client_id, self.amount(1500, 25000),
-                                at=self.at(rng.randint(1, max(2, min(created_days - 1, 30)))),
-                                title=rng.choice(DEAL_TITLES), status="open")
-            self.counts["deals"] += 1
+            self.open_deal(client_id, self.amount(1500, 25000),
+                           self.at(rng.randint(1, max(2, min(created_days - 1, 30)))),
+                           rng.choice(DEAL_TITLES))
         elif profile == "lost":
-            self.store.deals.add(client_id, self.amount(1500, 12000),
-                                at=self.at(max(2, (last_days or 30) + rng.randint(1, 10))),
-                                title=rng.choice(DEAL_TITLES), status="lost")
+            self.closed_deal(client_id, self.amount(1500, 12000),
+                             self.at(max(2, (last_days or 30) + rng.randint(1, 10))),
+                             rng.choice(DEAL_TITLES), "lost")
+
+    def open_deal(self, client_id: int, amount: str, opened: datetime, title: str) -> None:
+        """An open deal that went through the deal pipeline since it was opened: a stage
+        (later ones rarer), each move on its day, an expected close date weeks ahead (a few
+        already slipped past), now and then a probability of its own."""
+        rng = self.stage_rng
+        stages = list(self.store.deals.stages)
+        reach = min(len(stages) - 1, int(rng.triangular(0, len(stages), 0)))
+        close = self.today + timedelta(days=rng.choice([-6, 9, 14, 21, 30, 38, 45, 60, 75, 100]))
+        deal_id = self.store.deals.add(client_id, amount, at=opened, title=title,
+                                       stage=stages[0], close_date=close)
+        self.counts["deals"] += 1
+        span = (self.now - opened).total_seconds()
+        for i in range(1, reach + 1):
+            moved = opened + timedelta(seconds=span * i / (reach + 1))
+            self.store.deals.move(deal_id, stages[i], at=moved)
+        if rng.random() < 0.25:
+            self.store.deals.edit(deal_id, probability=rng.choice([20, 40, 55, 70, 90]))
+
+    def closed_deal(self, client_id: int, amount: str, closed: datetime, title: str,
+                    outcome: str) -> None:
+        """A won or lost deal. Those of the last nine months were tracked from their first
+        stage (cycles of a few weeks, through the stages a won deal needs), so that the
+        forecast's win rate and cycle length have a history to read; older ones were
+        recorded as they closed."""
+        rng = self.stage_rng
+        if (self.now - closed).days > 270 or rng.random() < 0.3:
+            self.store.deals.add(client_id, amount, at=closed, title=title, status=outcome)
             self.counts["deals"] += 1
+            return
+        stages = list(self.store.deals.stages)
+        cycle = timedelta(days=rng.randint(12, 75), hours=rng.randint(0, 8))
+        reach = len(stages) - 1 if outcome == "won" else rng.randint(0, len(stages) - 2)
+        deal_id = self.store.deals.add(client_id, amount, at=closed - cycle, title=title,
+                                       stage=stages[0])
+        self.counts["deals"] += 1
+        for i in range(1, reach + 1):
+            self.store.deals.move(deal_id, stages[i], at=closed - cycle * (1 - i / (reach + 2)))
+        self.store.deals.move(deal_id, outcome, at=closed)
 
     def won_deals(self, client_id: int, profile: str, first_days: int, end_days: int) -> None:
         """A client's won deals as the probabilistic CLV models see buyers: each client has
@@ -441,10 +479,9 @@ class DemoBuilder:
         day, count = first_days, 0
         while day >= end_days and (profile != "growing" or count < 2):
             amount = max(300, round(mean_amount * rng.gammavariate(1.5, 1 / 1.5) / 50) * 50)
-            self.store.deals.add(client_id, f"{amount - 1}.99" if rng.random() < 0.3
-                                else str(amount), at=self.at(day, rng=rng),
-                                title=rng.choice(DEAL_TITLES), status="won")
-            self.counts["deals"] += 1
+            self.closed_deal(client_id, f"{amount - 1}.99" if rng.random() < 0.3
+                             else str(amount), self.at(day, rng=rng), rng.choice(DEAL_TITLES),
+                             "won")
             count += 1
             day -= max(14, rng.expovariate(1 / mean_gap))
 

@@ -7,7 +7,7 @@ aggregate, each owning its tables and declaring in its constructor what else it 
     store.clients       clients, tags, stage moves          (store/clients.py)
     store.contacts      contacts                             (store/contacts.py)
     store.interactions  interactions, a client's timeline    (store/interactions.py)
-    store.deals         deals                                (store/deals.py)
+    store.deals         deals and their stage moves          (store/deals.py)
     store.followups     follow-ups                           (store/followups.py)
     store.invoices      invoices and payments                (store/invoices.py)
     store.search        the full-text index                  (store/search.py)
@@ -86,7 +86,8 @@ class CrmStore(Database):
                                  fields=fields.declared(self.config, "contacts"))
         self.interactions = Interactions(self, self.clients, self.contacts)
         self.deals = Deals(self, self.clients, currency=self.config["currency"],
-                           fields=fields.declared(self.config, "deals"))
+                           fields=fields.declared(self.config, "deals"),
+                           stages=self.config["deals.stages"])
         self.followups = Followups(self, self.clients)
         self.invoices = Invoices(self, self.clients, self.deals, currency=self.config["currency"],
                                  terms_days=self.config["invoices.terms_days"])

@@ -38,7 +38,8 @@ if TYPE_CHECKING:
 
 SINGULAR = {"clients": "client", "contacts": "contact", "interactions": "interaction",
             "followups": "follow-up", "deals": "deal", "tags": "tag",
-            "stage_changes": "stage change", "invoices": "invoice", "payments": "payment"}
+            "stage_changes": "stage change", "invoices": "invoice", "payments": "payment",
+            "deal_stage_changes": "deal stage change"}
 # Runs of at least this many consecutive inserts or deletes of one table are reverted
 # with set-based SQL instead of row by row.
 BULK_RUN = 64

@@ -360,6 +360,11 @@ class Clients:
         with self.db.change("rm --purge", f"deleted client {client_id} {client['name']}",
                             client_id=client_id):
             for table in self.CHILD_TABLES:
+                if table == "deals":  # their stage moves first, logged so undo restores them
+                    for row in self.db.query(
+                            "SELECT h.id FROM deal_stage_changes h JOIN deals d ON "
+                            "d.id = h.deal_id WHERE d.client_id = ? ORDER BY h.id", (client_id,)):
+                        self.db.delete("deal_stage_changes", row["id"])
                 ids = [r["id"] for r in self.db.query(
                     f"SELECT id FROM {table} WHERE client_id = ? ORDER BY id", (client_id,))]
                 for row_id in ids:

@@ -338,6 +338,33 @@ def _invoices() -> str:
     """
 
 
+@step("m015_deal_stages")
+def _deal_stages() -> str:
+    # A deal's own pipeline: its stage (one of deals.stages in the config, or the terminal
+    # won/lost, which always equal its status), its probability in percent (NULL: the
+    # stage's default, so a changed default reaches every deal that did not override it),
+    # its expected close date (a local date, YYYY-MM-DD), and every stage move with its
+    # time. Open deals of an older book start in qualify (the first stage of the default
+    # pipeline) and won/lost ones in their terminal stage, each with one move on its date.
+    return """
+    ALTER TABLE deals ADD COLUMN stage TEXT;
+    ALTER TABLE deals ADD COLUMN probability INTEGER CHECK (probability BETWEEN 0 AND 100);
+    ALTER TABLE deals ADD COLUMN close_date TEXT;
+    UPDATE deals SET stage = CASE WHEN status = 'open' THEN 'qualify' ELSE status END;
+    CREATE TABLE deal_stage_changes (
+        id INTEGER PRIMARY KEY,
+        deal_id INTEGER NOT NULL REFERENCES deals(id) ON DELETE CASCADE,
+        from_stage TEXT,
+        to_stage TEXT NOT NULL,
+        at TEXT NOT NULL,
+        note TEXT
+    );
+    INSERT INTO deal_stage_changes (deal_id, from_stage, to_stage, at)
+        SELECT id, NULL, stage, at FROM deals ORDER BY id;
+    CREATE INDEX deal_stage_changes_deal_at ON deal_stage_changes(deal_id, at);
+    """
+
+
 SCHEMA_VERSION = len(STEPS)
 MIGRATION_SET = "crmcli"
 

@@ -31,7 +31,7 @@ from crmcli.store.search import SEARCHABLE, doc_id, document_for, of_table_sql
 BUSY_TIMEOUT_MS = 15_000
 # Tables whose rows the change log records and `crm undo` can restore.
 AUDITED = {"clients", "contacts", "interactions", "followups", "deals", "tags", "stage_changes",
-           "invoices", "payments"}
+           "invoices", "payments", "deal_stage_changes"}
 
 # The tables `crm db check` counts, in the order it shows them.
 COUNTED_TABLES = ("clients", "contacts", "interactions", "deals", "followups", "tags",

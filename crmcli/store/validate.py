@@ -181,6 +181,47 @@ def positive_amount(value: object, field: str = "amount") -> str:
     return result
 
 
+def probability(value: object, field: str = "probability") -> int | None:
+    """A deal's probability: a whole percent from 0 to 100 ('60' and '60%' alike); None when
+    empty (the stage's default applies)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):
+        raise ValidationError(field, value, "must be a whole percent from 0 to 100")
+    raw = str(value).strip().removesuffix("%").strip()
+    try:
+        number = int(raw)
+    except ValueError:
+        number = None
+    if number is None and isinstance(value, float) and value.is_integer():
+        number = int(value)
+    if number is None:
+        raise ValidationError(field, value, "must be a whole percent from 0 to 100")
+    if not 0 <= number <= 100:
+        raise ValidationError(field, value, "must be from 0 to 100")
+    return number
+
+
+def close_date(value: object, field: str = "close_date") -> str | None:
+    """A deal's expected close date as stored: the local calendar day 'YYYY-MM-DD' (a date,
+    an aware datetime's local day, or that text); None when empty."""
+    from datetime import datetime
+
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, datetime):
+        value = dates.local(value).date()
+    if isinstance(value, date):
+        value = value.isoformat()
+    shown = text(field, value, max_len=32)
+    if shown is None or not dates.is_day(shown):
+        if shown and shown[:4].isdigit() and not dates.MIN_YEAR <= int(shown[:4]) <= dates.MAX_YEAR:
+            raise ValidationError(field, value, f"is out of range: use a year from "
+                                                f"{dates.MIN_YEAR} to {dates.MAX_YEAR}")
+        raise ValidationError(field, value, "is not a date (expected YYYY-MM-DD)")
+    return shown
+
+
 def score(value: object, field: str = "score") -> int | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
