@@ -178,7 +178,7 @@ def test_deals_open_is_a_board_by_stage_and_records_in_other_formats(crm):
     assert [r["id"] for r in crm.json("deals", "Beta", "--open")] == [2, 3]
     csv = crm("deals", "--open", "--format", "csv").stdout.splitlines()
     assert csv[0] == ("id,client_id,client,at,title,amount,currency,status,stage,probability,"
-                      "close_date")
+                      "close_date,custom")
     result = crm("deals", "--open", "--status", "won", ok=False)
     assert result.exit_code == 2
 
