@@ -45,6 +45,23 @@ def money_line(by_currency: dict, currency: str) -> str:
     return text
 
 
+def owes_line(balance: dict, invoices: list[dict], currency: str | None = None) -> str:
+    """'7,800.00 USD on 2 invoices, 1 overdue (7,000.00 USD)': the book's currency first."""
+    from crmcli.render.output import money_text
+
+    late = [i for i in invoices if i["status"] == "overdue"]
+    text = ", ".join(money_text(v, c) for c, v in sorted(
+        balance.items(), key=lambda kv: (kv[0] != currency, kv[0])))
+    text += f" on {len(invoices)} invoice{'s' if len(invoices) != 1 else ''}"
+    if late:
+        overdue: dict = {}
+        for i in late:
+            overdue[i["currency"]] = overdue.get(i["currency"], 0) + i["balance"]
+        text += f", {len(late)} overdue (" + ", ".join(
+            money_text(v, c) for c, v in sorted(overdue.items())) + ")"
+    return text
+
+
 def clv_line(value, currency: str | None) -> str:
     from crmcli.render.output import money_text
 
@@ -87,6 +104,9 @@ def emit_card(card: dict[str, Any], fmt: str, out=None) -> None:
         lines.append(("status", lifecycle_line(card["lifecycle"])))
     if "revenue_by_currency" in card:
         lines.append(("revenue", money_line(card["revenue_by_currency"], card["currency"])))
+    if card.get("open_balance"):
+        lines.append(("owes", owes_line(card["open_balance"], card["open_invoices"],
+                                        card.get("currency"))))
     for key in ("tier", "clv", "p_alive", "predicted_clv", "cadence"):
         if card.get(key) not in (None, "", {}):
             value = card[key]
@@ -120,6 +140,7 @@ def emit_card(card: dict[str, Any], fmt: str, out=None) -> None:
                                         "decision_level", "is_primary"]),
         ("Stage history", card["stage_history"], ["at", "from_stage", "to_stage", "note"]),
         ("Open follow-ups", card.get("open_followups", []), None),
+        ("Open invoices", card.get("open_invoices", []), None),
         ("Recent timeline", card.get("timeline", []), None),
     ]
     for name, rows, columns in sections:

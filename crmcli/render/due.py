@@ -28,7 +28,7 @@ def _due_table(rows: list[dict]) -> list[dict]:
 
 def due_cells(row: dict, zone=None, lates: dict[int, str] | None = None) -> dict:
     """A due item as people read it (the table of `crm due` and of the mail digest): its
-    id ("-" for a stale client), due date and time, how late, the last contact's day.
+    id ("-" for a stale client or an invoice), due date and time, how late, the last contact's day.
     zone: dates.zone(), looked up once by a caller of many rows; lates: a cache of
     late_text by days."""
     days = row["days_late"]
@@ -38,7 +38,9 @@ def due_cells(row: dict, zone=None, lates: dict[int, str] | None = None) -> dict
         if lates is not None:
             lates[days] = late
     return {
-        "id": row["id"] if row["id"] is not None else "-",
+        # only a follow-up's id is one `crm done`/`snooze` take (an invoice's number is in
+        # its what)
+        "id": row["id"] if row["id"] is not None and row["kind"] == "followup" else "-",
         "client": row["client"],
         "status": row["status"],
         "due": row["due"] + (f" {dates.format_local(row['due_at'])[11:]}"

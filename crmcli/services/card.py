@@ -52,6 +52,15 @@ def _activity(store, client: dict, tier: str | None = None) -> dict[str, Any]:
             "cadence": cadence}
 
 
+def _receivables(store, client: dict) -> dict[str, Any]:
+    """open_balance ({currency: amount}, {} when nothing is owed) and open_invoices."""
+    if not store.invoices.exists():
+        return {"open_balance": {}, "open_invoices": []}
+    from crmcli.services.receivables import client_receivables
+
+    return client_receivables(store, client["id"])
+
+
 def _value(store, client: dict, tier: str | None = None) -> dict[str, Any]:
     """Tier, lifecycle status and CLV (the metrics)."""
     from crmcli.metrics.clv import client_clv
@@ -95,5 +104,6 @@ def build_card(store, client: dict) -> dict[str, Any]:
     }
     tier = tiers.client_tier(store, client)
     card.update(_activity(store, client, tier))
+    card.update(_receivables(store, client))
     card.update(_value(store, client, tier))
     return card

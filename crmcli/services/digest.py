@@ -9,7 +9,8 @@ Rules (documented in the README, "The due digest by mail"):
   every address in smtp.to gets the other rows;
 - the ledger (`digests`, `digest_items`) remembers which items went to which recipient on
   which local day. A recipient gets a message only when at least one of their items was not
-  mailed to them today; that message then holds *all* their items, the new ones marked
+  mailed to them today (an overdue invoice: not mailed to them at its reminder step, on any
+  day: its item key names the step); that message then holds *all* their items, the new ones marked
   (so the latest mail is always the complete list). `--force` sends regardless;
 - nothing due, or nothing new: no message, no output, exit 0;
 - `--dry-run` prints the messages that would go out (headers and body) and changes nothing;
@@ -114,15 +115,17 @@ def _name_incarnations(store, rows: list[dict]) -> dict[str, str]:
     this rule holds for the same item (`followup:7:2026-11-22`)."""
     legacy = {}
     # Stale clients likewise: a client merged or purged away leaves its id to the next one.
+    # Invoices likewise (`invoice:4.31:step7`).
     for kind, table, id_key in (("followup", "followups", "id"), ("stale", "clients",
-                                                                   "client_id")):
+                                                                   "client_id"),
+                                ("invoice", "invoices", "id")):
         items = [r for r in rows if r.get("kind") == kind]
         made = store.digests.incarnations(table, [r[id_key] for r in items])
         for row in items:
             change = made.get(row[id_key])
             if change is not None:
                 old = row["item_key"]
-                row["item_key"] = f"{kind}:{row[id_key]}.{change}:{row['due']}"
+                row["item_key"] = f"{kind}:{row[id_key]}.{change}:{old.split(':', 2)[2]}"
                 legacy[row["item_key"]] = old
     return legacy
 
@@ -151,6 +154,8 @@ def run_digest(store, config, rows: list[dict], *, dry_run: bool, force: bool,
     for digest in digests:
         keys = {r["item_key"] for r in digest.rows}
         mailed = store.digests.mailed_item_keys(day, digest.address)
+        # an overdue invoice is new once per reminder step, whatever the day
+        mailed |= store.digests.mailed_ever(digest.address, "invoice:")
         digest.new_keys = {k for k in keys - mailed if legacy.get(k) not in mailed}
         if digest.new_keys or force:
             pending.append(digest)

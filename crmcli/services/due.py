@@ -124,18 +124,31 @@ def cadence_rows(store, config, today: date, *, owner=None, tag=None) -> list[di
     return rows
 
 
+def invoice_rows(store, config, today: date, *, owner=None, tag=None) -> list[dict]:
+    """Overdue invoices past a reminder step (crmcli.services.receivables.overdue_rows); a
+    book without invoices loads none of their code."""
+    if not config["invoices.remind_days"] or not store.invoices.exists():
+        return []
+    from crmcli.services.receivables import overdue_rows
+
+    return overdue_rows(store, config, today, owner=owner, tag=tag)
+
+
 def compute_due(store, config, *, within: str | None = None, overdue_only: bool = False,
                 stale: bool = True, owner: str | None = None, tag: str | None = None
                 ) -> list[dict]:
-    """Open follow-ups due by today + within (default: config due.within), then stale clients.
+    """Open follow-ups due by today + within (default: config due.within), then overdue
+    invoices, then stale clients.
 
     Each row has exactly ROW_KEYS. Follow-ups come first (overdue, most late first; then
-    today; then upcoming by date), then stale clients (overdue before due, most late
-    first). overdue_only keeps only rows whose status is "overdue".
+    today; then upcoming by date), then invoices past a reminder step (most late first,
+    see services.receivables.overdue_rows), then stale clients (overdue before due, most
+    late first). overdue_only keeps only rows whose status is "overdue".
     """
     today = dates.today()
     until = _window_end(today, within, config)
     rows = followup_rows(store, today, until, owner=owner, tag=tag)
+    rows += invoice_rows(store, config, today, owner=owner, tag=tag)
     if stale:
         rows += cadence_rows(store, config, today, owner=owner, tag=tag)
     if overdue_only:
@@ -150,6 +163,7 @@ def due_counts(store, config, *, within: str | None = None, stale: bool = True
     today = dates.today()
     until = _window_end(today, within, config)
     counts = store.followups.due_counts(today=today.isoformat(), until=until.isoformat())
+    counts["overdue"] += len(invoice_rows(store, config, today))
     if stale:
         for row in cadence_rows(store, config, today):
             counts[row["status"]] += 1

@@ -71,8 +71,6 @@ def overdue_rows(store, config, today: date, *, owner: str | None = None,
     first reminder step (invoices.remind_days). Each item_key names the step reached, so
     the digest mails an invoice once per step, not once a day."""
     steps = config["invoices.remind_days"]
-    if not steps or not store.invoices.exists():
-        return []
     candidates = [r for r in with_status(store.invoices.list(), today)
                   if r["status"] == "overdue"]
     if candidates and (owner is not None or tag is not None):
@@ -87,8 +85,8 @@ def overdue_rows(store, config, today: date, *, owner: str | None = None,
         if step is None:
             continue
         cur = inv["currency"]
-        what = (f"invoice {inv['number']}: {format(inv['balance'], 'f')} {cur} open of "
-                f"{format(inv['amount'], 'f')} {cur}")
+        what = (f"invoice {inv['number']}: {format(inv['balance'], 'f')} of "
+                f"{format(inv['amount'], 'f')} {cur} open")
         rows.append({"kind": "invoice", "id": inv["id"], "client_id": inv["client_id"],
                      "client": inv["client"], "owner": inv["owner"],
                      "due": inv["due"], "due_at": None, "what": what, "status": "overdue",

@@ -1,7 +1,7 @@
 """The ledger of due digests already sent (tables `digests` and `digest_items`).
 
 A digest is one message to one recipient. Its items are the `item_key`s of the due rows it
-carried (`followup:<id>:<due>`, `stale:<client>:<due>`), recorded per local day and
+carried (`followup:<id>:<due>`, `stale:<client>:<due>`, `invoice:<id>:step<days>`), recorded per local day and
 recipient, so that an hourly cron job mails the same items once a day. The ledger is written
 only after the server (or the sendmail command) accepted the message.
 """
@@ -33,6 +33,12 @@ class Digests:
         return {r["item_key"] for r in self.db.query(
             "SELECT item_key FROM digest_items WHERE day = ? AND recipient = ?",
             (day, recipient.strip().lower()))}
+
+    def mailed_ever(self, recipient: str, prefix: str) -> set[str]:
+        """The item keys starting with prefix ever mailed to recipient, on any day."""
+        return {r["item_key"] for r in self.db.query(
+            "SELECT DISTINCT item_key FROM digest_items WHERE recipient = ? AND item_key LIKE ?",
+            (recipient.strip().lower(), prefix.replace("%", "").replace("_", "") + "%"))}
 
     def incarnations(self, table: str, ids: Iterable[int]) -> dict[int, int]:
         """The change that last inserted each row: with the id, a name no later row takes.
