@@ -26,6 +26,7 @@ DEAL_TERMINAL_STAGES = {"won": 100, "lost": 0}
 # The value None means "no default; a string (or list where noted) may be given".
 DEFAULTS: dict[str, Any] = {
     "db": None,
+    "db_key_file": None,
     "timezone": None,
     "owner": None,
     "currency": "USD",

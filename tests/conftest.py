@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import sqlite3
 from pathlib import Path
 
 import pytest
+from helpers import connect_book
 from typer.testing import CliRunner
 
 from crmcli import dates
@@ -18,6 +18,10 @@ from crmcli.config import Config
 from crmcli.store import CrmStore
 
 NOW = "2026-11-22T10:00:00+00:00"
+# CRM_TEST_ENCRYPTED=1: every book the tests create is encrypted (CRM_DB_KEY is set to this
+# raw key), so the store's tests run against SQLCipher too (.ci/run does so).
+ENCRYPTED = os.environ.get("CRM_TEST_ENCRYPTED") == "1"
+TEST_KEY = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 ROOT = Path(__file__).resolve().parent.parent
 id_re = re.compile(r"\b\d+\b")
 
@@ -106,6 +110,10 @@ def env_setup(tmp_path, monkeypatch, request):
     monkeypatch.setenv("TZ", "UTC")
     monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.delenv("CRM_DEBUG", raising=False)
+    if ENCRYPTED:
+        monkeypatch.setenv("CRM_DB_KEY", TEST_KEY)
+    else:
+        monkeypatch.delenv("CRM_DB_KEY", raising=False)
     # Subprocesses (crash, concurrency and cron tests) import this checkout, whatever is
     # installed, and from scripts written to tmp_path as well.
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
@@ -160,7 +168,7 @@ def db_snapshot(path: Path | str) -> list:
         return _pg_snapshot(path)
     if not path.exists():
         return []
-    conn = sqlite3.connect(path)
+    conn = connect_book(path)
     try:
         tables = [r[0] for r in conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' "

@@ -5,9 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sqlite3
 
 import pytest
+from helpers import connect_book
 
 from crmcli.errors import CrmError
 from helpers import connect_book
@@ -587,7 +587,7 @@ FULL_BOOK = [
 @pytest.fixture(scope="module")
 def full_book_file(tmp_path_factory):
     """The book of FULL_BOOK built once through the CLI; each test gets a copy."""
-    from conftest import NOW, Crm
+    from conftest import ENCRYPTED, NOW, TEST_KEY, Crm
 
     folder = tmp_path_factory.mktemp("full-book")
     (folder / "config.yaml").write_text("timezone: UTC\n")
@@ -598,6 +598,8 @@ def full_book_file(tmp_path_factory):
                            ("XDG_DATA_HOME", folder / "xdg-data")):
             mp.setenv(var, str(value))
         mp.delenv("CRM_DEBUG", raising=False)
+        if ENCRYPTED:
+            mp.setenv("CRM_DB_KEY", TEST_KEY)
         crm = Crm()
         for step in FULL_BOOK:
             crm(*step)
@@ -607,7 +609,7 @@ def full_book_file(tmp_path_factory):
 @pytest.fixture
 def full_book(crm, db_path, full_book_file):
     """Two clients with one of every kind of record; the last change is an undoable tag."""
-    src = sqlite3.connect(full_book_file)
+    src = connect_book(full_book_file)
     dest = connect_book(db_path)
     try:
         src.backup(dest)

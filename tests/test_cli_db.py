@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 
 import pytest
+from helpers import connect_book
 
 
 def test_db_path_follows_the_resolution_order(crm, db_path, tmp_path):
@@ -94,7 +94,7 @@ def test_unwritable_location_is_a_clear_error(crm, tmp_path):
 
 def test_newer_database_is_refused_through_the_cli(crm, db_path):
     crm("add", "Acme")
-    conn = sqlite3.connect(db_path)
+    conn = connect_book(db_path)
     conn.execute("PRAGMA user_version = 999")
     conn.close()
     result = crm("ls", ok=False)

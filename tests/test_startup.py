@@ -22,7 +22,7 @@ from crmcli import _typer_speedups
 # Never wanted on the read path.
 HEAVY = ("crmcli.metrics", "crmcli.metrics.bgnbd", "crmcli.metrics.segments", "crmcli.mail",
          "crmcli.services.prediction", "numpy", "scipy", "sqlite_utils", "smtplib", "pandas",
-         "dateutil.parser", "tabulate", "crmcli.services.hooks")
+         "dateutil.parser", "tabulate", "crmcli.services.hooks", "sqlcipher3")
 # Loaded only when they have something to do (a terminal to draw on, a config file to read,
 # a value that needs Pydantic's coercion). Pydantic is Typer's: with the start-up speed-ups
 # off (CRM_TYPER_SPEEDUPS=0, crmcli/_typer_speedups.py) Typer loads it for every command.

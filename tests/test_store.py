@@ -7,6 +7,7 @@ import os
 import sqlite3
 
 import pytest
+from helpers import connect_book
 
 from crmcli.config import Config
 from crmcli.store import (
@@ -42,7 +43,7 @@ def test_opening_twice_is_idempotent(db_path):
 def test_newer_schema_is_refused(db_path):
     with CrmStore(db_path):
         pass
-    conn = sqlite3.connect(db_path)
+    conn = connect_book(db_path)
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 5}")
     conn.close()
     with pytest.raises(SchemaTooNew, match="written by a newer crmcli"):

@@ -1,4 +1,4 @@
-"""The database file: crm db path|check|backup|migrate."""
+"""The database file: crm db path|check|backup|migrate|encrypt|decrypt."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from crmcli.commands._help import CrmGroup
 from crmcli.commands._options import FormatOption, JsonOption, output_format
 from crmcli.render.output import emit, emit_record, message
 
-db_app = typer.Typer(cls=CrmGroup, help="The database file: path, check, backup, migrate.",
-                     no_args_is_help=True)
+db_app = typer.Typer(cls=CrmGroup, help="The database file: path, check, backup, migrate, "
+                     "encrypt, decrypt.", no_args_is_help=True)
 
 
 def show_path() -> None:
@@ -28,7 +28,7 @@ def check_db(fmt: FormatOption = None, as_json: JsonOption = False) -> None:
     counts = store.row_counts()
     # (values stored before the config declared their field: listed, not a fault)
     record = {"path": store.location, "schema_version": store.schema_version(),
-              "ok": not problems, "problems": problems,
+              "encrypted": store.encrypted, "ok": not problems, "problems": problems,
               "invalid_custom": store.invalid_custom(), **counts}
     emit_record(record, output_format(fmt, as_json))
     if problems:
@@ -52,10 +52,39 @@ def migrate_db(fmt: FormatOption = None, as_json: JsonOption = False) -> None:
          columns=["name", "applied_at"])
 
 
+def encrypt_db(new_key_file: Annotated[str | None, typer.Option(
+        "--new-key-file", metavar="PATH",
+        help="Encrypt with a new random key written to PATH (owner-only, never over an "
+             "existing file); then set db_key_file to PATH in the config.")] = None) -> None:
+    """Encrypt the book in place (SQLCipher) with the key from CRM_DB_KEY or db_key_file,
+    or a new one; without the key it cannot be read."""
+    store = get_store(create=False)
+    if store.encrypted:
+        message(f"{store.location} is already encrypted; nothing to do")
+        return
+    source = store.encrypt(new_key_file)
+    message(f"encrypted {store.location} (key: {source}); keep the key safe: without it the "
+            "book cannot be read")
+    if new_key_file is not None:
+        message(f"open it from now on with: crm config set db_key_file {source}")
+
+
+def decrypt_db() -> None:
+    """Decrypt the book in place: plain SQLite again, readable without a key."""
+    store = get_store(create=False)
+    if not store.encrypted:
+        message(f"{store.location} is not encrypted; nothing to do")
+        return
+    store.decrypt()
+    message(f"decrypted {store.location}")
+
+
 command(db_app, "path")(show_path)
 command(db_app, "check")(check_db)
 command(db_app, "backup")(backup_db)
 command(db_app, "migrate")(migrate_db)
+command(db_app, "encrypt")(encrypt_db)
+command(db_app, "decrypt")(decrypt_db)
 
 
 def register(app: typer.Typer) -> None:

@@ -23,6 +23,7 @@ aggregate, each owning its tables and declaring in its constructor what else it 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crmcli.errors import (
@@ -36,7 +37,7 @@ from crmcli.errors import (
     UsageError,
     ValidationError,
 )
-from crmcli.store import fields, validate
+from crmcli.store import encryption, fields, validate
 from crmcli.store.audit import HISTORY_FIELDS, UNDOABLE_FIELDS, Audit
 from crmcli.store.bulk import Bulk
 from crmcli.store.clients import CLIENT_RECORD, Clients, referenced_id
@@ -44,6 +45,7 @@ from crmcli.store.completion import Completion
 from crmcli.store.contacts import Contacts
 from crmcli.store.deals import Deals
 from crmcli.store.digests import Digests
+from crmcli.store.encryption import KeySource
 from crmcli.store.followups import Followups
 from crmcli.store.interactions import Interactions
 from crmcli.store.invoices import Invoices
@@ -79,7 +81,8 @@ class CrmStore(Database):
         from crmcli.config import Config
 
         self.config = config or Config()
-        super().__init__(path, migrate=migrate, create=create)
+        super().__init__(path, migrate=migrate, create=create,
+                         keys=KeySource.of(self.config))
         self.clients = Clients(self, pipeline=self.config.pipeline,
                                fields=fields.declared(self.config, "clients"))
         self.contacts = Contacts(self, self.clients,
@@ -106,3 +109,29 @@ class CrmStore(Database):
         return fields.invalid_stored(self, {"clients": self.clients.fields,
                                             "contacts": self.contacts.fields,
                                             "deals": self.deals.fields})
+
+    # --- encryption at rest (store/encryption.py) --------------------------------------
+
+    @property
+    def encrypted(self) -> bool:
+        return encryption.is_encrypted_connection(self.conn)
+
+    def encrypt(self, new_key_file: str | os.PathLike | None = None) -> str:
+        """Encrypt the book in place (with a new random key written to new_key_file, else
+        the configured key); returns where the key is. Closes the store."""
+        key = None
+        if new_key_file is not None:
+            if os.environ.get(encryption.KEY_ENV):
+                raise UsageError(f"--new-key-file: {encryption.KEY_ENV} is set; unset it to "
+                                 "encrypt with a new key")
+            key = encryption.new_key_file(Path(os.path.abspath(new_key_file)))
+        try:
+            return encryption.convert(self, encrypt=True, key=key).source
+        except BaseException:
+            if key is not None:
+                Path(new_key_file).unlink(missing_ok=True)
+            raise
+
+    def decrypt(self) -> None:
+        """Decrypt the book in place (it is plain SQLite again). Closes the store."""
+        encryption.convert(self, encrypt=False)

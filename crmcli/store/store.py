@@ -25,6 +25,7 @@ from typing import Any
 
 from crmcli import dates
 from crmcli.errors import CrmError, SchemaTooNew, StoreError, ValidationError, not_utf8
+from crmcli.store.encryption import Cipher, KeySource, cipher_for, connect_like, stdlib_error
 from crmcli.store.migrations import SCHEMA_VERSION
 from crmcli.store.search import SEARCHABLE, doc_id, document_for, of_table_sql
 
@@ -96,15 +97,16 @@ def _writable(path: Path) -> bool:
     return os.access(real, os.W_OK) and os.access(os.path.dirname(real) or ".", os.W_OK)
 
 
-def _connect(path: Path, read_only: bool) -> sqlite3.Connection:
+def _connect(path: Path, read_only: bool, cipher: Cipher | None = None) -> sqlite3.Connection:
     kwargs = {"isolation_level": None, "timeout": BUSY_TIMEOUT_MS / 1000,
               "check_same_thread": False}
+    connect = sqlite3.connect if cipher is None else cipher.connect
     if not read_only:
-        return sqlite3.connect(path, **kwargs)
+        return connect(path, **kwargs)
     from urllib.parse import quote
 
     uri = f"file:{quote(os.path.realpath(path))}?mode=ro"
-    conn = sqlite3.connect(uri, uri=True, **kwargs)
+    conn = connect(uri, uri=True, **kwargs)
     try:
         conn.execute("PRAGMA schema_version").fetchone()
         return conn
@@ -112,12 +114,14 @@ def _connect(path: Path, read_only: bool) -> sqlite3.Connection:
         # A WAL book in a folder we cannot write, with no -shm left beside it: nobody
         # can be writing it, so read it as it stands.
         conn.close()
-    return sqlite3.connect(uri + "&immutable=1", uri=True, **kwargs)
+    return connect(uri + "&immutable=1", uri=True, **kwargs)
 
 
-def _open_connection(path: Path, *, create: bool = True) -> tuple[sqlite3.Connection, bool, bool]:
+def _open_connection(path: Path, *, create: bool = True, keys: KeySource | None = None
+                     ) -> tuple[sqlite3.Connection, bool, bool]:
     """(connection, created, read_only). Nothing is written to the file here: the caller
-    checks that it is a crm database first (see StoreBase._use_wal)."""
+    checks that it is a crm database first (see StoreBase._use_wal). keys: where the key
+    of an encrypted book is found (store/encryption.py)."""
     if path.is_dir():
         raise StoreError(f"{path}: is a directory, not a database file")
     exists = path.exists()
@@ -126,8 +130,9 @@ def _open_connection(path: Path, *, create: bool = True) -> tuple[sqlite3.Connec
         raise StoreError(f"{path}: {what}; {MISSING_HINT}")
     created = _create_owner_only(path) if create else False
     read_only = not created and not _writable(path)
+    cipher = cipher_for(path, created, keys)
     try:
-        conn = _connect(path, read_only)
+        conn = _connect(path, read_only, cipher)
     except sqlite3.Error as exc:
         raise StoreError(f"{path}: cannot open database: {exc}") from None
     try:
@@ -142,6 +147,7 @@ def _open_connection(path: Path, *, create: bool = True) -> tuple[sqlite3.Connec
 
 def user_error_of(exc: BaseException) -> CrmError | None:
     """The driver's error as the one line a user can act on, or None if it is not one."""
+    exc = stdlib_error(exc) or exc
     if isinstance(exc, sqlite3.Error):
         return StoreError(describe_db_error(exc))
     return None
@@ -176,7 +182,9 @@ class Database:
     engine = "sqlite"
 
     def __init__(self, path: str | os.PathLike, *, migrate: bool = True,
-                 create: bool = True):
+                 create: bool = True, keys: KeySource | None = None):
+        # Where the key of an encrypted book is found (store/encryption.py).
+        self.keys = keys
         self._utils_db = None
         self._change: Change | None = None
         # Told of every change: before_commit(change) inside its transaction (raising
@@ -188,7 +196,8 @@ class Database:
     def _open(self, path: str | os.PathLike, *, migrate: bool, create: bool) -> None:
         self.path = Path(path)
         self.location = str(self.path)
-        self.conn, self.created, self.read_only = _open_connection(self.path, create=create)
+        self.conn, self.created, self.read_only = _open_connection(self.path, create=create,
+                                                                   keys=self.keys)
         try:
             self._refuse_foreign()
             self._use_wal()
@@ -318,7 +327,7 @@ class Database:
         shown = target
         target, tmp = temporary_beside(target, db=self.path)
         try:
-            dest = sqlite3.connect(tmp)
+            dest = connect_like(self.conn, tmp)
             try:
                 self.conn.backup(dest)
                 dest.execute("PRAGMA journal_mode = DELETE")
@@ -345,7 +354,7 @@ class Database:
         # read, check a copy in memory instead.
         conn = self.conn
         if self.read_only:
-            conn = sqlite3.connect(":memory:")
+            conn = connect_like(self.conn, ":memory:")
             self.conn.backup(conn)
         try:
             conn.execute("INSERT INTO search_index(search_index, rank) "
