@@ -9,26 +9,11 @@ there, on any machine, at any speed. Nothing of crm is replaced: the callback on
 from __future__ import annotations
 
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def connect_book(path: str | os.PathLike):
-    """sqlite3.connect(path) for a test that reads or alters a book's file directly; a book
-    that is encrypted (CRM_TEST_ENCRYPTED=1), or a new one while CRM_DB_KEY is set, is opened
-    with the key, as crm opens it."""
-    from crmcli.store.encryption import Cipher, KeySource, looks_encrypted
-
-    path = Path(path)
-    key = KeySource().key()
-    fresh = not path.exists() or path.stat().st_size == 0
-    if key is not None and (looks_encrypted(path) or fresh):
-        return Cipher(key).connect(path)
-    return sqlite3.connect(path)
 NOW = "2026-11-22T10:00:00+00:00"
 
 # Counts every statement of every connection and holds the process still (writes "held at
@@ -144,9 +129,17 @@ class _PostgresBook:
 
 def connect_book(path):
     """The test's book to read directly, whatever its engine: an sqlite3 connection, or
-    for a postgresql:// URL a connection that takes the same SQL."""
+    for a postgresql:// URL a connection that takes the same SQL. A book that is encrypted
+    (CRM_TEST_ENCRYPTED=1), or a new one while CRM_DB_KEY is set, is opened with the key,
+    as crm opens it."""
     if isinstance(path, str) and path.startswith("postgresql://"):
         return _PostgresBook(path)
     import sqlite3
 
+    from crmcli.store.encryption import Cipher, KeySource, looks_encrypted
+
+    key = KeySource().key()
+    fresh = not Path(path).exists() or Path(path).stat().st_size == 0
+    if key is not None and (looks_encrypted(Path(path)) or fresh):
+        return Cipher(key).connect(path)
     return sqlite3.connect(path)
