@@ -301,3 +301,25 @@ def test_a_hook_that_cannot_be_run_refuses_and_one_that_reads_nothing_is_fine(cr
     # Exits at once without reading its stdin: a record larger than a pipe holds is no matter.
     write_hook(hooks / "before-add-client", "#!/bin/sh\nexit 0\n")
     crm("add", "Acme", "--note", "x" * 100_000)  # (more than the 64 KiB of a pipe)
+
+
+def test_deal_stage_moves_run_deal_stage_hooks_and_the_won_one_deal_won_too(crm, hooks,
+                                                                           tmp_path):
+    out = tmp_path / "events.ndjson"
+    recorder(hooks, "after-deal-stage", out)
+    recorder(hooks, "after-deal-won", out)
+    crm("add", "Acme")
+    deal_id = crm("deal", "Acme", "12000", "--stage", "qualify", "--title", "Annual plan"
+                  ).stdout.strip()
+    crm("stage-deal", deal_id, "propose")
+    crm("stage-deal", deal_id, "won")
+    got = recorded(out)
+    assert [e["hook"] for e in got] == ["after-deal-stage"] * 3 + ["after-deal-won"]
+    assert [(e["lines"][0]["from_stage"], e["lines"][0]["to_stage"]) for e in got[:3]] == [
+        (None, "qualify"), ("qualify", "propose"), ("propose", "won")]
+    move = got[1]["lines"][0]
+    assert (move["deal_id"], move["title"], move["client_id"], move["client"]) == (
+        int(deal_id), "Annual plan", 1, "Acme")
+    deal = got[3]["lines"][0]
+    assert (deal["id"], deal["status"], deal["stage"], deal["amount"]) == (
+        int(deal_id), "won", "won", 12000)

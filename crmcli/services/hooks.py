@@ -8,6 +8,7 @@ stage or wins a deal fires the same events from this one place:
     modify-client   a client's record changed           stdin: the client before, then after
     stage           a client moved to a stage           stdin: the stage move
     log             an interaction was logged           stdin: the interaction
+    deal-stage      a deal moved to a stage             stdin: the deal's stage move
     deal-won        a deal was recorded or set as won   stdin: the deal
 
 A hook is an executable file named `before-EVENT…` or `after-EVENT…` in
@@ -31,7 +32,7 @@ from typing import Any
 from crmcli.config import Config, default_config_path
 from crmcli.errors import HookRefused
 
-EVENTS = ("add-client", "modify-client", "stage", "log", "deal-won")
+EVENTS = ("add-client", "modify-client", "stage", "log", "deal-stage", "deal-won")
 WHENS = ("before", "after")
 # How much of a failing hook's stderr its message shows.
 MAX_MESSAGE = 200
@@ -189,6 +190,17 @@ def events(store: Any, touched: list, wanted: set[str]) -> Iterator[tuple[str, l
             row = store.get("interactions", row_id)
             if row is not None:
                 yield "log", [_with_client(store, row)]
+    if "deal-stage" in wanted:
+        for row_id in sorted(set(seen.inserted.get("deal_stage_changes", []))):
+            row = store.get("deal_stage_changes", row_id)
+            if row is not None:
+                deal = store.deals.get(row["deal_id"])
+                client = store.clients.get(deal["client_id"])
+                yield "deal-stage", [{
+                    "id": row["id"], "deal_id": deal["id"], "title": deal["title"],
+                    "client_id": client["id"], "client": client["name"],
+                    "from_stage": row["from_stage"], "to_stage": row["to_stage"],
+                    "at": row["at"], "note": row["note"]}]
     if "deal-won" in wanted:
         inserted = set(seen.inserted.get("deals", []))
         was = seen.updated.get("deals", {})
