@@ -50,7 +50,7 @@ from crmcli.store.followups import Followups
 from crmcli.store.interactions import Interactions
 from crmcli.store.invoices import Invoices
 from crmcli.store.migrations import SCHEMA_VERSION
-from crmcli.store.reports import Reports
+from crmcli.store.reports import REVENUE_SOURCES, Reports
 from crmcli.store.reports_events import EventReports
 from crmcli.store.search import Search
 from crmcli.store.store import Database, user_error_of
@@ -88,18 +88,20 @@ class CrmStore(Database):
         self.contacts = Contacts(self, self.clients,
                                  fields=fields.declared(self.config, "contacts"))
         self.interactions = Interactions(self, self.clients, self.contacts)
+        # what CLV, retention, lifecycle, tiers and RFM count as revenue
+        revenue = REVENUE_SOURCES[self.config["revenue.source"]]
         self.deals = Deals(self, self.clients, currency=self.config["currency"],
                            fields=fields.declared(self.config, "deals"),
-                           stages=self.config["deals.stages"])
+                           stages=self.config["deals.stages"], revenue=revenue)
         self.followups = Followups(self, self.clients)
         self.invoices = Invoices(self, self.clients, self.deals, currency=self.config["currency"],
                                  terms_days=self.config["invoices.terms_days"])
         self.search = Search(self)
         self.audit = Audit(self)
         self.digests = Digests(self)
-        self.transactions = Transactions(self)
-        self.reports = Reports(self)
-        self.events = EventReports(self)
+        self.transactions = Transactions(self, revenue)
+        self.reports = Reports(self, revenue)
+        self.events = EventReports(self, revenue)
         self.bulk = Bulk(self, self.clients, self.contacts)
         self.completion = Completion(self)
 

@@ -39,8 +39,11 @@ class Deals:
 
     def __init__(self, db: Database, clients: Clients, *, currency: str,
                  fields: dict[str, custom_fields.Field] | None = None,
-                 stages: dict[str, int]):
+                 stages: dict[str, int], revenue=None):
+        from crmcli.store.reports import WON_DEALS
+
         self.db = db
+        self.source = revenue or WON_DEALS  # what revenue() counts (revenue.source)
         self.clients = clients
         self.currency = currency
         self.fields = fields or {}  # the declared custom fields of deals
@@ -286,10 +289,10 @@ class Deals:
 
     def revenue(self, client_id: int) -> dict[str, Decimal]:
         """Won revenue to date per currency, {currency: Decimal} ({} without won deals): one
-        shape however many currencies."""
+        shape however many currencies. (With revenue.source: payments, what was collected.)"""
         totals: dict[str, Decimal] = {}
-        for row in self.db.query("SELECT amount, currency FROM deals WHERE client_id = ? AND "
-                                 "status = 'won'", (client_id,)):
+        for row in self.db.query(f"SELECT amount, currency FROM {self.source.table} WHERE "
+                                 f"client_id = ? AND {self.source.where}", (client_id,)):
             totals[row["currency"]] = totals.get(row["currency"], Decimal(0)) + Decimal(
                 row["amount"])
         return dict(sorted(totals.items()))

@@ -1,9 +1,10 @@
 """The ledger of due digests already sent (tables `digests` and `digest_items`).
 
 A digest is one message to one recipient. Its items are the `item_key`s of the due rows it
-carried (`followup:<id>:<due>`, `stale:<client>:<due>`, `invoice:<id>:step<days>`), recorded per local day and
-recipient, so that an hourly cron job mails the same items once a day. The ledger is written
-only after the server (or the sendmail command) accepted the message.
+carried (`followup:<id>:<due>`, `stale:<client>:<due>`, `invoice:<id>:step<days>`),
+recorded per local day and recipient, so that an hourly cron job mails the same items once
+a day. The ledger is written only after the server (or the sendmail command) accepted the
+message.
 """
 
 from __future__ import annotations

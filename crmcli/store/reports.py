@@ -14,6 +14,7 @@ Archived clients are left out of every report.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -102,13 +103,30 @@ def idx_of_ym_sql(ym: str, months: int) -> str:
 LIVE = "client_id NOT IN (SELECT id FROM clients WHERE archived_at IS NOT NULL)"
 
 
-def _period_pairs_sql(activity: str, mm, months: int) -> str:
+@dataclass(frozen=True)
+class Revenue:
+    """Where revenue comes from (config revenue.source): the rows of `table` that meet
+    `where` (`where_d`: the same on the table aliased d), each with client_id, at, amount
+    and currency. Won deals, or payments collected (which carry their invoice's client and
+    currency for this)."""
+
+    table: str
+    where: str
+    where_d: str
+
+
+REVENUE_SOURCES = {"deals": Revenue("deals", "status = 'won'", "d.status = 'won'"),
+                   "payments": Revenue("payments", "1 = 1", "1 = 1")}
+WON_DEALS = REVENUE_SOURCES["deals"]
+
+
+def _period_pairs_sql(activity: str, mm, months: int, revenue: Revenue = WON_DEALS) -> str:
     """CTE act(client_id, idx): live clients active in each period, distinct; periods of
     `months` months (1, 3, 12) in the local zone, up to mm.end_utc."""
     parts = []
     if activity in ("deals", "any"):
-        parts.append(f"SELECT DISTINCT client_id, {month_key_sql('at', mm)} AS ym FROM deals "
-                     f"WHERE status = 'won' AND at < {_lit(mm.end_utc)}")
+        parts.append(f"SELECT DISTINCT client_id, {month_key_sql('at', mm)} AS ym FROM "
+                     f"{revenue.table} WHERE {revenue.where} AND at < {_lit(mm.end_utc)}")
     if activity in ("interactions", "any"):
         parts.append(f"SELECT DISTINCT client_id, {month_key_sql('at', mm)} AS ym "
                      f"FROM interactions WHERE at < {_lit(mm.end_utc)}")
@@ -122,8 +140,9 @@ class Reports:
     """Read-only aggregates of clients, deals and interactions for the metrics. Uses the
     database only."""
 
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, revenue: Revenue = WON_DEALS):
         self.db = db
+        self.source = revenue
 
     def live_client_ids(self) -> list[int]:
         return [r[0] for r in self._tuples("SELECT id FROM clients WHERE archived_at IS NULL")]
@@ -146,8 +165,8 @@ class Reports:
         firsts = []
         if activity in ("deals", "any"):
             firsts.append(self.db.scalar(
-                "SELECT min(d.at) FROM deals d JOIN clients c ON c.id = d.client_id "
-                "WHERE d.status = 'won' AND c.archived_at IS NULL"))
+                f"SELECT min(d.at) FROM {self.source.table} d JOIN clients c ON "
+                f"c.id = d.client_id WHERE {self.source.where_d} AND c.archived_at IS NULL"))
         if activity in ("interactions", "any"):
             firsts.append(self.db.scalar(
                 "SELECT min(i.at) FROM interactions i JOIN clients c ON c.id = i.client_id "
@@ -162,7 +181,7 @@ class Reports:
         that "new" (first activity ever) and "reactivated" (active before, not in the
         previous period) see the whole history; months is the period length (1, 3, 12)."""
         _check_activity(activity)
-        sql = (f"WITH {_period_pairs_sql(activity, mm, months)}, "
+        sql = (f"WITH {_period_pairs_sql(activity, mm, months, self.source)}, "
                "seq AS (SELECT idx, lag(idx) OVER (PARTITION BY client_id ORDER BY idx) AS prev "
                "FROM act) "
                "SELECT idx, count(*) AS active, sum(prev IS NULL) AS new, "
@@ -175,7 +194,7 @@ class Reports:
         """(cohort, k, clients): clients whose first active period is cohort and who are
         active in period cohort + k. Same rule for mm as period_activity."""
         _check_activity(activity)
-        sql = (f"WITH {_period_pairs_sql(activity, mm, months)}, "
+        sql = (f"WITH {_period_pairs_sql(activity, mm, months, self.source)}, "
                "seq AS (SELECT idx, min(idx) OVER (PARTITION BY client_id) AS cohort FROM act) "
                "SELECT cohort, idx - cohort AS k, count(*) AS clients FROM seq "
                "GROUP BY cohort, k ORDER BY cohort, k")
@@ -187,8 +206,8 @@ class Reports:
         _check_activity(activity)
         parts = []
         if activity in ("deals", "any"):
-            parts.append("SELECT client_id, at FROM deals WHERE status = 'won' "
-                         "AND at >= :lo AND at < :hi")
+            parts.append(f"SELECT client_id, at FROM {self.source.table} WHERE "
+                         f"{self.source.where} AND at >= :lo AND at < :hi")
         if activity in ("interactions", "any"):
             parts.append("SELECT client_id, at FROM interactions WHERE at >= :lo AND at < :hi")
         sql = (f"WITH w AS (SELECT client_id, max(at < :mid) AS first, max(at >= :mid) AS second "
@@ -205,8 +224,9 @@ class Reports:
         where = f"AND at >= {_lit(since)}" if since else ""
         sql = (f"SELECT {idx_of_ym_sql('ym', months)} AS idx, count(*) AS deals, "
                f"count(DISTINCT client_id) AS clients, {money_sql('amount')} FROM "
-               f"(SELECT client_id, amount, {month_key_sql('at', mm)} AS ym FROM deals "
-               f"WHERE status = 'won' AND currency = :currency AND at < {_lit(mm.end_utc)} "
+               f"(SELECT client_id, amount, {month_key_sql('at', mm)} AS ym FROM "
+               f"{self.source.table} WHERE {self.source.where} AND currency = :currency "
+               f"AND at < {_lit(mm.end_utc)} "
                f"{where} AND {LIVE}) GROUP BY idx ORDER BY idx")
         rows = self.db.query(sql, {"currency": currency})
         return [{"idx": r["idx"], "deals": r["deals"], "clients": r["clients"],
@@ -220,7 +240,7 @@ class Reports:
         One pass over the (status, client_id, at, currency, amount) index, in client order:
         no sort and no table look-ups (`+at` keeps SQLite from trading that for the range
         on the index by time)."""
-        where = ["status = 'won'", "currency = :currency", LIVE]
+        where = [self.source.where, "currency = :currency", LIVE]
         params: dict[str, Any] = {"currency": currency}
         if since:
             where.append("+at >= :since")
@@ -229,7 +249,7 @@ class Reports:
             where.append("+at < :until")
             params["until"] = until
         sql = (f"SELECT client_id, count(*), min(at), max(at), {money_sql('amount')} "
-               f"FROM deals WHERE {' AND '.join(where)} GROUP BY client_id")
+               f"FROM {self.source.table} WHERE {' AND '.join(where)} GROUP BY client_id")
         return {cid: {"revenue": exact_sum(m_int, m_frac, m_scale), "deals": deals,
                       "first_at": first_at, "last_at": last_at}
                 for cid, deals, first_at, last_at, m_int, m_frac, m_scale
@@ -244,8 +264,8 @@ class Reports:
         scale = 10 ** FRAC_DIGITS
         mine, units = 0, []
         for cid, m_int, m_frac, _ in self._tuples(
-                f"SELECT client_id, {money_sql('amount')} FROM deals WHERE status = 'won' "
-                f"AND currency = :currency AND {LIVE} GROUP BY client_id",
+                f"SELECT client_id, {money_sql('amount')} FROM {self.source.table} WHERE "
+                f"{self.source.where} AND currency = :currency AND {LIVE} GROUP BY client_id",
                 {"currency": currency}):
             value = m_int * scale + (m_frac or 0)
             units.append((cid, value))
@@ -259,7 +279,7 @@ class Reports:
                       client_id: int | None = None) -> dict[str, Any]:
         """Won revenue (exact), deals and paying clients of live clients in [since, until),
         or of one client."""
-        where = ["status = 'won'", "currency = :currency"]
+        where = [self.source.where, "currency = :currency"]
         params: dict[str, Any] = {"currency": currency}
         if client_id is None:
             where.append(LIVE)
@@ -274,7 +294,8 @@ class Reports:
             params["until"] = until
         row = self.db.query_one(
             f"SELECT count(*) AS deals, count(DISTINCT client_id) AS clients, "
-            f"{money_sql('amount')} FROM deals WHERE {' AND '.join(where)}", params) or {}
+            f"{money_sql('amount')} FROM {self.source.table} WHERE {' AND '.join(where)}",
+            params) or {}
         return {"deals": row.get("deals") or 0, "clients": row.get("clients") or 0,
                 "revenue": money_of(row)}
 
@@ -284,9 +305,10 @@ class Reports:
         one, in [since, until) (UTC) when given: {currency: {"revenue", "deals"}}."""
         where = ("AND d.at >= :since " if since else "") + ("AND d.at < :until" if until else "")
         totals: dict[str, dict[str, Any]] = {}
-        for row in self.db.query("SELECT d.currency, d.amount FROM deals d JOIN clients c "
-                                 "ON c.id = d.client_id WHERE d.status = 'won' AND "
-                                 f"d.currency != :currency AND c.archived_at IS NULL {where}",
+        for row in self.db.query(f"SELECT d.currency, d.amount FROM {self.source.table} d "
+                                 "JOIN clients c ON c.id = d.client_id WHERE "
+                                 f"{self.source.where_d} AND d.currency != :currency AND "
+                                 f"c.archived_at IS NULL {where}",
                                  {"currency": currency, "since": since, "until": until}):
             entry = totals.setdefault(row["currency"], {"revenue": Decimal(0), "deals": 0})
             entry["revenue"] += Decimal(row["amount"])
@@ -296,8 +318,8 @@ class Reports:
     def other_currency_deals(self, currency: str) -> int:
         """Won deals of live clients in a currency other than the given one."""
         return self.db.scalar(
-            "SELECT count(*) FROM deals d JOIN clients c ON c.id = d.client_id "
-            "WHERE d.status = 'won' AND d.currency != ? AND c.archived_at IS NULL",
+            f"SELECT count(*) FROM {self.source.table} d JOIN clients c ON c.id = d.client_id "
+            f"WHERE {self.source.where_d} AND d.currency != ? AND c.archived_at IS NULL",
             (currency,)) or 0
 
     def activity_days(self, activity: str, day_shift: str = "+0 minutes",
@@ -318,7 +340,7 @@ class Reports:
         live = "" if client_id is not None else "WHERE c.archived_at IS NULL"
         arms = []
         if activity in ("deals", "any"):
-            arms.append(f"deals WHERE status = 'won'{one}")
+            arms.append(f"{self.source.table} WHERE {self.source.where}{one}")
         if activity in ("interactions", "any"):
             arms.append(f"interactions WHERE 1{one}")
         params = {"shift": day_shift, "cid": client_id}

@@ -100,8 +100,11 @@ class EventReports:
     """Read-only aggregates of events (replies, complaints, NPS scores, stage moves, won
     deals) for the metrics. Uses the database only."""
 
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, revenue=None):
+        from crmcli.store.reports import WON_DEALS
+
         self.db = db
+        self.source = revenue or WON_DEALS
 
     # --- response time and complaint handling -----------------------------------------
 
@@ -313,7 +316,7 @@ class EventReports:
         cols, join = ("c.name, c.owner", "JOIN clients c ON c.id = r.client_id") if names \
             else ("NULL, NULL", "")
         sql = ("WITH r AS (SELECT client_id, count(*) AS deals, max(at) AS last_at, "
-               f"{money_sql('amount')} FROM deals WHERE status = 'won' "
+               f"{money_sql('amount')} FROM {self.source.table} WHERE {self.source.where} "
                f"AND currency = :currency AND {LIVE}"
                + (" AND at >= :lo" if lo else "") + (" AND at < :hi" if hi else "")
                + " GROUP BY client_id) "

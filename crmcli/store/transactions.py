@@ -17,8 +17,11 @@ class Transactions:
     """Won deals as the models' transaction log, and saved model fits (table model_fits).
     Uses the database only."""
 
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, revenue=None):
+        from crmcli.store.reports import WON_DEALS
+
         self.db = db
+        self.source = revenue or WON_DEALS
 
     def won(self, *, client_id: int | None = None,
             until: str | None = None) -> list[dict]:
@@ -28,7 +31,7 @@ class Transactions:
         client_id: only this client's deals; until: only deals at or before this UTC ISO
         instant.
         """
-        where = ["d.status = 'won'", "c.archived_at IS NULL"]
+        where = [self.source.where_d, "c.archived_at IS NULL"]
         params: list[Any] = []
         if client_id is not None:
             where.append("d.client_id = ?")
@@ -38,7 +41,7 @@ class Transactions:
             params.append(until)
         return self.db.query(
             "SELECT d.client_id, c.name AS client, d.at, d.amount, d.currency "
-            "FROM deals d JOIN clients c ON c.id = d.client_id "
+            f"FROM {self.source.table} d JOIN clients c ON c.id = d.client_id "
             f"WHERE {' AND '.join(where)} ORDER BY d.client_id, d.at, d.id", params)
 
     def save_model_fit(self, model: str, *, calibration_end: str, time_unit: str,
