@@ -15,8 +15,8 @@ NOT_RECORD_PRINTING = {
     "add", "edit", "rm", "unarchive", "merge", "tag", "log", "resolve", "deal", "followup", "done",
     "snooze", "cadence", "import", "undo", "demo", "contact add", "contact edit", "contact rm",
     "edit-deal", "edit-log", "invoice add", "invoice pay", "stage-deal",
-    "db path", "db backup", "db migrate", "db encrypt", "db decrypt", "config path",
-    "config init", "config get", "config set", "stage", "completion",
+    "db path", "db backup", "db migrate", "db encrypt", "db decrypt", "db copy",
+    "config path", "config init", "config get", "config set", "stage", "completion",
 }
 
 

@@ -114,6 +114,8 @@ EXAMPLES: dict[str, list[tuple[str, str]]] = {
     "show_path": [("crm db path", "the database file in use")],
     "check_db": [("crm db check", "integrity, foreign keys and the search index")],
     "backup_db": [("crm db backup backup.db", "a consistent owner-only copy")],
+    "copy_db": [("crm db copy book.db copy.db",
+                 "the whole book into a new file (or a postgresql:// URL)")],
     "migrate_db": [("crm db migrate", "apply pending migrations; list those applied")],
     "encrypt_db": [("crm db encrypt --new-key-file crm.key",
                     "encrypt with a new random key kept in crm.key"),

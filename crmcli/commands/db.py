@@ -1,4 +1,4 @@
-"""The database file: crm db path|check|backup|migrate|encrypt|decrypt."""
+"""The database: crm db path|check|backup|migrate|copy|encrypt|decrypt."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from crmcli.commands._help import CrmGroup
 from crmcli.commands._options import FormatOption, JsonOption, output_format
 from crmcli.render.output import emit, emit_record, message
 
-db_app = typer.Typer(cls=CrmGroup, help="The database file: path, check, backup, migrate, "
+db_app = typer.Typer(cls=CrmGroup, help="The database: path, check, backup, migrate, copy, "
                      "encrypt, decrypt.", no_args_is_help=True)
 
 
@@ -42,6 +42,33 @@ def backup_db(target: Annotated[str, typer.Argument(metavar="PATH",
     written = store.backup_to(target)
     message(f"backed up {store.location} to {written}")
     typer.echo(str(written))
+
+
+def copy_db(
+    source: Annotated[str, typer.Argument(metavar="SRC",
+                                          help="The book to copy: a file or a postgresql:// URL.")],
+    destination: Annotated[str, typer.Argument(
+        metavar="DST", help="Where to copy it: a file (created) or a postgresql:// URL.")],
+    replace: Annotated[bool, typer.Option(
+        "--replace", help="Delete the book already in DST first (else a DST that holds "
+                          "rows is refused).")] = False,
+) -> None:
+    """Copy a whole book into another database, SQLite or PostgreSQL either side: every
+    record with its id, the change log (history, undo), the digests' ledger and model fits,
+    in one transaction on DST; the search index is rebuilt there."""
+    from pathlib import Path
+
+    from crmcli.commands._context import get_config
+    from crmcli.config import is_server_url
+    from crmcli.store.copy import copy_book
+
+    def book(value: str):
+        return value if is_server_url(value) else Path(value).expanduser()
+
+    counts = copy_book(book(source), book(destination), get_config(), replace=replace)
+    copied = ", ".join(f"{counts[t]} {t}" for t in ("clients", "contacts", "interactions",
+                                                    "deals", "followups", "changes"))
+    message(f"copied {counts['source']} to {counts['destination']}: {copied}")
 
 
 def migrate_db(fmt: FormatOption = None, as_json: JsonOption = False) -> None:
@@ -85,6 +112,7 @@ command(db_app, "backup")(backup_db)
 command(db_app, "migrate")(migrate_db)
 command(db_app, "encrypt")(encrypt_db)
 command(db_app, "decrypt")(decrypt_db)
+command(db_app, "copy")(copy_db)
 
 
 def register(app: typer.Typer) -> None:

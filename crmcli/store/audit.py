@@ -337,11 +337,11 @@ class Audit:
     # --- helpers -------------------------------------------------------
 
     def _columns(self, tbl: str) -> list[str]:
-        return [r[1] for r in self.db.conn.execute(f"PRAGMA table_info({tbl})")]
+        return self.db.columns(tbl)
 
     def _parents(self, tbl: str) -> list[tuple[str, str]]:
         """(column, parent table) of each foreign key of tbl."""
-        return [(r[3], r[2]) for r in self.db.conn.execute(f"PRAGMA foreign_key_list({tbl})")]
+        return self.db.parents(tbl)
 
     def _children(self, tbl: str) -> list[tuple[str, str]]:
         """(child table, column) of each foreign key that points at tbl."""

@@ -565,6 +565,60 @@ class PostgresDatabase:
                 self.reindex_range(table, min(ids), max(ids))
         return len(rows)
 
+    # --- a whole book at once (crm db copy) -----------------------------
+
+    def book_tables(self) -> list[str]:
+        return [r[0] for r in self.conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = "
+            "current_schema() AND table_type = 'BASE TABLE' AND table_name NOT IN "
+            "('crm_migrations', 'search_index') ORDER BY table_name")]
+
+    @contextmanager
+    def loading(self) -> Iterator[None]:
+        import psycopg
+
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                self.conn.execute("COMMIT")
+            except BaseException:
+                if self.conn.in_transaction:
+                    self._raw.execute("ROLLBACK")
+                raise
+        except psycopg.Error as exc:
+            raise StoreError(f"{self.location}: {describe_db_error(exc)}") from None
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        self._raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        try:
+            yield
+        finally:
+            self._raw.execute("COMMIT")
+
+    def read_rows(self, table: str, columns: Sequence[str]) -> Iterator[tuple]:
+        # A cursor on the server (inside reading()): a big table is not held in memory.
+        order = " ORDER BY id" if "id" in columns else ""
+        with self._raw.cursor(name=f"crm_read_{table}") as cur:
+            cur.itersize = 5000
+            cur.execute(f"SELECT {', '.join(columns)} FROM {table}{order}")
+            yield from cur
+
+    def load_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence],
+                  batch_size: int = 5000) -> int:
+        count = 0
+        with self._raw.cursor() as cur, cur.copy(
+                f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+                count += 1
+        return count
+
+    def loaded(self, table: str) -> None:
+        if self.scalar("SELECT pg_get_serial_sequence(?, 'id')", (table,)) is not None:
+            self._advance_ids(table)
+
     # --- full-text index ----------------------------------------------
 
     def _put_documents(self, docs: list[tuple[int, str, int]]) -> None:

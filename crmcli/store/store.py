@@ -654,6 +654,91 @@ class Database:
         ch.rows += cur.rowcount
         return cur.rowcount
 
+    # --- a whole book at once (crm db copy) -----------------------------
+
+    def book_tables(self) -> list[str]:
+        """The tables holding the book: all but the migrations' own and the search index
+        (which is made from the others)."""
+        return [r[0] for r in self.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%' "
+            "AND name NOT LIKE 'search_index%' AND name <> '_sqlite_migrations' ORDER BY name")]
+
+    @contextmanager
+    def loading(self) -> Iterator[None]:
+        """One write transaction outside the change log, for rows copied in as they are
+        (their ids, and the change log itself, come from another book)."""
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"{self.location}: {describe_db_error(exc)}") from None
+        try:
+            yield
+            self.conn.execute("COMMIT")
+        except BaseException as exc:
+            try:
+                self.conn.execute("ROLLBACK")
+            except Exception:  # noqa: BLE001 - the first error is the one to report
+                pass
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(f"{self.location}: {describe_db_error(exc)}") from None
+            if isinstance(exc, UnicodeEncodeError):
+                raise not_utf8_on_write(exc) from None
+            raise
+
+    def load_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence],
+                  batch_size: int = 5000) -> int:
+        """Insert rows exactly as given, ids included (inside loading())."""
+        sql = (f"INSERT INTO {table} ({', '.join(columns)}) "
+               f"VALUES ({', '.join('?' * len(columns))})")
+        count = 0
+        batch: list[Sequence] = []
+        for row in rows:
+            batch.append(row)
+            if len(batch) >= batch_size:
+                self.conn.executemany(sql, batch)
+                count += len(batch)
+                batch = []
+        if batch:
+            self.conn.executemany(sql, batch)
+            count += len(batch)
+        return count
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """One read transaction: every table read inside sees the same moment of the book,
+        while other crm processes go on writing."""
+        self.conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.conn.execute("COMMIT")
+
+    def read_rows(self, table: str, columns: Sequence[str]) -> Iterator[tuple]:
+        """Every row of table as tuples of columns, in id order where there are ids."""
+        order = " ORDER BY id" if "id" in columns else ""
+        yield from self.conn.execute(f"SELECT {', '.join(columns)} FROM {table}{order}")
+
+    def has_rows(self, table: str) -> bool:
+        return self.conn.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is not None
+
+    def clear_rows(self, table: str) -> None:
+        self.conn.execute(f"DELETE FROM {table}")
+
+    def set_column(self, table: str, column: str, values: Iterable[tuple[Any, int]]) -> None:
+        """column = value on the rows of these ids: (value, id) pairs."""
+        self.conn.executemany(f"UPDATE {table} SET {column} = ? WHERE id = ?", list(values))
+
+    def loaded(self, table: str) -> None:
+        """After rows were loaded with their own ids (PostgreSQL moves its sequences on)."""
+
+    def rebuild_search(self, chunk: int = 20_000) -> None:
+        """The search index made again from the rows, in ranges of ids."""
+        self.conn.execute("DELETE FROM search_index")
+        for table in SEARCHABLE:
+            top = self.scalar(f"SELECT max(id) FROM {table}")
+            for first in range(1, (top or 0) + 1, chunk):
+                self.reindex_range(table, first, first + chunk - 1)
+
     # --- full-text index ----------------------------------------------
 
     def reindex(self, table: str, row_id: int, row: dict | None = None) -> None:
