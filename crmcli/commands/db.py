@@ -60,7 +60,7 @@ def copy_db(
 
     from crmcli.commands._context import get_config
     from crmcli.config import is_server_url
-    from crmcli.store.copy import copy_book
+    from crmcli.store import copy_book
 
     def book(value: str):
         return value if is_server_url(value) else Path(value).expanduser()

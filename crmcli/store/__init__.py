@@ -43,6 +43,7 @@ from crmcli.store.bulk import Bulk
 from crmcli.store.clients import CLIENT_RECORD, Clients, referenced_id
 from crmcli.store.completion import Completion
 from crmcli.store.contacts import Contacts
+from crmcli.store.copy import copy_book
 from crmcli.store.deals import Deals
 from crmcli.store.digests import Digests
 from crmcli.store.encryption import KeySource
@@ -63,7 +64,7 @@ if TYPE_CHECKING:
 __all__ = ["CrmStore", "SCHEMA_VERSION", "CrmError", "UsageError", "StoreError", "SchemaTooNew",
            "NotFound", "ClientNotFound", "AmbiguousClient", "UnknownStage", "ValidationError",
            "validate", "user_error_of", "HISTORY_FIELDS", "UNDOABLE_FIELDS", "CLIENT_RECORD",
-           "referenced_id"]
+           "referenced_id", "copy_book"]
 
 
 class CrmStore(Database):
