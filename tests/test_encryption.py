@@ -18,6 +18,8 @@ from helpers import crm_env
 
 from crmcli.store.encryption import looks_encrypted
 
+pytestmark = pytest.mark.sqlite_only  # encryption at rest is a property of the SQLite file
+
 RAW_KEY = "2b7e151628aed2a6abf7158809cf4f3c762e7160f38b4da56a784d9045190cfe"
 PASSPHRASE = "correct horse battery staple"
 HEADER = b"SQLite format 3\x00"
@@ -152,6 +154,33 @@ def test_the_key_from_an_owner_only_key_file(crm, encrypted_book, tmp_path, monk
     # CRM_DB_KEY wins over the key file.
     monkeypatch.setenv("CRM_DB_KEY", RAW_KEY)
     assert crm.json("ls")[0]["name"] == "Acme"
+
+
+def test_a_bad_key_file_creates_no_book(crm, db_path, tmp_path, monkeypatch):
+    monkeypatch.delenv("CRM_DB_KEY", raising=False)
+    key_file = tmp_path / "crm.key"
+    key_file.write_text(RAW_KEY + "\n")
+    key_file.chmod(0o644)
+    (tmp_path / "config.yaml").write_text("timezone: UTC\ndb_key_file: crm.key\n")
+    result = crm("add", "Acme", ok=False)
+    assert result.exit_code == 1 and "must be owner-only" in result.stderr
+    assert not db_path.exists()
+
+
+def test_a_migration_backup_of_an_encrypted_book_is_encrypted(crm, db_path, tmp_path,
+                                                              monkeypatch):
+    from crmcli.store import CrmStore
+    from crmcli.store.migrations import STEPS
+
+    monkeypatch.setenv("CRM_DB_KEY", RAW_KEY)
+    with CrmStore(db_path, migrate=False) as old:
+        old.migrate(stop_before=STEPS[-1][0])
+    result = crm("ls")
+    assert "crm: migrated" in result.stderr
+    backups = list(tmp_path.glob("crm.db.v*.bak"))
+    assert len(backups) == 1 and header(backups[0]) != HEADER
+    assert crm.json("--db", str(backups[0]), "db", "check", "--fields", "encrypted")[
+        "encrypted"] is True
 
 
 def test_a_missing_key_file_is_named(crm, encrypted_book, tmp_path, monkeypatch):

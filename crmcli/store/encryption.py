@@ -183,10 +183,16 @@ def cipher_for(path: Path, created: bool, keys: KeySource | None) -> Cipher | No
     """How to open the book at path: None for plain SQLite (the stdlib), else a Cipher.
     StoreError when it is encrypted and no key is set or the driver is not installed."""
     if created:
-        key = (keys or KeySource()).key()
-        if key is None:
-            return None
-        _require_driver(path, f"{key.source} is set, so new books are encrypted")
+        try:
+            key = (keys or KeySource()).key()
+            if key is None:
+                return None
+            _require_driver(path, f"{key.source} is set, so new books are encrypted")
+        except (ConfigError, StoreError):
+            # The book was to be created: leave no empty file where it would have been.
+            if path.exists() and path.stat().st_size == 0:
+                path.unlink()
+            raise
         return Cipher(key)
     if not looks_encrypted(path):
         return None
