@@ -782,7 +782,8 @@ def test_search_documents_of_imported_clients_are_those_the_store_makes():
     record = dict.fromkeys(CLIENT_COLUMNS)
     record.update(name="王伟", company="北京科技有限公司", email="wang@example.cn",
                   phone="+86 10 1234", industry="software", notes="第一行\nline two",
-                  external_id="CN-1", owner="sam", stage="lead", custom="{}")
+                  external_id="CN-1", owner="sam", stage="lead",
+                  custom='{"region": "华北", "budget": 12000.50, "vip": true}')
     row = tuple(record[c] for c in CLIENT_COLUMNS)
     assert _client_document(row) == (document_for("clients", {**record, "id": 7})[0], None)
 

@@ -28,7 +28,6 @@ from crmcli.render.output import (
     selection,
     to_json,
 )
-from crmcli.store.bulk import EXPORT_COLUMNS
 
 EXPORT_KINDS = ("clients", "contacts", "interactions", "deals", "followups")
 EXPORT_FORMATS = ("csv", "tsv", "json", "ndjson", "vcf", "ics")
@@ -76,7 +75,7 @@ def write(store: Any, kind: str, fmt: str, out) -> int:
         from crmcli.interchange.vcard import write_vcards
 
         return write_vcards(store.bulk.export_contacts_with_clients(), out)
-    columns = EXPORT_COLUMNS[kind]
+    columns = store.bulk.export_columns(kind)
     chosen = selection()
     if chosen.fields is not None:
         check_fields(columns)

@@ -103,7 +103,9 @@ class CrmStore(Database):
         self.transactions = Transactions(self, revenue)
         self.reports = Reports(self, revenue)
         self.events = EventReports(self, revenue)
-        self.bulk = Bulk(self, self.clients, self.contacts)
+        self.bulk = Bulk(self, self.clients, self.contacts, {
+            "clients": self.clients.fields, "contacts": self.contacts.fields,
+            "deals": self.deals.fields})
         self.completion = Completion(self)
 
     def invalid_custom(self) -> list[str]:

@@ -21,11 +21,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from decimal import Decimal
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from crmcli.errors import ValidationError
+from crmcli.store import fields as custom_fields
 from crmcli.store.clients import CLIENT_RECORD, Clients
 from crmcli.store.store import utc_now_iso
 
@@ -34,14 +34,16 @@ if TYPE_CHECKING:
     from crmcli.store.store import Database
 
 # Columns of each kind as exported and imported (clients also carry tags, custom and
-# stage_history, which live in other tables or a JSON column).
+# stage_history, which live in other tables or a JSON column; clients, contacts and deals
+# also their declared custom fields, one column each: export_columns).
 EXPORT_COLUMNS: dict[str, tuple[str, ...]] = {
     "clients": CLIENT_RECORD,
     "contacts": ("id", "client_id", "name", "role", "email", "phone", "decision_level",
-                 "is_primary", "notes", "created_at", "updated_at"),
+                 "is_primary", "notes", "created_at", "updated_at", "custom"),
     "interactions": ("id", "client_id", "at", "channel", "direction", "kind", "summary",
                      "score", "contact_id", "resolved_at", "created_at"),
-    "deals": ("id", "client_id", "at", "title", "amount", "currency", "status", "created_at"),
+    "deals": ("id", "client_id", "at", "title", "amount", "currency", "status", "created_at",
+              "custom"),
     "followups": ("id", "client_id", "due", "due_at", "note", "every", "anchor",
                   "interaction_id", "done_at", "created_at"),
 }
@@ -97,6 +99,26 @@ def build_indexes(conn: Any, dropped: list[tuple[str, str]]) -> None:
         conn.execute(dropped.pop(0)[1])
 
 
+class CustomChange:
+    """The custom fields an import row of contacts or deals gives: base, its custom column
+    (the whole object; None: not given), and changes, its declared fields' columns (a
+    value, or None: remove). Made into the stored text by resolve() once the writer knows
+    whether the row is new (every required field then) or updates a record (its stored
+    fields are kept unless the custom column replaces them)."""
+
+    __slots__ = ("base", "changes")
+
+    def __init__(self, base: dict | None, changes: dict):
+        self.base = base
+        self.changes = changes
+
+    def resolve(self, fields: dict, current: str | None, new: bool) -> str:
+        start = self.base if self.base is not None else custom_fields.load(current)
+        # (a whole custom object must hold every required field, as a new record must)
+        return custom_fields.dump(custom_fields.apply(fields, start, self.changes,
+                                                      new=new or self.base is not None))
+
+
 class ChildWriter:
     """Writes contacts, interactions, deals or follow-ups for one import.
 
@@ -109,11 +131,16 @@ class ChildWriter:
     look-up: it goes straight into the insert buffer (a million interactions).
     """
 
-    def __init__(self, store: Database, kind: str, keyed: bool, contacts: Contacts):
+    def __init__(self, store: Database, kind: str, keyed: bool, contacts: Contacts,
+                 fields: dict | None = None):
         self.store = store
         self.contacts = contacts
         self.table = kind
         self.columns = TABLE_COLUMNS[kind]
+        # where the row holds its CustomChange (None: the kind has no custom fields), and
+        # the kind's declared fields
+        self.custom_at = self.columns.index("custom") if "custom" in self.columns else None
+        self.fields = fields or {}
         self.keyed = keyed
         self.buffer: list[Sequence] = []
         self.id_buffer: list[Sequence] = []
@@ -145,8 +172,17 @@ class ChildWriter:
         params.append(self.existing_top)
         return self.store.conn.execute(sql, params).fetchone() is not None
 
+    def _custom(self, row: Sequence, current: str | None, new: bool) -> Sequence:
+        """row with its CustomChange made the stored text (see CustomChange)."""
+        at = self.custom_at
+        change = row[at] if at is not None else None
+        if type(change) is not CustomChange:
+            return row
+        return (*row[:at], change.resolve(self.fields, current, new), *row[at + 1:])
+
     def put(self, row: Sequence, row_id: int | None = None, given: Iterable[str] = ()) -> str:
         if row_id is None and self.existing_top is None:
+            row = self._custom(row, None, True)
             if self.id_buffer:
                 self._flush_ids()  # (rows keep the input's order)
             buf = self.buffer
@@ -172,7 +208,10 @@ class ChildWriter:
 
     def _put(self, row: dict, present: set[str]) -> str:
         row_id = row.get("id")
+        change = row.get("custom") if self.custom_at is not None else None
         if row_id is None:
+            if type(change) is CustomChange:
+                row["custom"] = change.resolve(self.fields, None, True)
             if self.existing_top is not None and self._stored_before(row, present):
                 return "unchanged"
             self._flush_ids()
@@ -188,6 +227,9 @@ class ChildWriter:
             old = None
         else:
             old = self.store.get(self.table, row_id)
+        if type(change) is CustomChange:
+            row["custom"] = change.resolve(self.fields, old["custom"] if old else None,
+                                           old is None)
         if old is not None:
             wanted = {c: row[c] for c in self.columns
                       if c in present and c not in _NOT_COMPARED}
@@ -236,11 +278,15 @@ _CLIENT_DOCUMENT_FIELDS = itemgetter(*(CLIENT_COLUMNS.index(c) for c in (
     "name", "company", "email", "phone", "industry", "notes", "external_id")))
 
 
+_CLIENT_CUSTOM = CLIENT_COLUMNS.index("custom")
+
+
 def _client_document(row: tuple) -> tuple[str, None]:
     """The search document of a new client (CLIENT_COLUMNS order); None: its own id."""
-    from crmcli.store.search import segment
+    from crmcli.store.search import custom_words, segment
 
-    return segment(" ".join(map(str, filter(None, _CLIENT_DOCUMENT_FIELDS(row))))), None
+    parts = [*_CLIENT_DOCUMENT_FIELDS(row), custom_words(row[_CLIENT_CUSTOM])]
+    return segment(" ".join(map(str, filter(None, parts)))), None
 
 
 # Indexes that an import of many clients into an empty table builds once at the end
@@ -341,10 +387,18 @@ class Bulk:
     repository (unique email and external id of a client) and the contacts repository
     (one primary contact per client)."""
 
-    def __init__(self, db: Database, clients: Clients, contacts: Contacts):
+    def __init__(self, db: Database, clients: Clients, contacts: Contacts,
+                 fields: dict[str, dict] | None = None):
         self.db = db
         self.clients = clients
         self.contacts = contacts
+        self.fields = fields or {}  # kind -> its declared custom fields
+
+    def export_columns(self, kind: str) -> tuple[str, ...]:
+        """The columns of an export of kind: its own, then its declared custom fields (their
+        values out of the custom object, which keeps the undeclared ones)."""
+        declared = [f for f in self.fields.get(kind, {}) if f not in EXPORT_COLUMNS[kind]]
+        return (*EXPORT_COLUMNS[kind], *declared)
 
     @contextmanager
     def import_cache(self) -> Iterator[None]:
@@ -420,7 +474,7 @@ class Bulk:
 
     def child_writer(self, kind: str, keyed: bool) -> ChildWriter:
         self.db.require_change()
-        return ChildWriter(self.db, kind, keyed, self.contacts)
+        return ChildWriter(self.db, kind, keyed, self.contacts, self.fields.get(kind))
 
     def find_client_for_import(self, key: str, row: dict) -> dict | None:
         """The stored client that an import row matches by key (id, email, external_id)."""
@@ -496,15 +550,13 @@ class Bulk:
         if "stage" in values and values["stage"] is None and existing["stage"] is None:
             values.pop("stage")
         self.clients.check_unique(values.get("email"), values.get("external_id"), exclude_id=cid)
-        current = json.loads(existing["custom"] or "{}", parse_float=Decimal)
-        custom = dict(row["custom"]) if row["custom"] is not None else dict(current)
-        for k, v in row["extra"].items():
-            if v is None:
-                custom.pop(k, None)
-            else:
-                custom[k] = v
+        current = custom_fields.load(existing["custom"])
+        # (a whole custom object must hold every required field, as a new record must)
+        custom = custom_fields.apply(self.clients.fields, dict(
+            row["custom"] if row["custom"] is not None else current), row["extra"],
+            new=row["custom"] is not None)
         if custom != current:
-            values["custom"] = _custom_json(custom)
+            values["custom"] = custom_fields.dump(custom)
         changed = False
         new_stage = values.pop("stage", existing["stage"])
         if new_stage != existing["stage"]:
@@ -550,10 +602,9 @@ class Bulk:
         if check_unique:
             self.clients.check_unique(fields.get("email"), fields.get("external_id"))
         record = dict(fields)
-        if row["custom"] or row["extra"]:
-            custom = dict(row["custom"] or {})
-            custom.update({k: v for k, v in row["extra"].items() if v is not None})
-            record["custom"] = _custom_json(custom)
+        if row["custom"] or row["extra"] or self.clients.fields:
+            record["custom"] = custom_fields.dump(custom_fields.apply(
+                self.clients.fields, dict(row["custom"] or {}), row["extra"], new=True))
         else:
             record["custom"] = "{}"
         record["created_at"] = fields.get("created_at") or utc_now_iso()
@@ -588,14 +639,23 @@ class Bulk:
                 " 'to', to_stage, 'note', note)) FROM (SELECT * FROM stage_changes "
                 " WHERE client_id = c.id ORDER BY at, id)) AS stage_history, "
                 "c.created_at, c.updated_at, c.archived_at FROM clients c ORDER BY c.id")
+            declared = self.export_columns(kind)[len(EXPORT_COLUMNS[kind]):]
             for row in self.db.iter_query(sql):
                 row["tags"] = row["tags"].split(",") if row["tags"] else []
-                row["custom"] = json.loads(row["custom"] or "{}", parse_float=Decimal)
+                row["custom"] = custom_fields.load(row["custom"])
+                for name in declared:
+                    row[name] = row["custom"].pop(name, None)
                 row["stage_history"] = json.loads(row["stage_history"] or "[]")
                 yield row
             return
         cols = ", ".join(EXPORT_COLUMNS[kind])
-        yield from self.db.iter_query(f"SELECT {cols} FROM {kind} ORDER BY id")
+        declared = self.export_columns(kind)[len(EXPORT_COLUMNS[kind]):]
+        for row in self.db.iter_query(f"SELECT {cols} FROM {kind} ORDER BY id"):
+            if "custom" in row:
+                row["custom"] = custom_fields.load(row["custom"])
+                for name in declared:
+                    row[name] = row["custom"].pop(name, None)
+            yield row
 
     def export_contacts_with_clients(self) -> Iterator[dict]:
         """Contacts with their client's name, email and external id (for vCard)."""
@@ -614,10 +674,3 @@ def _first_history(row: dict, record: dict) -> list[dict]:
                  "note": None}]
     return []
 
-
-def _custom_json(custom: dict) -> str:
-    if not custom:
-        return "{}"
-    from crmcli.render.output import to_json
-
-    return to_json(dict(sorted(custom.items())))

@@ -8,6 +8,7 @@ a phrase of single characters: adjacent characters must match in order.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import TYPE_CHECKING
 
@@ -62,14 +63,41 @@ def segment(text: str) -> str:
     return _CJK_CHAR.sub(lambda m: f" {m.group(0)} ", text)
 
 
+def custom_words(custom: str | dict | None) -> str:
+    """What the index holds of a custom column (its JSON text, or the dict): every text and
+    number in it, keys left out."""
+    if not custom or custom == "{}":
+        return ""
+    if isinstance(custom, str):
+        try:
+            custom = json.loads(custom)
+        except ValueError:
+            return ""
+    words: list[str] = []
+
+    def walk(value: object) -> None:
+        if isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+        elif value is not None and not isinstance(value, bool) and value != "":
+            words.append(str(value))
+
+    walk(custom)
+    return " ".join(words)
+
+
 def document_for(table: str, row: dict) -> tuple[str, int | None]:
     if table == "clients":
         parts = [row.get("name"), row.get("company"), row.get("email"), row.get("phone"),
-                 row.get("industry"), row.get("notes"), row.get("external_id")]
+                 row.get("industry"), row.get("notes"), row.get("external_id"),
+                 custom_words(row.get("custom"))]
         client_id = row["id"]
     elif table == "contacts":
         parts = [row.get("name"), row.get("role"), row.get("email"), row.get("phone"),
-                 row.get("notes")]
+                 row.get("notes"), custom_words(row.get("custom"))]
         client_id = row["client_id"]
     else:
         parts = [row.get("summary")]

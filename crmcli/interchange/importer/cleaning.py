@@ -21,8 +21,9 @@ from crmcli.errors import UnknownStage, ValidationError
 from crmcli.interchange.importer.mapping import CLIENT_REFS, FIELDS
 from crmcli.interchange.importer.sources import json_int
 from crmcli.render.output import defuse_formula
+from crmcli.store import fields as custom_fields
 from crmcli.store import validate
-from crmcli.store.bulk import TABLE_COLUMNS
+from crmcli.store.bulk import TABLE_COLUMNS, CustomChange
 from crmcli.store.clients import CLIENT_RULES, plain_id
 
 # How each client reference column names the client ("auto": an id, else an email, else
@@ -148,6 +149,9 @@ class Context:
         self.maps: tuple | None = None
         self.tag_sets: dict[Any, list[str]] = {}
         self.stages: dict[str, str] = {}
+        # the kind's declared custom fields, and the other columns a record may have
+        self.fields = store.bulk.fields.get(kind, {})
+        self.plain = {*FIELDS[kind], *CLIENT_REFS}
 
     def now_iso(self) -> str:
         if self.now is None:
@@ -284,15 +288,15 @@ def clean_client(ctx: Context, rec: dict) -> dict:
                 if cache_key is not None and len(ctx.tag_sets) < 10_000:
                     ctx.tag_sets[cache_key] = tags
         elif key == "custom":
-            custom = _custom(value)
+            custom = _custom(value, ctx.fields)
         elif key == "stage_history":
             history = _history(value)
         elif key == "id":
             _single(key, value)
         else:
-            # a custom column keeps its JSON value (number, list, ...); "" or null removes it
-            extra[key] = (None if value is None or value == ""
-                          else validate.custom_value(key, value))
+            # a declared field's value as its type; any other custom column keeps its JSON
+            # value (number, list, ...); "" or null removes it
+            extra[key] = custom_fields.clean_value(ctx.fields, key, value)
     if fields.get("cadence_ideal") and fields.get("cadence_max"):
         validate.cadence(fields["cadence_ideal"], fields["cadence_max"], "cadence_ideal",
                          "cadence_max")
@@ -353,7 +357,9 @@ def _tags(value: Any) -> list[str]:
         raise ValidationError("tags", exc.value, exc.reason) from None
 
 
-def _custom(value: Any) -> dict:
+def _custom(value: Any, declared: dict) -> dict:
+    """A custom column: a JSON object, each declared field's value checked as its type (an
+    empty one left out)."""
     if value is None or value == "":
         return {}
     if isinstance(value, str):
@@ -365,7 +371,26 @@ def _custom(value: Any) -> dict:
             raise ValidationError("custom", value, "is not a JSON object") from None
     if not isinstance(value, dict):
         raise ValidationError("custom", value, "is not a JSON object")
+    if declared:
+        return {key: v for key, v in ((key, (custom_fields.clean_value(declared, key, v)
+                                             if key in declared else validate.custom_value(
+                                                 validate.custom_key(key), v)))
+                                      for key, v in value.items())
+                if v is not None or key not in declared}
     return {validate.custom_key(key): validate.custom_value(key, v) for key, v in value.items()}
+
+
+def custom_change(ctx: Context, rec: dict) -> Any:
+    """The custom fields a contact or deal row gives (its custom column and its declared
+    fields' columns), as the writer resolves them (store.bulk.CustomChange); "{}" when it
+    gives none and none is required."""
+    if rec.keys() <= ctx.plain and not rec.get("custom"):
+        if not any(f.required for f in ctx.fields.values()):
+            return "{}"
+    base = _custom(rec["custom"], ctx.fields) if "custom" in rec else None
+    changes = {key: custom_fields.clean_value(ctx.fields, key, _single(key, value))
+               for key, value in rec.items() if key not in ctx.plain}
+    return CustomChange(base, changes)
 
 
 def _history(value: Any) -> list[dict]:
@@ -471,7 +496,7 @@ def clean_contact(ctx: Context, rec: dict) -> tuple:
     return (client_id, validate.name(get("name")), validate.text("role", get("role")),
             validate.email(get("email")), validate.phone(get("phone")), level,
             flag("is_primary", get("is_primary")), validate.text("notes", get("notes")),
-            created, updated)
+            created, updated, custom_change(ctx, rec))
 
 
 def clean_deal(ctx: Context, rec: dict) -> tuple:
@@ -483,7 +508,8 @@ def clean_deal(ctx: Context, rec: dict) -> tuple:
     status = validate.choice("status", get("status") or "won", validate.DEAL_STATUSES)
     return (client_id, timestamp("at", get("at"), required=True),
             validate.text("title", get("title"), max_len=validate.MAX_NAME), amount,
-            currency, status, timestamp("created_at", get("created_at")) or ctx.now_iso())
+            currency, status, timestamp("created_at", get("created_at")) or ctx.now_iso(),
+            custom_change(ctx, rec))
 
 
 def clean_followup(ctx: Context, rec: dict) -> tuple:

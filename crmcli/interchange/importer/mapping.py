@@ -5,6 +5,8 @@ matches existing records.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from crmcli.errors import UsageError, ValidationError
 from crmcli.interchange.importer.sources import ERROR_COLUMN
 from crmcli.store import validate
@@ -58,10 +60,13 @@ def near_field(name: str, fields: set[str]) -> str | None:
 
 
 
-def parse_maps(kind: str, maps: list[str] | None) -> dict[str, str]:
-    """--map 'Source Column=field' options -> {source: field} ('' drops the column)."""
+def parse_maps(kind: str, maps: list[str] | None, declared: Iterable[str] = ()
+               ) -> dict[str, str]:
+    """--map 'Source Column=field' options -> {source: field} ('' drops the column);
+    declared: the kind's declared custom fields (fields too)."""
     result: dict[str, str] = {}
-    accepted = set(FIELDS[kind]) | (set(CLIENT_REFS) if kind != "clients" else set())
+    accepted = (set(FIELDS[kind]) | (set(CLIENT_REFS) if kind != "clients" else set())
+                | set(declared))
     for item in maps or []:
         if "=" not in item:
             raise UsageError(f"--map {item!r}: expected 'Source Column=field'")
@@ -83,13 +88,16 @@ def parse_maps(kind: str, maps: list[str] | None) -> dict[str, str]:
 class Mapper:
     """Source column names -> field names for one kind (cached per name)."""
 
-    def __init__(self, kind: str, maps: dict[str, str]):
+    def __init__(self, kind: str, maps: dict[str, str], declared: Iterable[str] = ()):
         self.kind = kind
         self.maps = maps
         self.lower_maps = {k.lower(): k for k in maps}
         self.used: set[str] = set()
         self.plans: dict[tuple, tuple[list[str], bool]] = {}
-        self.accepted = set(FIELDS[kind]) | (set(CLIENT_REFS) if kind != "clients" else set())
+        # (a declared custom field is a field: a column a typo away from it is refused)
+        self.accepted = (set(FIELDS[kind]) | (set(CLIENT_REFS) if kind != "clients" else set())
+                         | set(declared))
+        self.declared = set(declared)
         if kind == "clients":
             self.accepted.discard("client")
         self.cache: dict[str, str] = {}
@@ -112,6 +120,8 @@ class Mapper:
         norm = stripped.lower()
         if norm == ERROR_COLUMN:
             return DROP
+        if stripped in self.declared:
+            return stripped
         for candidate in (norm, norm.replace(" ", "_").replace("-", "_")):
             if candidate in self.accepted:
                 return candidate

@@ -29,7 +29,9 @@ from crmcli.interchange.importer.cleaning import (
     undefuse,
 )
 from crmcli.interchange.importer.mapping import (
+    CLIENT_REFS,
     DROP,
+    FIELDS,
     KINDS,
     Mapper,
     check_key,
@@ -117,7 +119,8 @@ def run_import(store: Any, kind: str, source: Source, *, maps: list[str] | None 
     if source.fmt == "vcf" and kind != "contacts":
         raise UsageError("vCard files import as contacts: crm import contacts FILE.vcf")
     check_key(kind, key)
-    mapper = Mapper(kind, parse_maps(kind, maps))
+    declared = store.bulk.fields.get(kind, {})
+    mapper = Mapper(kind, parse_maps(kind, maps, declared), declared)
     summary = Summary(kind=kind, file=source.name, format=source.fmt, dry_run=dry_run)
     records = source.records()
     first = next(records, None)
@@ -162,6 +165,7 @@ def run_import(store: Any, kind: str, source: Source, *, maps: list[str] | None 
     dedupe = ([k for k in ("id", "email", "external_id") if k in columns]
               if kind == "clients" else (["id"] if key == "id" else []))
     undef = source.fmt in ("csv", "tsv")
+    plain = {*FIELDS[kind], *CLIENT_REFS}  # (the other columns are declared custom fields)
     name = source.name
     counts = {"inserted": 0, "updated": 0, "unchanged": 0}
     # A file's bar moves by bytes; stdin's spinner shows the count, so count more often.
@@ -224,8 +228,11 @@ def run_import(store: Any, kind: str, source: Source, *, maps: list[str] | None 
                     if not writing:
                         continue
                     if writer is not None:
+                        given = rec
+                        if declared and not rec.keys() <= plain:
+                            given = {*rec, "custom"}  # a declared field's column
                         counts[writer.put(row, row_id("id", rec.get("id")) if by_id else None,
-                                          rec)] += 1
+                                          given)] += 1
                     else:
                         counts[store.bulk.import_client(row, key, clients)] += 1
                 except CrmError as exc:  # (a DateError too: it is a CrmError)
