@@ -114,7 +114,7 @@ RECORD_ARGS = {
     "invoice payments": [],
     **{f"report {name}": [] for name in ("summary", "retention", "cohorts", "churn", "clv",
                                           "response", "nps", "funnel", "segments",
-                                          "receivables")},
+                                          "receivables", "forecast")},
 }
 RECORD_COMMANDS = [n for n, _ in COMMANDS if n not in NOT_RECORD_PRINTING]
 

@@ -17,7 +17,7 @@ from crmcli.commands._help import CrmGroup
 from crmcli.commands._options import FormatOption, JsonOption, output_format, within_int64
 
 report_app = typer.Typer(cls=CrmGroup, help="Reports: retention, cohorts, churn, CLV, response time, NPS, "
-                              "funnel, segments, receivables.", no_args_is_help=True)
+                              "funnel, segments, receivables, forecast.", no_args_is_help=True)
 
 PeriodOption = Annotated[str | None, typer.Option(
     "--period", "-p", metavar="month|quarter|year",
@@ -204,7 +204,7 @@ def receivables(
 
 
 def register(app: typer.Typer) -> None:
-    from crmcli.commands import report_events
+    from crmcli.commands import report_events, report_forecast
 
     command(report_app, "summary")(summary)
     command(report_app, "retention")(retention)
@@ -213,4 +213,5 @@ def register(app: typer.Typer) -> None:
     command(report_app, "clv")(clv)
     command(report_app, "receivables")(receivables)
     report_events.register(report_app)
+    command(report_app, "forecast")(report_forecast.report_forecast)
     app.add_typer(report_app, name="report")

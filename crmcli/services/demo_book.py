@@ -186,6 +186,7 @@ class DemoBuilder:
         # Deal stages, probabilities, close dates and the moves of a deal through the deal
         # pipeline likewise (see open_deal, closed_deal).
         self.stage_rng = random.Random(seed * 7727 + 5)
+        self.buyers: list[int] = []  # clients who buy (loyal, growing): some deals lost too
         self.now = dates.now()
         self.local_now = dates.local(self.now)
         self.today = dates.today()
@@ -436,7 +437,7 @@ class DemoBuilder:
         rng = self.stage_rng
         stages = list(self.store.deals.stages)
         reach = min(len(stages) - 1, int(rng.triangular(0, len(stages), 0)))
-        close = self.today + timedelta(days=rng.choice([-6, 9, 14, 21, 30, 38, 45, 60, 75, 100]))
+        close = self.today + timedelta(days=rng.choice([-6, 3, 5, 8, 14, 21, 30, 45, 60, 100]))
         deal_id = self.store.deals.add(client_id, amount, at=opened, title=title,
                                        stage=stages[0], close_date=close)
         self.counts["deals"] += 1
@@ -467,6 +468,16 @@ class DemoBuilder:
         for i in range(1, reach + 1):
             self.store.deals.move(deal_id, stages[i], at=closed - cycle * (1 - i / (reach + 2)))
         self.store.deals.move(deal_id, outcome, at=closed)
+
+    def lost_deals(self) -> None:
+        """Opportunities that buying clients did not take, in the last nine months (after
+        the rest of the book, so that its deal ids stay as they were): the forecast's win
+        rate has losses to weigh."""
+        rng = self.stage_rng
+        for client_id in rng.sample(self.buyers, min(len(self.buyers), 9)):
+            amount = f"{rng.randint(20, 240) * 50}"
+            self.closed_deal(client_id, amount, self.at(rng.randint(5, 270), rng=rng),
+                             rng.choice(DEAL_TITLES), "lost")
 
     def won_deals(self, client_id: int, profile: str, first_days: int, end_days: int) -> None:
         """A client's won deals as the probabilistic CLV models see buyers: each client has
@@ -521,6 +532,8 @@ class DemoBuilder:
             won_days = self.move_stages(client_id, created_days, profile)
             self.history(client_id, culture, contacts, profile, created_days, last_days)
             self.deals(client_id, profile, created_days, won_days, last_days)
+            if profile in ("loyal", "growing"):
+                self.buyers.append(client_id)
             if profile in ("loyal", "growing", "pipeline"):
                 self.open_followup(client_id, culture)
             # Cadence per client: VIPs every two weeks, customers monthly, deals in flight
@@ -534,6 +547,7 @@ class DemoBuilder:
         self.recurring()
         self.archived()
         self.invoices()
+        self.lost_deals()
         return {"featured_id": self.featured_id, **self.counts,
                 "now": dates.to_utc_iso(self.now)}
 

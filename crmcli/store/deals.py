@@ -297,3 +297,28 @@ class Deals:
                 row["amount"])
         return dict(sorted(totals.items()))
 
+
+    def open_deals(self) -> list[dict]:
+        """The open deals of live clients for the forecast: id, currency, amount (exact
+        text), stage, probability (its own; None: the stage's default), close_date."""
+        return self.db.query(
+            "SELECT d.id, d.currency, d.amount, d.stage, d.probability, d.close_date "
+            "FROM deals d JOIN clients c ON c.id = d.client_id "
+            "WHERE d.status = 'open' AND c.archived_at IS NULL ORDER BY d.id")
+
+    def closed_deals(self) -> list[dict]:
+        """The won and lost deals of live clients with what their stage history says: id,
+        status, currency, amount, closed_at (the last move into its won/lost stage, else
+        its date), opened_at and first_stage (its first move; None without history)."""
+        rows = self.db.query(
+            "SELECT d.id, d.status, d.currency, d.amount, d.at, "
+            "(SELECT max(h.at) FROM deal_stage_changes h WHERE h.deal_id = d.id "
+            " AND h.to_stage = d.status) AS closed_at, "
+            "(SELECT min(h.at) FROM deal_stage_changes h WHERE h.deal_id = d.id) AS opened_at, "
+            "(SELECT h.to_stage FROM deal_stage_changes h WHERE h.deal_id = d.id "
+            " ORDER BY h.at, h.id LIMIT 1) AS first_stage "
+            "FROM deals d JOIN clients c ON c.id = d.client_id "
+            "WHERE d.status IN ('won', 'lost') AND c.archived_at IS NULL ORDER BY d.id")
+        for row in rows:
+            row["closed_at"] = row["closed_at"] or row["at"]
+        return rows
