@@ -16,8 +16,9 @@ from crmcli.commands._errors import command
 from crmcli.commands._help import CrmGroup
 from crmcli.commands._options import FormatOption, JsonOption, output_format, within_int64
 
-report_app = typer.Typer(cls=CrmGroup, help="Reports: retention, cohorts, churn, CLV, response time, NPS, "
-                              "funnel, segments, receivables, forecast.", no_args_is_help=True)
+report_app = typer.Typer(cls=CrmGroup, help="Reports: retention, cohorts, churn, CLV, response "
+                              "time, NPS, funnel, segments, receivables, forecast.",
+                         no_args_is_help=True)
 
 PeriodOption = Annotated[str | None, typer.Option(
     "--period", "-p", metavar="month|quarter|year",
