@@ -254,7 +254,7 @@ class Audit:
         # delete: put the old row back with its id
         if current is not None:
             self._conflict(target, tbl, row_id, "taken")
-        for col, parent in self._parents(tbl):
+        for col, parent in self.db.parents(tbl):
             ref = old.get(col)
             if ref is not None and self.db.get(parent, ref) is None:
                 self._conflict(target, parent, ref, "gone")
@@ -289,7 +289,7 @@ class Audit:
 
     def _bulk_uninsert(self, target: dict, tbl: str, lo: int, hi: int) -> None:
         """Delete the rows inserted by change_rows lo..hi (all inserts into tbl)."""
-        cols = self._columns(tbl)
+        cols = self.db.columns(tbl)
         differs = " OR ".join(
             f"NOT (json_type(cr.new, '$.{c}') IS NULL OR json_extract(cr.new, '$.{c}') IS t.{c})"
             for c in cols if c != "id")
@@ -313,7 +313,7 @@ class Audit:
                                (lo, hi))
         if taken is not None:
             self._conflict(target, tbl, taken, "taken")
-        for col, parent in self._parents(tbl):
+        for col, parent in self.db.parents(tbl):
             missing = self.db.scalar(
                 f"SELECT json_extract(cr.old, '$.{col}') FROM change_rows cr WHERE cr.id BETWEEN "
                 f"? AND ? AND json_extract(cr.old, '$.{col}') IS NOT NULL AND NOT EXISTS "
@@ -321,7 +321,7 @@ class Audit:
                 f"LIMIT 1", (lo, hi))
             if missing is not None:
                 self._conflict(target, parent, missing, "gone")
-        cols = self._columns(tbl)
+        cols = self.db.columns(tbl)
         self.db.conn.execute(
             f"INSERT INTO {tbl} ({', '.join(cols)}) SELECT "
             + ", ".join(f"json_extract(cr.old, '$.{c}')" for c in cols)
@@ -349,7 +349,7 @@ class Audit:
 
         found = []
         for child in sorted(AUDITED):
-            for col, parent in self._parents(child):
+            for col, parent in self.db.parents(child):
                 if parent == tbl:
                     found.append((child, col))
         return found

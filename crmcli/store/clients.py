@@ -540,20 +540,25 @@ class Clients:
                              "WHERE client_id = ? ORDER BY at, id", (client_id,))
 
     def pipeline_board(self) -> list[dict]:
-        counts = {r["stage"]: r for r in self.db.query(
-            "SELECT stage, count(*) AS clients, group_concat(name, '\x1f') AS names FROM "
-            "(SELECT stage, name FROM clients WHERE archived_at IS NULL ORDER BY updated_at DESC) "
-            "GROUP BY stage")}
+        # Names grouped here, not by group_concat: an aggregate's input order is not kept
+        # by every engine's GROUP BY.
+        counts: dict = {}
+        for stage, name in self.db.conn.execute(
+                "SELECT stage, name FROM clients WHERE archived_at IS NULL "
+                "ORDER BY updated_at DESC, id"):
+            row = counts.setdefault(stage, {"clients": 0, "names": []})
+            row["clients"] += 1
+            row["names"].append(name)
         board = []
         for stage in [*self.pipeline, None]:
             row = counts.pop(stage, None)
             if stage is None and row is None:
                 continue
-            names = row["names"].split("\x1f") if row and row["names"] else []
+            names = row["names"] if row else []
             board.append({"stage": stage, "clients": row["clients"] if row else 0,
                           "names": names})
         for stage, row in counts.items():  # stages no longer in the configured pipeline
             board.append({"stage": stage, "clients": row["clients"],
-                          "names": row["names"].split("\x1f") if row["names"] else []})
+                          "names": row["names"]})
         return board
 

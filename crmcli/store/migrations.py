@@ -365,6 +365,40 @@ def _deal_stages() -> str:
     """
 
 
+@step("m016_search_token_counts", postgres="""
+    ALTER TABLE search_index ADD COLUMN tokens INTEGER NOT NULL DEFAULT 0;
+    UPDATE search_index SET tokens = (SELECT coalesce(sum(cardinality(positions)), 0)
+                                      FROM unnest(words));
+    CREATE TABLE search_totals (docs BIGINT NOT NULL, tokens BIGINT NOT NULL);
+    INSERT INTO search_totals SELECT count(*), coalesce(sum(tokens), 0) FROM search_index;
+    CREATE FUNCTION crm_search_totals() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP IN ('INSERT', 'UPDATE') THEN
+            UPDATE search_totals SET docs = docs + a.n, tokens = search_totals.tokens + a.t
+            FROM (SELECT count(*) AS n, coalesce(sum(tokens), 0) AS t FROM added) AS a;
+        END IF;
+        IF TG_OP IN ('DELETE', 'UPDATE') THEN
+            UPDATE search_totals SET docs = docs - r.n, tokens = search_totals.tokens - r.t
+            FROM (SELECT count(*) AS n, coalesce(sum(tokens), 0) AS t FROM removed) AS r;
+        END IF;
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER search_totals_insert AFTER INSERT ON search_index
+        REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION crm_search_totals();
+    CREATE TRIGGER search_totals_update AFTER UPDATE ON search_index
+        REFERENCING OLD TABLE AS removed NEW TABLE AS added
+        FOR EACH STATEMENT EXECUTE FUNCTION crm_search_totals();
+    CREATE TRIGGER search_totals_delete AFTER DELETE ON search_index
+        REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION crm_search_totals();
+    """)
+def _search_token_counts() -> str:
+    # Search ranks by FTS5's bm25, which needs each document's length in tokens and the
+    # index's totals (documents, tokens): FTS5 keeps them itself; on PostgreSQL a column
+    # and a one-row table kept by statement triggers (one update per statement, so a bulk
+    # insert of documents in one statement costs one).
+    return ""
+
+
 SCHEMA_VERSION = len(STEPS)
 MIGRATION_SET = "crmcli"
 

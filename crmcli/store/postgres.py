@@ -14,6 +14,7 @@ ranges logged by bulk inserts and the mail ledger mean the same on both engines.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -34,6 +35,10 @@ _BASE = 0x63726D00
 WRITE_LOCK = _BASE + 1
 MIGRATION_LOCK = _BASE + 2
 MAIL_LOCK = _BASE + 3
+# The version of the SQLite functions created in the database (sql_dialect.py), recorded
+# in crm_migrations under its own set: a book made by an older crmcli gets them again.
+FUNCTIONS_SET = "crm-functions"
+FUNCTIONS_VERSION = hashlib.sha256(POSTGRES_FUNCTIONS.encode()).hexdigest()[:16]
 INSTALL_HINT = "PostgreSQL support is not installed: pip install 'crmcli[postgres]'"
 
 
@@ -261,18 +266,33 @@ def tsvector_text(body: str) -> str:
                     for w, p in positions.items())
 
 
+def phrases(expression: str) -> list[tuple[list[str], bool]]:
+    """The phrases of an FTS5 expression of search.match_expression(): (lexemes, whether
+    the last one is a prefix), as FTS5 reads `"a b"` and `"a"*`."""
+    out = []
+    for term, star in re.findall(r'"((?:[^"]|"")*)"(\*?)', expression):
+        words = lexemes(term.replace('""', '"'))
+        if words:
+            out.append(([w[:500] for w in words], bool(star)))
+    return out
+
+
+def _phrase_query(words: list[str], prefix: bool) -> str:
+    quoted = [_quote_lexeme(w) for w in words]
+    if prefix:
+        quoted[-1] += ":*"
+    return quoted[0] if len(quoted) == 1 else "(" + " <-> ".join(quoted) + ")"
+
+
 def tsquery_text(expression: str) -> str | None:
     """The FTS5 expression of search.match_expression() as a tsquery literal."""
-    terms = []
-    for term in re.findall(r'"((?:[^"]|"")*)"(\*?)', expression):
-        words = lexemes(term[0].replace('""', '"'))
-        if not words:
-            continue
-        if term[1]:
-            terms.append(" & ".join(f"{_quote_lexeme(w)}:*" for w in words))
-        else:
-            terms.append("(" + " <-> ".join(_quote_lexeme(w) for w in words) + ")")
+    terms = [_phrase_query(words, prefix) for words, prefix in phrases(expression)]
     return " & ".join(terms) if terms else None
+
+
+# FTS5's bm25 parameters (fts5_aux.c).
+_BM25_K1 = 1.2
+_BM25_B = 0.75
 
 
 class PostgresDatabase:
@@ -294,6 +314,8 @@ class PostgresDatabase:
             self._check_search_path()
             self._refuse_foreign()
             version = self.schema_version()
+            if version == SCHEMA_VERSION and migrate and not self._functions_current():
+                self.migrate()
             if version != SCHEMA_VERSION and migrate:
                 if version == 0 and not create:
                     from crmcli.store.store import MISSING_HINT
@@ -359,6 +381,10 @@ class PostgresDatabase:
                     "SELECT name FROM crm_migrations WHERE migration_set = %s",
                     (MIGRATION_SET,))}
                 raw.execute(POSTGRES_FUNCTIONS)
+                raw.execute("DELETE FROM crm_migrations WHERE migration_set = %s",
+                            (FUNCTIONS_SET,))
+                raw.execute("INSERT INTO crm_migrations (migration_set, name, applied_at) "
+                            "VALUES (%s, %s, %s)", (FUNCTIONS_SET, FUNCTIONS_VERSION, _now()))
                 for name, sql in STEPS:
                     if name == stop_before:
                         break
@@ -375,6 +401,12 @@ class PostgresDatabase:
         except psycopg.Error as exc:
             raise StoreError(f"{self.location}: {describe_db_error(exc)}") from None
         return applied
+
+    def _functions_current(self) -> bool:
+        """Whether the database has this crmcli's POSTGRES_FUNCTIONS (a newer crmcli may
+        add or change one without a migration of the schema)."""
+        return self.scalar("SELECT count(*) FROM crm_migrations WHERE migration_set = ? "
+                           "AND name = ?", (FUNCTIONS_SET, FUNCTIONS_VERSION)) == 1
 
     def applied_migrations(self) -> list[dict]:
         if not self._has_table("crm_migrations"):
@@ -399,13 +431,15 @@ class PostgresDatabase:
             "AND a.attnum = c.conkey[1] WHERE c.contype = 'f' AND c.conrelid = to_regclass(?) "
             "ORDER BY c.conname", (table,))]
 
-    def has_index_on(self, table: str, columns: Sequence[str]) -> bool:
+    def has_index_on(self, table: str, columns: Sequence[str], *, partial: bool = True
+                     ) -> bool:
         want = list(columns)
+        whole = "" if partial else "AND i.indpred IS NULL "
         for row in self.query(
                 "SELECT array_agg(a.attname::text ORDER BY k.n) AS cols FROM pg_index i "
                 "CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, n) "
                 "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
-                "WHERE i.indrelid = to_regclass(?) GROUP BY i.indexrelid", (table,)):
+                f"WHERE i.indrelid = to_regclass(?) {whole}GROUP BY i.indexrelid", (table,)):
             if list(row["cols"][:len(want)]) == want:
                 return True
         return False
@@ -622,14 +656,18 @@ class PostgresDatabase:
     # --- full-text index ----------------------------------------------
 
     def _put_documents(self, docs: list[tuple[int, str, int]]) -> None:
-        if not docs:
-            return
-        with self._raw.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO search_index (rowid, body, client_id, words) "
-                "VALUES (%s, %s, %s, %s::tsvector) ON CONFLICT (rowid) DO UPDATE SET "
-                "body = excluded.body, client_id = excluded.client_id, words = excluded.words",
-                [(doc, body, client_id, tsvector_text(body)) for doc, body, client_id in docs])
+        """Index documents (rowid, body, client_id), replacing those with the same rowid:
+        one statement per batch (the totals' trigger runs once per statement)."""
+        for start in range(0, len(docs), 5000):
+            batch = docs[start:start + 5000]
+            self._raw.execute(
+                "INSERT INTO search_index (rowid, body, client_id, words, tokens) "
+                "SELECT * FROM unnest(%s::bigint[], %s::text[], %s::bigint[], "
+                "%s::tsvector[], %s::integer[]) ON CONFLICT (rowid) DO UPDATE SET "
+                "body = excluded.body, client_id = excluded.client_id, "
+                "words = excluded.words, tokens = excluded.tokens",
+                ([d[0] for d in batch], [d[1] for d in batch], [d[2] for d in batch],
+                 [tsvector_text(d[1]) for d in batch], [len(lexemes(d[1])) for d in batch]))
 
     def reindex(self, table: str, row_id: int, row: dict | None = None) -> None:
         if table not in SEARCHABLE:
@@ -652,13 +690,35 @@ class PostgresDatabase:
         self._put_documents(docs)
 
     def search_ranked(self, expression: str, limit: int) -> list[int]:
-        query = tsquery_text(expression)
-        if query is None:
+        """The matching documents' rowids, best first by FTS5's bm25 (computed as
+        fts5_aux.c does, in the same floating-point steps, so that the order is SQLite's),
+        ties by rowid."""
+        import math
+
+        found = phrases(expression)
+        if not found:
             return []
+        docs, tokens = self.conn.execute("SELECT docs, tokens FROM search_totals").fetchone()
+        if not docs:
+            return []
+        avgdl = float(tokens) / float(docs)
+        terms, params = [], []
+        for words, prefix in found:
+            hits = self.scalar("SELECT count(*) FROM search_index WHERE words @@ ?::tsquery",
+                               (_phrase_query(words, prefix),))
+            idf = math.log((docs - hits + 0.5) / (hits + 0.5))
+            if idf <= 0.0:
+                idf = 1e-6
+            terms.append("? * ((crm_phrase_hits(words, ?, ?)::float8 * ?) / "
+                         "(crm_phrase_hits(words, ?, ?)::float8 + ? * (? + ? * "
+                         "tokens::float8 / ?)))")
+            params += [idf, words, prefix, _BM25_K1 + 1.0, words, prefix, _BM25_K1,
+                       1 - _BM25_B, _BM25_B, avgdl]
+        score = " + ".join(["CAST(0.0 AS float8)", *terms])
         return [r[0] for r in self.conn.execute(
-            "SELECT rowid FROM search_index WHERE words @@ ?::tsquery "
-            "ORDER BY ts_rank(words, ?::tsquery) DESC, rowid LIMIT ?",
-            (query, query, None if limit < 0 else limit))]
+            f"SELECT rowid FROM search_index WHERE words @@ ?::tsquery "
+            f"ORDER BY -1.0 * ({score}), rowid LIMIT ?",
+            (tsquery_text(expression), *params, None if limit < 0 else limit))]
 
     def search_count(self, expression: str, include_archived: bool) -> int:
         query = tsquery_text(expression)

@@ -52,7 +52,7 @@ _LIVE_JOIN = "CROSS JOIN clients c ON c.id = i.client_id AND c.archived_at IS NU
 _EXPECTS_REPLY = ("i.channel NOT IN (SELECT value FROM json_each(:no_channels)) "
                   "AND i.id NOT IN (SELECT x.id FROM interactions x WHERE x.direction = 'in' "
                   "AND (x.kind IN (SELECT value FROM json_each(:no_kinds)) "
-                  "OR (NOT :scores AND x.score IS NOT NULL)))")
+                  "OR (:scores = 0 AND x.score IS NOT NULL)))")
 _NEXT_OUT = ("(SELECT o.at FROM interactions o WHERE o.client_id = i.client_id "
              "AND o.at >= i.at AND o.direction = 'out' ORDER BY o.at LIMIT 1)")
 # Whole seconds from a to b (stored times have a one-second grain; rounding removes the
@@ -70,7 +70,7 @@ def _quantile_sql(value: str, n: str, rn: str) -> str:
     parts = []
     for name, (a, b) in QUANTILES.items():
         lo = f"(({n} - 1) * {a} / {b})"
-        hi = f"({lo} + ((({n} - 1) * {a}) % {b} > 0))"
+        hi = f"({lo} + CASE WHEN (({n} - 1) * {a}) % {b} > 0 THEN 1 ELSE 0 END)"
         parts.append(f"max(CASE WHEN {rn} = {lo} THEN {value} END) AS {name}_lo")
         parts.append(f"max(CASE WHEN {rn} = {hi} THEN {value} END) AS {name}_hi")
     return ", ".join(parts)
@@ -114,11 +114,8 @@ class EventReports:
         each inbound is one index seek; a file without it takes the window pass."""
         cached = getattr(self, "_reply_index", None)
         if cached is None:
-            cached = False
-            for idx in self.db.query("PRAGMA index_list(interactions)"):
-                cols = [r["name"] for r in self.db.query(f"PRAGMA index_info({idx['name']!r})")]
-                if cols[:3] == ["client_id", "at", "direction"] and not idx["partial"]:
-                    cached = True
+            cached = self.db.has_index_on("interactions", ["client_id", "at", "direction"],
+                                          partial=False)
             self._reply_index = cached
         return cached
 

@@ -194,7 +194,7 @@ class Search:
             else:
                 ranked = [doc for doc, in self.db.conn.execute(
                     "SELECT s.rowid FROM search_index s WHERE search_index MATCH ? "
-                    "ORDER BY bm25(search_index) LIMIT ?", (expr, batch))]
+                    "ORDER BY bm25(search_index), s.rowid LIMIT ?", (expr, batch))]
             owners = {doc: (client_id, name, archived) for doc, client_id, name, archived
                       in self.db.conn.execute(
                           "SELECT s.rowid, c.id, c.name, c.archived_at FROM search_index s "

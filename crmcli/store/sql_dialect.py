@@ -116,6 +116,24 @@ CREATE OR REPLACE FUNCTION crm_json_array_text(items json[]) RETURNS text
     RETURN coalesce(array_to_json(items)::text, '[]');
 CREATE OR REPLACE AGGREGATE json_group_array(json) (
     SFUNC = array_append, STYPE = json[], FINALFUNC = crm_json_array_text);
+-- FTS5's phrase instances in a document (for bm25): positions where terms[1..n] follow
+-- each other, the last one a prefix when prefix is true.
+CREATE OR REPLACE FUNCTION crm_phrase_hits(words tsvector, terms text[], prefix boolean)
+    RETURNS bigint LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    WITH p AS (
+        SELECT t.j, pos FROM unnest(terms) WITH ORDINALITY AS t(term, j)
+        JOIN unnest(words) AS u ON u.lexeme = t.term
+            OR (prefix AND t.j = cardinality(terms) AND starts_with(u.lexeme, t.term))
+        CROSS JOIN LATERAL unnest(u.positions) AS pos)
+    SELECT count(*) FROM p AS head WHERE head.j = 1
+        AND (SELECT count(DISTINCT o.j) FROM p AS o WHERE o.pos = head.pos + o.j - 1)
+            = cardinality(terms) $$;
+
+CREATE OR REPLACE FUNCTION crm_json_array_any(items anycompatiblearray) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT coalesce(array_to_json(items)::text, '[]') $$;
+CREATE OR REPLACE AGGREGATE json_group_array(anycompatible) (
+    SFUNC = array_append, STYPE = anycompatiblearray, FINALFUNC = crm_json_array_any);
 """
 
 _WORD = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?"
@@ -134,6 +152,12 @@ _FROM_SUBQUERY = re.compile(r"\b(FROM|JOIN)\s*\(\s*(SELECT|WITH|VALUES)\b", re.I
 _ALIAS_NEEDED = re.compile(r"\s*($|\)|;|,|WHERE\b|GROUP\b|ORDER\b|LIMIT\b|UNION\b|JOIN\b|"
                            r"LEFT\b|INNER\b|CROSS\b|ON\b|HAVING\b|EXCEPT\b|INTERSECT\b)", re.I)
 _JSON_OBJECT = re.compile(r"(?<![.\w])json_object\s*\(", re.I)
+# SQLite's CROSS JOIN with ON (a join order for its planner): a plain JOIN on PostgreSQL.
+_CROSS_JOIN_ON = re.compile(r"\bCROSS\s+JOIN(\s+\w+(?:\s+(?:AS\s+)?(?!ON\b)\w+)?\s+ON)\b", re.I)
+# SQLite's unary + on a column (`+at`) keeps its planner off an index; PostgreSQL has no
+# unary + for text: the bare column, where the + follows an operator or a clause word.
+_UNARY_PLUS = re.compile(r"(^|[(,=<>]|\b(?:AND|OR|WHERE|ON|NOT|BY|SELECT|WHEN|THEN|ELSE|"
+                         r"BETWEEN|HAVING)\b)(\s*)\+\s*(?=[A-Za-z_])", re.I)
 
 
 def _segments(sql: str) -> list[tuple[bool, str]]:
@@ -167,6 +191,8 @@ def _code_rewrites(code: str) -> str:
     code = _NOCASE_CMP.sub(r"crm_nocase(\1) \2 crm_nocase(?)", code)
     code = _NOCASE.sub(r"crm_nocase(\1)", code)
     code = _LIKE.sub("ILIKE", code)
+    code = _UNARY_PLUS.sub(r"\1\2", code)
+    code = _CROSS_JOIN_ON.sub(r"JOIN\1", code)
     code = _OR_IGNORE.sub("INSERT", code)
     code = _SQLITE_DATE.sub("crm_date(", code)
     code = _JSON_OBJECT.sub("json_build_object(", code)

@@ -587,10 +587,14 @@ class Database:
         """(column, parent table) of each foreign key of table."""
         return [(r[3], r[2]) for r in self.conn.execute(f"PRAGMA foreign_key_list({table})")]
 
-    def has_index_on(self, table: str, columns: Sequence[str]) -> bool:
-        """Whether an index of table starts with these columns."""
+    def has_index_on(self, table: str, columns: Sequence[str], *, partial: bool = True
+                     ) -> bool:
+        """Whether an index of table starts with these columns (a partial index counts
+        unless partial is False)."""
         want = list(columns)
         for idx in self.query(f"PRAGMA index_list({table})"):
+            if idx["partial"] and not partial:
+                continue
             cols = [r["name"] for r in self.query(f"PRAGMA index_info({idx['name']!r})")]
             if cols[:len(want)] == want:
                 return True
