@@ -284,6 +284,7 @@ def test_by_month_is_the_local_month(store):
                        "p90_hours": None, "within_sla": None, "sla_hours": 24.0}
 
 
+@pytest.mark.sqlite_only  # SQLite's query plan
 def test_the_pairing_reads_only_the_index(store):
     # one pass over interactions_client_at (client_id, at, direction, channel) and one
     # seek into it per inbound: never a scan of the table, never a sort of the book

@@ -342,7 +342,7 @@ class Reports:
         if activity in ("deals", "any"):
             arms.append(f"{self.source.table} WHERE {self.source.where}{one}")
         if activity in ("interactions", "any"):
-            arms.append(f"interactions WHERE 1{one}")
+            arms.append(f"interactions WHERE 1 = 1{one}")
         params = {"shift": day_shift, "cid": client_id}
         found: dict[int, list] = {}
         for arm in arms:

@@ -58,6 +58,9 @@ CREATE OR REPLACE FUNCTION substr(t text, start bigint, len bigint) RETURNS text
 CREATE OR REPLACE FUNCTION substr(t text, start bigint) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE RETURN substr(t, start::integer);
 
+CREATE OR REPLACE FUNCTION crm_limit(n bigint) RETURNS bigint
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE RETURN CASE WHEN n >= 0 THEN n END;
+
 CREATE OR REPLACE FUNCTION instr(haystack text, needle text) RETURNS integer
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     RETURN strpos(haystack, needle);
@@ -154,6 +157,10 @@ _ALIAS_NEEDED = re.compile(r"\s*($|\)|;|,|WHERE\b|GROUP\b|ORDER\b|LIMIT\b|UNION\
 _JSON_OBJECT = re.compile(r"(?<![.\w])json_object\s*\(", re.I)
 # SQLite's CROSS JOIN with ON (a join order for its planner): a plain JOIN on PostgreSQL.
 _CROSS_JOIN_ON = re.compile(r"\bCROSS\s+JOIN(\s+\w+(?:\s+(?:AS\s+)?(?!ON\b)\w+)?\s+ON)\b", re.I)
+# SQLite's index hints (NOT INDEXED, INDEXED BY name): PostgreSQL's planner takes none.
+_INDEXED = re.compile(r"\s+(?:NOT\s+INDEXED|INDEXED\s+BY\s+\w+)\b", re.I)
+# LIMIT of a parameter: SQLite reads a negative one as no limit, PostgreSQL refuses it.
+_LIMIT_PARAM = re.compile(r"\bLIMIT\s+(\?|:[A-Za-z_]\w*)", re.I)
 # SQLite's unary + on a column (`+at`) keeps its planner off an index; PostgreSQL has no
 # unary + for text: the bare column, where the + follows an operator or a clause word.
 _UNARY_PLUS = re.compile(r"(^|[(,=<>]|\b(?:AND|OR|WHERE|ON|NOT|BY|SELECT|WHEN|THEN|ELSE|"
@@ -193,6 +200,8 @@ def _code_rewrites(code: str) -> str:
     code = _LIKE.sub("ILIKE", code)
     code = _UNARY_PLUS.sub(r"\1\2", code)
     code = _CROSS_JOIN_ON.sub(r"JOIN\1", code)
+    code = _INDEXED.sub("", code)
+    code = _LIMIT_PARAM.sub(r"LIMIT crm_limit(\1)", code)
     code = _OR_IGNORE.sub("INSERT", code)
     code = _SQLITE_DATE.sub("crm_date(", code)
     code = _JSON_OBJECT.sub("json_build_object(", code)
@@ -294,7 +303,8 @@ def _inside_literal(sql: str, at: int) -> bool:
 
 
 _ORDER_BY = re.compile(r"\bORDER\s+BY\b", re.I)
-_ORDER_END = re.compile(r"\b(LIMIT|OFFSET|UNION|EXCEPT|INTERSECT|WINDOW)\b", re.I)
+_ORDER_END = re.compile(r"\b(LIMIT|OFFSET|UNION|EXCEPT|INTERSECT|WINDOW|RANGE|ROWS|GROUPS)\b",
+                        re.I)
 
 
 def _nulls_like_sqlite(sql: str) -> str:
