@@ -141,6 +141,19 @@ def is_server_url(value: object) -> bool:
     return isinstance(value, str) and value.startswith(SERVER_URL_SCHEMES)
 
 
+def shown_book(value: Path | str) -> str:
+    """The book as messages show it: a server's URL without its password."""
+    if not is_server_url(value):
+        return str(value)
+    import re
+    from urllib.parse import urlsplit
+
+    password = urlsplit(value).password
+    if password is not None:
+        value = value.replace(f":{password}@", ":***@", 1)
+    return re.sub(r"(?<=[?&])password=[^&]*", "password=***", value)
+
+
 def resolve_db_path(option: str | os.PathLike | None, config: Config) -> Path | str:
     """The book: a file's Path, or a server's URL (str) kept as written."""
     for value in (option, os.environ.get("CRM_DB"), config["db"]):

@@ -8,6 +8,9 @@ Used two ways:
   server binaries are on this machine, and says why the PostgreSQL tests skip when not.
 
 initdb refuses to run as root: as root the cluster belongs to the `postgres` user.
+
+Logins are trusted (no password), except for one role, PASSWORD_ROLE, which must give
+its password (scram-sha-256): the tests of a wrong password log in as it.
 """
 
 from __future__ import annotations
@@ -21,6 +24,11 @@ from pathlib import Path
 
 SERVER_OPTIONS = ("-c listen_addresses='' -c fsync=off -c full_page_writes=off "
                   "-c synchronous_commit=off -c max_connections=200 -c shared_buffers=64MB")
+
+
+PASSWORD_ROLE = "crm_password_probe"
+PASSWORD_HBA = (f"local all {PASSWORD_ROLE} scram-sha-256\n"
+                f"host all {PASSWORD_ROLE} 127.0.0.1/32 scram-sha-256\n")
 
 
 def binaries() -> Path | None:
@@ -53,6 +61,8 @@ def start(folder: str | os.PathLike) -> str:
     subprocess.run(_as_owner([str(bin_dir / "initdb"), "-D", str(data), "-A", "trust",
                               "-U", "postgres", "-E", "UTF8", "--locale=C.UTF-8"]),
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd="/")
+    hba = data / "pg_hba.conf"
+    hba.write_text(PASSWORD_HBA + hba.read_text())
     subprocess.run(_as_owner([str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-l",
                               str(folder / "server.log"), "-o",
                               f"-k {folder} {SERVER_OPTIONS}", "start"]),

@@ -17,8 +17,10 @@ db_app = typer.Typer(cls=CrmGroup, help="The database: path, check, backup, migr
 
 
 def show_path() -> None:
-    """Print the database path in use."""
-    typer.echo(str(db_path()))
+    """Print the database in use: its file, or its server's URL (without the password)."""
+    from crmcli.config import shown_book
+
+    typer.echo(shown_book(db_path()))
 
 
 def check_db(fmt: FormatOption = None, as_json: JsonOption = False) -> None:

@@ -48,16 +48,13 @@ def is_postgres_url(value: object) -> bool:
 
 def shown_url(url: str) -> str:
     """The URL without its password, for messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)
-    user = netloc[0].split(":", 1)[0]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[1]}"))
+    from crmcli.config import shown_book
+
+    return shown_book(url)
 
 
 def describe_connect_error(url: str, exc: Exception) -> str:
-    text = " ".join(str(exc).split())
+    text = "; ".join(" ".join(line.split()) for line in str(exc).splitlines() if line.strip())
     where = shown_url(url)
     if "password authentication failed" in text or "no password supplied" in text:
         return f"{where}: the server refused the login (wrong user or password)"
@@ -67,7 +64,8 @@ def describe_connect_error(url: str, exc: Exception) -> str:
                 f"(createdb {m.group(1)}) or fix the URL")
     m = re.search(r'role "([^"]+)" does not exist', text)
     if m:
-        return f"{where}: the server has no login role {m.group(1)!r} (crm team add, or fix the URL)"
+        return (f"{where}: the server has no login role {m.group(1)!r} "
+                "(crm team add, or fix the URL)")
     if ("Connection refused" in text or "could not connect" in text
             or "No such file or directory" in text or "timeout expired" in text
             or "could not translate host name" in text or "Name or service not known" in text):
@@ -78,8 +76,8 @@ def describe_connect_error(url: str, exc: Exception) -> str:
 
 
 def _reason(text: str) -> str:
-    text = re.sub(r"^connection failed: ", "", text)
-    text = re.sub(r'^connection to server (at|on) [^,]+, port \d+ failed: ', "", text)
+    text = re.sub(r"^(connection failed: |connection is bad: )+", "", text)
+    text = re.sub(r'^connection to server (at|on) .*? failed: ', "", text)
     return text[:200]
 
 
@@ -471,27 +469,48 @@ class PostgresDatabase:
     # --- maintenance ---------------------------------------------------
 
     def backup_to(self, target):
+        """pg_dump's custom format (-Fc) of the database, written as every crm output is
+        (owner-only, through a temporary file beside it); pg_restore reads it back."""
         import shutil
         import subprocess
+        from pathlib import Path
+        from urllib.parse import unquote
 
         from crmcli.files import temporary_beside
 
         pg_dump = shutil.which("pg_dump")
         if pg_dump is None:
             raise StoreError(f"{self.location}: a book on PostgreSQL is backed up with "
-                             "pg_dump (not found on PATH): pg_dump -Fc DATABASE > FILE")
-        from pathlib import Path
-
+                             "PostgreSQL's pg_dump, which is not on PATH: install it (Debian: "
+                             "apt install postgresql-client) or run pg_dump -Fc -f FILE "
+                             "DATABASE where it is")
         target = Path(target)
+        if target.is_dir():
+            target = target / f"{urlsplit(self.path).path.strip('/') or 'crm'}.dump"
         shown = target
         target, tmp = temporary_beside(target, db=None)
-        with open(tmp, "wb") as out:
-            done = subprocess.run([pg_dump, "-Fc", "--dbname", self.path], stdout=out,
-                                  stderr=subprocess.PIPE, text=True)
+        # The password, if the URL has one, goes to pg_dump in its environment, not in
+        # its arguments (which other users of the machine can read).
+        parts = urlsplit(self.path)
+        env = dict(os.environ)
+        url = self.path
+        if parts.password is not None:
+            env["PGPASSWORD"] = unquote(parts.password)
+            url = urlunsplit(parts._replace(netloc=parts.netloc.replace(
+                f":{parts.password}@", "@", 1)))
+        try:
+            done = subprocess.run([pg_dump, "-Fc", "--file", str(tmp), "--dbname", url],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                  text=True, env=env)
+        except OSError as exc:
+            Path(tmp).unlink(missing_ok=True)
+            raise StoreError(f"{pg_dump}: cannot run: {exc.strerror or exc}") from None
         if done.returncode != 0:
             Path(tmp).unlink(missing_ok=True)
-            first = (done.stderr.strip().splitlines() or ["failed"])[0]
-            raise StoreError(f"{shown}: pg_dump failed: {first}")
+            lines = [line for line in done.stderr.splitlines() if line.strip()]
+            first = lines[0].removeprefix("pg_dump: ").removeprefix("error: ") if lines else ""
+            raise StoreError(f"{shown}: pg_dump failed: {first or f'exit {done.returncode}'}")
+        os.chmod(tmp, 0o600)
         os.replace(tmp, target)
         return shown
 
