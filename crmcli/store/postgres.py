@@ -623,8 +623,9 @@ class PostgresDatabase:
     def book_tables(self) -> list[str]:
         return [r[0] for r in self.conn.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = "
-            "current_schema() AND table_type = 'BASE TABLE' AND table_name NOT IN "
-            "('crm_migrations', 'search_index') ORDER BY table_name")]
+            "current_schema() AND table_type = 'BASE TABLE' AND table_name <> "
+            "'crm_migrations' AND substr(table_name, 1, 7) <> 'search_' "
+            "ORDER BY table_name")]
 
     @contextmanager
     def loading(self) -> Iterator[None]:
