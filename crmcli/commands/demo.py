@@ -12,10 +12,15 @@ from crmcli.commands._errors import command, fail
 from crmcli.render.output import message
 
 
-def _target(path: str | None) -> tuple[Path, bool]:
-    """The demo database and whether the user named it. Never $CRM_DB or the config's db:
-    only an explicit PATH / --db, else a fresh temporary directory."""
+def _target(path: str | None) -> tuple[Path | str, bool]:
+    """The demo database (a file, or a postgresql:// URL) and whether the user named it.
+    Never $CRM_DB or the config's db: only an explicit PATH / --db, else a fresh temporary
+    directory."""
+    from crmcli.store.postgres import is_postgres_url
+
     chosen = path or state().db_option
+    if is_postgres_url(chosen):
+        return chosen, True
     if chosen:
         return Path(chosen).expanduser(), True
     import tempfile
@@ -26,6 +31,21 @@ def _target(path: str | None) -> tuple[Path, bool]:
 def _clear(target: Path) -> None:
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(str(target) + suffix).unlink(missing_ok=True)
+
+
+def _refuse_a_book_on_the_server(url: str, config, force: bool) -> None:
+    """A database on a server is never emptied by the demo: one holding a book is refused
+    (with --force too: drop and create it, or name another)."""
+    from crmcli.store import CrmStore
+
+    with CrmStore(url, config) as store:
+        if store.scalar("SELECT count(*) FROM clients") == 0:
+            return
+        where = store.location
+    hint = ("--force does not empty a database on a server; drop and create it (dropdb, "
+            "createdb) or name another" if force else
+            "the demo never overwrites a database (name an empty one)")
+    fail(f"{where}: already holds a crm book; {hint}")
 
 
 def _heading(text: str) -> None:
@@ -56,14 +76,16 @@ def run_demo(
     from crmcli.store import CrmStore
 
     target, named = _target(path)
-    if target.is_dir():
+    config = get_config()
+    if isinstance(target, str):
+        _refuse_a_book_on_the_server(target, config, force)
+    elif target.is_dir():
         fail(f"{target}: is a directory; give a file path for the demo database")
-    if target.exists() and target.stat().st_size > 0:
+    elif target.exists() and target.stat().st_size > 0:
         if not force:
             fail(f"{target}: already exists and is not empty; the demo never overwrites a "
                  "database (use another path, or --force to replace it)")
         _clear(target)
-    config = get_config()
     if not quiet:
         message(f"crm demo: building a sample book of business in {target}")
     from crmcli.services.demo_book import build_demo

@@ -408,15 +408,8 @@ class Bulk:
         2 MB cache their pages are spilled to the WAL over and over (a million interactions:
         10 s of system time, a third of the import). Memory stays bounded: the cache only
         grows to this size, whatever the size of the input."""
-        old = self.db.conn.execute("PRAGMA cache_size").fetchone()[0]
-        current_kib = -old if old < 0 else old * self.db.conn.execute(
-            "PRAGMA page_size").fetchone()[0] // 1024
-        if current_kib < IMPORT_CACHE_KIB:
-            self.db.conn.execute(f"PRAGMA cache_size = -{IMPORT_CACHE_KIB}")
-        try:
+        with self.db.page_cache(IMPORT_CACHE_KIB):
             yield
-        finally:
-            self.db.conn.execute(f"PRAGMA cache_size = {old}")
 
     # --- lookups used while validating an import ------------------------
 

@@ -466,6 +466,11 @@ class PostgresDatabase:
     def json_row_sql(self, table: str) -> str:
         return "row_to_json(t)::text"
 
+    @contextmanager
+    def page_cache(self, kib: int) -> Iterator[None]:
+        # The server's memory (shared_buffers) is its administrator's to size.
+        yield
+
     # --- maintenance ---------------------------------------------------
 
     def backup_to(self, target):

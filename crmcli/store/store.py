@@ -574,6 +574,19 @@ class Database:
                     self.reindex_range(table, first, last)
         return count
 
+    @contextmanager
+    def page_cache(self, kib: int) -> Iterator[None]:
+        """A page cache of at least kib KiB while inside, then the old one."""
+        old = self.conn.execute("PRAGMA cache_size").fetchone()[0]
+        current_kib = -old if old < 0 else old * self.conn.execute(
+            "PRAGMA page_size").fetchone()[0] // 1024
+        if current_kib < kib:
+            self.conn.execute(f"PRAGMA cache_size = -{kib}")
+        try:
+            yield
+        finally:
+            self.conn.execute(f"PRAGMA cache_size = {old}")
+
     def json_row_sql(self, table: str) -> str:
         """SQL for json_object(...) of every column of a row of table (aliased t)."""
         return "json_object(" + ", ".join(f"'{c}', t.{c}" for c in self.columns(table)) + ")"
