@@ -93,6 +93,21 @@ def one_sender(db_path, wait: float = LOCK_WAIT_SECONDS):
         os.close(fd)  # releases the lock
 
 
+@contextlib.contextmanager
+def sender_lock_in_database(store, wait: float = LOCK_WAIT_SECONDS):
+    """one_sender for a book on a server: the lock lives in the database, so that runs on
+    two machines take turns as two runs on one machine do."""
+    from crmcli.mail import MailError
+
+    if not store.take_mail_lock(wait):
+        raise MailError(f"{store.location}: another 'crm due --email' has been sending for "
+                        f"over {wait:g} s; nothing sent")
+    try:
+        yield
+    finally:
+        store.release_mail_lock()
+
+
 def send_digest(store, config, rows: list[dict], *, dry_run: bool = False, force: bool = False,
                 sendmail: bool = False) -> DigestRun:
     """Mail the due rows per the config (dry_run: build the messages, send nothing).
@@ -104,7 +119,8 @@ def send_digest(store, config, rows: list[dict], *, dry_run: bool = False, force
         return DigestRun(dry_run=dry_run)
     if dry_run:
         return run_digest(store, config, rows, dry_run=True, force=force, sendmail=sendmail)
-    with one_sender(store.path):
+    lock = sender_lock_in_database(store) if store.engine != "sqlite" else one_sender(store.path)
+    with lock:
         return run_digest(store, config, rows, dry_run=False, force=force, sendmail=sendmail)
 
 

@@ -374,7 +374,8 @@ class Audit:
     def _last_change_of(self, tbl: str, row_id: int) -> int | None:
         return self.db.scalar(
             "SELECT max(change_id) FROM change_rows WHERE tbl = ? AND (row_id = ? OR "
-            "(op = 'insert_range' AND row_id <= ? AND json_extract(new, '$.last') >= ?))",
+            "(op = 'insert_range' AND row_id <= ? AND "
+            f"{self.db.json_field_sql('new', 'last', 'integer')} >= ?))",
             (tbl, row_id, row_id, row_id))
 
     def _conflict(self, target: dict, tbl: str, row_id: int, what: str) -> None:

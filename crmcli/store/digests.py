@@ -57,8 +57,8 @@ class Digests:
             found[row_id] = change_id
         # Bulk inserts log a range of ids in one row.
         ranges = self.db.conn.execute(
-            "SELECT change_id, row_id, json_extract(new, '$.last') FROM change_rows "
-            "WHERE tbl = ? AND op = 'insert_range'", (table,)).fetchall()
+            f"SELECT change_id, row_id, {self.db.json_field_sql('new', 'last', 'integer')} "
+            "FROM change_rows WHERE tbl = ? AND op = 'insert_range'", (table,)).fetchall()
         for change_id, first, last in ranges:
             for row_id in wanted:
                 if first <= row_id <= (last or first) and change_id > found.get(row_id, 0):

@@ -3,7 +3,6 @@ client's timeline."""
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import date, datetime
 from typing import Any

@@ -561,9 +561,13 @@ class PostgresDatabase:
             raise StoreError(f"{self.location}: {describe_db_error(exc)}") from None
 
     def _insert_row(self, table: str, cols: list[str], values: list) -> int:
+        # A table keyed otherwise (digest_items) has no id to return.
+        ids = self.__dict__.setdefault("_has_ids", {})
+        if table not in ids:
+            ids[table] = "id" in self.columns(table)
         cur = self.conn.execute(
-            f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
-            "RETURNING id", values)
+            f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+            + (" RETURNING id" if ids[table] else ""), values)
         row_id = cur.lastrowid
         if "id" in cols:
             self._advance_ids(table)
@@ -622,6 +626,27 @@ class PostgresDatabase:
             else:
                 self.reindex_range(table, min(ids), max(ids))
         return len(rows)
+
+    # --- the due digest's sender lock ----------------------------------
+
+    def take_mail_lock(self, wait: float) -> bool:
+        """Take the book's sender lock (a session advisory lock: the server drops it when
+        this connection ends, so a killed run never leaves it held), waiting up to wait
+        seconds; False when another crm holds it that long."""
+        import psycopg
+
+        self._raw.execute(f"SET lock_timeout = '{max(int(wait * 1000), 1)}ms'")
+        try:
+            self._raw.execute("SELECT pg_advisory_lock(%s)", (MAIL_LOCK,))
+            return True
+        except psycopg.errors.LockNotAvailable:
+            return False
+        finally:
+            self._raw.execute("SET lock_timeout = '15s'")
+
+    def release_mail_lock(self) -> None:
+        if self._raw is not None and not self._raw.closed:
+            self._raw.execute("SELECT pg_advisory_unlock(%s)", (MAIL_LOCK,))
 
     # --- a whole book at once (crm db copy) -----------------------------
 
