@@ -483,7 +483,8 @@ READ_ONLY = {"show", "ls", "search", "tags", "deals", "followups", "export", "hi
              "report summary", "report retention",
              "report cohorts", "report churn", "report response", "report nps",
              "report funnel", "report segments", "invoices", "invoice payments",
-             "report receivables", "report forecast"}
+             "report receivables", "report forecast",
+             "db copy"}  # writes another book whole, the one in use not at all
 # Commands that write something that is not the book itself: the digest ledger
 # (`due --email`) or a saved model fit (`report clv --model bgnbd`). Both show in history
 # (test_mail.py, test_predict_cli.py) and undo passes over them.

@@ -8,15 +8,12 @@ import subprocess
 import sys
 
 import pytest
-from test_cli_due_email import (  # noqa: F401 - smtp_server is a fixture
-    Handler,
-    digests,
-    ledger,
-    smtp_server,
-    write_config,
-)
+import test_cli_due_email as due_email
+from test_cli_due_email import Handler, digests, ledger, write_config
 
 from crmcli.store.postgres import MAIL_LOCK
+
+smtp_server = due_email.smtp_server
 
 
 @pytest.fixture
