@@ -381,3 +381,24 @@ def test_import_updates_one_declared_field_and_keeps_the_others(crm, everywhere,
     src.write_text("id,budget\n2,\n", encoding="utf-8")
     crm("import", "clients", str(src), "--key", "id")
     assert crm.json("show", "Beta")["client"]["custom"] == {"region": "APAC", "vip": False}
+
+
+@pytest.mark.sqlite_only
+def test_a_book_from_before_finds_its_custom_values_once_upgraded(crm, db_path):
+    """The index of an older book lacks custom values; the upgrade rebuilds it."""
+    from crmcli.config import Config
+    from crmcli.store import CrmStore
+
+    store = CrmStore(db_path, Config(), migrate=False)
+    try:
+        store.migrate(stop_before="m017_search_custom_values")
+        store.clients.add("Acme", custom={"region": "九州"})
+        # the document as the older crmcli wrote it: no custom values
+        store.conn.execute("UPDATE search_index SET body = 'Acme'")
+        store.conn.commit()
+    finally:
+        store.close()
+    result = crm("search", "九州")
+    assert "migrated" in result.stderr
+    assert [r["client"] for r in crm.json("search", "九州")] == ["Acme"]
+    assert all(h["command"] != "reindex" for h in crm.json("history"))

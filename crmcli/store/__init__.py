@@ -57,6 +57,10 @@ from crmcli.store.search import Search
 from crmcli.store.store import Database, user_error_of
 from crmcli.store.transactions import Transactions
 
+# The migration after which the search index is made again from the rows (its documents
+# gained what SQL cannot write: custom values, segmented).
+REINDEX_STEP = "m017_search_custom_values"
+
 if TYPE_CHECKING:
     from crmcli.config import Config
 
@@ -107,6 +111,8 @@ class CrmStore(Database):
             "clients": self.clients.fields, "contacts": self.contacts.fields,
             "deals": self.deals.fields})
         self.completion = Completion(self)
+        if REINDEX_STEP in self.migrated and len(self.migrated) < SCHEMA_VERSION:  # (not new)
+            self.search.rebuild()
 
     def invalid_custom(self) -> list[str]:
         """Stored custom values that their declared field refuses now (see

@@ -321,7 +321,7 @@ class PostgresDatabase:
                     raise StoreError(f"{self.location}: no crm book in this database; "
                                      f"{MISSING_HINT}")
                 self.created = version == 0
-                self.migrate()
+                self.migrated = self.migrate()
         except BaseException:
             self.close()
             raise

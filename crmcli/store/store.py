@@ -179,6 +179,9 @@ class Database:
     """Connection, schema, transactions and the change log; the repositories (clients,
     interactions, deals...) read and write through it, and CrmStore composes them."""
 
+    # the migrations this process applied when it opened the book (crmcli.store.CrmStore
+    # finishes the work of those that need more than SQL)
+    migrated: list[str] = []
     engine = "sqlite"
 
     def __init__(self, path: str | os.PathLike, *, migrate: bool = True,
@@ -271,7 +274,7 @@ class Database:
         has_tables = self.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table'")
         if has_tables:
             self.backup_path = self._backup_before_migration(version)
-        self.migrate()
+        self.migrated = self.migrate()
 
     def _is_crm_file(self) -> bool:
         return bool(self.conn.execute(
