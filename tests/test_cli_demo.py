@@ -114,9 +114,9 @@ def test_demo_is_deterministic(crm, tmp_path):
     assert _scalar(tmp_path / "a.db", sql) == _scalar(tmp_path / "b.db", sql)
 
 
-def test_demo_never_touches_the_configured_database(crm, tmp_path, db_path):
+def test_demo_never_touches_the_configured_database(crm, tmp_path, db_path, snapshot):
     result = crm("demo", "-q")
-    assert not db_path.exists()
+    assert snapshot(db_path) == []
     built = result.stdout.strip()
     assert built.endswith("crm-demo.db") and str(tmp_path / "crm.db") != built
     assert _scalar(built, "SELECT count(*) FROM clients") > 30
@@ -127,11 +127,18 @@ def test_demo_refuses_to_overwrite_a_database_without_force(crm, tmp_path, db_pa
     before = snapshot(db_path)
     result = crm("demo", str(db_path), ok=False)
     assert result.exit_code == 1
-    assert "already exists and is not empty" in result.stderr and "--force" in result.stderr
+    assert "not empty" in result.stderr and "never overwrites" in result.stderr
     assert snapshot(db_path) == before
     result = crm("demo", "--db", str(db_path), ok=False)
     assert result.exit_code == 1
     assert snapshot(db_path) == before
+
+
+@pytest.mark.sqlite_only  # a file is replaced; a database on a server is not emptied
+def test_demo_force_replaces_a_database_file(crm, db_path):
+    crm("add", "Precious Client")
+    result = crm("demo", str(db_path), ok=False)
+    assert "--force" in result.stderr
     crm("demo", str(db_path), "--force", "-q")
     assert _scalar(db_path, "SELECT count(*) FROM clients WHERE name = 'Precious Client'") == 0
 

@@ -120,3 +120,14 @@ def test_reports_are_identical_on_a_cdnow_sample_imported(crm, tmp_path, pg_book
     diffs = differences(crm, sqlite_db, pg_book, commands)
     assert diffs == []
     assert json.loads(run(crm, pg_book, "report", "clv", "--format", "json")[1])
+
+
+def test_demo_never_overwrites_a_book_on_the_server(crm, pg_book, snapshot):
+    crm("--db", pg_book, "add", "Precious Client")
+    before = snapshot(pg_book)
+    for force in ([], ["--force"]):
+        result = crm("demo", pg_book, *force, ok=False)
+        assert result.exit_code == 1 and "is not empty" in result.stderr, result.stderr
+        assert len(result.stderr.splitlines()) == 1
+    assert "dropdb" in result.stderr
+    assert snapshot(pg_book) == before

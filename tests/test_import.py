@@ -937,15 +937,15 @@ def test_a_big_import_into_an_empty_book_keeps_every_index_and_its_definition(
     import crmcli.store.bulk as bulk
 
     monkeypatch.setattr(bulk, "CLIENT_CHUNK", 2)  # the first chunk is full: indexes deferred
-    indexes = "SELECT name, sql FROM sqlite_master WHERE type = 'index' ORDER BY name"
-    before = store.query(indexes)
+    before = store.index_definitions()
     src = write(tmp_path / "c.csv", "name,email,stage,tags\nAda,ada@example.com,lead,vip\n"
                                     "Bob,bob@example.com,won,\nCy,cy@example.com,,smb\n")
     assert "3 inserted" in crm("import", "clients", src).stderr
-    assert store.query(indexes) == before
+    assert store.index_definitions() == before
     assert store.integrity_check() == []
     assert [r["name"] for r in store.query(
-        "SELECT name FROM clients WHERE email = 'BOB@example.com' COLLATE NOCASE")] == ["Bob"]
+        "SELECT name FROM clients WHERE email = ? COLLATE NOCASE", ("BOB@example.com",))
+            ] == ["Bob"]
     assert "Cy" in crm("ls", "--tag", "smb").stdout
 
 
@@ -954,12 +954,11 @@ def test_a_failed_big_import_leaves_the_indexes_as_they_were(crm, store, tmp_pat
     import crmcli.store.bulk as bulk
 
     monkeypatch.setattr(bulk, "CLIENT_CHUNK", 2)
-    indexes = "SELECT name, sql FROM sqlite_master WHERE type = 'index' ORDER BY name"
-    before, rows_before = store.query(indexes), snapshot(db_path)
+    before, rows_before = store.index_definitions(), snapshot(db_path)
     src = write(tmp_path / "c.csv", "name,email\nAda,ada@example.com\nBob,bob@example.com\n"
                                     "Cy,cy@example.com\nDee,not-an-email\n")
     crm("import", "clients", src, ok=False)
-    assert store.query(indexes) == before
+    assert store.index_definitions() == before
     assert snapshot(db_path) == rows_before
 
 
@@ -969,14 +968,13 @@ def test_a_big_import_of_interactions_builds_their_indexes_at_the_end(crm, store
 
     crm("add", "Acme", "--email", "ops@acme.test")
     monkeypatch.setattr(bulk, "CHUNK", 2)  # the first chunk is full: indexes deferred
-    indexes = "SELECT name, sql FROM sqlite_master WHERE type = 'index' ORDER BY name"
-    before = store.query(indexes)
+    before = store.index_definitions()
     src = write(tmp_path / "i.csv", "client,at,kind,summary\n"
                                     "ops@acme.test,2026-01-02T10:00:00Z,complaint,late parcel\n"
                                     "ops@acme.test,2026-01-01T10:00:00Z,note,renewal call\n"
                                     "ops@acme.test,2026-01-03T10:00:00Z,note,invoice sent\n")
     assert "3 inserted" in crm("import", "interactions", src).stderr
-    assert store.query(indexes) == before
+    assert store.index_definitions() == before
     assert store.integrity_check() == []
     assert "late parcel" in crm("search", "parcel").stdout
     # a second import of the same file finds the rows through the indexes: nothing new
@@ -989,13 +987,12 @@ def test_a_failed_big_import_of_deals_leaves_the_indexes_as_they_were(
 
     crm("add", "Acme", "--email", "ops@acme.test")
     monkeypatch.setattr(bulk, "CHUNK", 2)
-    indexes = "SELECT name, sql FROM sqlite_master WHERE type = 'index' ORDER BY name"
-    before, rows_before = store.query(indexes), snapshot(db_path)
+    before, rows_before = store.index_definitions(), snapshot(db_path)
     src = write(tmp_path / "d.csv", "client,at,amount\nops@acme.test,2026-01-02,10\n"
                                     "ops@acme.test,2026-01-03,20\nops@acme.test,2026-01-04,30\n"
                                     "ops@acme.test,2026-01-05,19,99\n")
     crm("import", "deals", src, ok=False)
-    assert store.query(indexes) == before
+    assert store.index_definitions() == before
     assert snapshot(db_path) == rows_before
 
 
@@ -1004,10 +1001,9 @@ def test_rows_with_ids_after_a_full_first_chunk_are_looked_up_with_the_indexes_b
     import crmcli.store.bulk as bulk
 
     monkeypatch.setattr(bulk, "CLIENT_CHUNK", 1)
-    indexes = "SELECT name, sql FROM sqlite_master WHERE type = 'index' ORDER BY name"
-    before = store.query(indexes)
+    before = store.index_definitions()
     src = write(tmp_path / "c.csv", "id,name,email\n,Ada,ada@example.com\n"
                                     "1,Ada Lovelace,lovelace@example.com\n7,Bob,bob@example.com\n")
     assert "2 inserted, 1 updated, 0 unchanged" in crm("import", "clients", src).stderr
     assert [(r["id"], r["name"]) for r in clients(store)] == [(1, "Ada Lovelace"), (7, "Bob")]
-    assert store.query(indexes) == before
+    assert store.index_definitions() == before

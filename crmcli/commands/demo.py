@@ -42,10 +42,10 @@ def _refuse_a_book_on_the_server(url: str, config, force: bool) -> None:
         if store.scalar("SELECT count(*) FROM clients") == 0:
             return
         where = store.location
-    hint = ("--force does not empty a database on a server; drop and create it (dropdb, "
-            "createdb) or name another" if force else
-            "the demo never overwrites a database (name an empty one)")
-    fail(f"{where}: already holds a crm book; {hint}")
+    hint = ("--force does not empty a database on a server: drop and create it (dropdb, "
+            "createdb), or name another" if force else "name an empty one")
+    fail(f"{where}: is not empty (it holds a crm book); the demo never overwrites a "
+         f"database ({hint})")
 
 
 def _heading(text: str) -> None:

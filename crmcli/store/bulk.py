@@ -75,28 +75,27 @@ def _documents(kind: str):
     return lambda row: document_for(kind, dict(zip(columns, row, strict=True)))
 
 
-def drop_indexes(conn: Any, names: dict[str, tuple[str, ...] | None]) -> list[tuple[str, str]]:
+def drop_indexes(db: Database, names: dict[str, tuple[str, ...] | None]
+                 ) -> list[tuple[str, str]]:
     """Drop indexes for the length of a big import: {table: index names, or None for every
     index of the table but its unique ones (which keep guarding the data)}; returns [(name,
     its CREATE statement)] for build_indexes. Only inside the import's transaction, so a
     failure or a kill brings them back with everything else."""
     dropped = []
     for table, wanted in names.items():
-        for name, sql in conn.execute("SELECT name, sql FROM sqlite_master WHERE type = "
-                                      "'index' AND tbl_name = ? AND sql IS NOT NULL "
-                                      "ORDER BY name", (table,)).fetchall():
+        for name, sql in db.index_definitions(table):
             if name in wanted if wanted is not None else not sql.upper().startswith(
                     "CREATE UNIQUE"):
-                conn.execute(f'DROP INDEX "{name}"')
+                db.conn.execute(f'DROP INDEX "{name}"')
                 dropped.append((name, sql))
     return dropped
 
 
-def build_indexes(conn: Any, dropped: list[tuple[str, str]]) -> None:
+def build_indexes(db: Database, dropped: list[tuple[str, str]]) -> None:
     """Build again the indexes that drop_indexes dropped (emptying the list): one sort each
     instead of an insert per row, cheaper when the rows came in random key order."""
     while dropped:
-        conn.execute(dropped.pop(0)[1])
+        db.conn.execute(dropped.pop(0)[1])
 
 
 class CustomChange:
@@ -250,7 +249,7 @@ class ChildWriter:
             if self._may_defer:
                 self._may_defer = False
                 if len(self.buffer) >= CHUNK:  # a big import
-                    self.deferred = drop_indexes(self.store.conn, {self.table: None})
+                    self.deferred = drop_indexes(self.store, {self.table: None})
             self.store.insert_many(self.table, self.columns, self.buffer,
                                     documents=self.documents)
             self.plain_inserted = True
@@ -269,7 +268,7 @@ class ChildWriter:
         """Write what is buffered and build the deferred indexes."""
         self._flush_plain()
         self._flush_ids()
-        build_indexes(self.store.conn, self.deferred)
+        build_indexes(self.store, self.deferred)
 
 
 # The client fields of its search document, in search.document_for's order (a test holds
@@ -347,7 +346,7 @@ class ClientWriter:
         if self._may_defer:
             self._may_defer = False
             if len(rows) >= CLIENT_CHUNK:  # a big import: build those indexes at the end
-                self.deferred = drop_indexes(self.store.conn, DEFERRED_INDEXES)
+                self.deferred = drop_indexes(self.store, DEFERRED_INDEXES)
         if self.with_ids:
             store.insert_many("clients", ("id", *CLIENT_COLUMNS), rows,
                                documents=lambda row: _client_document(row[1:]))
@@ -379,7 +378,7 @@ class ClientWriter:
     def restore_indexes(self) -> None:
         """Build the deferred indexes again (before anything needs to look rows up)."""
         self._may_defer = False
-        build_indexes(self.store.conn, self.deferred)
+        build_indexes(self.store, self.deferred)
 
 
 class Bulk:

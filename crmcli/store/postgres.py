@@ -429,6 +429,12 @@ class PostgresDatabase:
             "AND a.attnum = c.conkey[1] WHERE c.contype = 'f' AND c.conrelid = to_regclass(?) "
             "ORDER BY c.conname", (table,))]
 
+    def index_definitions(self, table: str | None = None) -> list[tuple[str, str]]:
+        where, params = ("AND tablename = ?", (table,)) if table else ("", ())
+        return [tuple(r) for r in self.conn.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
+            f"{where} ORDER BY indexname", params)]
+
     def has_index_on(self, table: str, columns: Sequence[str], *, partial: bool = True
                      ) -> bool:
         want = list(columns)
@@ -580,10 +586,9 @@ class PostgresDatabase:
                           f"(SELECT last_value FROM {table}_id_seq)))")
 
     def _next_ids(self, table: str, count: int) -> int:
-        """Reserve count ids in a row; returns the first (writers are serialised)."""
-        first = self.scalar(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id'))")
-        top = self.scalar(f"SELECT coalesce(max(id), 0) FROM {table}")
-        first = max(first, top + 1)
+        """Reserve count ids in a row; returns the first (writers are serialised): max(id)
+        + 1 as on SQLite, whatever a rolled-back transaction took from the sequence."""
+        first = self.scalar(f"SELECT coalesce(max(id), 0) FROM {table}") + 1
         self.conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), ?)",
                           (first + count - 1,))
         return first

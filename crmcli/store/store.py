@@ -603,6 +603,14 @@ class Database:
         """(column, parent table) of each foreign key of table."""
         return [(r[3], r[2]) for r in self.conn.execute(f"PRAGMA foreign_key_list({table})")]
 
+    def index_definitions(self, table: str | None = None) -> list[tuple[str, str]]:
+        """(name, CREATE statement) of the indexes made by the schema (of table, or of
+        every table), by name."""
+        where, params = ("AND tbl_name = ?", (table,)) if table else ("", ())
+        return [tuple(r) for r in self.conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+            f"{where} ORDER BY name", params)]
+
     def has_index_on(self, table: str, columns: Sequence[str], *, partial: bool = True
                      ) -> bool:
         """Whether an index of table starts with these columns (a partial index counts
