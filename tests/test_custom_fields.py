@@ -402,3 +402,13 @@ def test_a_book_from_before_finds_its_custom_values_once_upgraded(crm, db_path):
     assert "migrated" in result.stderr
     assert [r["client"] for r in crm.json("search", "九州")] == ["Acme"]
     assert all(h["command"] != "reindex" for h in crm.json("history"))
+
+
+def test_config_set_declares_fields_of_a_kind(crm, tmp_path):
+    crm("config", "set", "fields.clients", "{region: {type: choice, values: [EMEA, APAC]}, "
+                                           "budget: number}")
+    assert "crm: error: budget 'lots': is not a number" in crm(
+        "add", "Acme", "--set", "budget=lots", ok=False).stderr
+    result = crm("config", "set", "fields.clients", "{region: {type: money}}", ok=False)
+    assert "key 'fields.clients.region.type' must be one of text, number" in result.stderr
+    assert "budget: number" in (tmp_path / "config.yaml").read_text()
