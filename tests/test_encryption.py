@@ -355,3 +355,11 @@ def test_encrypted_book_round_trips_its_export(crm, plain_book, tmp_path, monkey
         assert f.read_bytes() == (tmp_path / "encrypted-export" / f.name).read_bytes(), f.name
     data = json.loads(crm("ls", "--format", "json").stdout)
     assert len(data) == 2
+
+
+def test_db_copy_of_an_encrypted_book_is_encrypted_with_the_key_set(crm, encrypted_book,
+                                                                    tmp_path):
+    copy = tmp_path / "copy.db"
+    crm("db", "copy", str(encrypted_book), str(copy))
+    assert header(copy) != HEADER
+    assert [c["name"] for c in crm.json("--db", str(copy), "ls")] == ["Acme"]
