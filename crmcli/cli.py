@@ -86,7 +86,7 @@ app = typer.Typer(
 # One module per command group; each exposes register(app). Order is the order of `crm --help`.
 COMMAND_MODULES = (
     "clients", "contacts", "tags", "stage", "log", "deals", "invoices", "due", "io", "report",
-    "history", "db", "config_cmd", "demo", "completion",
+    "history", "db", "team", "config_cmd", "demo", "completion",
 )
 
 

@@ -46,6 +46,14 @@ class HookRefused(CrmError):
     """A before-hook refused a change (crmcli/services/hooks.py); nothing was written."""
 
 
+class PermissionDenied(CrmError):
+    """A team member's write or undo that their role does not allow (the database
+    refuses it too: see crmcli/store/team.py); nothing was written."""
+
+    def __init__(self, reason: str):
+        super().__init__(f"permission denied: {reason}")
+
+
 class ClientNotFound(NotFound):
     def __init__(self, ref: str):
         shown = ref if len(ref) <= 80 else ref[:77] + "..."

@@ -87,6 +87,13 @@ EXAMPLES: dict[str, list[tuple[str, str]]] = {
                      ("crm history 'Amelia Hart' --since 30d", "one client's month")],
     "undo": [("crm undo --list", "what can be undone"),
              ("crm undo", "revert the last change (again: redo it)")],
+    # The team's commands need a book on PostgreSQL: on the demo book (SQLite) they say so.
+    "init_team": [("crm team init", "roles, grants and row-level security, once, as an admin")],
+    "add_member": [("crm team add bob --role member", "a login role for bob, a member"),
+                   ("crm team add carol --role read-only --password-stdin < pw.txt",
+                    "a read-only member with a password")],
+    "list_members": [("crm team ls", "who is in the team, their role, clients owned")],
+    "remove_member": [("crm team rm bob", "bob leaves the team (his login role stays)")],
     "run_demo": [("crm demo demo.db -q", "build the sample book in demo.db, print its path"),
                  ("crm demo demo.db --force --seed 3",
                   "another sample book in its place, and show it")],

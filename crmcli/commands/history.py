@@ -17,8 +17,8 @@ from crmcli.commands._options import (
 )
 from crmcli.render.output import emit_record, emit_rows, message
 
-HISTORY_TABLE = ["change", "at", "command", "summary", "table", "row", "op", "values"]
-UNDO_TABLE = ["change", "at", "command", "summary", "rows", "note"]
+HISTORY_TABLE = ["change", "at", "by", "command", "summary", "table", "row", "op", "values"]
+UNDO_TABLE = ["change", "at", "by", "command", "summary", "rows", "note"]
 # Columns left out of the table view (they are in the JSON): noise on every row.
 _QUIET_COLUMNS = {"id", "created_at", "updated_at"}
 
@@ -109,8 +109,11 @@ def show_history(
             client_id = gone
     records = store.audit.history(client_id, since=_since_iso(since) if since else None,
                                   limit=limit)
+    # "by" only where changes have a role (a book on PostgreSQL): SQLite records none.
+    columns = HISTORY_TABLE if any(r["by"] for r in records) else [
+        c for c in HISTORY_TABLE if c != "by"]
     emit_rows(records, output_format(fmt, as_json), fields=_history_fields(),
-              columns=HISTORY_TABLE, shown=_history_table)
+              columns=columns, shown=_history_table)
 
 
 def _history_table(records: list[dict]) -> list[dict]:
@@ -126,6 +129,7 @@ def _history_table(records: list[dict]) -> list[dict]:
             summary += f" [undone by {rec['undone_by']}]"
         rows.append({"change": rec["change_id"] if first else None,
                      "at": dates.format_local(rec["at"]) if first else "",
+                     "by": (rec["by"] or "") if first else "",
                      "command": rec["command"] if first else "",
                      "summary": summary if first else "",
                      "table": rec["table"] or "", "row": rec["row_id"], "op": rec["op"] or "",
@@ -151,7 +155,10 @@ def undo(
     fmt: FormatOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Revert the last change (run it again to redo); --list shows what can be undone."""
+    """Revert the last change (run it again to redo); --list shows what can be undone.
+
+    On a team book (PostgreSQL) these are your own changes; an admin may undo anyone's
+    change by its id."""
     # Nothing to undo in a book not yet begun; undo brings back what was, so no hook
     # may refuse it (or take it for a new event).
     store = get_store(create=False, hooks=False)
@@ -160,10 +167,12 @@ def undo(
         from crmcli import dates
         from crmcli.store import UNDOABLE_FIELDS
 
-        emit_rows(rows, output_format(fmt, as_json), fields=UNDOABLE_FIELDS, columns=UNDO_TABLE,
+        columns = UNDO_TABLE if any(r["by"] for r in rows) else [
+            c for c in UNDO_TABLE if c != "by"]
+        emit_rows(rows, output_format(fmt, as_json), fields=UNDOABLE_FIELDS, columns=columns,
                   shown=lambda rows: [
                       {"change": r["change_id"], "at": dates.format_local(r["at"]),
-                       "command": r["command"], "summary": r["summary"], "rows": r["rows"],
+                       "by": r["by"] or "", "command": r["command"], "summary": r["summary"], "rows": r["rows"],
                        "note": _undo_note(r)} for r in rows])
         return
     result = store.audit.undo(change)

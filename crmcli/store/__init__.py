@@ -18,6 +18,7 @@ aggregate, each owning its tables and declaring in its constructor what else it 
     store.events        event aggregates for the metrics     (store/reports_events.py)
     store.bulk          imports and exports in bulk          (store/bulk.py)
     store.completion    shell completion candidates          (store/completion.py)
+    store.team          roles and policies of a team book    (store/team.py, PostgreSQL)
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from crmcli.store.migrations import SCHEMA_VERSION
 from crmcli.store.reports import REVENUE_SOURCES, Reports
 from crmcli.store.reports_events import EventReports
 from crmcli.store.search import Search
+from crmcli.store.team import Team
 from crmcli.store.store import Database, user_error_of
 from crmcli.store.transactions import Transactions
 
@@ -111,6 +113,7 @@ class CrmStore(Database):
             "clients": self.clients.fields, "contacts": self.contacts.fields,
             "deals": self.deals.fields})
         self.completion = Completion(self)
+        self.team = Team(self)
         if REINDEX_STEP in self.migrated and len(self.migrated) < SCHEMA_VERSION:  # (not new)
             self.search.rebuild()
 

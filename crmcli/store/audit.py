@@ -43,9 +43,9 @@ SINGULAR = {"clients": "client", "contacts": "contact", "interactions": "interac
 # Runs of at least this many consecutive inserts or deletes of one table are reverted
 # with set-based SQL instead of row by row.
 BULK_RUN = 64
-HISTORY_FIELDS = ["change_id", "at", "command", "summary", "client_id", "undo_of", "undone_by",
+HISTORY_FIELDS = ["change_id", "at", "by", "command", "summary", "client_id", "undo_of", "undone_by",
                   "table", "row_id", "op", "old", "new"]
-UNDOABLE_FIELDS = ["change_id", "at", "command", "summary", "client_id", "rows", "undo_of",
+UNDOABLE_FIELDS = ["change_id", "at", "by", "command", "summary", "client_id", "rows", "undo_of",
                    "original"]
 
 
@@ -83,10 +83,11 @@ class Audit:
 
         client_id: only changes made to that client (its own record or records filed
         under it); since: UTC ISO time, only changes at or after it; limit: at most that
-        many changes (each may span several records). Fields: change_id, at (UTC ISO),
-        command, summary, client_id, undo_of, undone_by, table, row_id, op
-        (insert/update/delete/insert_range), old, new (dicts of column values: the whole
-        row for insert and delete, the changed columns for update, {first, last} ids for
+        many changes (each may span several records). Fields: change_id, at (UTC ISO), by
+        (the database role that made the change on PostgreSQL; None on SQLite), command,
+        summary, client_id, undo_of, undone_by, table, row_id, op
+        (insert/update/delete/insert_range), old, new (dicts of column values: the whole row
+        for insert and delete, the changed columns for update, {first, last} ids for
         insert_range; None where not applicable). A change that touched no audited row
         gives one record with table, row_id, op, old and new all None.
         """
@@ -107,7 +108,8 @@ class Audit:
             params.append(limit)
         records = []
         for ch in self.db.query(sql, params):
-            base = {"change_id": ch["id"], "at": ch["at"], "command": ch["command"],
+            base = {"change_id": ch["id"], "at": ch["at"], "by": ch.get("role"),
+                    "command": ch["command"],
                     "summary": ch["summary"], "client_id": ch["client_id"],
                     "undo_of": ch["undo_of"], "undone_by": ch["undone_by"]}
             rows = self.db.query("SELECT tbl, row_id, op, old, new FROM change_rows "
@@ -129,16 +131,18 @@ class Audit:
     def undoable(self, limit: int | None = None) -> list[dict]:
         """Changes that can still be undone, newest first (the first is what `undo` reverts).
 
-        Fields: change_id, at, command, summary, client_id, rows (records touched),
+        On a team book, only this role's own changes. Fields: change_id, at, by (the
+        database role that made it), command, summary, client_id, rows (records touched),
         undo_of (set when undoing this change would redo change undo_of), original (the
         change that did the real work: itself, or for an undo or redo the change it undid
         or redid).
         """
-        sql = ("SELECT c.id AS change_id, c.at, c.command, c.summary, c.client_id, "
-               "(SELECT count(*) FROM change_rows r WHERE r.change_id = c.id) AS rows, "
-               "c.undo_of FROM changes c WHERE c.undone_by IS NULL AND EXISTS "
-               "(SELECT 1 FROM change_rows r WHERE r.change_id = c.id) ORDER BY c.id DESC")
-        params: list[Any] = []
+        own, params_own = self.db.own_changes_sql("c")
+        sql = ("SELECT c.id AS change_id, c.at, c.role AS \"by\", c.command, c.summary, "
+               "c.client_id, (SELECT count(*) FROM change_rows r WHERE r.change_id = c.id) AS "
+               "rows, c.undo_of FROM changes c WHERE c.undone_by IS NULL AND EXISTS "
+               f"(SELECT 1 FROM change_rows r WHERE r.change_id = c.id){own} ORDER BY c.id DESC")
+        params: list[Any] = list(params_own)
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
@@ -176,6 +180,7 @@ class Audit:
             target = self.get_change(change_id)
             if target["id"] == new.id:
                 raise NotFound(f"no change with id {change_id} (see crm history)")
+            self.db.check_undo(target)
             if target["undone_by"] is not None:
                 by = self.get_change(target["undone_by"])
                 if by["undone_by"] is not None:

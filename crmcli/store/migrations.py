@@ -409,6 +409,24 @@ def _search_custom_values() -> str:
     """
 
 
+@step("m018_private_clients_and_change_roles", postgres="""
+    ALTER TABLE clients ADD COLUMN private BIGINT NOT NULL DEFAULT 0 CHECK (private IN (0, 1));
+    ALTER TABLE changes ADD COLUMN role TEXT COLLATE "C";
+    ALTER TABLE changes ALTER COLUMN role SET DEFAULT current_user;
+    CREATE INDEX changes_role ON changes(role, id);
+    """)
+def _team() -> str:
+    # A client marked private is seen only by its owner (and admins) on a team book; the
+    # role of a change is the database role that made it: current_user on PostgreSQL, set
+    # as a default after the column exists so that older changes stay unattributed (NULL)
+    # rather than credited to whoever upgraded the book. SQLite has no roles: NULL there.
+    return """
+    ALTER TABLE clients ADD COLUMN private INTEGER NOT NULL DEFAULT 0 CHECK (private IN (0, 1));
+    ALTER TABLE changes ADD COLUMN role TEXT;
+    CREATE INDEX changes_role ON changes(role, id);
+    """
+
+
 SCHEMA_VERSION = len(STEPS)
 MIGRATION_SET = "crmcli"
 

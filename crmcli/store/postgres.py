@@ -88,6 +88,16 @@ def describe_db_error(exc: Exception) -> str:
     diag = getattr(exc, "diag", None)
     text = (diag.message_primary if diag is not None and diag.message_primary
             else " ".join(str(exc).split()))
+    m = re.search(r'row-level security policy for table "([^"]+)"', text)
+    if m:
+        return (f"permission denied: the database refused this row of {m.group(1)} (a member "
+                "changes only clients it owns or that have no owner, and their records); ask "
+                "the owner or an admin")
+    m = re.search(r"permission denied for (?:table|relation) (\S+)", text)
+    if m:
+        return (f"permission denied: the database refused this role access to {m.group(1)} "
+                "(a read-only member only reads; someone outside the team needs crm team add); "
+                "ask an admin")
     if isinstance(exc, psycopg.errors.InsufficientPrivilege) or "row-level security" in text:
         return f"permission denied by the database: {text}"
     if isinstance(exc, psycopg.OperationalError):
@@ -339,6 +349,11 @@ class PostgresDatabase:
     def utils_db(self):
         raise StoreError("this operation needs an SQLite book")
 
+    @property
+    def native(self):
+        """The psycopg connection, for SQL written for PostgreSQL (not rewritten)."""
+        return self._raw
+
     def _check_search_path(self) -> None:
         if self.scalar("SELECT current_schema()") is None:
             path = self.scalar("SELECT current_setting('search_path')")
@@ -392,6 +407,10 @@ class PostgresDatabase:
                     raw.execute("INSERT INTO crm_migrations (migration_set, name, applied_at) "
                                 "VALUES (%s, %s, %s)", (MIGRATION_SET, name, _now()))
                     applied.append(name)
+                if applied:
+                    from crmcli.store.team import reapply
+
+                    reapply(raw)
         except psycopg.errors.InsufficientPrivilege as exc:
             raise StoreError(f"{self.location}: cannot create or upgrade the crm schema: "
                              f"{exc.diag.message_primary} (ask an admin to run crm team init "
@@ -554,10 +573,82 @@ class PostgresDatabase:
 
     # --- writing --------------------------------------------------------
 
+    # --- the team: who this connection is (crmcli/store/team.py) ------------
+
+    def team_identity(self):
+        """This connection's role and powers on a team book (None without a team)."""
+        if not hasattr(self, "_identity"):
+            from crmcli.store.team import identity
+
+            self._identity = identity(self)
+        return self._identity
+
+    def current_role(self) -> str | None:
+        return self.scalar("SELECT current_user")
+
+    def _client_tables(self) -> set[str]:
+        if not hasattr(self, "_children"):
+            from crmcli.store.team import client_tables
+
+            fks: dict[str, list[tuple[str, str]]] = {}
+            for r in self.query(
+                    "SELECT cl.relname AS t, a.attname AS col, p.relname AS parent "
+                    "FROM pg_constraint k JOIN pg_class cl ON cl.oid = k.conrelid "
+                    "JOIN pg_class p ON p.oid = k.confrelid JOIN pg_attribute a ON "
+                    "a.attrelid = k.conrelid AND a.attnum = k.conkey[1] WHERE k.contype = 'f' "
+                    "AND cl.relnamespace = current_schema()::regnamespace"):
+                fks.setdefault(r["t"], []).append((r["col"], r["parent"]))
+            self._children = client_tables(fks)
+        return self._children
+
+    def _refuse_write(self, table: str, row: dict) -> None:
+        who = self.team_identity()
+        if who is not None:
+            from crmcli.store.team import refuse_write
+
+            refuse_write(self, who, table, row, self._client_tables())
+
+    def check_undo(self, change: dict) -> None:
+        who = self.team_identity()
+        if who is not None:
+            from crmcli.store.team import refuse_undo
+
+            refuse_undo(who, change)
+
+    def own_changes_sql(self, alias: str) -> tuple[str, tuple]:
+        who = self.team_identity()
+        if who is None:
+            return "", ()
+        return f" AND {alias}.role = ?", (who.role,)
+
+    def insert(self, table: str, row: dict) -> int:
+        if table != "clients":
+            self._refuse_write(table, row)
+        return super().insert(table, row)
+
+    def update(self, table: str, row_id: int, values: dict) -> bool:
+        old = self.get(table, row_id) if self.team_identity() is not None else None
+        if old is not None:
+            self._refuse_write(table, old)
+        return super().update(table, row_id, values)
+
+    def delete(self, table: str, row_id: int) -> bool:
+        old = self.get(table, row_id) if self.team_identity() is not None else None
+        if old is not None:
+            self._refuse_write(table, old)
+        return super().delete(table, row_id)
+
     @contextmanager
     def change(self, command: str, summary: str = "", client_id: int | None = None):
         import psycopg
 
+        if self._change is None:
+            who = self.team_identity()
+            if who is not None and not who.writer:
+                from crmcli.errors import PermissionDenied
+
+                raise PermissionDenied(f"{who.role} is a read-only member of this book; "
+                                       "ask an admin")
         try:
             with super().change(command, summary, client_id) as ch:
                 yield ch

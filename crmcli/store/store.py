@@ -400,6 +400,24 @@ class Database:
     def get(self, table: str, row_id: int) -> dict | None:
         return self.query_one(f"SELECT * FROM {table} WHERE id = ?", (row_id,))
 
+    # --- who writes (a team on PostgreSQL: crmcli/store/team.py) ---------------
+
+    def team_identity(self):
+        """This connection's role and powers on a team book; None: no team (SQLite)."""
+        return None
+
+    def current_role(self) -> str | None:
+        """The database role writing (None on SQLite, which has no roles)."""
+        return None
+
+    def check_undo(self, change: dict) -> None:
+        """Refuse to undo a change this role may not undo (another's, on a team book)."""
+
+    def own_changes_sql(self, alias: str) -> tuple[str, tuple]:
+        """SQL (' AND ...') and parameters keeping the changes (aliased alias) that this
+        role made, on a team book; nothing elsewhere."""
+        return "", ()
+
     # --- writing: every write goes through change() ---------------------
 
     @contextmanager
@@ -498,7 +516,8 @@ class Database:
         self.require_change()
         sets = ", ".join(f"{k} = ?" for k in changed)
         self.conn.execute(f"UPDATE {table} SET {sets} WHERE id = ?", [*changed.values(), row_id])
-        stored = self.get(table, row_id)
+        # A member who hands a private client over sees it no more: it is as written.
+        stored = self.get(table, row_id) or {**old, **changed}
         # Values as stored: '5' written to an INTEGER column is logged as 5.
         really = [k for k in changed if stored[k] != old[k] or type(stored[k]) is not type(old[k])]
         if not really:
