@@ -31,7 +31,7 @@ def test_add_stores_every_profile_field_and_ls_json_shows_them(crm):
     assert row == {
         "id": 1, "name": "Acme Corp", "company": "Acme Inc", "email": "ops@acme.test",
         "phone": "+1 555 0100", "industry": "Retail", "size": "11-50", "owner": "ann",
-        "source": "referral", "stage": "lead", "external_id": "HS-1", "tags": ["eu", "vip"],
+        "private": 0, "source": "referral", "stage": "lead", "external_id": "HS-1", "tags": ["eu", "vip"],
         "custom": {"region": "EMEA"}, "notes": "met at expo", "cadence_ideal": None,
         "cadence_max": None, "created_at": "2026-11-22T10:00:00Z",
         "updated_at": "2026-11-22T10:00:00Z", "archived_at": None}
@@ -349,7 +349,7 @@ def test_bytes_that_are_not_utf8_are_refused_naming_the_field(tmp_path, db_path,
 
 def test_ls_of_an_empty_book_in_csv_is_the_header_a_spreadsheet_or_import_can_read(crm, store):  # store: a book
     JSON_FIELDS = ["id", "name", "company", "email", "phone", "industry", "size", "owner",  # noqa: N806
-                   "source", "stage", "external_id", "tags", "custom", "notes", "cadence_ideal",
+                   "private", "source", "stage", "external_id", "tags", "custom", "notes", "cadence_ideal",
                    "cadence_max", "created_at", "updated_at", "archived_at"]
     assert crm("ls", "-f", "csv").stdout == ",".join(JSON_FIELDS) + "\n"
     assert crm("ls", "-f", "tsv").stdout == "\t".join(JSON_FIELDS) + "\n"

@@ -24,7 +24,7 @@ def book(store):
 def test_csv_export_of_clients_has_every_column(crm, book):
     rows = list(csv.DictReader(io.StringIO(crm("export", "clients").stdout)))
     assert list(rows[0]) == ["id", "name", "company", "email", "phone", "industry", "size",
-                             "owner", "source", "stage", "external_id", "tags", "custom",
+                             "owner", "private", "source", "stage", "external_id", "tags", "custom",
                              "notes", "cadence_ideal", "cadence_max", "stage_history",
                              "created_at", "updated_at", "archived_at"]
     acme = rows[0]

@@ -47,6 +47,9 @@ def add_client(
                    typer.Option("--tag", "-t", help="A tag (repeatable).")] = None,
     set_: SetOption = None,
     note: Annotated[str | None, typer.Option("--note", help="Free-form notes.")] = None,
+    private: Annotated[bool, typer.Option(
+        "--private", help="Seen only by its owner (default: you) and admins, on a team "
+                          "book.")] = False,
     quiet: QuietOption = False,
 ) -> None:
     """Add a client and print its id."""
@@ -55,7 +58,7 @@ def add_client(
     client_id = store.clients.add(name, company=company, email=email, phone=phone,
                                  industry=industry, size=size, owner=owner, source=source,
                                  stage=stage, external_id=external_id, notes=note,
-                                 tags=tag or [], custom=parse_sets(set_))
+                                 private=private, tags=tag or [], custom=parse_sets(set_))
     if quiet:
         typer.echo(client_id)
     else:
@@ -81,6 +84,9 @@ def edit_client(
     note: Annotated[str | None, typer.Option("--note", help="Replace the notes ('' clears).")
                     ] = _UNSET,
     set_: SetOption = None,
+    private: Annotated[bool | None, typer.Option(
+        "--private/--public", help="Seen only by its owner and admins (team book), or by "
+                                   "everyone.")] = None,
     edit_notes: Annotated[bool, typer.Option("--edit-notes", "-e",
                                              help="Edit the notes in $VISUAL or $EDITOR.")
                           ] = False,
@@ -96,7 +102,7 @@ def edit_client(
         note = edit_text(record.get("notes") or "", f"notes of {record['name']}")
     fields = {"name": name, "company": company, "email": email, "phone": phone,
               "industry": industry, "size": size, "owner": owner, "source": source,
-              "external_id": external_id, "notes": note}
+              "external_id": external_id, "notes": note, "private": private}
     fields = {k: v for k, v in fields.items() if v is not None}
     custom = parse_sets(set_) if set_ else None
     if not fields and not custom:

@@ -100,6 +100,8 @@ def emit_card(card: dict[str, Any], fmt: str, out=None) -> None:
                 "external_id"):
         if profile.get(key):
             lines.append((key, profile[key]))
+    if profile.get("private"):
+        lines.append(("private", "yes (seen only by its owner and admins on a team book)"))
     if card.get("lifecycle"):
         lines.append(("status", lifecycle_line(card["lifecycle"])))
     if "revenue_by_currency" in card:

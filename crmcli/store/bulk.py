@@ -594,6 +594,7 @@ class Bulk:
         if check_unique:
             self.clients.check_unique(fields.get("email"), fields.get("external_id"))
         record = dict(fields)
+        record.setdefault("private", 0)
         if row["custom"] or row["extra"] or self.clients.fields:
             record["custom"] = custom_fields.dump(custom_fields.apply(
                 self.clients.fields, dict(row["custom"] or {}), row["extra"], new=True))
@@ -622,7 +623,7 @@ class Bulk:
         """Every record of a kind ordered by id, as exported (streams)."""
         if kind == "clients":
             sql = (
-                "SELECT c.id, c.name, c.company, c.email, c.phone, c.industry, c.size, c.owner, "
+                "SELECT c.id, c.name, c.company, c.email, c.phone, c.industry, c.size, c.owner, c.private, "
                 "c.source, c.stage, c.external_id, "
                 "(SELECT group_concat(tag, ',') FROM (SELECT tag FROM tags "
                 " WHERE client_id = c.id ORDER BY tag)) AS tags, "

@@ -25,7 +25,7 @@ from crmcli.store.store import Database, utc_now_iso
 # The columns of a client record, in the order export, import and --json write them; the
 # other client column lists below (and in bulk, the importer, the card, crm ls) pick from it.
 CLIENT_RECORD = ("id", "name", "company", "email", "phone", "industry", "size", "owner",
-                 "source", "stage", "external_id", "tags", "custom", "notes", "cadence_ideal",
+                 "private", "source", "stage", "external_id", "tags", "custom", "notes", "cadence_ideal",
                  "cadence_max", "stage_history", "created_at", "updated_at", "archived_at")
 # What lives in other tables or a JSON column, and the timestamps the store keeps.
 _NOT_PLAIN = ("tags", "custom", "cadence_ideal", "cadence_max", "stage_history")
@@ -65,7 +65,7 @@ CLIENT_RULES = {"name": validate.name, "email": validate.email, "phone": validat
                 "notes": _text_rule("notes", validate.MAX_TEXT),
                 **{f: _text_rule(f, validate.MAX_NAME) for f in (
                     "company", "industry", "size", "owner", "source", "external_id")},
-                "stage": _text_rule("stage", 64)}
+                "stage": _text_rule("stage", 64), "private": partial(validate.flag, "private")}
 
 
 def clean_client_fields(values: dict[str, Any]) -> dict[str, Any]:
@@ -277,13 +277,19 @@ class Clients:
             **fields: Any) -> int:
         values = clean_client_fields({"name": name, **fields})
         values["stage"] = self.check_stage(values.get("stage"))
+        if values.get("private") and not values.get("owner"):
+            # Private to nobody would be private to no one: it is the writer's (on a
+            # team book; SQLite has no roles and no one to hide it from).
+            values["owner"] = self.db.current_role()
         self.check_unique(values.get("email"), values.get("external_id"))
         tag_list = sorted({validate.tag(t) for t in tags or []})
         custom = custom_fields.apply(self.fields, {}, custom or {}, new=True)
         now = at or utc_now_iso()
         with self.db.change("add", f"added client {values['name']}") as ch:
             client_id = self.db.insert("clients", {
-                **{k: values.get(k) for k in CLIENT_FIELDS},
+                # private only when set: the column's default is no
+                **{k: values.get(k) for k in CLIENT_FIELDS if k != "private"},
+                **({"private": 1} if values.get("private") else {}),
                 "custom": custom_fields.dump(custom),
                 "created_at": now, "updated_at": now})
             ch.client_id = client_id

@@ -35,7 +35,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from crmcli.errors import PermissionDenied, StoreError, UsageError, ValidationError
+from crmcli.errors import PermissionDenied, StoreError, ValidationError
 
 if TYPE_CHECKING:
     from crmcli.store.store import Database
@@ -131,7 +131,7 @@ class Team:
 
     def _require_postgres(self) -> None:
         if self.db.engine != "postgres":
-            raise UsageError(f"crm team needs a book on PostgreSQL (a postgresql:// URL in "
+            raise StoreError(f"crm team needs a book on PostgreSQL (a postgresql:// URL in "
                              f"--db, CRM_DB or db:); {self.db.location} is an SQLite file")
 
     def prefix(self) -> str | None:

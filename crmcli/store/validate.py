@@ -125,6 +125,20 @@ def tag(value: object) -> str:
     return result.lower()
 
 
+def flag(name: str, value: object) -> int:
+    """A yes/no field as 1 or 0 ("" and None are no)."""
+    if value is None or value == "":
+        return 0
+    if isinstance(value, bool):
+        return int(value)
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "y", "x"):
+        return 1
+    if text in ("0", "false", "no", "n"):
+        return 0
+    raise ValidationError(name, value, "must be true or false (or 1/0, yes/no)")
+
+
 def choice(field: str, value: object, choices: tuple[str, ...]) -> str | None:
     result = text(field, value, max_len=64)
     if result is None:

@@ -107,19 +107,6 @@ def row_id(name: str, value: Any) -> int | None:
     raise ValidationError(name, value, "is not an id (a whole number above 0)")
 
 
-def flag(name: str, value: Any) -> int:
-    if value is None or value == "":
-        return 0
-    if isinstance(value, bool):
-        return int(value)
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "y", "x"):
-        return 1
-    if text in ("0", "false", "no", "n"):
-        return 0
-    raise ValidationError(name, value, "must be true or false (or 1/0, yes/no)")
-
-
 def undefuse(text: str) -> str:
     """Undo output.defuse_formula: "'=1+1" -> "=1+1" (see crmcli.interchange.exporter.defuse)."""
     core = text.lstrip("'")
@@ -495,7 +482,7 @@ def clean_contact(ctx: Context, rec: dict) -> tuple:
     updated = timestamp("updated_at", get("updated_at")) or created
     return (client_id, validate.name(get("name")), validate.text("role", get("role")),
             validate.email(get("email")), validate.phone(get("phone")), level,
-            flag("is_primary", get("is_primary")), validate.text("notes", get("notes")),
+            validate.flag("is_primary", get("is_primary")), validate.text("notes", get("notes")),
             created, updated, custom_change(ctx, rec))
 
 
