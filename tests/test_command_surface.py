@@ -214,8 +214,14 @@ def test_every_command_help_has_examples_that_run_on_the_demo_book(crm, demo_boo
         crm("export", "clients", "-o", "clients.csv")
         crm("export", "deals", "-o", "deals.csv")
     for example in examples:
-        words = shlex.split(example.split(" | ")[0])
-        result = crm(*words[1:], ok=False)
+        words = shlex.split(example.split(" | ")[0].split(" < ")[0])
+        result = crm(*words[1:], ok=False, input="pw\n")
+        if name.startswith("team "):
+            # The team's commands need PostgreSQL: on the demo book they say so (they run
+            # on a server in tests/test_team.py).
+            assert result.exit_code == 1 and "needs a book on PostgreSQL" in result.stderr, \
+                (example, result.stderr)
+            continue
         assert result.exit_code == 0, (example, result.stderr)
 
 

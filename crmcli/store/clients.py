@@ -318,9 +318,16 @@ class Clients:
                 custom_fields.apply(self.fields, current, custom, new=False))
         with self.db.change("edit", f"edited client {client_id} {client['name']}",
                             client_id=client_id) as ch:
-            changed = self.db.update("clients", client_id, values)
-            if changed:
+            rest = {k: v for k, v in values.items() if k != "owner"}
+            changed = bool(rest) and self.db.update("clients", client_id, rest)
+            handover = "owner" in values and values["owner"] != client["owner"]
+            if changed or handover:
                 self.db.update("clients", client_id, {"updated_at": utc_now_iso()})
+            if handover:
+                # The owner last: on a team book, handing a client over ends this role's
+                # right to change it.
+                changed = self.db.update("clients", client_id,
+                                         {"owner": values["owner"]}) or changed
             ch.summary = (f"edited client {client_id} {client['name']}: "
                           + ", ".join(sorted(values)))
         return changed
