@@ -77,23 +77,26 @@ def hooks_off() -> bool:
 
 
 class HooksOnChange:
-    """The hooks of crmcli/services/hooks.py as a watcher of the store's changes, loaded
-    (with the folders of hooks looked at) only once a change has written something."""
+    """The hooks of crmcli/services/hooks.py as a watcher of the store's changes: loaded,
+    and the folders of hooks looked at, once a change begins; watching only when a hook
+    is there."""
 
     def __init__(self, store: CrmStore):
         self.store = store
         self.hooks = None
 
-    def before_commit(self, change) -> None:
+    def watching(self) -> bool:
         if self.hooks is None:
             from crmcli.services.hooks import Hooks
 
             self.hooks = Hooks(self.store, get_config())
+        return bool(self.hooks.found())
+
+    def before_commit(self, change) -> None:
         self.hooks.before_commit(change)
 
     def after_commit(self, change) -> None:
-        if self.hooks is not None:
-            self.hooks.after_commit(change)
+        self.hooks.after_commit(change)
 
 
 def get_store(create: bool = True, hooks: bool = True) -> CrmStore:

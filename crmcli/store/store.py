@@ -190,8 +190,9 @@ class Database:
         self.keys = keys
         self._utils_db = None
         self._change: Change | None = None
-        # Told of every change: before_commit(change) inside its transaction (raising
-        # rolls it back), after_commit(change) once it is committed.
+        # Told of every change while their watching() is true: before_commit(change)
+        # inside its transaction (raising rolls it back), after_commit(change) once it is
+        # committed. The change records the rows it touches only for them.
         self.watchers: list[Any] = []
         self.backup_path: Path | None = None
         self._open(path, migrate=migrate, create=create)
@@ -431,6 +432,7 @@ class Database:
         if self._change is not None:
             yield self._change
             return
+        watchers = [watcher for watcher in self.watchers if watcher.watching()]
         try:
             self.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
@@ -440,10 +442,11 @@ class Database:
                                          [utc_now_iso(), command, summary, client_id])
             self._change = Change(id=change_id, command=command, summary=summary,
                                   client_id=client_id,
-                                  touched=[] if self.watchers else None)
+                                  touched=[] if watchers else None)
             yield self._change
             ch = self._change
-            watchers = list(self.watchers) if ch.touched else []
+            if not ch.touched:
+                watchers = []
             for watcher in watchers:
                 watcher.before_commit(ch)
             if ch.rows == 0 and not ch.details.get("keep_empty"):
