@@ -226,3 +226,50 @@ def test_an_older_book_gets_deal_stages_and_a_first_move_per_deal(db_path):
                 for h in store.deals.stage_history()] == [
             (3, None, "lost", "2026-08-01T12:00:00Z"), (2, None, "won", "2026-09-01T12:00:00Z"),
             (1, None, "qualify", "2026-10-01T12:00:00Z")]
+
+
+def test_deals_import_and_export_their_stage_probability_and_close_date(crm, tmp_path,
+                                                                         db_path, snapshot):
+    crm("add", "Acme", "--email", "ops@acme.test")
+    (tmp_path / "deals.csv").write_text(
+        "client,amount,at,stage,probability,close_date\n"
+        "ops@acme.test,100,2026-10-01,Negotiate,70%,2026-12-01\n"
+        "ops@acme.test,50,2026-10-02,,,\n"
+        "ops@acme.test,20,2026-10-03,propose,,\n")
+    crm("import", "deals", tmp_path / "deals.csv")
+    deals = {d["id"]: d for d in crm.json("deals")}
+    assert [(deals[i]["status"], deals[i]["stage"], deals[i]["probability"],
+             deals[i]["close_date"]) for i in (1, 2, 3)] == [
+        ("open", "negotiate", 70, "2026-12-01"), ("won", "won", 100, None),
+        ("open", "propose", 30, None)]
+    exported = crm("export", "deals").stdout.splitlines()
+    assert exported[0] == ("id,client_id,at,title,amount,currency,status,stage,probability,"
+                           "close_date,created_at,custom")
+    assert exported[1].startswith("1,1,2026-10-01T12:00:00Z,,100,USD,open,negotiate,70,"
+                                  "2026-12-01,")
+    # an update that gives the status moves the stage with it, at the stage's probability
+    (tmp_path / "up.csv").write_text("id,client,amount,at,status\n1,1,100,2026-10-01,lost\n")
+    crm("import", "deals", tmp_path / "up.csv", "--key", "id")
+    [lost] = [d for d in crm.json("deals") if d["id"] == 1]
+    assert (lost["status"], lost["stage"], lost["probability"]) == ("lost", "lost", 0)
+    before = snapshot(db_path)
+    (tmp_path / "bad.csv").write_text(
+        "client,amount,at,status,stage,probability,close_date\n"
+        "1,1,2026-10-01,,dream,,\n"
+        "1,1,2026-10-01,,qualify,150,\n"
+        "1,1,2026-10-01,won,,40,\n"
+        "1,1,2026-10-01,won,qualify,,\n"
+        "1,1,2026-10-01,,qualify,,31/12/2026\n")
+    result = crm("import", "deals", tmp_path / "bad.csv", ok=False)
+    assert result.exit_code == 1
+    lines = result.stderr.replace(f"{tmp_path}/", "").splitlines()
+    assert lines[0] == "crm: error: 5 invalid rows in bad.csv; nothing was imported"
+    assert lines[1].startswith("bad.csv:2: field 'stage': value 'dream': is not a deal stage")
+    assert lines[2] == "bad.csv:3: field 'probability': value '150': must be from 0 to 100"
+    assert lines[3] == ("bad.csv:4: field 'probability': value '40': a won deal's probability "
+                        "is 100")
+    assert lines[4].startswith("bad.csv:5: field 'status': value 'won': disagrees with stage "
+                               "qualify")
+    assert lines[5].startswith("bad.csv:6: field 'close_date': value '31/12/2026': is not a "
+                               "date")
+    assert snapshot(db_path) == before

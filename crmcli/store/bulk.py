@@ -42,8 +42,8 @@ EXPORT_COLUMNS: dict[str, tuple[str, ...]] = {
                  "is_primary", "notes", "created_at", "updated_at", "custom"),
     "interactions": ("id", "client_id", "at", "channel", "direction", "kind", "summary",
                      "score", "contact_id", "resolved_at", "created_at"),
-    "deals": ("id", "client_id", "at", "title", "amount", "currency", "status", "created_at",
-              "custom"),
+    "deals": ("id", "client_id", "at", "title", "amount", "currency", "status", "stage",
+              "probability", "close_date", "created_at", "custom"),
     "followups": ("id", "client_id", "due", "due_at", "note", "every", "anchor",
                   "interaction_id", "done_at", "created_at"),
 }

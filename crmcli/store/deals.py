@@ -81,7 +81,7 @@ class Deals:
     def status_of(stage: str) -> str:
         return stage if stage in TERMINAL else "open"
 
-    def _stage_for(self, status: str | None, stage: str | None, current: str | None = None
+    def stage_for(self, status: str | None, stage: str | None, current: str | None = None
                    ) -> str:
         """The stage a deal goes to from --status and/or --stage (they must agree; open
         alone keeps an open deal where it is, else the first stage)."""
@@ -101,7 +101,7 @@ class Deals:
             return current
         return next(iter(self.stages))
 
-    def _check_probability(self, stage: str, probability: object) -> int | None:
+    def check_probability(self, stage: str, probability: object) -> int | None:
         value = validate.probability(probability)
         if value is not None and stage in TERMINAL:
             raise ValidationError("probability", probability,
@@ -128,12 +128,12 @@ class Deals:
         The deal's first stage move is recorded at `at`.
         """
         client = self.clients.get(client_id)
-        stage = self._stage_for(status, stage)
+        stage = self.stage_for(status, stage)
         row = {"client_id": client_id, "amount": validate.amount(str(amount)),
                "currency": self._clean_currency(currency), "at": utc_at(at),
                "title": validate.text("title", title, max_len=validate.MAX_NAME),
                "status": self.status_of(stage), "stage": stage,
-               "probability": self._check_probability(stage, probability),
+               "probability": self.check_probability(stage, probability),
                "close_date": validate.close_date(close_date),
                "custom": custom_fields.dump(
                    custom_fields.apply(self.fields, {}, custom or {}, new=True)),
@@ -182,12 +182,12 @@ class Deals:
             values["title"] = validate.text("title", fields["title"], max_len=validate.MAX_NAME)
         stage = deal["stage"]
         if "status" in fields or "stage" in fields:
-            stage = self._stage_for(fields.get("status"), fields.get("stage"), deal["stage"])
+            stage = self.stage_for(fields.get("status"), fields.get("stage"), deal["stage"])
             values["stage"] = stage
             values["status"] = self.status_of(stage)
         moved = stage != deal["stage"]
         if "probability" in fields:
-            values["probability"] = self._check_probability(stage, fields["probability"])
+            values["probability"] = self.check_probability(stage, fields["probability"])
         elif moved:
             values["probability"] = None
         if "close_date" in fields:

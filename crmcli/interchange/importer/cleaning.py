@@ -492,10 +492,16 @@ def clean_deal(ctx: Context, rec: dict) -> tuple:
     amount = get("amount")
     amount = validate.amount(format(amount, "f") if isinstance(amount, Decimal) else amount)
     currency = validate.currency(get("currency"), ctx.store.config["currency"])
-    status = validate.choice("status", get("status") or "won", validate.DEAL_STATUSES)
+    # As crm deal: the status follows the stage (they must agree), open alone is the first
+    # stage; the probability is the deal's own (empty: its stage's default).
+    deals = ctx.store.deals
+    stage = deals.stage_for(get("status") or None, get("stage") or None)
+    probability = deals.check_probability(stage, get("probability"))
     return (client_id, timestamp("at", get("at"), required=True),
             validate.text("title", get("title"), max_len=validate.MAX_NAME), amount,
-            currency, status, timestamp("created_at", get("created_at")) or ctx.now_iso(),
+            currency, deals.status_of(stage), stage, probability,
+            validate.close_date(get("close_date")),
+            timestamp("created_at", get("created_at")) or ctx.now_iso(),
             custom_change(ctx, rec))
 
 

@@ -231,6 +231,10 @@ def run_import(store: Any, kind: str, source: Source, *, maps: list[str] | None 
                         given = rec
                         if declared and not rec.keys() <= plain:
                             given = {*rec, "custom"}  # a declared field's column
+                        if kind == "deals" and ("status" in given or "stage" in given):
+                            # they change together, and a stage's row without a
+                            # probability has its stage's default (as crm stage-deal)
+                            given = {*given, "status", "stage", "probability"}
                         counts[writer.put(row, row_id("id", rec.get("id")) if by_id else None,
                                           given)] += 1
                     else:
