@@ -294,10 +294,11 @@ class Audit:
 
     def _bulk_uninsert(self, target: dict, tbl: str, lo: int, hi: int) -> None:
         """Delete the rows inserted by change_rows lo..hi (all inserts into tbl)."""
-        cols = self.db.columns(tbl)
+        types = self.db.column_types(tbl)
         differs = " OR ".join(
-            f"NOT (json_type(cr.new, '$.{c}') IS NULL OR json_extract(cr.new, '$.{c}') IS t.{c})"
-            for c in cols if c != "id")
+            f"NOT (NOT {self.db.json_has_sql('cr.new', c)} OR "
+            f"{self.db.same_sql(self.db.json_field_sql('cr.new', c, types[c]), 't.' + c)})"
+            for c in self.db.columns(tbl) if c != "id")
         bad = self.db.query_one(
             f"SELECT cr.row_id, t.id IS NULL AS gone FROM change_rows cr LEFT JOIN {tbl} t "
             f"ON t.id = cr.row_id WHERE cr.id BETWEEN ? AND ? AND (t.id IS NULL OR {differs}) "
@@ -318,18 +319,19 @@ class Audit:
                                (lo, hi))
         if taken is not None:
             self._conflict(target, tbl, taken, "taken")
+        types = self.db.column_types(tbl)
         for col, parent in self.db.parents(tbl):
+            old = self.db.json_field_sql("cr.old", col, types[col])
             missing = self.db.scalar(
-                f"SELECT json_extract(cr.old, '$.{col}') FROM change_rows cr WHERE cr.id BETWEEN "
-                f"? AND ? AND json_extract(cr.old, '$.{col}') IS NOT NULL AND NOT EXISTS "
-                f"(SELECT 1 FROM {parent} p WHERE p.id = json_extract(cr.old, '$.{col}')) "
-                f"LIMIT 1", (lo, hi))
+                f"SELECT {old} FROM change_rows cr WHERE cr.id BETWEEN ? AND ? AND {old} IS NOT "
+                f"NULL AND NOT EXISTS (SELECT 1 FROM {parent} p WHERE p.id = {old}) LIMIT 1",
+                (lo, hi))
             if missing is not None:
                 self._conflict(target, parent, missing, "gone")
         cols = self.db.columns(tbl)
         self.db.conn.execute(
             f"INSERT INTO {tbl} ({', '.join(cols)}) SELECT "
-            + ", ".join(f"json_extract(cr.old, '$.{c}')" for c in cols)
+            + ", ".join(self.db.json_field_sql("cr.old", c, types[c]) for c in cols)
             + " FROM change_rows cr WHERE cr.id BETWEEN ? AND ? ORDER BY cr.id", (lo, hi))
         where = "t.id IN (SELECT row_id FROM change_rows WHERE id BETWEEN ? AND ?)"
         self.db.log_rows_sql(tbl, "insert", where, (lo, hi))

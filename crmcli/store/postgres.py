@@ -38,7 +38,26 @@ MAIL_LOCK = _BASE + 3
 # The version of the SQLite functions created in the database (sql_dialect.py), recorded
 # in crm_migrations under its own set: a book made by an older crmcli gets them again.
 FUNCTIONS_SET = "crm-functions"
-FUNCTIONS_VERSION = hashlib.sha256(POSTGRES_FUNCTIONS.encode()).hexdigest()[:16]
+# crm_reset_ids(): every id sequence set to max(id) + 1 of its table, made from the catalog
+# after the migrations (so it covers every table). Run by each writer once it holds
+# WRITE_LOCK: new rows get SQLite's ids (max + 1, the freed top id again), whatever a
+# rolled-back transaction took from a sequence. SECURITY DEFINER: max(id) of every row,
+# not of the rows a member may see.
+_RESET_IDS = r"""
+DO $do$ DECLARE body text := ''; r record; BEGIN
+    FOR r IN SELECT c.table_name AS tbl,
+                    pg_get_serial_sequence(quote_ident(c.table_name), 'id') AS seq
+             FROM information_schema.columns c WHERE c.table_schema = current_schema()
+             AND c.column_name = 'id' AND c.column_default LIKE 'nextval%' ORDER BY 1 LOOP
+        body := body || format('PERFORM setval(%L, coalesce((SELECT max(id) FROM %I), 0) + 1, '
+                               'false); ', r.seq, r.tbl);
+    END LOOP;
+    EXECUTE format('CREATE OR REPLACE FUNCTION crm_reset_ids() RETURNS void LANGUAGE plpgsql '
+                   'SECURITY DEFINER SET search_path FROM CURRENT AS %L',
+                   'BEGIN ' || body || 'END');
+END $do$;
+"""
+FUNCTIONS_VERSION = hashlib.sha256((POSTGRES_FUNCTIONS + _RESET_IDS).encode()).hexdigest()[:16]
 INSTALL_HINT = "PostgreSQL support is not installed: pip install 'crmcli[postgres]'"
 
 
@@ -224,7 +243,8 @@ def _params(params):
     return tuple(params)
 
 
-_TXN = {"BEGIN IMMEDIATE": f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})",
+_TXN = {"BEGIN IMMEDIATE": f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK}); "
+                           "SELECT crm_reset_ids()",
         "BEGIN": "BEGIN"}
 
 
@@ -407,6 +427,7 @@ class PostgresDatabase:
                     raw.execute("INSERT INTO crm_migrations (migration_set, name, applied_at) "
                                 "VALUES (%s, %s, %s)", (MIGRATION_SET, name, _now()))
                     applied.append(name)
+                raw.execute(_RESET_IDS)
                 if applied:
                     from crmcli.store.team import reapply
 

@@ -621,6 +621,10 @@ class Database:
     def columns(self, table: str) -> list[str]:
         return [r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")]
 
+    def column_types(self, table: str) -> dict[str, str]:
+        """{column: its declared type, lower case}."""
+        return {r[1]: r[2].lower() for r in self.conn.execute(f"PRAGMA table_info({table})")}
+
     def parents(self, table: str) -> list[tuple[str, str]]:
         """(column, parent table) of each foreign key of table."""
         return [(r[3], r[2]) for r in self.conn.execute(f"PRAGMA foreign_key_list({table})")]
