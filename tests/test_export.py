@@ -83,7 +83,8 @@ def test_output_file_takes_its_format_from_the_extension(crm, book, tmp_path):
 def test_export_all_writes_one_file_per_kind(crm, book, tmp_path):
     result = crm("export", "all", "-o", tmp_path / "out", "--format", "json")
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "clients.json", "contacts.json", "deals.json", "followups.json", "interactions.json"]
+        "clients.json", "contacts.json", "deals.json", "followups.json", "interactions.json",
+        "invoices.json", "payments.json"]
     assert json.loads((tmp_path / "out" / "contacts.json").read_text()) == []
     assert "exported 2 clients to" in result.stderr
 

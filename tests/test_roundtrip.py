@@ -41,6 +41,9 @@ def book(store):
     fid = store.followups.add(ada, datetime(2026, 12, 5, 15, 30, tzinfo=UTC), "weekly call",
                               every="FREQ=WEEKLY")
     store.followups.complete(fid, at="2026-11-20T10:00:00Z")
+    inv = store.invoices.add(wang, "1000.10", currency="CNY", issued="2026-02-02",
+                             number="=2026-001", note="首单, \"quoted\"")
+    store.invoices.pay(inv, "0.10", at="2026-03-01T00:00:00Z", note="@bank")
     return store
 
 
@@ -52,7 +55,7 @@ def export_all(crm, db, out, fmt):
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_export_import_export_is_identical(crm, book, db_path, tmp_path, fmt):
     first = export_all(crm, db_path, tmp_path / "one", fmt)
-    assert len(first) == 5
+    assert len(first) == 7
     empty = tmp_path / "empty.db"
     result = crm("--db", empty, "import", "all", tmp_path / "one")
     assert "imported clients from" in result.stderr
@@ -63,9 +66,10 @@ def test_export_import_export_is_identical(crm, book, db_path, tmp_path, fmt):
     result = crm("--db", empty, "import", "all", tmp_path / "one", "--json")
     summaries = json.loads(result.stdout)
     assert [(s["kind"], s["inserted"], s["updated"]) for s in summaries] == [
-        (k, 0, 0) for k in ("clients", "contacts", "interactions", "deals", "followups")]
-    assert [s["unchanged"] for s in summaries] == [3, 2, 3, 3, 3]
-    assert [s["change_id"] for s in summaries] == [None] * 5  # nothing changed: no change
+        (k, 0, 0) for k in ("clients", "contacts", "interactions", "deals", "followups",
+                                   "invoices", "payments")]
+    assert [s["unchanged"] for s in summaries] == [3, 2, 3, 3, 3, 1, 1]
+    assert [s["change_id"] for s in summaries] == [None] * 7  # nothing changed: no change
     assert crm("--db", empty, "history", "--format", "json").stdout == before
 
 

@@ -57,7 +57,8 @@ def _progress(source):
 def import_cmd(
     kind: Annotated[str, typer.Argument(metavar="KIND",
                                         help="clients, contacts, interactions, deals, "
-                                             "followups, or all (FILE is then a directory "
+                                             "followups, invoices, payments, or all (FILE is "
+                                             "then a directory "
                                              "written by crm export all).")],
     file: Annotated[str, typer.Argument(metavar="FILE|-", help="The file, or - for stdin.")],
     fmt: Annotated[str | None, typer.Option("--format", "-f",
@@ -164,7 +165,8 @@ def _import_failed(exc) -> None:
 def export_cmd(
     kind: Annotated[str, typer.Argument(metavar="KIND",
                                         help="clients, contacts, interactions, deals, "
-                                             "followups, or all (needs -o DIR).")],
+                                             "followups, invoices, payments, or all (needs -o "
+                                             "DIR).")],
     fmt: Annotated[str | None, typer.Option("--format", "-f",
                                             help="csv, tsv, json, ndjson; vcf for contacts; "
                                                  "ics for followups (default: from -o's "

@@ -29,7 +29,8 @@ from crmcli.render.output import (
     to_json,
 )
 
-EXPORT_KINDS = ("clients", "contacts", "interactions", "deals", "followups")
+EXPORT_KINDS = ("clients", "contacts", "interactions", "deals", "followups", "invoices",
+                "payments")
 EXPORT_FORMATS = ("csv", "tsv", "json", "ndjson", "vcf", "ics")
 EXTENSIONS = {"csv": "csv", "tsv": "tsv", "json": "json", "ndjson": "ndjson", "vcf": "vcf",
               "ics": "ics"}
@@ -46,7 +47,7 @@ def defuse(text: str) -> str:
 def records(store: Any, kind: str) -> Iterator[dict]:
     """Rows of a kind with their JSON types (amount Decimal, is_primary bool)."""
     for row in store.bulk.export_rows(kind):
-        if kind == "deals":
+        if kind in ("deals", "invoices", "payments"):
             row["amount"] = Decimal(row["amount"])
         elif kind == "contacts":
             row["is_primary"] = bool(row["is_primary"])

@@ -46,6 +46,10 @@ EXPORT_COLUMNS: dict[str, tuple[str, ...]] = {
               "probability", "close_date", "created_at", "custom"),
     "followups": ("id", "client_id", "due", "due_at", "note", "every", "anchor",
                   "interaction_id", "done_at", "created_at"),
+    "invoices": ("id", "number", "client_id", "deal_id", "issued", "due", "amount", "currency",
+                 "note", "created_at"),
+    "payments": ("id", "invoice_id", "client_id", "at", "amount", "currency", "note",
+                 "created_at"),
 }
 # Table columns written by an import, in insert order (no id: SQLite assigns it).
 TABLE_COLUMNS: dict[str, tuple[str, ...]] = {

@@ -114,6 +114,9 @@ class Invoices:
             raise NotFound(f"no invoice with id {invoice_id}")
         return row
 
+    def get_or_none(self, invoice_id: int) -> dict | None:
+        return self.db.get("invoices", invoice_id)
+
     def resolve(self, ref: str) -> dict:
         """The invoice a reference names: its number, or its id ('#12', 'id:12', or a plain
         12 that is no other invoice's number)."""
@@ -132,6 +135,12 @@ class Invoices:
         if found is None:
             raise NotFound(f"no invoice with number or id {text!r} (see crm invoices)")
         return found
+
+    def by_number(self, number: str) -> dict | None:
+        return self.db.query_one("SELECT * FROM invoices WHERE number = ?", (number,))
+
+    def payment(self, payment_id: int) -> dict | None:
+        return self.db.get("payments", payment_id)
 
     def paid(self, invoice_id: int) -> Decimal:
         return sum((Decimal(r["amount"]) for r in self.db.query(

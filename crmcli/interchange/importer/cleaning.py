@@ -139,6 +139,9 @@ class Context:
         # the kind's declared custom fields, and the other columns a record may have
         self.fields = store.bulk.fields.get(kind, {})
         self.plain = {*FIELDS[kind], *CLIENT_REFS}
+        self.numbers: dict[str, int] = {}  # invoice number -> line of this file
+        self.invoices: dict[str, dict] = {}  # invoice reference -> the invoice
+        self.paid: dict[int, Decimal] = {}  # invoice id -> paid, with this file's payments
 
     def now_iso(self) -> str:
         if self.now is None:
@@ -558,12 +561,130 @@ def clean_followup(ctx: Context, rec: dict) -> tuple:
             timestamp("created_at", get("created_at")) or ctx.now_iso())
 
 
+def clean_invoice(ctx: Context, rec: dict) -> tuple:
+    """An invoice as `crm invoice add` checks it; its number unique in the book (a row equal
+    to the stored invoice of that number is let through: the writer counts it unchanged).
+    An invoice that has payments keeps its client and currency and an amount not below
+    what was paid."""
+    from crmcli.store.invoices import check_dates, check_number
+
+    client_id = ctx.client_id(rec)
+    get = rec.get
+    store = ctx.store
+    number = check_number(get("number"))
+    amount = get("amount")
+    amount = validate.positive_amount(format(amount, "f") if isinstance(amount, Decimal)
+                                      else amount)
+    deal = get("deal_id")
+    deal = ctx.owned_by("deals", "deal_id", deal, client_id) if deal not in (None, "") else None
+    issued = day("issued", get("issued"), required=True)
+    due = day("due", get("due"))
+    if due is None:
+        from datetime import date, timedelta
+
+        due = (date.fromisoformat(issued)
+               + timedelta(days=store.config["invoices.terms_days"])).isoformat()
+    check_dates(issued, due)
+    row = (number, client_id, deal, issued, due, amount,
+           validate.currency(get("currency"), store.config["currency"]),
+           validate.text("note", get("note")),
+           timestamp("created_at", get("created_at")) or ctx.now_iso())
+    own_id = row_id("id", get("id"))
+    line = len(ctx.numbers) + 1
+    if ctx.numbers.setdefault(number, own_id or -line) != (own_id or -line):
+        raise ValidationError("number", number, "is the number of another invoice in this "
+                                                "input (numbers are unique)")
+    stored = store.invoices.by_number(number)
+    if stored is not None and stored["id"] != own_id:
+        same = own_id is None and all(
+            stored[c] == v for c, v in zip(TABLE_COLUMNS["invoices"], row, strict=True)
+            if c != "created_at" or get("created_at"))
+        if not same:
+            raise ValidationError("number", number, f"is the number of invoice {stored['id']} "
+                                                    "(numbers are unique)")
+    old = store.invoices.get_or_none(own_id) if own_id is not None else None
+    if old is not None:
+        paid = store.invoices.paid(own_id)
+        if paid > 0:
+            if old["client_id"] != client_id or old["currency"] != row[6]:
+                raise ValidationError("client" if old["client_id"] != client_id else "currency",
+                                      get("client") or get("currency"),
+                                      f"cannot change: invoice {own_id} has payments")
+            if Decimal(amount) < paid:
+                raise ValidationError("amount", amount, f"is less than the {paid} already paid "
+                                                        f"on invoice {own_id}")
+    return row
+
+
+def _invoice_of(ctx: Context, rec: dict) -> dict:
+    from crmcli.errors import CrmError
+
+    for column in ("invoice_id", "invoice"):
+        value = rec.get(column)
+        if value is None or value == "":
+            continue
+        ref = str(value).strip()
+        key = f"{column}:{ref}"
+        found = ctx.invoices.get(key)
+        if found is None:
+            try:
+                if column == "invoice_id":
+                    found = ctx.store.invoices.get(row_id("invoice_id", value))
+                else:
+                    found = ctx.store.invoices.resolve(ref)
+            except ValidationError:
+                raise
+            except CrmError as exc:
+                raise ValidationError(column, value, str(exc)) from None
+            ctx.invoices[key] = found
+        return found
+    raise ValidationError("invoice", None, "is required: give an invoice column (its number "
+                                           "or id) or invoice_id")
+
+
+def clean_payment(ctx: Context, rec: dict) -> tuple:
+    """A payment as `crm invoice pay` checks it, against the invoice's balance after the
+    payments before it in this input; its client and currency are its invoice's (a client or
+    currency column, when given, must agree)."""
+    from crmcli.store.invoices import check_payment
+
+    get = rec.get
+    invoice = _invoice_of(ctx, rec)
+    if any(get(c) not in (None, "") for c in CLIENT_REFS):
+        client_id = ctx.client_id(rec)
+        if client_id != invoice["client_id"]:
+            raise ValidationError("client", get("client") or client_id,
+                                  f"invoice {invoice['number']} is client "
+                                  f"{invoice['client_id']}'s, not {client_id}'s")
+    currency = validate.text("currency", get("currency"), max_len=8)
+    if currency is not None and currency.upper() != invoice["currency"]:
+        raise ValidationError("currency", currency, f"invoice {invoice['number']} is in "
+                                                    f"{invoice['currency']}")
+    amount = get("amount")
+    amount = validate.positive_amount(format(amount, "f") if isinstance(amount, Decimal)
+                                      else amount)
+    at = timestamp("at", get("at"), required=True)
+    paid = ctx.paid.get(invoice["id"])
+    if paid is None:
+        paid = ctx.store.invoices.paid(invoice["id"])
+    own_id = row_id("id", get("id"))
+    old = ctx.store.invoices.payment(own_id) if own_id is not None else None
+    if old is not None and old["invoice_id"] == invoice["id"]:
+        paid -= Decimal(old["amount"])  # a stored payment given again: its new amount counts
+    check_payment(invoice, amount, at, Decimal(invoice["amount"]) - paid, ctx.now_iso())
+    ctx.paid[invoice["id"]] = paid + Decimal(amount)
+    return (invoice["id"], invoice["client_id"], at, amount, invoice["currency"],
+            validate.text("note", get("note")),
+            timestamp("created_at", get("created_at")) or ctx.now_iso())
+
+
 # The first occurrence of a recurring follow-up, in local time (as crm followup stores it).
 _ANCHOR = re.compile(r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2})?")
 
 CLEANERS: dict[str, Callable[[Context, dict], Any]] = {
     "clients": clean_client, "contacts": clean_contact, "interactions": clean_interaction,
-    "deals": clean_deal, "followups": clean_followup}
+    "deals": clean_deal, "followups": clean_followup, "invoices": clean_invoice,
+    "payments": clean_payment}
 
 _STRUCTURED = frozenset(("tags", "custom", "stage_history"))
 NESTED = frozenset((list, dict))

@@ -12,17 +12,22 @@ from crmcli.interchange.importer.sources import ERROR_COLUMN
 from crmcli.store import validate
 from crmcli.store.bulk import EXPORT_COLUMNS
 
-KINDS = ("clients", "contacts", "interactions", "deals", "followups")
+KINDS = ("clients", "contacts", "interactions", "deals", "followups", "invoices", "payments")
 CLIENT_REFS = ("client", "client_id", "client_email", "client_external_id", "client_name")
 # Fields each kind accepts (besides the client reference columns of child kinds).
 FIELDS: dict[str, tuple[str, ...]] = dict(EXPORT_COLUMNS)
+# A payment names its invoice by id (invoice_id) or as the command line does (invoice: its
+# number, or its id); its client is its invoice's.
+INVOICE_REFS = ("invoice", "invoice_id")
+FIELDS["payments"] = (*FIELDS["payments"], "invoice")
 KEYS = {"clients": ("id", "external_id", "email")}
 # The field of a column that --map 'Column=' drops (no field has this name).
 DROP = "\x00drop"
 # Fields without which no row of a kind can be a new record (unless the input updates
 # records by a key column).
 REQUIRED = {"clients": ("name",), "contacts": ("name",), "interactions": ("at",),
-            "deals": ("at",), "followups": ("due",)}
+            "deals": ("at",), "followups": ("due",), "invoices": ("number", "amount"),
+            "payments": ("amount", "at")}
 
 
 def edit_distance(a: str, b: str, limit: int = 3) -> int:
@@ -151,7 +156,10 @@ class Mapper:
         """Refuse, once, an input where no column maps to a field every new record needs."""
         if "id" in columns or (self.kind == "clients" and columns & {"email", "external_id"}):
             return  # it may update records it names by key
-        needed = [] if self.kind == "clients" or columns & set(CLIENT_REFS) else ["client"]
+        if self.kind == "payments":
+            needed = [] if columns & set(INVOICE_REFS) else ["invoice"]
+        else:
+            needed = [] if self.kind == "clients" or columns & set(CLIENT_REFS) else ["client"]
         needed += [f for f in REQUIRED[self.kind] if f not in columns]
         if needed:
             from crmcli.errors import CrmError
