@@ -27,7 +27,6 @@ at all.
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import TYPE_CHECKING, Any
 
 from crmcli.errors import CrmError, NotFound
@@ -206,7 +205,7 @@ class Audit:
                                  ("redo" if redo else "undo", change_id, new.id))
             try:
                 self._revert(target, rows)
-            except sqlite3.IntegrityError as exc:
+            except self.db.integrity_errors() as exc:
                 raise UndoConflict(f"cannot undo change {change_id}: {exc}") from None
             self.db.conn.execute("UPDATE changes SET undone_by = ? WHERE id = ?",
                                  (new.id, change_id))

@@ -461,6 +461,11 @@ class PostgresDatabase:
             "SELECT column_name FROM information_schema.columns WHERE table_schema = "
             "current_schema() AND table_name = ? ORDER BY ordinal_position", (table,))]
 
+    def integrity_errors(self) -> tuple[type[Exception], ...]:
+        import psycopg
+
+        return (psycopg.errors.IntegrityError,)
+
     def column_types(self, table: str) -> dict[str, str]:
         return {r["column_name"]: r["data_type"] for r in self.query(
             "SELECT column_name, data_type FROM information_schema.columns WHERE "

@@ -625,6 +625,10 @@ class Database:
         """{column: its declared type, lower case}."""
         return {r[1]: r[2].lower() for r in self.conn.execute(f"PRAGMA table_info({table})")}
 
+    def integrity_errors(self) -> tuple[type[Exception], ...]:
+        """The driver's exceptions for a broken constraint."""
+        return (sqlite3.IntegrityError,)
+
     def parents(self, table: str) -> list[tuple[str, str]]:
         """(column, parent table) of each foreign key of table."""
         return [(r[3], r[2]) for r in self.conn.execute(f"PRAGMA foreign_key_list({table})")]
