@@ -22,12 +22,14 @@ def test_db_check_reports_counts_and_passes(crm):
     assert record["clients"] == 1 and record["tags"] == 1
 
 
+@pytest.mark.sqlite_only  # a missing file
 def test_db_check_without_a_database_is_an_error(crm, db_path):
     result = crm("db", "check", ok=False)
     assert result.exit_code == 1 and "no database here" in result.stderr
     assert not db_path.exists()
 
 
+@pytest.mark.sqlite_only  # the backup is an SQLite file (PostgreSQL: pg_dump, test_pg_connect)
 def test_db_backup_writes_an_owner_only_copy(crm, tmp_path):
     crm("add", "Acme")
     target = tmp_path / "backup.db"
@@ -74,6 +76,7 @@ def read_only(db_path):
         subprocess.run(["chattr", "-i", str(path)], check=False)
 
 
+@pytest.mark.sqlite_only  # a read-only file
 def test_read_only_database_is_a_clear_error(crm, db_path, read_only, snapshot):
     crm("add", "Acme")
     before = snapshot(db_path)
@@ -92,6 +95,7 @@ def test_unwritable_location_is_a_clear_error(crm, tmp_path):
     assert "cannot create database" in result.stderr
 
 
+@pytest.mark.sqlite_only  # PRAGMA user_version marks the newer file
 def test_newer_database_is_refused_through_the_cli(crm, db_path):
     crm("add", "Acme")
     conn = connect_book(db_path)
