@@ -16,10 +16,10 @@ def _target(path: str | None) -> tuple[Path | str, bool]:
     """The demo database (a file, or a postgresql:// URL) and whether the user named it.
     Never $CRM_DB or the config's db: only an explicit PATH / --db, else a fresh temporary
     directory."""
-    from crmcli.store.postgres import is_postgres_url
+    from crmcli.config import is_server_url
 
     chosen = path or state().db_option
-    if is_postgres_url(chosen):
+    if is_server_url(chosen):
         return chosen, True
     if chosen:
         return Path(chosen).expanduser(), True
@@ -39,7 +39,7 @@ def _refuse_a_book_on_the_server(url: str, config, force: bool) -> None:
     from crmcli.store import CrmStore
 
     with CrmStore(url, config) as store:
-        if store.scalar("SELECT count(*) FROM clients") == 0:
+        if store.row_counts()["clients"] == 0:
             return
         where = store.location
     hint = ("--force does not empty a database on a server: drop and create it (dropdb, "
