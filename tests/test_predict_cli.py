@@ -58,8 +58,11 @@ def cdnow_file(tmp_path_factory):
 
 
 @pytest.fixture
-def cdnow_db(cdnow_file, db_path):
-    """The CDNOW database, copied to this test's CRM_DB."""
+def cdnow_db(cdnow_file, db_path, crm):
+    """The CDNOW database, copied to this test's CRM_DB (crm db copy to PostgreSQL)."""
+    if isinstance(db_path, str):
+        crm("db", "copy", str(cdnow_file), db_path)
+        return db_path
     with CrmStore(cdnow_file, Config()) as s:
         s.backup_to(db_path)
     return db_path
