@@ -307,8 +307,32 @@ _ORDER_END = re.compile(r"\b(LIMIT|OFFSET|UNION|EXCEPT|INTERSECT|WINDOW|RANGE|RO
                         re.I)
 
 
+@lru_cache(maxsize=1)
+def never_null_columns() -> frozenset[str]:
+    """Names of the columns that are NOT NULL (or the key) in every table that has one."""
+    from crmcli.store.migrations import STEPS
+
+    seen: dict[str, set[bool]] = {}
+    for _name, sql in STEPS:
+        for table in re.finditer(r"CREATE TABLE\s+\w+\s*\((.*?)\n\s*\);", sql, re.S):
+            for line in table.group(1).split("\n"):
+                col = re.match(r"\s*(\w+)\s+(INTEGER|TEXT|REAL|BLOB|NUMERIC)\b(.*)", line, re.I)
+                if col:
+                    rest = col.group(3).upper()
+                    seen.setdefault(col.group(1), set()).add(
+                        "NOT NULL" in rest or "PRIMARY KEY" in rest)
+        for added in re.finditer(r"ADD\s+COLUMN\s+(\w+)\s+\w+([^;]*)", sql, re.I):
+            seen.setdefault(added.group(1), set()).add("NOT NULL" in added.group(2).upper())
+    return frozenset(c for c, kinds in seen.items() if kinds == {True})
+
+
+_SORT_TERM = re.compile(r"^\s*(?:crm_nocase\()?(?:\w+\.)?(\w+)\)?\s*(?:ASC|DESC)?\s*$", re.I)
+
+
 def _nulls_like_sqlite(sql: str) -> str:
-    """SQLite sorts NULLs first in ascending order, PostgreSQL last: say SQLite's order."""
+    """SQLite sorts NULLs first in ascending order, PostgreSQL last: say SQLite's order.
+    Not for a column that is never NULL: there the order is the same, and a NULLS clause
+    would keep PostgreSQL from reading an index in order."""
     out, pos = [], 0
     for m in _ORDER_BY.finditer(sql):
         if m.start() < pos or _inside_literal(sql, m.start()):
@@ -336,7 +360,9 @@ def _nulls_like_sqlite(sql: str) -> str:
         for term in _top_level_split(sql[m.end():i]):
             stripped = term.rstrip()
             upper = stripped.upper()
-            if "NULLS" in upper.split()[-2:] or not stripped:
+            bare = _SORT_TERM.match(stripped)
+            if ("NULLS" in upper.split()[-2:] or not stripped
+                    or (bare and bare.group(1) in never_null_columns())):
                 terms.append(term)
                 continue
             nulls = " NULLS LAST" if upper.endswith(" DESC") else " NULLS FIRST"
