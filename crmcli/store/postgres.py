@@ -29,6 +29,8 @@ from crmcli.store.migrations import MIGRATION_SET, SCHEMA_VERSION, STEPS, postgr
 from crmcli.store.search import SEARCHABLE, doc_id, document_for
 from crmcli.store.sql_dialect import POSTGRES_FUNCTIONS, to_postgres
 
+# A bulk insert of this many rows refreshes the table's planner statistics.
+ANALYZE_AFTER = 1000
 URL_SCHEMES = ("postgresql://", "postgres://")
 # pg_advisory locks: one number each, "crm" in the high bits so as not to meet others'.
 _BASE = 0x63726D00
@@ -751,6 +753,10 @@ class PostgresDatabase:
                 self._put_documents(docs)
             else:
                 self.reindex_range(table, min(ids), max(ids))
+        if len(rows) >= ANALYZE_AFTER:
+            self._analyze(table)
+            if table in SEARCHABLE:
+                self._analyze("search_index")
         return len(rows)
 
     # --- the due digest's sender lock ----------------------------------
@@ -828,6 +834,17 @@ class PostgresDatabase:
     def loaded(self, table: str) -> None:
         if self.scalar("SELECT pg_get_serial_sequence(?, 'id')", (table,)) is not None:
             self._advance_ids(table)
+        self._analyze(table)
+
+    def rebuild_search(self, chunk: int = 20_000) -> None:
+        super().rebuild_search(chunk)
+        self._analyze("search_index")
+
+    def _analyze(self, table: str) -> None:
+        """Statistics after a bulk load: without them the planner takes a table of thousands
+        for one of a few rows until autovacuum comes by (a search's count: 0.75 s instead
+        of 20 ms). A member who does not own the table is skipped, with a server notice."""
+        self._raw.execute(f"ANALYZE {table}")
 
     # --- full-text index ----------------------------------------------
 
