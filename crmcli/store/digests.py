@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -122,7 +123,7 @@ class Digests:
         calendar UIDs: the same file, its backups and copies give the same identity."""
         import hashlib
 
-        first = self.db.query_one("SELECT name, applied_at FROM _sqlite_migrations "
-                                  "ORDER BY rowid LIMIT 1")
-        seed = f"{first['name']}|{first['applied_at']}" if first else str(self.db.path.resolve())
+        first = next(iter(self.db.applied_migrations()), None)
+        seed = (f"{first['name']}|{first['applied_at']}" if first else
+                str(self.db.path.resolve() if isinstance(self.db.path, Path) else self.db.path))
         return "crm-" + hashlib.sha1(seed.encode("utf-8")).hexdigest()[:12]
