@@ -245,6 +245,8 @@ def _store(global_values: dict):
 
     _config(global_values)
     path = _context.db_path()
+    if isinstance(path, str):  # a book on a server: opened without creating one
+        return _context.get_store(create=False)
     if not path.is_file() or path.stat().st_size == 0:
         return None
     return _context.get_store(create=False)

@@ -20,9 +20,10 @@ class Completion:
 
     def client_names(self, prefix: str) -> list[str]:
         return [r["name"] for r in self.db.query(
-            "SELECT DISTINCT name FROM clients WHERE name COLLATE NOCASE >= ? "
+            "SELECT name FROM clients WHERE name COLLATE NOCASE >= ? "
             "AND name COLLATE NOCASE < ? AND archived_at IS NULL "
-            "ORDER BY name COLLATE NOCASE LIMIT ?", (prefix, prefix + _TOP, CAP))]
+            "GROUP BY name ORDER BY name COLLATE NOCASE, name LIMIT ?",
+            (prefix, prefix + _TOP, CAP))]
 
     def client_ids(self, prefix: str) -> list[str]:
         low = int(prefix) if prefix.isdigit() else 0
