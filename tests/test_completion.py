@@ -59,7 +59,7 @@ def test_values_from_the_book(book):
     assert _complete(book, "ls", "--stage", "p") == ["pitch"]
     assert _complete(book, "config", "get", "due.") == ["due.within", "due.stale"]
     assert _complete(book, "export", "") == ["clients", "contacts", "interactions", "deals",
-                                             "followups", "all"]
+                                             "followups", "invoices", "payments", "all"]
 
 
 def test_global_options_pick_the_book_and_files_complete(book):
