@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import ENGINE
 from helpers import connect_book
 
 from crmcli.errors import CrmError
@@ -354,7 +355,10 @@ def test_history_prints_in_every_format(crm, fmt):
         assert [r["change_id"] for r in rows] == ["2", "1", "1"]
         assert json.loads(rows[0]["new"]) == {"email": "a@acme.test"}
     elif fmt == "markdown":
-        assert out.startswith("| change | at | command | summary | table | row | op | values |")
+        # A book on PostgreSQL records who made each change (the database role): "by".
+        by = "by | " if ENGINE == "postgres" else ""
+        assert out.startswith(f"| change | at | {by}command | summary | table | row | op | "
+                              "values |")
         assert "email: ∅ → a@acme.test" in out
     else:
         assert "email: ∅ → a@acme.test" in out
